@@ -1,0 +1,32 @@
+/**
+ * Every error burrow raises carries a stable `code`, so callers (and users'
+ * scripts reading JSON logs) can branch on it without parsing messages.
+ */
+export type BurrowErrorCode =
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_KCP_MESSAGE_TOO_LARGE'
+  | 'ERR_KCP_DEAD_LINK'
+  | 'ERR_MUX_PROTOCOL'
+  | 'ERR_MUX_CLOSED'
+  | 'ERR_MUX_GOAWAY'
+  | 'ERR_MUX_TOO_MANY_STREAMS'
+  | 'ERR_STREAM_RESET'
+  | 'ERR_CRYPTO_KEY'
+  | 'ERR_CRYPTO_COUNTER_EXHAUSTED'
+  | 'ERR_SESSION_DEAD'
+  | 'ERR_SESSION_CLOSED'
+  | 'ERR_SOCKET_CLOSED';
+
+export class BurrowError extends Error {
+  readonly code: BurrowErrorCode;
+
+  constructor(code: BurrowErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BurrowError';
+    this.code = code;
+  }
+}
+
+export function isBurrowError(err: unknown, code?: BurrowErrorCode): err is BurrowError {
+  return err instanceof BurrowError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,19 @@
+/**
+ * First byte of every datagram burrow sends on a peer's UDP socket.
+ *
+ * One socket carries STUN, punch probes and session packets (a NAT mapping
+ * belongs to a socket), so the first byte tells them apart. STUN messages
+ * always start with the two top bits clear (0x00-0x3f); ours all have the
+ * top bit set, so a STUN packet can never be mistaken for one of ours.
+ */
+export const PacketKind = {
+  /** An encrypted session packet: KCP segments sealed with ChaCha20-Poly1305. */
+  Session: 0xb1,
+} as const;
+
+export type PacketKindValue = (typeof PacketKind)[keyof typeof PacketKind];
+
+/** True for the first byte of a STUN message (RFC 8489 section 6). */
+export function looksLikeStun(firstByte: number): boolean {
+  return (firstByte & 0xc0) === 0;
+}
