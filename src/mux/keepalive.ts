@@ -1,0 +1,70 @@
+/**
+ * Keepalive clock: asks for a PING when nothing was received for
+ * `intervalMs`, and declares the peer dead when nothing was received for
+ * `timeoutMs`. touch() only records a timestamp (it runs per received
+ * chunk); the single timer re-checks and re-arms itself when it fires, so
+ * there is no timer churn on the hot path. The timer is unref'd: a quiet
+ * session must not keep the process alive.
+ */
+import { performance } from 'node:perf_hooks';
+
+export interface KeepaliveHooks {
+  sendPing(): void;
+  timedOut(silentMs: number): void;
+}
+
+export class Keepalive {
+  private lastIn: number;
+  private lastPing: number;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly timeoutMs: number,
+    private readonly hooks: KeepaliveHooks,
+  ) {
+    this.lastIn = performance.now();
+    this.lastPing = this.lastIn;
+    this.arm();
+  }
+
+  /** A frame arrived. */
+  touch(): void {
+    this.lastIn = performance.now();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private arm(): void {
+    if (this.stopped) return;
+    let next = Number.POSITIVE_INFINITY;
+    if (this.intervalMs > 0) next = Math.max(this.lastIn, this.lastPing) + this.intervalMs;
+    if (this.timeoutMs > 0) next = Math.min(next, this.lastIn + this.timeoutMs);
+    if (next === Number.POSITIVE_INFINITY) return;
+    const delay = Math.max(1, Math.ceil(next - performance.now()));
+    this.timer = setTimeout(() => this.fire(), delay);
+    this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = null;
+    if (this.stopped) return;
+    const now = performance.now();
+    const silent = now - this.lastIn;
+    if (this.timeoutMs > 0 && silent >= this.timeoutMs) {
+      this.stopped = true;
+      this.hooks.timedOut(Math.round(silent));
+      return;
+    }
+    if (this.intervalMs > 0 && silent >= this.intervalMs && now - this.lastPing >= this.intervalMs) {
+      this.lastPing = now;
+      this.hooks.sendPing();
+    }
+    this.arm();
+  }
+}
