@@ -1,0 +1,5 @@
+export { SEALED_OVERHEAD, SEALED_HEADER_LENGTH, SEALED_TAG_LENGTH, MAX_COUNTER } from './packet-format.js';
+export { PacketSealer } from './sealer.js';
+export { PacketOpener, DEFAULT_REPLAY_WINDOW, type OpenerStats, type PacketOpenerOptions } from './opener.js';
+export { ReplayWindow, ReplayVerdict, MAX_REPLAY_WINDOW, type ReplayVerdictValue } from './replay-window.js';
+export { deriveSessionKeys, type SessionKeys, type SessionRole } from './session-keys.js';

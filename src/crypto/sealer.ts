@@ -1,0 +1,59 @@
+import { createCipheriv, type KeyObject } from 'node:crypto';
+import { BurrowError } from '../errors.js';
+import { PacketKind } from '../wire/packet-kind.js';
+import { importAeadKey } from './key-material.js';
+import {
+  AEAD_ALGORITHM,
+  AEAD_OPTIONS,
+  MAX_COUNTER,
+  NONCE_LENGTH,
+  SEALED_HEADER_LENGTH,
+  SEALED_OVERHEAD,
+  writeCounter,
+} from './packet-format.js';
+
+/**
+ * Seals outgoing session packets for one direction (see packet-format.ts for
+ * the layout). Counters start at 0 and never repeat for the life of the key.
+ */
+export class PacketSealer {
+  private readonly key: KeyObject;
+  /** Reused for every packet: createCipheriv copies the nonce. */
+  private readonly nonce = Buffer.alloc(NONCE_LENGTH);
+  /** Counter of the next packet. Protected only so tests can reach the limit. */
+  protected next = 0;
+
+  constructor(key: Uint8Array) {
+    this.key = importAeadKey(key, 'sealing key');
+  }
+
+  /** The counter the next sealed packet will carry (= packets sealed so far). */
+  get counter(): number {
+    return this.next;
+  }
+
+  /** Returns a new Buffer: header, ciphertext and tag (plaintext + 25 bytes). */
+  seal(plaintext: Uint8Array): Buffer {
+    const counter = this.next;
+    if (counter >= MAX_COUNTER) {
+      throw new BurrowError(
+        'ERR_CRYPTO_COUNTER_EXHAUSTED',
+        `packet counter reached ${MAX_COUNTER}; the session must rekey`,
+      );
+    }
+    this.next = counter + 1;
+
+    const length = plaintext.length;
+    const out = Buffer.allocUnsafe(length + SEALED_OVERHEAD);
+    out[0] = PacketKind.Session;
+    writeCounter(out, 1, counter);
+    writeCounter(this.nonce, 4, counter);
+
+    const cipher = createCipheriv(AEAD_ALGORITHM, this.key, this.nonce, AEAD_OPTIONS);
+    cipher.setAAD(out.subarray(0, SEALED_HEADER_LENGTH), { plaintextLength: length });
+    cipher.update(plaintext).copy(out, SEALED_HEADER_LENGTH);
+    cipher.final();
+    cipher.getAuthTag().copy(out, SEALED_HEADER_LENGTH + length);
+    return out;
+  }
+}

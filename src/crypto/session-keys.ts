@@ -1,0 +1,46 @@
+import { hkdfSync } from 'node:crypto';
+import { BurrowError } from '../errors.js';
+import { SESSION_KEY_LENGTH } from './packet-format.js';
+
+export type SessionRole = 'initiator' | 'responder';
+
+export interface SessionKeys {
+  /** Seals what this side sends (PacketSealer). */
+  sendKey: Buffer;
+  /** Opens what this side receives (PacketOpener). */
+  recvKey: Buffer;
+}
+
+const SALT = Buffer.from('burrow session keys v1', 'utf8');
+const INITIATOR_TO_RESPONDER = 'burrow v1 initiator->responder';
+const RESPONDER_TO_INITIATOR = 'burrow v1 responder->initiator';
+
+function directionKey(sessionKey: Uint8Array, label: string, context: string): Buffer {
+  // The label comes first and never contains NUL, so label || 0x00 || context
+  // is unambiguous for any context string.
+  const info = Buffer.from(`${label}\0${context}`, 'utf8');
+  return Buffer.from(hkdfSync('sha256', sessionKey, SALT, info, SESSION_KEY_LENGTH));
+}
+
+/**
+ * Splits a 32-byte session secret into one key per direction with
+ * HKDF-SHA256, so the initiator's sendKey is the responder's recvKey and vice
+ * versa, and the two directions never share a key (hence never a nonce
+ * space). `context` (e.g. a session id or transcript hash) binds the keys to
+ * one session; both sides must pass the same string.
+ */
+export function deriveSessionKeys(sessionKey: Uint8Array, role: SessionRole, context = ''): SessionKeys {
+  if (!(sessionKey instanceof Uint8Array) || sessionKey.byteLength !== SESSION_KEY_LENGTH) {
+    const got = sessionKey instanceof Uint8Array ? `${sessionKey.byteLength} bytes` : typeof sessionKey;
+    throw new BurrowError('ERR_CRYPTO_KEY', `session key must be ${SESSION_KEY_LENGTH} bytes, got ${got}`);
+  }
+  if (role !== 'initiator' && role !== 'responder') {
+    throw new BurrowError('ERR_INVALID_ARGUMENT', `role must be 'initiator' or 'responder', got ${String(role)}`);
+  }
+  if (typeof context !== 'string') {
+    throw new BurrowError('ERR_INVALID_ARGUMENT', 'context must be a string');
+  }
+  const i2r = directionKey(sessionKey, INITIATOR_TO_RESPONDER, context);
+  const r2i = directionKey(sessionKey, RESPONDER_TO_INITIATOR, context);
+  return role === 'initiator' ? { sendKey: i2r, recvKey: r2i } : { sendKey: r2i, recvKey: i2r };
+}
