@@ -16,7 +16,8 @@ export interface UdpSocket {
    * Sends one datagram. Fire and forget, like UDP: a send failure (no route,
    * closed socket) is reported through `onError`, never thrown, because the
    * callers are protocol loops that must carry on.
-   * `data` may be reused by the caller once `send` returns.
+   * `data` must not be modified afterwards: when the kernel buffer is full,
+   * node:dgram queues a reference to it rather than a copy.
    */
   send(data: Uint8Array, to: UdpEndpoint): void;
   /** Replaces the handler for incoming datagrams. */
