@@ -1,0 +1,79 @@
+import type { Scheduler, TimerHandle } from '../clock/scheduler.js';
+
+/** What the pump drives: a KCP-like core with ikcp's flush/update/check. */
+export interface PumpedCore {
+  flush(now: number): void;
+  update(now: number): void;
+  check(now: number): number;
+}
+
+/**
+ * Drives a sans-I/O KCP core from a Scheduler.
+ *
+ * Latency: `kick()` after send/input coalesces everything that happened in
+ * one event-loop turn into a single flush, so ACKs and data leave at once
+ * instead of waiting for a tick. Wake-ups: the only timer is the core's own
+ * `check()` deadline, so a quiet connection sleeps until something is due.
+ */
+export class KcpPump {
+  private timer: TimerHandle | null = null;
+  private timerDue = Infinity;
+  private flushQueued = false;
+  private stopped = false;
+
+  constructor(
+    private readonly core: PumpedCore,
+    private readonly scheduler: Scheduler,
+    /**
+     * Runs once per turn: before the coalesced flush (so replies it writes,
+     * such as window updates, leave in that same flush) and after a timer's
+     * update. Delivers received data, checks liveness.
+     */
+    private readonly onTurn: (now: number) => void,
+  ) {}
+
+  /** Schedules one flush for the end of this event-loop turn. */
+  kick(): void {
+    if (this.flushQueued || this.stopped) return;
+    this.flushQueued = true;
+    this.scheduler.defer(this.onDeferred);
+  }
+
+  /** Cancels the timer; the pump does nothing more. */
+  stop(): void {
+    this.stopped = true;
+    this.timer?.cancel();
+    this.timer = null;
+  }
+
+  private readonly onDeferred = (): void => {
+    if (this.stopped) return;
+    const now = this.scheduler.now();
+    this.onTurn(now);
+    if (this.stopped) return;
+    this.core.flush(now);
+    this.flushQueued = false;
+    this.arm(now);
+  };
+
+  private readonly onTimer = (): void => {
+    this.timer = null;
+    this.timerDue = Infinity;
+    if (this.stopped) return;
+    const now = this.scheduler.now();
+    this.core.update(now);
+    this.onTurn(now);
+    if (this.stopped) return;
+    this.arm(now);
+  };
+
+  private arm(now: number): void {
+    const due = this.core.check(now);
+    // An earlier timer already covers this deadline: when it fires, update()
+    // is cheap and the timer is re-armed from a fresh check().
+    if (this.timer !== null && this.timerDue <= due) return;
+    this.timer?.cancel();
+    this.timerDue = due;
+    this.timer = this.scheduler.at(due, this.onTimer);
+  }
+}

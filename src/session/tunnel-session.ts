@@ -1,0 +1,208 @@
+import { EventEmitter } from 'node:events';
+import { BurrowError } from '../errors.js';
+import { realScheduler, type Scheduler, type TimerHandle } from '../clock/scheduler.js';
+import type { DatagramPath } from '../path/datagram-path.js';
+import { MuxSession, type MuxOptions, type MuxStream } from '../mux/index.js';
+import type { KcpConnection, KcpOptions } from '../kcp/index.js';
+import { SecureKcp, type SessionKeys } from './secure-kcp.js';
+import { KcpPump } from './kcp-pump.js';
+
+export type SessionRole = 'initiator' | 'responder';
+
+export interface TunnelSessionOptions {
+  keys: SessionKeys;
+  role: SessionRole;
+  /** KCP conversation id; both ends must agree. Default 1. */
+  conv?: number;
+  scheduler?: Scheduler;
+  /** Largest sealed packet on any path. Default 1400 bytes of UDP payload. */
+  packetMtu?: number;
+  /** KCP tuning; defaults are tuned for tunnels (fast3, big windows, no congestion window). */
+  kcp?: Omit<KcpOptions, 'conv' | 'output' | 'mtu'>;
+  mux?: Partial<Omit<MuxOptions, 'role'>>;
+  /**
+   * The session is declared dead when no authenticated packet arrived for
+   * this long. The mux keepalive keeps a healthy idle session well inside it.
+   */
+  idleTimeoutMs?: number;
+  /**
+   * Back-pressure: the mux stops writing while more than this many KCP
+   * segments wait to be sent or acknowledged.
+   */
+  maxWaitSnd?: number;
+}
+
+export interface TunnelSessionStats {
+  packetsIn: number;
+  packetsOut: number;
+  /** Packets that failed authentication, were replayed, or were malformed. */
+  packetsDropped: number;
+  pathSwitches: number;
+}
+
+const DEFAULT_KCP: Omit<KcpOptions, 'conv' | 'output' | 'mtu'> = {
+  mode: 'fast3',
+  sndwnd: 1024,
+  rcvwnd: 1024,
+  noCongestion: true,
+  stream: true,
+};
+
+/**
+ * A multiplexed, encrypted KCP session between two peers, riding on whichever
+ * datagram path is current. Thin I/O around the SecureKcp core: it wires the
+ * core to a Scheduler (timers from `check()`, one coalesced flush per
+ * event-loop turn), to the mux above and to paths below.
+ *
+ * Events: 'stream' (MuxStream), 'path' (DatagramPath, previous | null),
+ * 'close' (BurrowError | undefined).
+ */
+export class TunnelSession extends EventEmitter {
+  readonly mux: MuxSession;
+  private readonly core: SecureKcp;
+  private readonly scheduler: Scheduler;
+  private path: DatagramPath | null = null;
+  private readonly idleTimeoutMs: number;
+  private readonly maxWaitSnd: number;
+  private lastAuthenticatedAt: number;
+  private readonly pump: KcpPump;
+  private idleTimer: TimerHandle | null = null;
+  private muxBlocked = false;
+  private closedWith: BurrowError | undefined | null = null;
+  private dropped = 0;
+  private switches = 0;
+
+  constructor(opts: TunnelSessionOptions) {
+    super();
+    this.scheduler = opts.scheduler ?? realScheduler;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 30_000;
+    const kcp = { ...DEFAULT_KCP, ...opts.kcp };
+    this.maxWaitSnd = opts.maxWaitSnd ?? 2 * (kcp.sndwnd ?? 1024);
+    this.lastAuthenticatedAt = this.scheduler.now();
+    this.core = new SecureKcp({
+      keys: opts.keys,
+      conv: opts.conv ?? 1,
+      packetMtu: opts.packetMtu ?? 1400,
+      kcp,
+      onPacket: (sealed) => this.path?.send(sealed),
+    });
+    this.pump = new KcpPump(this.core, this.scheduler, () => this.onPumpTurn());
+    this.mux = new MuxSession(
+      {
+        write: (bytes) => {
+          if (this.closedWith !== null) return false;
+          this.core.send(bytes);
+          this.pump.kick();
+          if (this.core.waitSnd() >= this.maxWaitSnd) {
+            this.muxBlocked = true;
+            return false;
+          }
+          return true;
+        },
+      },
+      { keepaliveIntervalMs: 10_000, keepaliveTimeoutMs: 0, ...opts.mux, role: opts.role },
+    );
+    this.mux.on('stream', (stream: MuxStream) => this.emit('stream', stream));
+    this.mux.on('close', (err?: BurrowError) => this.close(err));
+    this.armIdleTimer();
+  }
+
+  /** Where packets go from now on. Incoming packets are accepted from any path. */
+  setPath(path: DatagramPath): void {
+    const previous = this.path;
+    if (previous === path) return;
+    this.path = path;
+    if (previous !== null) this.switches++;
+    this.emit('path', path, previous);
+    // Anything already in flight is retransmitted over the new path by KCP.
+    this.pump.kick();
+  }
+
+  get currentPath(): DatagramPath | null {
+    return this.path;
+  }
+
+  /** Hand this to every path as its receiver. */
+  readonly receive = (packet: Buffer, _path: DatagramPath): void => {
+    if (this.closedWith !== null) return;
+    const now = this.scheduler.now();
+    if (!this.core.receive(packet, now)) {
+      this.dropped++;
+      return;
+    }
+    this.lastAuthenticatedAt = now;
+    this.pump.kick();
+  };
+
+  openStream(): MuxStream {
+    return this.mux.openStream();
+  }
+
+  get closed(): boolean {
+    return this.closedWith !== null;
+  }
+
+  get stats(): TunnelSessionStats {
+    return {
+      packetsIn: this.core.stats.packetsIn,
+      packetsOut: this.core.stats.packetsOut,
+      packetsDropped: this.dropped,
+      pathSwitches: this.switches,
+    };
+  }
+
+  /** KCP's own counters (retransmissions, window), for logs and benchmarks. */
+  get kcpStats(): KcpConnection['stats'] {
+    return this.core.kcp.stats;
+  }
+
+  /** Closes the session and frees its buffers. Emits 'close' once. */
+  close(err?: BurrowError): void {
+    if (this.closedWith !== null) return;
+    this.closedWith = err;
+    this.pump.stop();
+    this.idleTimer?.cancel();
+    this.idleTimer = null;
+    // Give queued bytes (a final FIN or RST) one chance to leave.
+    if (err === undefined) this.core.flush(this.scheduler.now());
+    this.mux.close(err);
+    this.core.release();
+    this.emit('close', err);
+  }
+
+  private deliverReceived(): void {
+    for (let chunk = this.core.recv(); chunk !== null; chunk = this.core.recv()) {
+      this.mux.receive(chunk);
+      if (this.closedWith !== null) return;
+    }
+  }
+
+  private onPumpTurn(): void {
+    this.deliverReceived();
+    if (this.closedWith !== null) return;
+    if (this.core.dead) {
+      this.close(new BurrowError('ERR_SESSION_DEAD', 'peer stopped acknowledging data: link is dead'));
+      return;
+    }
+    if (this.muxBlocked && this.core.waitSnd() < this.maxWaitSnd) {
+      this.muxBlocked = false;
+      this.mux.notifyDrain();
+    }
+  }
+
+  private armIdleTimer(): void {
+    if (this.idleTimeoutMs <= 0) return;
+    this.idleTimer = this.scheduler.at(this.lastAuthenticatedAt + this.idleTimeoutMs, () => {
+      this.idleTimer = null;
+      if (this.closedWith !== null) return;
+      const silentFor = this.scheduler.now() - this.lastAuthenticatedAt;
+      if (silentFor >= this.idleTimeoutMs) {
+        this.close(
+          new BurrowError('ERR_SESSION_DEAD', `no authenticated packet from the peer for ${Math.round(silentFor)} ms`),
+        );
+      } else {
+        this.armIdleTimer();
+      }
+    });
+  }
+}
