@@ -1,0 +1,4 @@
+export * from './frame.js';
+export * from './messages.js';
+export * from './login.js';
+export * from './connection.js';

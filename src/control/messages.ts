@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+/**
+ * Control-channel messages, validated on arrival: anything that does not
+ * match a schema exactly is refused before any field is used.
+ */
+const b64 = (minBytes: number, maxBytes: number) =>
+  z
+    .string()
+    .max(Math.ceil(maxBytes / 3) * 4)
+    .regex(/^[A-Za-z0-9+/]*={0,2}$/)
+    .refine((s) => {
+      const n = Buffer.byteLength(s, 'base64');
+      return n >= minBytes && n <= maxBytes;
+    }, `must be ${minBytes}-${maxBytes} bytes of base64`);
+
+export const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+export const serviceName = z.string().regex(SERVICE_NAME, 'service names are 1-63 letters, digits, ".", "_" or "-"');
+/** Connection ids are chosen by the visitor: 16 random bytes as hex. */
+export const connId = z.string().regex(/^[0-9a-f]{32}$/);
+const errorCode = z.string().regex(/^[A-Z_]{2,40}$/);
+const text = z.string().max(500);
+
+export const PeerRole = z.enum(['provider', 'visitor']);
+export type PeerRole = z.infer<typeof PeerRole>;
+
+// Rendezvous -> peer
+export const ServerMessage = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('challenge'), nonce: b64(32, 32), server: z.literal('burrow-rendezvous') }),
+  z.strictObject({ type: z.literal('welcome'), proof: b64(32, 32), peerId: z.string().max(64) }),
+  z.strictObject({ type: z.literal('error'), code: errorCode, message: text, fatal: z.boolean() }),
+  z.strictObject({ type: z.literal('registered'), services: z.array(serviceName).max(64) }),
+  z.strictObject({ type: z.literal('incoming'), connId, service: serviceName, hello: b64(1, 512) }),
+  z.strictObject({ type: z.literal('reply'), connId, reply: b64(1, 512), ticket: b64(32, 32) }),
+  z.strictObject({ type: z.literal('confirm'), connId, confirm: b64(1, 512), ticket: b64(32, 32) }),
+  z.strictObject({ type: z.literal('connect-failed'), connId, code: errorCode, message: text }),
+  z.strictObject({ type: z.literal('relay-ok'), connId }),
+  z.strictObject({ type: z.literal('ping'), t: z.number() }),
+  z.strictObject({ type: z.literal('pong'), t: z.number() }),
+]);
+export type ServerMessage = z.infer<typeof ServerMessage>;
+
+// Peer -> rendezvous
+export const ClientMessage = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('login'),
+    role: PeerRole,
+    nonce: b64(32, 32),
+    proof: b64(32, 32),
+    name: z.string().max(64).optional(),
+  }),
+  z.strictObject({ type: z.literal('relay-join'), connId, ticket: b64(32, 32) }),
+  z.strictObject({ type: z.literal('register'), services: z.array(serviceName).min(1).max(64) }),
+  z.strictObject({ type: z.literal('connect'), connId, service: serviceName, hello: b64(1, 512) }),
+  z.strictObject({ type: z.literal('accept'), connId, reply: b64(1, 512) }),
+  z.strictObject({ type: z.literal('refuse'), connId, code: errorCode, message: text }),
+  z.strictObject({ type: z.literal('confirm'), connId, confirm: b64(1, 512) }),
+  z.strictObject({ type: z.literal('ping'), t: z.number() }),
+  z.strictObject({ type: z.literal('pong'), t: z.number() }),
+]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+
+export type Parsed<T> = { ok: true; message: T } | { ok: false; reason: string };
+
+function parseWith<T>(schema: z.ZodType<T>, body: unknown): Parsed<T> {
+  const r = schema.safeParse(body);
+  if (r.success) return { ok: true, message: r.data };
+  const issue = r.error.issues[0];
+  return { ok: false, reason: issue ? `${issue.path.join('.') || 'message'}: ${issue.message}` : 'invalid message' };
+}
+
+export const parseServerMessage = (body: unknown): Parsed<ServerMessage> => parseWith(ServerMessage, body);
+export const parseClientMessage = (body: unknown): Parsed<ClientMessage> => parseWith(ClientMessage, body);
