@@ -1,0 +1,37 @@
+/** Every resource the rendezvous hands out has a bound; these are the defaults. */
+export interface RendezvousLimits {
+  /** TCP connections of any kind. */
+  maxConnections: number;
+  /** Connections that have not logged in or joined a relay yet. */
+  maxUnauthenticated: number;
+  /** Time a new connection has to log in or join a relay. */
+  loginTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  /** A logged-in peer silent for this long is dropped. */
+  heartbeatTimeoutMs: number;
+  /** Session setups in progress at once, per visitor and in all. */
+  maxPendingPerVisitor: number;
+  maxPending: number;
+  /** Time from a visitor's connect to both relay joins. */
+  pendingTimeoutMs: number;
+  maxRelayLinks: number;
+  relayIdleTimeoutMs: number;
+  /** Per relay link and direction; 0 = unlimited. */
+  relayBytesPerSecond: number;
+  maxServicesPerProvider: number;
+}
+
+export const DEFAULT_RENDEZVOUS_LIMITS: RendezvousLimits = {
+  maxConnections: 8192,
+  maxUnauthenticated: 2048,
+  loginTimeoutMs: 10_000,
+  heartbeatIntervalMs: 10_000,
+  heartbeatTimeoutMs: 35_000,
+  maxPendingPerVisitor: 32,
+  maxPending: 4096,
+  pendingTimeoutMs: 20_000,
+  maxRelayLinks: 2048,
+  relayIdleTimeoutMs: 90_000,
+  relayBytesPerSecond: 0,
+  maxServicesPerProvider: 64,
+};
