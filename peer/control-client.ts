@@ -1,0 +1,166 @@
+import net from 'node:net';
+import { EventEmitter } from 'node:events';
+import {
+  ControlConnection,
+  clientProof,
+  newNonce,
+  parseServerMessage,
+  proofsEqual,
+  serverProof,
+  type ClientMessage,
+  type ServerMessage,
+} from '../src/control/index.js';
+import { BurrowError } from '../src/errors.js';
+import type { Logger } from '../src/log/logger.js';
+import { Backoff } from './backoff.js';
+import { formatHostPort, type HostPort } from './endpoint-arg.js';
+
+export interface ControlClientOptions {
+  server: HostPort;
+  token: string;
+  role: 'provider' | 'visitor';
+  name?: string;
+  logger: Logger;
+  /** No message from the rendezvous for this long means the connection is dead. */
+  silenceTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  backoff?: Backoff;
+}
+
+type Conn = ControlConnection<ServerMessage, ClientMessage>;
+
+/**
+ * A peer's control connection to the rendezvous, kept up for as long as the
+ * peer runs: login by challenge-response (and a check of the server's own
+ * proof), heartbeats, and reconnection with capped, jittered backoff.
+ *
+ * Events: 'up' (after every successful login), 'down', 'message'
+ * (ServerMessage), 'fatal' (BurrowError: wrong token — retrying cannot help).
+ */
+export class ControlClient extends EventEmitter {
+  private conn: Conn | null = null;
+  private ready = false;
+  private stopped = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private silenceTimer: NodeJS.Timeout | null = null;
+  private readonly backoff: Backoff;
+  private readonly silenceTimeoutMs: number;
+
+  constructor(private readonly opts: ControlClientOptions) {
+    super();
+    this.backoff = opts.backoff ?? new Backoff();
+    this.silenceTimeoutMs = opts.silenceTimeoutMs ?? 35_000;
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  get isUp(): boolean {
+    return this.ready;
+  }
+
+  /** Sends if logged in; returns false (and drops the message) otherwise. */
+  send(message: ClientMessage): boolean {
+    if (!this.ready || this.conn === null) return false;
+    this.conn.send(message);
+    return true;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.silenceTimer) clearTimeout(this.silenceTimer);
+    this.conn?.close();
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const { server, logger } = this.opts;
+    const socket = net.connect({ host: server.host, port: server.port, noDelay: true });
+    const conn: Conn = new ControlConnection(socket, parseServerMessage);
+    this.conn = conn;
+    const clientNonce = newNonce();
+    let serverNonce: Buffer | null = null;
+    let lastError = '';
+    const connectTimer = setTimeout(() => {
+      lastError = 'timed out';
+      conn.close();
+    }, this.opts.connectTimeoutMs ?? 10_000);
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      lastError = err.code ?? err.message;
+    });
+    conn.on('invalid', (reason: string) => {
+      lastError = `rendezvous sent an invalid frame (${reason})`;
+    });
+    conn.on('message', (m: ServerMessage) => {
+      this.armSilenceTimer(conn);
+      switch (m.type) {
+        case 'challenge':
+          serverNonce = Buffer.from(m.nonce, 'base64');
+          conn.send({
+            type: 'login',
+            role: this.opts.role,
+            nonce: clientNonce.toString('base64'),
+            proof: clientProof(this.opts.token, serverNonce, clientNonce, this.opts.role).toString('base64'),
+            ...(this.opts.name ? { name: this.opts.name } : {}),
+          });
+          return;
+        case 'welcome': {
+          if (serverNonce === null) return conn.close();
+          const expected = serverProof(this.opts.token, serverNonce, clientNonce, this.opts.role);
+          if (!proofsEqual(Buffer.from(m.proof, 'base64'), expected)) {
+            lastError = 'the rendezvous could not prove it knows the token';
+            return conn.close();
+          }
+          clearTimeout(connectTimer);
+          this.ready = true;
+          this.backoff.reset();
+          logger.info('rendezvous-connected', { server: formatHostPort(server), peerId: m.peerId });
+          this.emit('up');
+          return;
+        }
+        case 'ping':
+          conn.send({ type: 'pong', t: m.t });
+          return;
+        case 'error':
+          if (m.code === 'BAD_TOKEN') {
+            this.stopped = true;
+            this.emit(
+              'fatal',
+              new BurrowError('ERR_RENDEZVOUS_TOKEN', `the rendezvous refused the login: ${m.message} (check --token)`),
+            );
+            conn.close();
+            return;
+          }
+          if (m.fatal) lastError = `${m.code}: ${m.message}`;
+          this.emit('message', m);
+          return;
+        default:
+          if (this.ready) this.emit('message', m);
+      }
+    });
+    conn.on('close', () => {
+      clearTimeout(connectTimer);
+      if (this.silenceTimer) clearTimeout(this.silenceTimer);
+      const wasReady = this.ready;
+      this.ready = false;
+      if (this.conn === conn) this.conn = null;
+      if (wasReady) this.emit('down');
+      if (this.stopped) return;
+      const delay = this.backoff.next();
+      logger.warn(wasReady ? 'rendezvous-lost' : 'rendezvous-unreachable', {
+        server: formatHostPort(server),
+        error: lastError || undefined,
+        retryInMs: Math.round(delay),
+      });
+      this.retryTimer = setTimeout(() => this.connect(), delay);
+    });
+  }
+
+  private armSilenceTimer(conn: Conn): void {
+    if (this.silenceTimer) clearTimeout(this.silenceTimer);
+    this.silenceTimer = setTimeout(() => conn.close(), this.silenceTimeoutMs);
+    this.silenceTimer.unref();
+  }
+}

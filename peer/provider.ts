@@ -1,0 +1,182 @@
+import net from 'node:net';
+import { EventEmitter } from 'node:events';
+import type { ServerMessage } from '../src/control/index.js';
+import { deriveSessionKeys } from '../src/crypto/index.js';
+import { BurrowError, isBurrowError } from '../src/errors.js';
+import { HandshakeResponder } from '../src/handshake/index.js';
+import { RateLimitedLog, type Logger } from '../src/log/logger.js';
+import type { MuxStream } from '../src/mux/index.js';
+import { TunnelSession } from '../src/session/index.js';
+import { bridge } from './bridge.js';
+import { ControlClient } from './control-client.js';
+import { formatHostPort, type HostPort } from './endpoint-arg.js';
+import { openRelayLink } from './relay-connector.js';
+import type { SessionTuning } from './tunnel-options.js';
+
+export interface ProvidedService {
+  name: string;
+  secret: string;
+  /** The local TCP service visitors reach, e.g. the NAS at 192.168.1.10:5000. */
+  target: HostPort;
+}
+
+export interface ProviderOptions {
+  server: HostPort;
+  token: string;
+  services: ProvidedService[];
+  logger: Logger;
+  session?: SessionTuning;
+  /** Handshakes in progress at once; more are refused (a flood must not grow memory). */
+  maxPendingHandshakes?: number;
+  maxSessions?: number;
+}
+
+interface PendingHandshake {
+  responder: HandshakeResponder;
+  service: ProvidedService;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The provider peer: registers its services with the rendezvous and, for
+ * each visitor that proves it holds a service's secret, runs a tunnel
+ * session whose streams it connects to that service's local target.
+ */
+export class Provider extends EventEmitter {
+  private readonly control: ControlClient;
+  private readonly services: Map<string, ProvidedService>;
+  private readonly handshakes = new Map<string, PendingHandshake>();
+  private readonly sessions = new Set<TunnelSession>();
+  private readonly refusals: RateLimitedLog;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: ProviderOptions) {
+    super();
+    this.log = opts.logger;
+    this.services = new Map(opts.services.map((s) => [s.name, s]));
+    this.refusals = new RateLimitedLog(this.log);
+    this.control = new ControlClient({ server: opts.server, token: opts.token, role: 'provider', logger: this.log });
+    this.control.on('up', () => this.control.send({ type: 'register', services: [...this.services.keys()] }));
+    this.control.on('message', (m: ServerMessage) => this.onMessage(m));
+    this.control.on('fatal', (err: BurrowError) => this.emit('fatal', err));
+  }
+
+  start(): void {
+    this.control.start();
+  }
+
+  stop(): void {
+    this.control.stop();
+    for (const h of this.handshakes.values()) clearTimeout(h.timer);
+    this.handshakes.clear();
+    for (const s of this.sessions) s.close();
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  private onMessage(m: ServerMessage): void {
+    switch (m.type) {
+      case 'registered':
+        this.log.info('registered', { services: m.services.join(',') });
+        this.emit('registered', m.services);
+        return;
+      case 'error':
+        this.log.error('rendezvous-error', { code: m.code, error: m.message });
+        if (m.code === 'NAME_TAKEN') this.emit('name-taken', m.message);
+        return;
+      case 'incoming':
+        return this.onIncoming(m.connId, m.service, m.hello);
+      case 'confirm':
+        return this.onConfirm(m.connId, m.confirm, m.ticket);
+      default:
+        return;
+    }
+  }
+
+  private refuse(connId: string, code: string, message: string): void {
+    this.control.send({ type: 'refuse', connId, code, message });
+  }
+
+  private onIncoming(connId: string, name: string, helloB64: string): void {
+    const service = this.services.get(name);
+    if (service === undefined) return this.refuse(connId, 'NO_SUCH_SERVICE', `this provider does not serve "${name}"`);
+    if (this.handshakes.size >= (this.opts.maxPendingHandshakes ?? 64)) {
+      this.refusals.log('warn', 'visitor-refused', { service: name, reason: 'too many handshakes in progress' });
+      return this.refuse(connId, 'BUSY', 'the provider is busy; try again');
+    }
+    if (this.sessions.size >= (this.opts.maxSessions ?? 1024)) return this.refuse(connId, 'BUSY', 'the provider has too many sessions');
+    const responder = new HandshakeResponder({ secret: service.secret, service: name });
+    let reply: Buffer;
+    try {
+      reply = responder.onHello(Buffer.from(helloB64, 'base64'));
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.refusals.log('warn', 'visitor-refused', { service: name, reason: message });
+      return this.refuse(connId, 'HANDSHAKE', message);
+    }
+    const timer = setTimeout(() => this.handshakes.delete(connId), 30_000);
+    timer.unref();
+    this.handshakes.set(connId, { responder, service, timer });
+    this.control.send({ type: 'accept', connId, reply: reply.toString('base64') });
+  }
+
+  private onConfirm(connId: string, confirmB64: string, ticket: string): void {
+    const h = this.handshakes.get(connId);
+    if (h === undefined) return;
+    this.handshakes.delete(connId);
+    clearTimeout(h.timer);
+    let sessionKey: Buffer;
+    try {
+      sessionKey = h.responder.onConfirm(Buffer.from(confirmB64, 'base64')).sessionKey;
+    } catch (err) {
+      const mismatch = isBurrowError(err, 'ERR_HANDSHAKE_SECRET_MISMATCH');
+      this.refusals.log('warn', 'visitor-refused', {
+        service: h.service.name,
+        conn: connId.slice(0, 8),
+        reason: mismatch ? 'the visitor does not know the service secret' : String(err),
+      });
+      return this.refuse(connId, mismatch ? 'SECRET_MISMATCH' : 'HANDSHAKE', 'the service secret does not match');
+    }
+    void this.startSession(connId, h.service, sessionKey, ticket);
+  }
+
+  private async startSession(connId: string, service: ProvidedService, sessionKey: Buffer, ticket: string): Promise<void> {
+    const log = this.log.child({ service: service.name, conn: connId.slice(0, 8) });
+    let link;
+    try {
+      link = await openRelayLink(this.opts.server, connId, ticket);
+    } catch (err) {
+      log.warn('relay-failed', { error: err instanceof Error ? err.message : String(err) });
+      return;
+    }
+    const session = new TunnelSession({
+      ...this.opts.session,
+      keys: deriveSessionKeys(sessionKey, 'responder', connId),
+      role: 'responder',
+    });
+    this.sessions.add(session);
+    link.bind(session.receive);
+    session.setPath(link);
+    log.info('session-up', { path: 'relay' });
+    link.whenClosed(() => {
+      if (!session.closed) session.close(new BurrowError('ERR_SESSION_CLOSED', 'relay link closed'));
+    });
+    session.on('close', (err?: BurrowError) => {
+      this.sessions.delete(session);
+      link.close();
+      log.info('session-closed', { reason: err?.message ?? 'closed' });
+    });
+    session.on('stream', (stream: MuxStream) => this.onStream(stream, service, log));
+    this.emit('session', session);
+  }
+
+  private onStream(stream: MuxStream, service: ProvidedService, log: Logger): void {
+    const socket = net.connect({ host: service.target.host, port: service.target.port, allowHalfOpen: true, noDelay: true });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      log.warn('target-error', { target: formatHostPort(service.target), stream: stream.id, error: err.code ?? err.message });
+    });
+    bridge(socket, stream);
+  }
+}

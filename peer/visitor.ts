@@ -1,0 +1,241 @@
+import net from 'node:net';
+import { once, EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import type { ServerMessage } from '../src/control/index.js';
+import { deriveSessionKeys } from '../src/crypto/index.js';
+import { BurrowError, isBurrowError } from '../src/errors.js';
+import { HandshakeInitiator } from '../src/handshake/index.js';
+import type { Logger } from '../src/log/logger.js';
+import { TunnelSession } from '../src/session/index.js';
+import { Backoff } from './backoff.js';
+import { bridge } from './bridge.js';
+import { ControlClient } from './control-client.js';
+import { formatHostPort, type HostPort } from './endpoint-arg.js';
+import { openRelayLink } from './relay-connector.js';
+import type { SessionTuning } from './tunnel-options.js';
+
+export interface VisitorOptions {
+  server: HostPort;
+  token: string;
+  service: string;
+  secret: string;
+  /** Where local applications connect, e.g. 127.0.0.1:5000. */
+  listen: HostPort;
+  logger: Logger;
+  session?: SessionTuning;
+  /** TCP connections that may wait for a session at once, and for how long. */
+  maxWaiting?: number;
+  waitTimeoutMs?: number;
+}
+
+interface Waiting {
+  socket: net.Socket;
+  timer: NodeJS.Timeout;
+}
+
+interface Setup {
+  connId: string;
+  initiator: HandshakeInitiator;
+}
+
+/**
+ * The visitor peer: listens locally and carries each accepted TCP connection
+ * as a stream of one end-to-end encrypted session with the provider. The
+ * session is set up at start (so a wrong secret is reported at once) and set
+ * up again whenever it ends.
+ *
+ * Events: 'listening' (AddressInfo), 'session' (TunnelSession), 'fatal' (BurrowError).
+ */
+export class Visitor extends EventEmitter {
+  private readonly control: ControlClient;
+  private readonly server: net.Server;
+  private readonly log: Logger;
+  private session: TunnelSession | null = null;
+  private setup: Setup | null = null;
+  private readonly waiting = new Set<Waiting>();
+  private readonly backoff = new Backoff(500, 10_000);
+  private retryTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private connections = 0;
+
+  constructor(private readonly opts: VisitorOptions) {
+    super();
+    this.log = opts.logger;
+    this.control = new ControlClient({ server: opts.server, token: opts.token, role: 'visitor', logger: this.log });
+    this.control.on('up', () => this.ensureSession());
+    this.control.on('down', () => {
+      // A setup in flight died with the control connection; the session itself lives on its own link.
+      this.setup = null;
+    });
+    this.control.on('message', (m: ServerMessage) => this.onMessage(m));
+    this.control.on('fatal', (err: BurrowError) => this.fail(err));
+    this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.onConnection(socket));
+  }
+
+  async start(): Promise<net.AddressInfo> {
+    this.server.listen(this.opts.listen.port, this.opts.listen.host);
+    await Promise.race([
+      once(this.server, 'listening'),
+      once(this.server, 'error').then(([err]) => {
+        const e = err as NodeJS.ErrnoException;
+        throw new BurrowError('ERR_INVALID_ARGUMENT', `cannot listen on ${formatHostPort(this.opts.listen)}: ${e.code ?? e.message}`);
+      }),
+    ]);
+    const addr = this.server.address() as net.AddressInfo;
+    this.log.info('listening', { listen: `${addr.address}:${addr.port}`, service: this.opts.service, mode: 'stcp' });
+    this.control.start();
+    this.emit('listening', addr);
+    return addr;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.control.stop();
+    this.server.close();
+    for (const w of this.waiting) this.dropWaiting(w, true);
+    this.session?.close();
+  }
+
+  get currentSession(): TunnelSession | null {
+    return this.session;
+  }
+
+  private onConnection(socket: net.Socket): void {
+    socket.on('error', () => {});
+    const session = this.session;
+    if (session !== null && !session.closed) return this.carry(socket, session);
+    if (this.waiting.size >= (this.opts.maxWaiting ?? 256)) {
+      this.log.warn('connection-refused', { reason: 'too many connections waiting for the tunnel' });
+      socket.resetAndDestroy();
+      return;
+    }
+    // Hold the connection (unread) until the session is up.
+    socket.pause();
+    const w: Waiting = {
+      socket,
+      timer: setTimeout(() => {
+        this.log.warn('connection-dropped', { reason: 'no tunnel to the provider within the wait time' });
+        this.dropWaiting(w, true);
+      }, this.opts.waitTimeoutMs ?? 15_000),
+    };
+    this.waiting.add(w);
+    socket.once('close', () => this.dropWaiting(w, false));
+    this.ensureSession();
+  }
+
+  private carry(socket: net.Socket, session: TunnelSession): void {
+    const stream = session.openStream();
+    const id = ++this.connections;
+    const path = session.currentPath?.kind ?? 'relay';
+    this.log.info('connection', { id, from: `${socket.remoteAddress}:${socket.remotePort}`, stream: stream.id, path });
+    bridge(socket, stream, (err) => {
+      this.log.debug('connection-closed', { id, error: err?.message });
+    });
+    socket.resume();
+  }
+
+  private dropWaiting(w: Waiting, reset: boolean): void {
+    if (!this.waiting.delete(w)) return;
+    clearTimeout(w.timer);
+    if (reset && !w.socket.destroyed) w.socket.resetAndDestroy();
+  }
+
+  private ensureSession(): void {
+    if (this.stopped || this.setup !== null || this.retryTimer !== null) return;
+    if (this.session !== null && !this.session.closed) return;
+    if (!this.control.isUp) return; // 'up' will call again
+    const connId = randomBytes(16).toString('hex');
+    const initiator = new HandshakeInitiator(
+      { secret: this.opts.secret, service: this.opts.service },
+      Buffer.from(connId, 'hex'),
+    );
+    this.setup = { connId, initiator };
+    this.control.send({ type: 'connect', connId, service: this.opts.service, hello: initiator.hello().toString('base64') });
+  }
+
+  private onMessage(m: ServerMessage): void {
+    const setup = this.setup;
+    if (m.type === 'error') {
+      this.log.error('rendezvous-error', { code: m.code, error: m.message });
+      return;
+    }
+    if (setup === null || !('connId' in m) || m.connId !== setup.connId) return;
+    if (m.type === 'connect-failed') {
+      this.setup = null;
+      if (m.code === 'SECRET_MISMATCH') return; // already reported from the reply
+      this.log.warn('connect-failed', { service: this.opts.service, code: m.code, error: m.message });
+      return this.retryLater();
+    }
+    if (m.type === 'reply') {
+      const { confirm, result } = setup.initiator.onReply(Buffer.from(m.reply, 'base64'));
+      // Confirm even on failure, so the provider learns of the mismatch and logs it.
+      this.control.send({ type: 'confirm', connId: setup.connId, confirm: confirm.toString('base64') });
+      if (result instanceof BurrowError) {
+        this.setup = null;
+        if (result.code === 'ERR_HANDSHAKE_SECRET_MISMATCH') return this.fail(result);
+        this.log.warn('handshake-failed', { error: result.message });
+        return this.retryLater();
+      }
+      void this.openSession(setup.connId, result.sessionKey, m.ticket);
+    }
+  }
+
+  private async openSession(connId: string, sessionKey: Buffer, ticket: string): Promise<void> {
+    const log = this.log.child({ service: this.opts.service, conn: connId.slice(0, 8) });
+    let link;
+    try {
+      link = await openRelayLink(this.opts.server, connId, ticket);
+    } catch (err) {
+      this.setup = null;
+      log.warn('relay-failed', { error: err instanceof Error ? err.message : String(err) });
+      return this.retryLater();
+    }
+    this.setup = null;
+    if (this.stopped) return link.close();
+    const session = new TunnelSession({
+      ...this.opts.session,
+      keys: deriveSessionKeys(sessionKey, 'initiator', connId),
+      role: 'initiator',
+    });
+    this.session = session;
+    link.bind(session.receive);
+    session.setPath(link);
+    this.backoff.reset();
+    log.info('session-up', { path: 'relay', via: link.label });
+    link.whenClosed(() => {
+      if (!session.closed) session.close(new BurrowError('ERR_SESSION_CLOSED', 'relay link closed'));
+    });
+    session.on('path', (path: { kind: string; label: string }) => log.info('path', { path: path.kind, via: path.label }));
+    session.on('close', (err?: BurrowError) => {
+      link.close();
+      if (this.session === session) this.session = null;
+      log.warn('session-closed', { reason: err?.message ?? 'closed' });
+      if (!this.stopped) this.ensureSession();
+    });
+    this.emit('session', session);
+    for (const w of [...this.waiting]) {
+      this.waiting.delete(w);
+      clearTimeout(w.timer);
+      if (!w.socket.destroyed) this.carry(w.socket, session);
+    }
+  }
+
+  private retryLater(): void {
+    if (this.stopped || this.retryTimer !== null) return;
+    const delay = this.backoff.next();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.ensureSession();
+    }, delay);
+  }
+
+  private fail(err: BurrowError): void {
+    this.log.error(isBurrowError(err, 'ERR_HANDSHAKE_SECRET_MISMATCH') ? 'secret-mismatch' : 'fatal', {
+      service: this.opts.service,
+      error: err.message,
+    });
+    for (const w of [...this.waiting]) this.dropWaiting(w, true);
+    this.emit('fatal', err);
+  }
+}
