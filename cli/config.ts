@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseToml } from 'smol-toml';
+import { z } from 'zod';
+import { BurrowError } from '../src/errors.js';
+import { SERVICE_NAME } from '../src/control/messages.js';
+
+/**
+ * `burrow -c FILE`: one TOML file describing what this machine runs, as frp
+ * users are used to. Every key is checked; an unknown key is an error, not a
+ * silent typo.
+ *
+ *   server = "rendezvous.example.com:7000"
+ *   token = "..."
+ *
+ *   [[provide]]
+ *   name = "nas"
+ *   secret = "..."
+ *   to = "192.168.1.10:5000"
+ *
+ *   [[visit]]
+ *   name = "nas"
+ *   secret = "..."
+ *   listen = "127.0.0.1:5000"
+ */
+const hostPort = z.string().regex(/^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT');
+const mode = z.literal('stcp', { message: 'mode must be "stcp" (xtcp, the direct path, is not available in this version yet)' });
+const name = z.string().regex(SERVICE_NAME, 'service names are 1-63 letters, digits, ".", "_" or "-"');
+const secret = z.string().min(1, 'secret must not be empty');
+
+export const ConfigFile = z.strictObject({
+  server: hostPort.optional(),
+  token: z.string().min(1).optional(),
+  log_format: z.enum(['text', 'json']).optional(),
+  log_level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
+  rendezvous: z
+    .strictObject({ listen: hostPort, token: z.string().min(1).optional() })
+    .optional(),
+  provide: z
+    .array(z.strictObject({ name, secret, to: hostPort, mode: mode.optional(), server: hostPort.optional(), token: z.string().optional() }))
+    .optional(),
+  visit: z
+    .array(z.strictObject({ name, secret, listen: hostPort, mode: mode.optional(), server: hostPort.optional(), token: z.string().optional() }))
+    .optional(),
+});
+export type ConfigFile = z.infer<typeof ConfigFile>;
+
+export function loadConfig(path: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new BurrowError('ERR_CONFIG', `cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseToml(text);
+  } catch (err) {
+    throw new BurrowError('ERR_CONFIG', `${path} is not valid TOML: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const r = ConfigFile.safeParse(raw);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(top level)'}: ${i.message}`);
+    throw new BurrowError('ERR_CONFIG', `${path} has errors:\n${lines.join('\n')}`);
+  }
+  const cfg = r.data;
+  const needsServer = (cfg.provide?.length ?? 0) + (cfg.visit?.length ?? 0) > 0;
+  const missing: string[] = [];
+  for (const e of [...(cfg.provide ?? []), ...(cfg.visit ?? [])]) {
+    if (!(e.server ?? cfg.server)) missing.push(`"server" for ${e.name}`);
+    if (!(e.token ?? cfg.token)) missing.push(`"token" for ${e.name}`);
+  }
+  if (cfg.rendezvous && !(cfg.rendezvous.token ?? cfg.token)) missing.push('"token" for [rendezvous]');
+  if (missing.length > 0) throw new BurrowError('ERR_CONFIG', `${path} is missing ${missing.join(', ')}`);
+  if (!needsServer && !cfg.rendezvous) {
+    throw new BurrowError('ERR_CONFIG', `${path} runs nothing: add [[provide]], [[visit]] or [rendezvous]`);
+  }
+  return cfg;
+}

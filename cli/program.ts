@@ -1,0 +1,252 @@
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { BurrowError, isBurrowError } from '../src/errors.js';
+import { makeLogger, type LogFlags } from './logging.js';
+import { loadConfig } from './config.js';
+import { checkMode, required, runProvider, runRendezvous, runVisitor, type Running } from './run.js';
+import { runDemo } from './demo.js';
+
+const EXIT_USAGE = 2;
+const EXIT_FATAL = 1;
+
+function secretFrom(opts: { secret?: string; secretFile?: string }): string {
+  if (opts.secretFile) {
+    try {
+      return readFileSync(opts.secretFile, 'utf8').trim();
+    } catch (err) {
+      throw new BurrowError('ERR_INVALID_ARGUMENT', `cannot read --secret-file ${opts.secretFile}: ${(err as NodeJS.ErrnoException).code}`);
+    }
+  }
+  return required(opts.secret, '--secret', 'BURROW_SECRET or use --secret-file');
+}
+
+/** Keeps the process up until SIGINT/SIGTERM or a fatal error, then stops everything. */
+function supervise(parts: Running[], fatal: Promise<BurrowError>): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = async (code: number) => {
+      if (stopping) return;
+      stopping = true;
+      await Promise.allSettled(parts.map((p) => p.stop()));
+      resolve(code);
+    };
+    process.once('SIGINT', () => void stop(0));
+    process.once('SIGTERM', () => void stop(0));
+    void fatal.then(() => stop(EXIT_FATAL));
+  });
+}
+
+function fatalChannel(): { promise: Promise<BurrowError>; report: (err: BurrowError) => void } {
+  let report!: (err: BurrowError) => void;
+  const promise = new Promise<BurrowError>((resolve) => (report = resolve));
+  return { promise, report };
+}
+
+const logOptions = (cmd: Command): Command =>
+  cmd
+    .addOption(new Option('--log-format <format>', 'log lines as readable text or JSON').choices(['text', 'json']).default('text'))
+    .addOption(new Option('--log-level <level>', 'least important level logged').choices(['debug', 'info', 'warn', 'error']).default('info'));
+
+const peerOptions = (cmd: Command): Command =>
+  cmd
+    .addOption(new Option('--server <host:port>', 'the rendezvous server').env('BURROW_SERVER'))
+    .addOption(new Option('--token <token>', 'the rendezvous token (proven, never sent)').env('BURROW_TOKEN'))
+    .requiredOption('--name <name>', 'service name, shared by provider and visitor')
+    .addOption(new Option('--secret <secret>', 'service secret: only holders can connect; never leaves this machine').env('BURROW_SECRET'))
+    .option('--secret-file <file>', 'read the service secret from a file instead')
+    .addOption(new Option('--mode <mode>', 'stcp: relay through the rendezvous (xtcp comes in a later version)').default('stcp'));
+
+export function buildProgram(exit: (code: number) => void): Command {
+  const program = new Command('burrow');
+  program
+    .description('Reach a TCP service behind a NAT, end-to-end encrypted, through a rendezvous you run.')
+    .option('-c, --config <file>', 'run everything a TOML config file describes')
+    .enablePositionalOptions()
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(str) })
+    .exitOverride();
+  logOptions(program);
+  program.addHelpText(
+    'after',
+    `
+Three roles:
+  rendezvous  on a host with a public address: introduces peers, relays sealed bytes
+  provide     next to the service (your NAS): offers it under a name and secret
+  visit       on your laptop: a local port that leads to the service
+
+Quick start on one machine:   burrow demo
+
+A real setup:
+  public host$  burrow rendezvous --listen 0.0.0.0:7000 --token "$TOKEN"
+  at home$      burrow provide --server rv.example.com:7000 --token "$TOKEN" \\
+                  --name nas --secret "$SECRET" --to 192.168.1.10:5000
+  laptop$       burrow visit --server rv.example.com:7000 --token "$TOKEN" \\
+                  --name nas --secret "$SECRET" --listen 127.0.0.1:5000
+  then open http://127.0.0.1:5000 on the laptop.
+
+Or put it all in a file:       burrow -c burrow.toml   (see README)`,
+  );
+
+  program.action(async (opts: LogFlags & { config?: string }) => {
+    if (!opts.config) {
+      program.help();
+      return;
+    }
+    const cfg = loadConfig(opts.config);
+    const log = makeLogger({ logFormat: cfg.log_format ?? opts.logFormat, logLevel: cfg.log_level ?? opts.logLevel }, 'burrow');
+    const fatal = fatalChannel();
+    const parts: Running[] = [];
+    if (cfg.rendezvous) {
+      parts.push(
+        await runRendezvous({ listen: cfg.rendezvous.listen, token: (cfg.rendezvous.token ?? cfg.token)! }, log.child({ component: 'rendezvous' })),
+      );
+    }
+    for (const p of cfg.provide ?? []) {
+      parts.push(
+        runProvider(
+          { server: (p.server ?? cfg.server)!, token: (p.token ?? cfg.token)!, name: p.name, secret: p.secret, to: p.to },
+          log.child({ component: 'provider' }),
+          fatal.report,
+        ),
+      );
+    }
+    for (const v of cfg.visit ?? []) {
+      parts.push(
+        await runVisitor(
+          { server: (v.server ?? cfg.server)!, token: (v.token ?? cfg.token)!, name: v.name, secret: v.secret, listen: v.listen },
+          log.child({ component: 'visitor' }),
+          fatal.report,
+        ),
+      );
+    }
+    exit(await supervise(parts, fatal.promise));
+  });
+
+  logOptions(
+    program
+      .command('rendezvous')
+      .description('run the rendezvous server (on a host peers can reach)')
+      .option('--listen <host:port>', 'TCP address for control and relay connections', '0.0.0.0:7000')
+      .addOption(new Option('--token <token>', 'token peers must prove they know').env('BURROW_TOKEN'))
+      .option('--relay-rate <bytes>', 'cap each relay link at this many bytes/s per direction (0 = no cap)', (v) => Number(v), 0)
+      .option('--tap <file>', 'append every byte the server sends or receives to FILE (audit: it is all ciphertext)'),
+  )
+    .addHelpText(
+      'after',
+      `
+Example:
+  burrow rendezvous --listen 0.0.0.0:7000 --token "$(openssl rand -hex 16)"
+
+The rendezvous never learns service secrets and cannot read tunnel traffic;
+it only checks the token, introduces peers and relays sealed packets.`,
+    )
+    .action(async (opts: LogFlags & { listen: string; token?: string; relayRate: number; tap?: string }) => {
+      const log = makeLogger(opts, 'rendezvous');
+      const token = required(opts.token, '--token', 'BURROW_TOKEN');
+      const running = await runRendezvous({ listen: opts.listen, token, tap: opts.tap, relayRate: opts.relayRate }, log);
+      exit(await supervise([running], new Promise(() => {})));
+    });
+
+  logOptions(
+    peerOptions(
+      program
+        .command('provide')
+        .description('offer a local TCP service to visitors who know its secret')
+        .requiredOption('--to <host:port>', 'the service to offer, e.g. 192.168.1.10:5000 or 127.0.0.1:22'),
+    ),
+  )
+    .addHelpText(
+      'after',
+      `
+Example (share a NAS web UI):
+  burrow provide --server rv.example.com:7000 --token "$TOKEN" \\
+    --name nas --secret "$SECRET" --to 192.168.1.10:5000`,
+    )
+    .action(async (opts: LogFlags & { server?: string; token?: string; name: string; secret?: string; secretFile?: string; mode: string; to: string }) => {
+      checkMode(opts.mode);
+      const log = makeLogger(opts, 'provider');
+      const fatal = fatalChannel();
+      const running = runProvider(
+        {
+          server: required(opts.server, '--server', 'BURROW_SERVER'),
+          token: required(opts.token, '--token', 'BURROW_TOKEN'),
+          name: opts.name,
+          secret: secretFrom(opts),
+          to: opts.to,
+        },
+        log,
+        fatal.report,
+      );
+      exit(await supervise([running], fatal.promise));
+    });
+
+  logOptions(
+    peerOptions(
+      program
+        .command('visit')
+        .description('open a local port that leads to a provided service')
+        .requiredOption('--listen <host:port>', 'local address for your applications, e.g. 127.0.0.1:5000 (a bare port means 127.0.0.1)'),
+    ),
+  )
+    .addHelpText(
+      'after',
+      `
+Example (reach the NAS from a laptop):
+  burrow visit --server rv.example.com:7000 --token "$TOKEN" \\
+    --name nas --secret "$SECRET" --listen 127.0.0.1:5000
+  then open http://127.0.0.1:5000`,
+    )
+    .action(async (opts: LogFlags & { server?: string; token?: string; name: string; secret?: string; secretFile?: string; mode: string; listen: string }) => {
+      checkMode(opts.mode);
+      const log = makeLogger(opts, 'visitor');
+      const fatal = fatalChannel();
+      const running = await runVisitor(
+        {
+          server: required(opts.server, '--server', 'BURROW_SERVER'),
+          token: required(opts.token, '--token', 'BURROW_TOKEN'),
+          name: opts.name,
+          secret: secretFrom(opts),
+          listen: opts.listen,
+        },
+        log,
+        fatal.report,
+      );
+      exit(await supervise([running], fatal.promise));
+    });
+
+  logOptions(
+    program
+      .command('demo')
+      .description('run a rendezvous, a provider, a visitor and a small "NAS" on loopback, and fetch a file through them')
+      .option('--size <MB>', 'size of the file to download', (v) => Number(v), 32),
+  )
+    .addHelpText('after', '\nExample:\n  burrow demo --size 64')
+    .action(async (opts: LogFlags & { size: number }) => {
+      exit(await runDemo({ sizeMB: opts.size, logFormat: opts.logFormat ?? 'text' }));
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let code: number | null = null;
+  const exit = (c: number) => {
+    code = c;
+  };
+  const program = buildProgram(exit);
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof Error && 'exitCode' in err && typeof (err as { exitCode: unknown }).exitCode === 'number') {
+      // commander already printed help or the usage error
+      const c = (err as { exitCode: number; code?: string }).exitCode;
+      process.exit(c === 0 ? 0 : EXIT_USAGE);
+    }
+    if (isBurrowError(err)) {
+      process.stderr.write(`burrow: ${err.message}\n`);
+      process.exit(err.code === 'ERR_INVALID_ARGUMENT' || err.code === 'ERR_CONFIG' ? EXIT_USAGE : EXIT_FATAL);
+    }
+    throw err;
+  }
+  if (code !== null) process.exit(code);
+}

@@ -1,0 +1,111 @@
+import { createWriteStream } from 'node:fs';
+import { BurrowError } from '../src/errors.js';
+import type { Logger } from '../src/log/logger.js';
+import { SERVICE_NAME } from '../src/control/messages.js';
+import { RendezvousServer } from '../rendezvous/server.js';
+import { Provider } from '../peer/provider.js';
+import { Visitor } from '../peer/visitor.js';
+import { parseHostPort } from '../peer/endpoint-arg.js';
+
+/** What a running role offers the process: a way to stop, and a way to fail. */
+export interface Running {
+  stop(): Promise<void> | void;
+}
+
+export type FatalHandler = (err: BurrowError) => void;
+
+export function checkMode(mode: string | undefined): void {
+  if (mode === undefined || mode === 'stcp') return;
+  if (mode === 'xtcp') {
+    throw new BurrowError(
+      'ERR_INVALID_ARGUMENT',
+      '--mode xtcp (direct P2P with relay fallback) is not available in this version yet; use --mode stcp (relay through the rendezvous)',
+    );
+  }
+  throw new BurrowError('ERR_INVALID_ARGUMENT', `--mode must be "stcp", got "${mode}"`);
+}
+
+export function checkName(name: string): string {
+  if (!SERVICE_NAME.test(name)) {
+    throw new BurrowError('ERR_INVALID_ARGUMENT', `service name "${name}" is invalid: use 1-63 letters, digits, ".", "_" or "-"`);
+  }
+  return name;
+}
+
+export function required(value: string | undefined, flag: string, env?: string): string {
+  if (value === undefined || value === '') {
+    throw new BurrowError('ERR_INVALID_ARGUMENT', `${flag} is required${env ? ` (or set ${env})` : ''}`);
+  }
+  return value;
+}
+
+export async function runRendezvous(
+  opts: { listen: string; token: string; tap?: string; relayRate?: number },
+  log: Logger,
+): Promise<Running> {
+  const listen = parseHostPort(opts.listen, '--listen');
+  let tap: ((dir: 'in' | 'out', bytes: Buffer) => void) | undefined;
+  let tapFile: ReturnType<typeof createWriteStream> | undefined;
+  if (opts.tap) {
+    tapFile = createWriteStream(opts.tap, { flags: 'a' });
+    const file = tapFile;
+    tap = (_dir, bytes) => void file.write(bytes);
+    log.warn('tap-enabled', { file: opts.tap, note: 'every byte the rendezvous sends or receives is appended to this file' });
+  }
+  const server = new RendezvousServer({
+    host: listen.host,
+    port: listen.port,
+    token: opts.token,
+    logger: log,
+    tap,
+    limits: opts.relayRate ? { relayBytesPerSecond: opts.relayRate } : {},
+  });
+  try {
+    await server.listen();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new BurrowError('ERR_INVALID_ARGUMENT', `cannot listen on ${opts.listen}: ${e.code ?? e.message}`);
+  }
+  return {
+    async stop() {
+      await server.close();
+      tapFile?.end();
+    },
+  };
+}
+
+export function runProvider(
+  opts: { server: string; token: string; name: string; secret: string; to: string },
+  log: Logger,
+  onFatal: FatalHandler,
+): Running {
+  const provider = new Provider({
+    server: parseHostPort(opts.server, '--server'),
+    token: opts.token,
+    services: [{ name: checkName(opts.name), secret: opts.secret, target: parseHostPort(opts.to, '--to', '127.0.0.1') }],
+    logger: log.child({ service: opts.name }),
+  });
+  provider.on('fatal', onFatal);
+  provider.start();
+  log.info('provider-started', { service: opts.name, to: opts.to, server: opts.server, mode: 'stcp' });
+  return { stop: () => provider.stop() };
+}
+
+export async function runVisitor(
+  opts: { server: string; token: string; name: string; secret: string; listen: string },
+  log: Logger,
+  onFatal: FatalHandler,
+): Promise<Running> {
+  const listenText = /^\d+$/.test(opts.listen) ? `127.0.0.1:${opts.listen}` : opts.listen;
+  const visitor = new Visitor({
+    server: parseHostPort(opts.server, '--server'),
+    token: opts.token,
+    service: checkName(opts.name),
+    secret: opts.secret,
+    listen: parseHostPort(listenText, '--listen', '127.0.0.1'),
+    logger: log.child({ service: opts.name }),
+  });
+  visitor.on('fatal', onFatal);
+  await visitor.start();
+  return { stop: () => visitor.stop() };
+}
