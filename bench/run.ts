@@ -1,0 +1,151 @@
+/**
+ * `npm run bench`: every figure the transport promises, each next to a
+ * baseline measured in this same run on this same machine.
+ *
+ * MB/s means 10^6 bytes per second of application data.
+ */
+import os from 'node:os';
+import { rawUdpThroughput } from './udp-raw.js';
+import { kcptunAvailable, startKcptun } from './lib/kcptun.js';
+import { percentile, pingPong, pushThrough, startEcho, startSink } from './lib/tcp.js';
+import { childStats, sibling, startChild, startTunnel } from './lib/processes.js';
+import { wakeupsPerSecond } from './lib/wakeups.js';
+import { REFERENCE_MODES, referenceSimulation } from './reference-sim.js';
+
+const BULK_BYTES = Number(process.env.BENCH_BULK_MB ?? 256) * 1e6;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+}
+
+const fmt = (n: number, digits = 1) => n.toFixed(digits);
+
+async function bulk(): Promise<void> {
+  console.log(`\n## Bulk throughput, loopback, ${BULK_BYTES / 1e6} MB per round, median of ${ROUNDS}`);
+  const raw = await rawUdpThroughput(2);
+  console.log(`raw node:dgram (1400 B datagrams, one process)   ${fmt(raw.mbps)} MB/s  (${Math.round(raw.pps)} packets/s)`);
+
+  const sink = await startSink();
+  const tunnel = await startTunnel(sink.port);
+  const haveKcptun = kcptunAvailable();
+  const kcptun = haveKcptun ? await startKcptun(sink.port) : null;
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  try {
+    // Warm both up (JIT, socket buffers), then alternate rounds so drift hits both alike.
+    await pushThrough(tunnel.port, 16e6, sink, 60_000);
+    if (kcptun) await pushThrough(kcptun.port, 16e6, sink, 60_000);
+    for (let i = 0; i < ROUNDS; i++) {
+      ours.push(BULK_BYTES / 1e6 / (await pushThrough(tunnel.port, BULK_BYTES, sink, 120_000)));
+      if (kcptun) theirs.push(BULK_BYTES / 1e6 / (await pushThrough(kcptun.port, BULK_BYTES, sink, 120_000)));
+    }
+    const [v, p] = [await childStats(tunnel.visitor), await childStats(tunnel.provider)];
+    console.log(
+      `burrow sender: ${v.kcp!.segmentsSent} segments, ${v.kcp!.retransmits} retransmitted (${v.kcp!.fastRetransmits} fast), ` +
+        `${v.udp!.sendErrors} send errors; receiver: ${p.kcp!.duplicates} duplicates, ${p.kcp!.outOfWindow} out of window; ` +
+        `CPU s sender ${((v.cpu!.user! + v.cpu!.system!) / 1e6).toFixed(1)}, receiver ${((p.cpu!.user! + p.cpu!.system!) / 1e6).toFixed(1)}`,
+    );
+  } finally {
+    tunnel.stop();
+    kcptun?.stop();
+    await sink.close();
+  }
+  const o = median(ours);
+  console.log(`burrow KCP+mux+ChaCha20-Poly1305 (2 processes)   ${fmt(o)} MB/s  rounds: ${ours.map((x) => fmt(x)).join(', ')}`);
+  if (kcptun) {
+    const k = median(theirs);
+    console.log(`kcptun fast3, wnd 1024, no crypto, no FEC        ${fmt(k)} MB/s  rounds: ${theirs.map((x) => fmt(x)).join(', ')}`);
+    console.log(`burrow / kcptun = ${fmt(o / k, 2)}x   (target >= 1.00x)   burrow / raw dgram = ${fmt(o / raw.mbps, 2)}x`);
+  } else {
+    console.log('kcptun: skipped, not installed (Debian: apt-get install kcptun)');
+  }
+}
+
+async function latency(): Promise<void> {
+  const COUNT = 2000;
+  console.log(`\n## Ping-pong latency, 64-byte messages, ${COUNT} round trips through an echo server`);
+  const echo = await startEcho();
+  const tunnel = await startTunnel(echo.port);
+  const kcptun = kcptunAvailable() ? await startKcptun(echo.port) : null;
+  try {
+    const row = (label: string, rtts: number[]) =>
+      console.log(`${label.padEnd(36)} p50 ${fmt(percentile(rtts, 50), 3)} ms   p99 ${fmt(percentile(rtts, 99), 3)} ms`);
+    await pingPong(echo.port, 64, 200);
+    row('direct TCP to the echo server', await pingPong(echo.port, 64, COUNT));
+    await pingPong(tunnel.port, 64, 200);
+    const ours = await pingPong(tunnel.port, 64, COUNT);
+    row('burrow tunnel', ours);
+    if (kcptun) {
+      await pingPong(kcptun.port, 64, 200);
+      row('kcptun fast3', await pingPong(kcptun.port, 64, COUNT));
+    }
+    console.log(`target: burrow p50 < 1 ms -> ${percentile(ours, 50) < 1 ? 'met' : 'NOT met'}`);
+  } finally {
+    tunnel.stop();
+    kcptun?.stop();
+    echo.close();
+  }
+}
+
+async function referenceSim(): Promise<void> {
+  console.log('\n## KCP reference simulation (10 % loss per round trip, RTT 60-125 ms, 8 B every 20 ms, 1000 echoes)');
+  console.log('mode      burrow avg / max (ms)    published avg / max (ms)   seeds');
+  const SEEDS = [1, 2, 3, 4, 5];
+  for (const mode of REFERENCE_MODES) {
+    const runs = [];
+    for (const seed of SEEDS) runs.push(await referenceSimulation(mode.opts, seed));
+    const avg = runs.reduce((s, r) => s + r.avgRtt, 0) / runs.length;
+    const max = Math.max(...runs.map((r) => r.maxRtt));
+    const verdict = avg <= mode.published.avg && max <= mode.published.max ? 'no worse' : 'WORSE';
+    console.log(
+      `${mode.name.padEnd(9)} ${fmt(avg).padStart(7)} / ${fmt(max, 0).padEnd(13)} ${String(mode.published.avg).padStart(8)} / ${String(mode.published.max).padEnd(13)} ${SEEDS.length}  ${verdict}`,
+    );
+  }
+}
+
+async function idle(): Promise<void> {
+  const SECONDS = 10;
+  console.log(`\n## Idle wake-ups (main-thread voluntary context switches per second over ${SECONDS} s)`);
+  const echo = await startEcho();
+  const tunnel = await startTunnel(echo.port);
+  const baseline = await startChild(sibling('idle-baseline'), {});
+  try {
+    await pingPong(tunnel.port, 64, 10);
+    await new Promise((r) => setTimeout(r, 1000));
+    const [v, p, b] = await Promise.all([
+      wakeupsPerSecond(tunnel.visitor.pid!, SECONDS),
+      wakeupsPerSecond(tunnel.provider.pid!, SECONDS),
+      wakeupsPerSecond(baseline.pid!, SECONDS),
+    ]);
+    console.log(`idle tunnel, visitor end    ${fmt(v, 2)} /s`);
+    console.log(`idle tunnel, provider end   ${fmt(p, 2)} /s`);
+    console.log(`node process with one UDP socket and nothing else   ${fmt(b, 2)} /s`);
+  } finally {
+    tunnel.stop();
+    baseline.kill('SIGKILL');
+    echo.close();
+  }
+}
+
+const sections: Record<string, () => Promise<void>> = { bulk, latency, sim: referenceSim, idle };
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  console.log(`# burrow benchmarks — ${new Date().toISOString()}`);
+  console.log(`machine: ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`);
+  for (const [name, run] of Object.entries(sections)) {
+    if (only.length > 0 && !only.includes(name)) continue;
+    await run();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
