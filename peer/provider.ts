@@ -58,7 +58,10 @@ export class Provider extends EventEmitter {
     this.control = new ControlClient({ server: opts.server, token: opts.token, role: 'provider', logger: this.log });
     this.control.on('up', () => this.control.send({ type: 'register', services: [...this.services.keys()] }));
     this.control.on('message', (m: ServerMessage) => this.onMessage(m));
-    this.control.on('fatal', (err: BurrowError) => this.emit('fatal', err));
+    this.control.on('fatal', (err: BurrowError) => {
+      this.log.error('fatal', { code: err.code, error: err.message });
+      this.emit('fatal', err);
+    });
   }
 
   start(): void {

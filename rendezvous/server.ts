@@ -80,6 +80,8 @@ export class RendezvousServer {
   private readonly limits: RendezvousLimits;
   private readonly registry: ServiceRegistry<Peer>;
   private readonly peers = new Set<Peer>();
+  /** Every open socket, relay links included, so close() can end them all. */
+  private readonly sockets = new Set<net.Socket>();
   private readonly pending = new Map<string, PendingSession>();
   private readonly refusals: RateLimitedLog;
   private readonly invalids: RateLimitedLog;
@@ -116,6 +118,7 @@ export class RendezvousServer {
   async close(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     for (const p of this.peers) p.conn.close();
+    for (const s of this.sockets) s.destroy();
     for (const s of this.pending.values()) clearTimeout(s.timer);
     this.pending.clear();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -137,6 +140,8 @@ export class RendezvousServer {
 
   private onSocket(socket: net.Socket): void {
     socket.on('error', () => {});
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
     if (this.counters.unauthenticated >= this.limits.maxUnauthenticated) {
       socket.destroy();
       return;
