@@ -11,6 +11,9 @@ import { percentile, pingPong, pushThrough, startEcho, startSink } from './lib/t
 import { childStats, sibling, startChild, startTunnel } from './lib/processes.js';
 import { wakeupsPerSecond } from './lib/wakeups.js';
 import { REFERENCE_MODES, referenceSimulation } from './reference-sim.js';
+import { startCliLab } from './lib/cli-lab.js';
+import net from 'node:net';
+import { once } from 'node:events';
 
 const BULK_BYTES = Number(process.env.BENCH_BULK_MB ?? 256) * 1e6;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -129,7 +132,75 @@ async function idle(): Promise<void> {
   }
 }
 
-const sections: Record<string, () => Promise<void>> = { bulk, latency, sim: referenceSim, idle };
+async function relay(): Promise<void> {
+  const bytes = Number(process.env.BENCH_RELAY_MB ?? 128) * 1e6;
+  console.log(`\n## Relay path (stcp): visitor -> rendezvous -> provider, real CLI processes, ${bytes / 1e6} MB per round, median of ${ROUNDS}`);
+  const sink = await startSink();
+  const pipePort = await freePortLocal();
+  const pipe = await startChild(sibling('tcp-pipe'), { listenPort: pipePort, targetPort: sink.port });
+  const lab = await startCliLab(sink.port);
+  const ours: number[] = [];
+  const base: number[] = [];
+  try {
+    await pushThrough(lab.port, 16e6, sink, 60_000);
+    await pushThrough(pipePort, 16e6, sink, 60_000);
+    for (let i = 0; i < ROUNDS; i++) {
+      base.push(bytes / 1e6 / (await pushThrough(pipePort, bytes, sink, 120_000)));
+      ours.push(bytes / 1e6 / (await pushThrough(lab.port, bytes, sink, 300_000)));
+    }
+  } finally {
+    lab.stop();
+    pipe.kill('SIGKILL');
+    await sink.close();
+  }
+  const o = median(ours);
+  const b = median(base);
+  console.log(`plain TCP pipe through one node process       ${fmt(b)} MB/s  rounds: ${base.map((x) => fmt(x)).join(', ')}`);
+  console.log(`burrow relay (encrypted KCP + mux, 3 procs)   ${fmt(o)} MB/s  rounds: ${ours.map((x) => fmt(x)).join(', ')}`);
+  console.log(`relay / pipe = ${fmt(o / b, 2)}x   (target >= 0.80x)`);
+
+  // Time from a visitor's TCP connect to the first byte back (the target speaks first).
+  const banner = net.createServer((s) => {
+    s.on('error', () => {});
+    s.end('220 ready\r\n');
+  });
+  banner.listen(0, '127.0.0.1');
+  await once(banner, 'listening');
+  const bannerPort = (banner.address() as net.AddressInfo).port;
+  const lab2 = await startCliLab(bannerPort);
+  try {
+    const firstByte = async (port: number) => {
+      const t0 = performance.now();
+      const s = net.connect(port, '127.0.0.1');
+      s.on('error', () => {});
+      await once(s, 'data');
+      s.destroy();
+      return performance.now() - t0;
+    };
+    const direct: number[] = [];
+    const relayed: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      direct.push(await firstByte(bannerPort));
+      relayed.push(await firstByte(lab2.port));
+    }
+    console.log(`connect -> first byte, target directly        p50 ${fmt(percentile(direct, 50), 3)} ms   p99 ${fmt(percentile(direct, 99), 3)} ms`);
+    console.log(`connect -> first byte, through the relay      p50 ${fmt(percentile(relayed, 50), 3)} ms   p99 ${fmt(percentile(relayed, 99), 3)} ms`);
+  } finally {
+    lab2.stop();
+    banner.close();
+  }
+}
+
+async function freePortLocal(): Promise<number> {
+  const s = net.createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as net.AddressInfo).port;
+  s.close();
+  return port;
+}
+
+const sections: Record<string, () => Promise<void>> = { bulk, latency, sim: referenceSim, idle, relay };
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);

@@ -11,7 +11,7 @@ import { bridge } from './bridge.js';
 import { ControlClient } from './control-client.js';
 import { formatHostPort, type HostPort } from './endpoint-arg.js';
 import { openRelayLink } from './relay-connector.js';
-import type { SessionTuning } from './tunnel-options.js';
+import { sessionTuning, type SessionTuning } from './tunnel-options.js';
 
 export interface ProvidedService {
   name: string;
@@ -155,7 +155,7 @@ export class Provider extends EventEmitter {
       return;
     }
     const session = new TunnelSession({
-      ...this.opts.session,
+      ...sessionTuning('stcp', this.opts.session),
       keys: deriveSessionKeys(sessionKey, 'responder', connId),
       role: 'responder',
     });

@@ -12,7 +12,7 @@ import { bridge } from './bridge.js';
 import { ControlClient } from './control-client.js';
 import { formatHostPort, type HostPort } from './endpoint-arg.js';
 import { openRelayLink } from './relay-connector.js';
-import type { SessionTuning } from './tunnel-options.js';
+import { sessionTuning, type SessionTuning } from './tunnel-options.js';
 
 export interface VisitorOptions {
   server: HostPort;
@@ -194,7 +194,7 @@ export class Visitor extends EventEmitter {
     this.setup = null;
     if (this.stopped) return link.close();
     const session = new TunnelSession({
-      ...this.opts.session,
+      ...sessionTuning('stcp', this.opts.session),
       keys: deriveSessionKeys(sessionKey, 'initiator', connId),
       role: 'initiator',
     });

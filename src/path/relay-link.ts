@@ -35,8 +35,8 @@ export class RelayLink implements DatagramPath {
     opts: { label?: string; mtu?: number; maxQueuedBytes?: number; leftover?: Buffer } = {},
   ) {
     this.label = opts.label ?? 'relay via rendezvous';
-    this.mtu = opts.mtu ?? 1400;
-    this.maxQueued = opts.maxQueuedBytes ?? 4 * 1024 * 1024;
+    this.mtu = opts.mtu ?? 0xffff;
+    this.maxQueued = opts.maxQueuedBytes ?? 8 * 1024 * 1024;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => this.close());

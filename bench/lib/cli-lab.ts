@@ -1,0 +1,51 @@
+/** The real CLI processes (rendezvous, provider, visitor) on loopback, for benchmarks. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { randomBytes } from 'node:crypto';
+import { freePort } from './tcp.js';
+
+const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+const CLI = fileURLToPath(new URL(`../../bin/burrow${ext}`, import.meta.url));
+
+function start(args: string[], readyEvent: string, procs: ChildProcess[]): Promise<ChildProcess> {
+  const proc = spawn(process.execPath, [...process.execArgv, CLI, ...args, '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  procs.push(proc);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args[0]} not ready in 15 s`)), 15_000);
+    createInterface({ input: proc.stderr! }).on('line', (line) => {
+      if (line.includes(`"event":"${readyEvent}"`)) {
+        clearTimeout(timer);
+        resolve(proc);
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`${args[0]} exited with ${code}`)));
+  });
+}
+
+export interface CliLab {
+  /** The visitor's local port: connect here to reach the target. */
+  port: number;
+  stop(): void;
+}
+
+export async function startCliLab(targetPort: number): Promise<CliLab> {
+  const procs: ChildProcess[] = [];
+  const [rv, listen] = [await freePort(), await freePort()];
+  const token = randomBytes(8).toString('hex');
+  const common = ['--server', `127.0.0.1:${rv}`, '--token', token, '--name', 'bench', '--secret', 'bench-secret'];
+  try {
+    await start(['rendezvous', '--listen', `127.0.0.1:${rv}`, '--token', token], 'listening', procs);
+    await start(['provide', ...common, '--to', `127.0.0.1:${targetPort}`], 'registered', procs);
+    await start(['visit', ...common, '--listen', `127.0.0.1:${listen}`], 'session-up', procs);
+  } catch (err) {
+    for (const p of procs) p.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    port: listen,
+    stop() {
+      for (const p of procs) p.kill('SIGKILL');
+    },
+  };
+}
