@@ -88,6 +88,8 @@ export class KcpConnection {
   private readonly stream: boolean;
   private readonly deadLink: number;
   private readonly fastLimit: number;
+  /** New segments per flush at most; 0 = no cap. */
+  private readonly maxBurst: number;
 
   private mtu: number;
   private mss: number;
@@ -140,6 +142,7 @@ export class KcpConnection {
     this.stream = o.stream;
     this.deadLink = o.deadLink;
     this.fastLimit = o.fastLimit;
+    this.maxBurst = o.maxBurst;
     this.mtu = o.mtu;
     this.mss = o.mtu - KCP_OVERHEAD;
     this.obuf = Buffer.alloc(o.mtu);
@@ -652,7 +655,8 @@ export class KcpConnection {
         const firstResend = (current + rto + (this.nodelay ? 0 : rto >> 3)) >>> 0;
         buf.ensureSpan(this.sndUna, diff32(limitSn, this.sndUna));
         if (buf.count === 0 || diff32(firstResend, this.earliestResend) < 0) this.earliestResend = firstResend;
-        while (q.length > 0 && diff32(this.sndNxt, limitSn) < 0) {
+        let budget = this.maxBurst > 0 ? this.maxBurst : 0x7fffffff;
+        while (q.length > 0 && diff32(this.sndNxt, limitSn) < 0 && budget-- > 0) {
           const seg = q.shift() as SendSegment;
           // A stream segment leaving the queue can no longer grow: trim spare room.
           if (seg.len !== seg.data.length) seg.data = seg.data.subarray(0, seg.len);

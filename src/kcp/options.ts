@@ -41,6 +41,14 @@ export interface KcpOptions {
   fastLimit?: number;
   /** Preset for nodelay/interval/resend/noCongestion, applied before the explicit fields. */
   mode?: KcpMode;
+  /**
+   * New segments one flush() sends at most; 0 (default) = as many as the
+   * windows allow. With a cap, check() keeps returning `now` while more new
+   * data is window-allowed, so the driver flushes again on its next turn.
+   * Bounds the time one flush takes, so ACKs are read in between and the
+   * timestamps (taken once per flush) stay close to the real send times.
+   */
+  maxBurst?: number;
 }
 
 export interface KcpTuning {
@@ -60,6 +68,7 @@ export interface ResolvedKcpOptions extends KcpTuning {
   deadLink: number;
   initialSn: number;
   fastLimit: number;
+  maxBurst: number;
 }
 
 export const KCP_DEFAULT_MTU = 1400;
@@ -141,5 +150,6 @@ export function resolveKcpOptions(opts: KcpOptions): ResolvedKcpOptions {
     deadLink: intIn(opts.deadLink ?? KCP_DEFAULT_DEAD_LINK, 1, 0xffff, 'deadLink'),
     initialSn: opts.initialSn === undefined ? 0 : isU32(opts.initialSn) ? opts.initialSn : invalid('initialSn must be a u32'),
     fastLimit: intIn(opts.fastLimit ?? KCP_DEFAULT_FAST_LIMIT, 0, 0xffff, 'fastLimit'),
+    maxBurst: intIn(opts.maxBurst ?? 0, 0, 0xffff, 'maxBurst'),
   };
 }

@@ -69,6 +69,12 @@ export class KcpPump {
 
   private arm(now: number): void {
     const due = this.core.check(now);
+    if (due <= now) {
+      // More is due at once (a capped burst left window-allowed data):
+      // flush again next turn, after pending I/O, rather than on a timer.
+      this.kick();
+      return;
+    }
     // An earlier timer already covers this deadline: when it fires, update()
     // is cheap and the timer is re-armed from a fresh check().
     if (this.timer !== null && this.timerDue <= due) return;

@@ -333,3 +333,26 @@ describe('stream transfer helper sanity', () => {
     assert.equal(p.a.stats.retransmits, 0);
   });
 });
+
+describe('maxBurst', () => {
+  it('caps new segments per flush and check() asks for the next flush at once', () => {
+    const { k, out } = capture({ sndwnd: 128, rcvwnd: 128, maxBurst: 10, noCongestion: true });
+    k.send(Buffer.alloc(50 * 1376, 7));
+    k.flush(0);
+    assert.equal(out.length, 10);
+    assert.equal(k.check(0), 0, 'window-allowed data is still queued');
+    for (let i = 0; i < 4; i++) k.flush(0);
+    assert.equal(out.length, 50);
+    assert.ok(k.check(0) > 0, 'nothing left to send at once');
+  });
+
+  it('does not change what arrives', () => {
+    const p = makePair({ mode: 'fast3', sndwnd: 256, rcvwnd: 256, maxBurst: 8, stream: true }, { latency: 10, loss: 0.05, seed: 9 });
+    const data = new Prng(10).bytes(300_000);
+    assert.deepEqual(streamTransfer(p, data), data);
+  });
+
+  it('rejects a negative cap', () => {
+    assert.throws(() => capture({ maxBurst: -1 }), (e) => isBurrowError(e, 'ERR_INVALID_ARGUMENT'));
+  });
+});
