@@ -19,6 +19,8 @@ export class KcpPump {
   private timer: TimerHandle | null = null;
   private timerDue = Infinity;
   private flushQueued = false;
+  /** The check() deadline passed: the next deferred run calls update(). */
+  private timerFired = false;
   private stopped = false;
 
   constructor(
@@ -49,6 +51,10 @@ export class KcpPump {
   private readonly onDeferred = (): void => {
     if (this.stopped) return;
     const now = this.scheduler.now();
+    if (this.timerFired) {
+      this.timerFired = false;
+      this.core.update(now);
+    }
     this.onTurn(now);
     if (this.stopped) return;
     this.core.flush(now);
@@ -60,11 +66,12 @@ export class KcpPump {
     this.timer = null;
     this.timerDue = Infinity;
     if (this.stopped) return;
-    const now = this.scheduler.now();
-    this.core.update(now);
-    this.onTurn(now);
-    if (this.stopped) return;
-    this.arm(now);
+    // Not now: Node runs timers before polling I/O, so after any stall (GC,
+    // a long flush, another process on the core) the ACKs that make a
+    // retransmission unnecessary are still unread in the socket. Deferred,
+    // the update runs after this turn's poll has fed them to the core.
+    this.timerFired = true;
+    this.kick();
   };
 
   private arm(now: number): void {
