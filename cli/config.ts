@@ -22,7 +22,7 @@ import { SERVICE_NAME } from '../src/control/messages.js';
  *   secret = "..."
  *   listen = "127.0.0.1:5000"
  */
-const hostPort = z.string().regex(/^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT');
+const hostPort = z.string().regex(/^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT').refine((s) => !(Number(s.slice(s.lastIndexOf(':') + 1)) > 65535), 'port must be 0-65535');
 const mode = z.literal('stcp', { message: 'mode must be "stcp" (xtcp, the direct path, is not available in this version yet)' });
 const name = z.string().regex(SERVICE_NAME, 'service names are 1-63 letters, digits, ".", "_" or "-"');
 const secret = z.string().min(1, 'secret must not be empty');

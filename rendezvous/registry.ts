@@ -11,7 +11,7 @@ export class ServiceRegistry<P> {
       return owner !== undefined && owner !== provider;
     });
     if (taken.length > 0) return { ok: false, taken };
-    const fresh = names.filter((n) => !this.byName.has(n));
+    const fresh = [...new Set(names)].filter((n) => !this.byName.has(n));
     if (this.byName.size + fresh.length > this.maxServices) return { ok: false, taken: [], full: true };
     for (const n of names) this.byName.set(n, provider);
     return { ok: true };
