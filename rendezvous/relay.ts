@@ -68,6 +68,9 @@ export function spliceRelay(a: Socket, b: Socket, limits: RelayLimits, done: (r:
   };
   forward(a, b, (n) => (result.bytesAtoB += n));
   forward(b, a, (n) => (result.bytesBtoA += n));
+  // The control connections paused the sockets when they handed them over.
+  a.resume();
+  b.resume();
   const idleTimer = setInterval(() => {
     if (performance.now() - lastActivity >= limits.idleTimeoutMs) finish('idle');
   }, Math.min(limits.idleTimeoutMs, 10_000));

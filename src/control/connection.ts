@@ -36,6 +36,8 @@ export class ControlConnection<In, Out extends object> extends EventEmitter {
   detach(): Buffer {
     this.paused = true;
     this.socket.off('data', this.onData);
+    // Removing the listener does not stop the flow; bytes must wait for the new owner.
+    this.socket.pause();
     return this.decoder.takeRest();
   }
 

@@ -64,7 +64,8 @@ export class Logger {
     const time = new Date().toISOString();
     if (this.format === 'json') {
       const record: Record<string, unknown> = { time, level, event };
-      for (const [k, v] of Object.entries(all)) if (v !== undefined) record[k] = v;
+      // A field may not overwrite the record's own keys; it keeps a marked name.
+      for (const [k, v] of Object.entries(all)) if (v !== undefined) record[k in record ? `_${k}` : k] = v;
       this.sink.write(JSON.stringify(record) + '\n');
       return;
     }
@@ -82,11 +83,15 @@ function formatValue(v: string | number | boolean | null): string {
   return /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v);
 }
 
-/** Logs at most `burst` events per `intervalMs`, then one summary of how many were suppressed. */
+/**
+ * Logs at most `burst` events per `intervalMs`; when the next window opens,
+ * one 'log-suppressed' line per event name says how many were dropped.
+ */
 export class RateLimitedLog {
   private windowStart = -Infinity;
   private count = 0;
-  private suppressed = 0;
+  /** Per suppressed event name; bounded by the handful of names the code uses. */
+  private readonly suppressed = new Map<string, { level: LogLevel; n: number }>();
 
   constructor(
     private readonly logger: Logger,
@@ -98,16 +103,18 @@ export class RateLimitedLog {
   log(level: LogLevel, event: string, fields?: LogFields): void {
     const t = this.now();
     if (t - this.windowStart >= this.intervalMs) {
-      if (this.suppressed > 0) this.logger.log(level, 'log-suppressed', { event, suppressed: this.suppressed });
+      for (const [name, s] of this.suppressed) this.logger.log(s.level, 'log-suppressed', { event: name, suppressed: s.n });
+      this.suppressed.clear();
       this.windowStart = t;
       this.count = 0;
-      this.suppressed = 0;
     }
     if (this.count < this.burst) {
       this.count++;
       this.logger.log(level, event, fields);
-    } else {
-      this.suppressed++;
+      return;
     }
+    const s = this.suppressed.get(event);
+    if (s) s.n++;
+    else this.suppressed.set(event, { level, n: 1 });
   }
 }

@@ -38,7 +38,8 @@ export class RelayLink implements DatagramPath {
     this.mtu = opts.mtu ?? 0xffff;
     this.maxQueued = opts.maxQueuedBytes ?? 8 * 1024 * 1024;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    // No 'data' listener until bind(): the socket stays paused, so nothing
+    // that arrives before there is a receiver is lost.
     socket.on('error', () => this.close());
     socket.on('close', () => this.close());
     if (opts.leftover && opts.leftover.length > 0) this.pending = opts.leftover;
@@ -48,8 +49,13 @@ export class RelayLink implements DatagramPath {
   private readonly maxQueued: number;
 
   bind(receiver: PathReceiver): this {
+    const first = this.receiver === null;
     this.receiver = receiver;
-    if (this.pending.length > 0) this.onData(Buffer.alloc(0));
+    if (first) {
+      if (this.pending.length > 0) this.onData(Buffer.alloc(0));
+      this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+      this.socket.resume();
+    }
     return this;
   }
 
@@ -65,7 +71,7 @@ export class RelayLink implements DatagramPath {
 
   send(packet: Uint8Array): void {
     if (this.closed) return;
-    if (packet.length > 0xffff) return;
+    if (packet.length === 0 || packet.length > 0xffff) return;
     if (this.socket.writableLength > this.maxQueued) {
       this.stats.queueDrops++;
       return;
