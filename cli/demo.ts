@@ -125,7 +125,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     say(`result: ${ok ? 'OK' : 'FAILED'}`);
     say(`  bytes      ${bytes} of ${size}`);
     say(`  sha256     ${sha}${ok ? ' (matches the NAS copy)' : ` (expected ${expected})`}`);
-    say(`  path       ${String(up.path)} (${String(up.via ?? 'rendezvous')}), end-to-end encrypted`);
+    say(`  path       ${String(up.path)} via ${String(up.via ?? "the rendezvous")}, end-to-end encrypted`);
     say(`  throughput ${(bytes / 1e6 / seconds).toFixed(1)} MB/s (${seconds.toFixed(2)} s)`);
     return ok ? 0 : 1;
   } catch (err) {

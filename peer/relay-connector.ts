@@ -35,7 +35,7 @@ export function openRelayLink(server: HostPort, connId: string, ticket: string, 
         const leftover = conn.detach();
         socket.removeAllListeners('error');
         socket.removeAllListeners('close');
-        resolve(new RelayLink(socket, { leftover }));
+        resolve(new RelayLink(socket, { leftover, label: `rendezvous ${server.host}:${server.port}` }));
       }
     });
   });
