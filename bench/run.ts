@@ -7,7 +7,7 @@
 import os from 'node:os';
 import { rawUdpThroughput } from './udp-raw.js';
 import { kcptunAvailable, startKcptun } from './lib/kcptun.js';
-import { percentile, pingPong, pushThrough, startEcho, startSink } from './lib/tcp.js';
+import { freePort, percentile, pingPong, pushThrough, startEcho, startSink } from './lib/tcp.js';
 import { childStats, sibling, startChild, startTunnel } from './lib/processes.js';
 import { wakeupsPerSecond } from './lib/wakeups.js';
 import { REFERENCE_MODES, referenceSimulation } from './reference-sim.js';
@@ -139,7 +139,7 @@ async function relay(): Promise<void> {
   const bytes = Number(process.env.BENCH_RELAY_MB ?? 128) * 1e6;
   console.log(`\n## Relay path (stcp): visitor -> rendezvous -> provider, real CLI processes, ${bytes / 1e6} MB per round, median of ${ROUNDS}`);
   const sink = await startSink();
-  const pipePort = await freePortLocal();
+  const pipePort = await freePort();
   const pipe = await startChild(sibling('tcp-pipe'), { listenPort: pipePort, targetPort: sink.port });
   const lab = await startCliLab(sink.port);
   const ours: number[] = [];
@@ -192,15 +192,6 @@ async function relay(): Promise<void> {
     lab2.stop();
     banner.close();
   }
-}
-
-async function freePortLocal(): Promise<number> {
-  const s = net.createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as net.AddressInfo).port;
-  s.close();
-  return port;
 }
 
 const sections: Record<string, () => Promise<void>> = { bulk, latency, sim: referenceSim, idle, relay };

@@ -16,7 +16,7 @@
  */
 import { BurrowError } from '../errors.js';
 import { CongestionWindow } from './congestion.js';
-import { Fifo } from './fifo.js';
+import { Fifo } from '../util/fifo.js';
 import { type KcpMode } from './modes.js';
 import {
   KCP_RTO_MAX,

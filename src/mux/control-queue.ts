@@ -4,7 +4,7 @@
  * already forgotten). They go out before stream data, and every kind is
  * bounded, because they pile up exactly when the transport is blocked.
  */
-import { Fifo } from './fifo.js';
+import { Fifo } from '../util/fifo.js';
 import { encodeControl } from './frame.js';
 import { Flag, FrameType } from './protocol.js';
 

@@ -6,7 +6,7 @@
  * copied into a shared tail buffer, and a tail closed while mostly empty is
  * shrunk to its content.
  */
-import { Fifo } from './fifo.js';
+import { Fifo } from '../util/fifo.js';
 
 /** Payloads below this are coalesced; above it the per-Buffer cost is < ~20 %. */
 const COALESCE_BELOW = 512;

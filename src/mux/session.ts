@@ -19,7 +19,7 @@
 import { EventEmitter } from 'node:events';
 import { BurrowError, type BurrowErrorCode } from '../errors.js';
 import { ControlQueue, type QueuedControl } from './control-queue.js';
-import { Fifo } from './fifo.js';
+import { Fifo } from '../util/fifo.js';
 import { encodeControl, encodeData, FrameDecoder, type Frame, type FrameError } from './frame.js';
 import { Keepalive } from './keepalive.js';
 import { resolveMuxOptions, type MuxOptions, type ResolvedMuxOptions } from './options.js';
