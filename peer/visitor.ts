@@ -125,7 +125,15 @@ export class Visitor extends EventEmitter {
   }
 
   private carry(socket: net.Socket, session: TunnelSession): void {
-    const stream = session.openStream();
+    let stream;
+    try {
+      stream = session.openStream();
+    } catch (err) {
+      // Too many streams, or the session is going away: refuse this one connection.
+      this.log.warn('connection-refused', { reason: err instanceof Error ? err.message : String(err) });
+      socket.resetAndDestroy();
+      return;
+    }
     const id = ++this.connections;
     const path = session.currentPath?.kind ?? 'relay';
     this.log.info('connection', { id, from: `${socket.remoteAddress}:${socket.remotePort}`, stream: stream.id, path });
