@@ -31,6 +31,9 @@ export interface ProviderOptions {
   maxSessions?: number;
 }
 
+/** How often a provider whose name is taken asks again. */
+const REREGISTER_MS = 10_000;
+
 interface PendingHandshake {
   responder: HandshakeResponder;
   service: ProvidedService;
@@ -49,6 +52,7 @@ export class Provider extends EventEmitter {
   private readonly sessions = new Set<TunnelSession>();
   private readonly refusals: RateLimitedLog;
   private readonly log: Logger;
+  private registerTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: ProviderOptions) {
     super();
@@ -56,7 +60,7 @@ export class Provider extends EventEmitter {
     this.services = new Map(opts.services.map((s) => [s.name, s]));
     this.refusals = new RateLimitedLog(this.log);
     this.control = new ControlClient({ server: opts.server, token: opts.token, role: 'provider', logger: this.log });
-    this.control.on('up', () => this.control.send({ type: 'register', services: [...this.services.keys()] }));
+    this.control.on('up', () => this.register());
     this.control.on('message', (m: ServerMessage) => this.onMessage(m));
     this.control.on('fatal', (err: BurrowError) => {
       this.log.error('fatal', { code: err.code, error: err.message });
@@ -69,10 +73,22 @@ export class Provider extends EventEmitter {
   }
 
   stop(): void {
+    if (this.registerTimer) clearTimeout(this.registerTimer);
     this.control.stop();
     for (const h of this.handshakes.values()) clearTimeout(h.timer);
     this.handshakes.clear();
     for (const s of this.sessions) s.close();
+  }
+
+  private register(): void {
+    if (this.registerTimer) clearTimeout(this.registerTimer);
+    this.registerTimer = null;
+    this.control.send({ type: 'register', services: [...this.services.keys()] });
+  }
+
+  private scheduleRegister(): void {
+    if (this.registerTimer) return;
+    this.registerTimer = setTimeout(() => this.register(), REREGISTER_MS);
   }
 
   get sessionCount(): number {
@@ -87,7 +103,12 @@ export class Provider extends EventEmitter {
         return;
       case 'error':
         this.log.error('rendezvous-error', { code: m.code, error: m.message });
-        if (m.code === 'NAME_TAKEN') this.emit('name-taken', m.message);
+        if (m.code === 'NAME_TAKEN') {
+          this.emit('name-taken', m.message);
+          // The holder may be a stale registration of ours (a restart before the
+          // rendezvous noticed the old connection die): try again a little later.
+          this.scheduleRegister();
+        }
         return;
       case 'incoming':
         return this.onIncoming(m.connId, m.service, m.hello);

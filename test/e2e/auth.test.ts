@@ -67,13 +67,16 @@ test('a wrong rendezvous token: clear error, no registration', async () => {
 test('a service name already taken gets a clear error', async () => {
   const target = await echoTarget();
   targets.push(target);
-  await lab.provide('taken', 'secret-1', target.port);
+  const first = await lab.provide('taken', 'secret-1', target.port);
   const second = group.spawn('second provider', [
     'provide', '--server', `127.0.0.1:${lab.rvPort}`, '--token', lab.token, '--name', 'taken', '--secret', 'secret-2', '--to', `127.0.0.1:${target.port}`,
   ]);
   const err = await second.waitEvent('rendezvous-error');
   assert.equal(err.code, 'NAME_TAKEN');
   assert.match(String(err.error), /"taken" is already registered/);
+  // Once the holder is gone, the waiting provider gets the name on its own.
+  first.kill('SIGKILL');
+  await second.waitEvent('registered', 20_000);
   second.kill();
 });
 
