@@ -72,12 +72,17 @@ export interface MuxSession {
   on(event: 'stream', listener: (stream: MuxStream) => void): this;
   on(event: 'close', listener: (err?: BurrowError) => void): this;
   on(event: 'goaway', listener: (code: number) => void): this;
+  /** Received bytes waiting for readers fell below half of `receiveBudget` after exceeding it. */
+  on(event: 'receive-room', listener: () => void): this;
   once(event: 'stream', listener: (stream: MuxStream) => void): this;
   once(event: 'close', listener: (err?: BurrowError) => void): this;
   once(event: 'goaway', listener: (code: number) => void): this;
 }
 
 export class MuxSession extends EventEmitter {
+  private bufferedTotal = 0;
+  private receiveBudget = Infinity;
+  private overBudget = false;
   private readonly transport: MuxTransport;
   private readonly opts: ResolvedMuxOptions;
   private readonly counters: MuxStats = {
@@ -154,6 +159,23 @@ export class MuxSession extends EventEmitter {
 
   get streamCount(): number {
     return this.streams.size;
+  }
+
+  /**
+   * Bytes received for all streams and not yet taken by their readers. Each
+   * stream's share is bounded by its window; the owner of the byte stream
+   * bounds the total by not feeding receive() while this is over its budget.
+   */
+  get receiveBuffered(): number {
+    return this.bufferedTotal;
+  }
+
+  /**
+   * Lets the owner pause feeding at `budget` bytes: after the total went over
+   * it, 'receive-room' is emitted once it falls under half of it.
+   */
+  watchReceiveBudget(budget: number): void {
+    this.receiveBudget = budget;
   }
 
   get closed(): boolean {
@@ -271,6 +293,7 @@ export class MuxSession extends EventEmitter {
     this.ready.clear();
     const open = [...this.streams.values()];
     this.streams.clear();
+    this.bufferedTotal = 0;
     for (const st of open) {
       st.forgotten = true;
       st.stream.destroy(err);
@@ -369,6 +392,16 @@ export class MuxSession extends EventEmitter {
     } else {
       st.recvQueue.push(payload);
       st.recvBuffered += payload.byteLength;
+      this.bufferedTotal += payload.byteLength;
+      if (this.bufferedTotal > this.receiveBudget) this.overBudget = true;
+    }
+  }
+
+  private receiveTaken(bytes: number): void {
+    this.bufferedTotal -= bytes;
+    if (this.overBudget && this.bufferedTotal <= this.receiveBudget / 2) {
+      this.overBudget = false;
+      this.emit('receive-room');
     }
   }
 
@@ -458,6 +491,7 @@ export class MuxSession extends EventEmitter {
       const c = st.recvQueue.shift();
       if (c === undefined) break;
       st.recvBuffered -= c.byteLength;
+      this.receiveTaken(c.byteLength);
       st.wantsData = st.stream.push(c);
     }
     if (st.remoteFin && st.recvQueue.empty && !st.endPushed && !st.destroyed) {
@@ -486,6 +520,7 @@ export class MuxSession extends EventEmitter {
     st.finCb = null;
     st.finPending = false;
     st.recvQueue.clear();
+    this.receiveTaken(st.recvBuffered);
     st.recvBuffered = 0;
     st.wantsData = false;
     if (!st.forgotten) {

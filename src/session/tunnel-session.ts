@@ -30,6 +30,14 @@ export interface TunnelSessionOptions {
    * segments wait to be sent or acknowledged.
    */
   maxWaitSnd?: number;
+  /**
+   * Received bytes all streams together may hold for their readers. Over it,
+   * the session stops taking data out of KCP, whose receive window then
+   * closes and stops the sender: readers that stall cannot grow memory past
+   * this, however many streams they hold (each stream alone is bounded by its
+   * mux window). Default 32 MiB.
+   */
+  receiveBudget?: number;
 }
 
 export interface TunnelSessionStats {
@@ -76,6 +84,7 @@ export class TunnelSession extends EventEmitter {
   private path: DatagramPath | null = null;
   private readonly idleTimeoutMs: number;
   private readonly maxWaitSnd: number;
+  private readonly receiveBudget: number;
   private lastAuthenticatedAt: number;
   private readonly pump: KcpPump;
   private idleTimer: TimerHandle | null = null;
@@ -90,6 +99,7 @@ export class TunnelSession extends EventEmitter {
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 30_000;
     const kcp = { ...DEFAULT_KCP, ...opts.kcp };
     this.maxWaitSnd = opts.maxWaitSnd ?? 2 * (kcp.sndwnd ?? 1024);
+    this.receiveBudget = opts.receiveBudget ?? 32 * 1024 * 1024;
     this.lastAuthenticatedAt = this.scheduler.now();
     this.core = new SecureKcp({
       keys: opts.keys,
@@ -115,6 +125,9 @@ export class TunnelSession extends EventEmitter {
       { keepaliveIntervalMs: 10_000, keepaliveTimeoutMs: 0, initialWindow: DEFAULT_STREAM_WINDOW, ...opts.mux, role: opts.role },
     );
     this.mux.on('stream', (stream: MuxStream) => this.emit('stream', stream));
+    this.mux.watchReceiveBudget(this.receiveBudget);
+    // Readers caught up: take data out of KCP again (its window reopens).
+    this.mux.on('receive-room', () => this.pump.kick());
     this.mux.on('close', (err?: BurrowError) => this.close(err));
     this.armIdleTimer();
   }
@@ -183,7 +196,9 @@ export class TunnelSession extends EventEmitter {
   }
 
   private deliverReceived(): void {
-    for (let chunk = this.core.recv(); chunk !== null; chunk = this.core.recv()) {
+    while (this.mux.receiveBuffered < this.receiveBudget) {
+      const chunk = this.core.recv();
+      if (chunk === null) return;
       this.mux.receive(chunk);
       if (this.closedWith !== null) return;
     }

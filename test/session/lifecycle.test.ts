@@ -76,3 +76,44 @@ test('a live session moves to another path with no byte lost or duplicated', asy
     pair.close();
   }
 });
+
+test('readers that stall on many streams cannot grow memory past the session receive budget', async () => {
+  const BUDGET = 8 * 1024 * 1024;
+  const pair = tunnelPair({ delayMs: 5 }, { seed: 21, session: { receiveBudget: BUDGET } });
+  try {
+    const STREAMS = 40;
+    const PER_STREAM = 1024 * 1024; // 40 MiB in all: five times the budget
+    const accepted: MuxStream[] = [];
+    pair.responder.on('stream', (s: MuxStream) => {
+      s.pause(); // nobody reads
+      accepted.push(s);
+    });
+    const datas = Array.from({ length: STREAMS }, (_, i) => patternBytes(300 + i, PER_STREAM));
+    const writers = datas.map((d) => {
+      const s = pair.initiator.openStream();
+      s.on('error', () => {});
+      void writeAll(s, d);
+      return s;
+    });
+    let peak = 0;
+    await pair.scheduler.runUntil(() => {
+      peak = Math.max(peak, pair.responder.mux.receiveBuffered);
+      return false;
+    }, { maxTime: pair.scheduler.now() + 20_000 });
+    assert.equal(accepted.length, STREAMS);
+    // Over the budget by at most what one KCP read can return (its receive window).
+    assert.ok(peak <= BUDGET + 2 * 1024 * 1024, `peak ${peak} bytes buffered`);
+    assert.ok(peak > BUDGET / 2, 'the budget was actually reached');
+
+    // Readers wake up: everything arrives, byte-exact.
+    const results = accepted.map((s) => digestOf(s));
+    for (const s of accepted) s.resume();
+    const ok = await pair.scheduler.runUntil(() => results.every((r) => r.done()), { maxTime: pair.scheduler.now() + 600_000 });
+    assert.ok(ok, 'transfers resume once readers read');
+    const want = new Set(datas.map((d) => sha256(d)));
+    for (const r of results) assert.ok(want.has(r.result().sha256));
+    assert.equal(writers.length, STREAMS);
+  } finally {
+    pair.close();
+  }
+});
