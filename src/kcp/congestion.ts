@@ -26,7 +26,8 @@ export class CongestionWindow {
     } else {
       if (this.incr < mss) this.incr = mss;
       this.incr += Math.floor((mss * mss) / this.incr) + Math.floor(mss / 16);
-      if ((this.cwnd + 1) * mss <= this.incr) this.cwnd++;
+      // As current ikcp: catch cwnd up with incr rather than one step at a time.
+      if ((this.cwnd + 1) * mss <= this.incr) this.cwnd = Math.ceil(this.incr / mss);
     }
     if (this.cwnd > rmtWnd) {
       this.cwnd = rmtWnd;
