@@ -1,0 +1,135 @@
+/**
+ * The kernel lane's topology, in process: a core router with one link per
+ * site; a server host with two public addresses (rendezvous, binding
+ * server); per site a NAT router (optionally behind a carrier NAT) with hosts
+ * behind it. There is always at least one router hop between two NATs, so a
+ * TTL-2 packet leaves its own NAT and dies in the core.
+ *
+ * Addresses (documentation ranges, as in the kernel lane):
+ *   server            198.51.100.2 and 198.51.100.3
+ *   site k NAT        public 203.0.113.(10+k), inside 10.(k+1).0.1
+ *   site k hosts      10.(k+1).0.2, 10.(k+1).0.3, ...
+ *   double NAT        carrier public 203.0.113.(10+k), carrier inside 100.64.(k+1).1,
+ *                     home NAT public 100.64.(k+1).2
+ *   site without NAT  hosts on the core at 192.0.2.(10+8k+i)
+ */
+import type { LinkProfile } from '../link.js';
+import type { VirtualScheduler } from '../virtual-scheduler.js';
+import { VirtualNetwork, type NatSpec, type VirtualHost, type VirtualNat, type VirtualRouter } from './network.js';
+
+export interface SiteSpec {
+  name: string;
+  /** The site's NAT; null = hosts sit on the core with public addresses. */
+  nat: NatSpec | null;
+  /** Put the site's NAT behind this carrier-grade NAT (double NAT). */
+  carrierNat?: NatSpec;
+  /** Number of hosts (named `${name}1`, `${name}2`, ...). Default 1. */
+  hosts?: number;
+  /** Link between the site and the core, both directions. Default 10 ms. */
+  wan?: LinkProfile;
+  /** Link between each host and its NAT, both directions. Default 0.5 ms. */
+  lan?: LinkProfile;
+}
+
+export interface TopologyOptions {
+  seed: number;
+  sites: SiteSpec[];
+  /** Link between the server and the core. Default 10 ms. */
+  serverLink?: LinkProfile;
+  scheduler?: VirtualScheduler;
+  recordTrace?: boolean;
+}
+
+export interface Site {
+  readonly name: string;
+  readonly nat: VirtualNat | null;
+  readonly carrier: VirtualNat | null;
+  readonly hosts: VirtualHost[];
+  /** The first host. */
+  readonly host: VirtualHost;
+  /** Where the site's traffic appears on the core. */
+  readonly publicAddress: string;
+}
+
+export interface Topology {
+  readonly network: VirtualNetwork;
+  readonly scheduler: VirtualScheduler;
+  readonly core: VirtualRouter;
+  readonly server: VirtualHost;
+  readonly serverAddresses: readonly [string, string];
+  readonly sites: Record<string, Site>;
+  site(name: string): Site;
+}
+
+export const SERVER_ADDRESSES = ['198.51.100.2', '198.51.100.3'] as const;
+const DEFAULT_WAN: LinkProfile = { delayMs: 10 };
+const DEFAULT_LAN: LinkProfile = { delayMs: 0.5 };
+
+export function buildTopology(opts: TopologyOptions): Topology {
+  const network = new VirtualNetwork({
+    seed: opts.seed,
+    ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
+    ...(opts.recordTrace !== undefined ? { recordTrace: opts.recordTrace } : {}),
+  });
+  const core = network.addRouter('core', ['192.0.2.1']);
+  const server = network.addHost('server', [...SERVER_ADDRESSES]);
+  network.attachHost(server, core, opts.serverLink ?? DEFAULT_WAN);
+
+  const sites: Record<string, Site> = {};
+  opts.sites.forEach((spec, k) => {
+    if (sites[spec.name] !== undefined) throw new Error(`duplicate site ${spec.name}`);
+    const wan = spec.wan ?? DEFAULT_WAN;
+    const lan = spec.lan ?? DEFAULT_LAN;
+    const count = spec.hosts ?? 1;
+    const hosts: VirtualHost[] = [];
+    if (spec.nat === null) {
+      for (let i = 0; i < count; i++) {
+        const h = network.addHost(`${spec.name}${i + 1}`, `192.0.2.${10 + 8 * k + i}`);
+        network.attachHost(h, core, wan);
+        hosts.push(h);
+      }
+      sites[spec.name] = { name: spec.name, nat: null, carrier: null, hosts, host: hosts[0]!, publicAddress: hosts[0]!.address };
+      return;
+    }
+    const publicAddress = `203.0.113.${10 + k}`;
+    let carrier: VirtualNat | null = null;
+    let nat: VirtualNat;
+    if (spec.carrierNat !== undefined) {
+      carrier = network.addNat(`${spec.name}-cgnat`, {
+        publicAddress,
+        insideAddress: `100.64.${k + 1}.1`,
+        nat: spec.carrierNat,
+      });
+      network.attachNat(carrier, core, wan);
+      nat = network.addNat(`${spec.name}-nat`, {
+        publicAddress: `100.64.${k + 1}.2`,
+        insideAddress: `10.${k + 1}.0.1`,
+        nat: spec.nat,
+      });
+      network.attachNat(nat, carrier, lan);
+    } else {
+      nat = network.addNat(`${spec.name}-nat`, { publicAddress, insideAddress: `10.${k + 1}.0.1`, nat: spec.nat });
+      network.attachNat(nat, core, wan);
+    }
+    for (let i = 0; i < count; i++) {
+      const h = network.addHost(`${spec.name}${i + 1}`, `10.${k + 1}.0.${2 + i}`);
+      network.attachHost(h, nat, lan);
+      hosts.push(h);
+    }
+    sites[spec.name] = { name: spec.name, nat, carrier, hosts, host: hosts[0]!, publicAddress };
+  });
+
+  return {
+    network,
+    scheduler: network.scheduler,
+    core,
+    server,
+    serverAddresses: SERVER_ADDRESSES,
+    sites,
+    site(name: string): Site {
+      const s = sites[name];
+      if (s === undefined) throw new Error(`no site ${name}`);
+      return s;
+    },
+  };
+}
