@@ -70,7 +70,7 @@ const PROFILES: Record<NatProfileName, NatProfile> = {
   },
   'linux-masquerade': {
     name: 'linux-masquerade',
-    description: 'Alias of port-restricted-cone.',
+    description: 'Alias of port-restricted-cone: plain Linux masquerade, with the conntrack clash.',
     options: {
       mapping: 'endpoint-independent',
       filtering: 'address-and-port-dependent',
