@@ -321,10 +321,9 @@ export class VirtualNat extends VirtualRouter {
         this.drop('not-for-nat', h);
         return;
       }
-      if (h.ttl <= 1) {
-        this.drop('ttl-expired', h);
-        return;
-      }
+      // As in Linux: conntrack sees the packet before the forwarding TTL check, so a
+      // packet that dies here still leaves (or refreshes) NAT state; one that is not
+      // admitted is local input and has no TTL check at all.
       const d = this.table.inbound({ address: h.src, port: h.srcPort }, h.dstPort, now);
       this.traceState();
       if (!d.ok) {
