@@ -1,0 +1,14 @@
+/** The netsim kernel lane: real kernel NATs in network namespaces. See README.md. */
+export { Lab, LabProcess, NatClassificationError, LabClosedError } from './lab.js';
+export type { LabNode, ServerNode, NatSite, LabOptions, AddSiteOptions, SpawnOptions, NodeKind } from './lab.js';
+export { PROFILES, PROFILE_NAMES, getProfile } from './profiles.js';
+export type { NatProfile, ProfileName, ProfileBehaviour, NatRulesContext } from './profiles.js';
+export { parseStunOutput, compareVerdict, describeExpected, StunParseError } from './stun.js';
+export type { StunVerdict, ExpectedVerdict } from './stun.js';
+export { sweepStale, listNamespaces, destroyNamespace } from './cleanup.js';
+export type { SweepResult } from './cleanup.js';
+export { kernelLabSkipReason, INSTALL_HINT } from './prereq.js';
+export { PROBE_SOURCE, lastJson } from './probe.js';
+export type { UdpDatagram } from './probe.js';
+export { CommandError, run } from './exec.js';
+export { DEFAULT_PREFIX, runIdPid } from './names.js';
