@@ -233,8 +233,13 @@ export class NatTable {
     return this.create(internal, remote, flowKey, mkey, now, false);
   }
 
-  /** A packet from `remote` arrives at the NAT's public address, port `externalPort`. */
-  inbound(remote: UdpEndpoint, externalPort: number, now: number): InboundDecision {
+  /**
+   * A packet from `remote` arrives at the NAT's public address, port
+   * `externalPort`. `hairpin`: it comes from inside through the NAT; a drop
+   * then leaves no unreplied entry (the clash is modelled for packets from
+   * outside only: Linux has no hairpinning of its own to copy).
+   */
+  inbound(remote: UdpEndpoint, externalPort: number, now: number, hairpin = false): InboundDecision {
     if (++this.sinceSweep >= 4096) this.sweep(now);
     const rkey = key(remote.address, remote.port);
     const ukey = `${rkey}>${externalPort}`;
@@ -246,12 +251,12 @@ export class NatTable {
     }
     const m = this.live(this.byPort.get(externalPort), now);
     if (m === undefined) {
-      this.remember(ukey, rkey, externalPort, now);
+      if (!hairpin) this.remember(ukey, rkey, externalPort, now);
       return { ok: false, reason: 'no-mapping' };
     }
     if (!this.admits(m, remote, rkey)) {
       this.stats.filtered++;
-      this.remember(ukey, rkey, externalPort, now);
+      if (!hairpin) this.remember(ukey, rkey, externalPort, now);
       return { ok: false, reason: 'filtered' };
     }
     let f = m.flowTable.get(rkey);

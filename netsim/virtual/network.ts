@@ -379,7 +379,7 @@ export class VirtualNat extends VirtualRouter {
       this.drop(o.reason, h);
       return;
     }
-    const i = this.table.inbound({ address: this.publicAddress, port: o.externalPort }, h.dstPort, now);
+    const i = this.table.inbound({ address: this.publicAddress, port: o.externalPort }, h.dstPort, now, true);
     this.traceState();
     if (!i.ok) {
       this.drop(i.reason, { ...h, src: this.publicAddress, srcPort: o.externalPort });
