@@ -16,6 +16,7 @@ export type {
 export { natProfile, NAT_PROFILE_NAMES, type NatProfile, type NatProfileName, type NatProfileVariant } from './profiles.js';
 export { BindingServer, classifyNat, waitFor, CHANGE_ADDRESS, CHANGE_PORT } from './classifier.js';
 export type { NatClassification, ClassifyOptions } from './classifier.js';
-export { buildTopology, SERVER_ADDRESSES, type Topology, type TopologyOptions, type Site, type SiteSpec } from './topology.js';
+export { buildTopology, labSite, LAB_PROFILE_NAMES, SERVER_ADDRESSES } from './topology.js';
+export type { Topology, TopologyOptions, Site, SiteSpec, LabProfileName } from './topology.js';
 export { Trace, type TraceEvent, type TraceKind } from './trace.js';
 export { HEADER_BYTES, MAX_PAYLOAD, DEFAULT_TTL } from './packet.js';

@@ -31,8 +31,14 @@ const PROFILES: Record<NatProfileName, NatProfile> = {
     description:
       'Endpoint-independent mapping and filtering, ports preserved: once an inside socket has sent anything, anyone can reach it ' +
       "on its public port. Consumer routers with a 'full cone' or 'NAT type 1/open' option, some games-console modes, " +
-      'UPnP/PCP port forwards. Kernel lane: masquerade + prerouting dnat of all inbound UDP to the host.',
-    options: { mapping: 'endpoint-independent', filtering: 'endpoint-independent', portAllocation: 'preserving' },
+      'UPnP/PCP port forwards. Kernel lane: masquerade + dnat of inbound UDP to a public port an inside endpoint has used; ' +
+      'a packet to a port with no mapping still leaves an unreplied conntrack entry, so the clash is modelled too.',
+    options: {
+      mapping: 'endpoint-independent',
+      filtering: 'endpoint-independent',
+      portAllocation: 'preserving',
+      conntrackClash: true,
+    },
     expected: { udpBlocked: false, mapping: 'endpoint-independent', filtering: 'endpoint-independent', preservesPort: true },
   },
   'restricted-cone': {

@@ -16,6 +16,7 @@
 import type { LinkProfile } from '../link.js';
 import type { VirtualScheduler } from '../virtual-scheduler.js';
 import { VirtualNetwork, type NatSpec, type VirtualHost, type VirtualNat, type VirtualRouter } from './network.js';
+import { natProfile, type NatProfileName } from './profiles.js';
 
 export interface SiteSpec {
   name: string;
@@ -132,4 +133,45 @@ export function buildTopology(opts: TopologyOptions): Topology {
       return s;
     },
   };
+}
+
+/** The kernel lane's profile names (netsim/kernel/profiles.ts), including its site-level scenarios. */
+export type LabProfileName =
+  | Exclude<NatProfileName, 'linux-masquerade'>
+  | 'hairpin'
+  | 'no-hairpin'
+  | 'double-nat'
+  | 'short-lifetime'
+  | 'lossy-core';
+
+export const LAB_PROFILE_NAMES: readonly LabProfileName[] = [
+  'full-cone',
+  'restricted-cone',
+  'port-restricted-cone',
+  'symmetric-random',
+  'symmetric-sequential',
+  'udp-blocked',
+  'hairpin',
+  'no-hairpin',
+  'double-nat',
+  'short-lifetime',
+  'lossy-core',
+];
+
+/** A site built like the kernel lane's profile of the same name. */
+export function labSite(profile: LabProfileName, name: string, wan: LinkProfile = DEFAULT_WAN): SiteSpec {
+  switch (profile) {
+    case 'hairpin':
+      return { name, nat: natProfile('port-restricted-cone', { hairpin: true }), hosts: 2, wan };
+    case 'no-hairpin':
+      return { name, nat: 'port-restricted-cone', hosts: 2, wan };
+    case 'double-nat':
+      return { name, nat: 'port-restricted-cone', carrierNat: 'port-restricted-cone', wan };
+    case 'short-lifetime':
+      return { name, nat: natProfile('port-restricted-cone', { shortLifetime: true }), wan };
+    case 'lossy-core':
+      return { name, nat: 'port-restricted-cone', wan: { ...wan, loss: 0.05 } };
+    default:
+      return { name, nat: profile, wan };
+  }
 }

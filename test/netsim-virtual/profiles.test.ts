@@ -70,3 +70,22 @@ describe('named NAT profiles classify as they claim', () => {
     assert.equal(c.mapped?.address, t.site('pub').host.address);
   });
 });
+
+describe('kernel-lane profile names', () => {
+  it('every kernel-lane profile builds a site that classifies as the kernel lane expects', async () => {
+    const { labSite, LAB_PROFILE_NAMES } = await import('../../netsim/virtual/index.js');
+    for (const name of LAB_PROFILE_NAMES) {
+      const t = buildTopology({ seed: 4, sites: [labSite(name, 'a')] });
+      const server = new BindingServer(t.server);
+      const c = await classifyNat({ host: t.site('a').host, server, scheduler: t.scheduler, attempts: 5 });
+      if (name === 'udp-blocked') {
+        assert.equal(c.udpBlocked, true);
+        continue;
+      }
+      const cone = !name.startsWith('symmetric');
+      assert.equal(c.mapping, cone ? 'endpoint-independent' : 'address-and-port-dependent', name);
+      assert.equal(c.hairpin, name === 'hairpin', name);
+      if (name === 'hairpin' || name === 'no-hairpin') assert.equal(t.site('a').hosts.length, 2);
+    }
+  });
+});
