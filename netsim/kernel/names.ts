@@ -22,10 +22,20 @@ export function checkPrefix(prefix: string): string {
   return prefix;
 }
 
+const issued = new Set<string>();
+
+/** A run id for this process, never the same one twice in one process. */
 export function newRunId(pid = process.pid): string {
-  let rnd = '';
-  for (let i = 0; i < 3; i++) rnd += randomInt(36).toString(36);
-  return pid.toString(36) + rnd;
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    let rnd = '';
+    for (let i = 0; i < 3; i++) rnd += randomInt(36).toString(36);
+    const id = pid.toString(36) + rnd;
+    if (!issued.has(id)) {
+      issued.add(id);
+      return id;
+    }
+  }
+  throw new Error('no fresh run id after 1000 attempts');
 }
 
 /** The PID encoded in a run id, or undefined if it is not one of ours. */
