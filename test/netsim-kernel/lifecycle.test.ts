@@ -42,7 +42,12 @@ test('spawn captures output and close() kills what it started and deletes every 
     sleeper = p.pid;
     stund = lab.stund.pid;
     assert.ok(alive(sleeper) && alive(stund));
-    const pids = spawnSync('ip', ['netns', 'pids', site.hosts[0]!.ns], { encoding: 'utf8' }).stdout;
+    // `ip netns exec` enters the namespace, then execs: poll (bounded) until it has.
+    let pids = '';
+    for (let i = 0; i < 100 && !new RegExp(`\\b${sleeper}\\b`).test(pids); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 20));
+      pids = spawnSync('ip', ['netns', 'pids', site.hosts[0]!.ns], { encoding: 'utf8' }).stdout;
+    }
     assert.match(pids, new RegExp(`\\b${sleeper}\\b`), 'ip netns pids lists the spawned process');
   } finally {
     assert.deepEqual(await lab.close(), []);
