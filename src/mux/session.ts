@@ -296,7 +296,9 @@ export class MuxSession extends EventEmitter {
     this.bufferedTotal = 0;
     for (const st of open) {
       st.forgotten = true;
-      st.stream.destroy(err);
+      // A stream the application never received has nobody listening for
+      // its 'error': end it quietly instead of crashing the process.
+      st.stream.destroy(st.announced || this.isLocalId(st.id) ? err : undefined);
     }
     this.emit('close', err);
   }
@@ -364,7 +366,10 @@ export class MuxSession extends EventEmitter {
       if (st.remoteFin) return this.protocolError(`second FIN on stream ${id}`);
       this.remoteFinished(st);
     }
-    if (accepted && !st.destroyed) this.emit('stream', st.stream);
+    if (accepted && !st.destroyed) {
+      st.announced = true;
+      this.emit('stream', st.stream);
+    }
   }
 
   private accept(id: number): StreamState {

@@ -56,6 +56,8 @@ export class StreamState implements StreamController, ReadyLink<StreamState> {
   /** Bytes the peer may still send us (granted, not yet received). */
   recvCredit = INITIAL_STREAM_WINDOW;
   /** Bytes received and queued, not yet pushed to the consumer. */
+  /** The session emitted 'stream' for it: the application can see its errors. */
+  announced = false;
   recvBuffered = 0;
   readonly recvQueue = new RecvQueue();
   /** _read asked for data and push() has not returned false since. Invariant: true => recvQueue empty. */

@@ -202,3 +202,28 @@ describe('protocol errors close the session with ERR_MUX_PROTOCOL, never throw',
     );
   });
 });
+
+describe('a protocol error in the frame that opens a stream', () => {
+  it('closes the session without an error event on a stream the application never saw', async () => {
+    const out: Uint8Array[] = [];
+    const session = new MuxSession({ write: (b) => (out.push(b), true) }, { role: 'responder', keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 });
+    let streams = 0;
+    session.on('stream', () => streams++);
+    let closedWith: BurrowError | undefined;
+    session.on('close', (e?: BurrowError) => (closedWith = e));
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => uncaught.push(e);
+    process.on('uncaughtException', onUncaught);
+    try {
+      // SYN and a window grant past 2^32-1 in the same frame.
+      session.receive(ctl(FrameType.WindowUpdate, Flag.SYN, 1, 0xffffffff));
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    assert.equal(closedWith?.code, 'ERR_MUX_PROTOCOL');
+    assert.equal(streams, 0);
+    assert.deepEqual(uncaught, []);
+  });
+});
