@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ristretto255 } from '@noble/curves/ed25519.js';
 import { isBurrowError, BurrowError } from '../../src/errors.js';
-import { HandshakeInitiator, HandshakeResponder, cpaceFinish, cpaceShare } from '../../src/handshake/index.js';
+import { HandshakeInitiator, HandshakeResponder, cpaceFinish, cpaceGenerator, cpaceShare } from '../../src/handshake/index.js';
 
 function run(visitorSecret: string, providerSecret: string, service = 'nas') {
   const v = new HandshakeInitiator({ secret: visitorSecret, service });
@@ -65,4 +65,17 @@ test('identity and undecodable points are refused', () => {
 test('a truncated reply is a protocol error, not a crash', () => {
   const v = new HandshakeInitiator({ secret: 's', service: 'nas' });
   assert.ok(isBurrowError(v.onReply(Buffer.alloc(5)).result, 'ERR_HANDSHAKE_PROTOCOL'));
+});
+
+test('CPace matches the draft's ristretto255/SHA-512 test vector (generator and initiator share)', () => {
+  // draft-irtf-cfrg-cpace, test vector for ristretto255 and SHA-512.
+  const prs = Buffer.from('Password');
+  const ci = Buffer.from('6f630b425f726573706f6e6465720b415f696e69746961746f72', 'hex');
+  const sid = Buffer.from('7e4b4791d6a8ef019b936c79fb7f2c57', 'hex');
+  const g = Buffer.from(cpaceGenerator(prs, ci, sid).toBytes()).toString('hex');
+  assert.equal(g, 'a6fc82c3b8968fbb2e06fee81ca858586dea50d248f0c7ca6a18b0902a30b36b');
+  const ya = Buffer.from('da3d23700a9e5699258aef94dc060dfda5ebb61f02a5ea77fad53f4ff0976d08', 'hex');
+  let scalar = 0n;
+  for (let i = ya.length - 1; i >= 0; i--) scalar = (scalar << 8n) | BigInt(ya[i]!);
+  assert.equal(cpaceShare(prs, ci, sid, scalar).point.toString('hex'), 'd40fb265a7abeaee7939d91a585fe59f7053f982c296ec413c624c669308f87a');
 });
