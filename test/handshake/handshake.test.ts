@@ -67,7 +67,7 @@ test('a truncated reply is a protocol error, not a crash', () => {
   assert.ok(isBurrowError(v.onReply(Buffer.alloc(5)).result, 'ERR_HANDSHAKE_PROTOCOL'));
 });
 
-test('CPace matches the draft's ristretto255/SHA-512 test vector (generator and initiator share)', () => {
+test('CPace matches the draft ristretto255/SHA-512 test vector (generator and initiator share)', () => {
   // draft-irtf-cfrg-cpace, test vector for ristretto255 and SHA-512.
   const prs = Buffer.from('Password');
   const ci = Buffer.from('6f630b425f726573706f6e6465720b415f696e69746961746f72', 'hex');
