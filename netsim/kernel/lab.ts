@@ -2,9 +2,9 @@
  * The kernel lab: internet-like topologies built from network namespaces.
  *
  *                         ┌──────────── core ─────────────┐   (router, forwarding on,
- *                         │ c0        cx        c1 … c15  │    optional per-link loss)
+ *                         │ c0        cx        c1 … c31  │    optional per-link loss)
  *                         └─┬──────────┬─────────┬────────┘
- *           198.51.100.0/24 │ 192.0.2.0/24       │ 203.0.113.16k/28
+ *           198.51.100.0/24 │ 192.0.2.0/24       │ 203.0.113.8k/29
  *                    server │    outside         │ wan
  *     .2 + .3 (stund -h -a) │    .2              nat<k>  (nftables profile; for double NAT:
  *                                                 │ lan     cgn<k> -- 100.64.k.0/24 -- nat<k>)
@@ -212,7 +212,8 @@ export class LabProcess {
 const SERVER_IP = '198.51.100.2';
 const SERVER_IP2 = '198.51.100.3';
 const OUTSIDE_IP = '192.0.2.2';
-const MAX_SITES = 15;
+/** One /29 of 203.0.113.0/24 per site (k = 1…31): enough for a 10×10 matrix with two sites per profile. */
+const MAX_SITES = 31;
 const STUN_PORT = 3478;
 const STUN_ALT_PORT = 3479;
 
@@ -398,7 +399,7 @@ export class Lab {
     if (this.siteCount >= MAX_SITES) throw new Error(`a lab holds at most ${MAX_SITES} NAT sites`);
     const k = ++this.siteCount;
     const t0 = Date.now();
-    const base = 16 * k;
+    const base = 8 * k;
     const coreIp = `203.0.113.${base + 1}`;
     const publicIp = `203.0.113.${base + 2}`;
     const coreIf = this.ifn(`c${k}`);
@@ -425,7 +426,7 @@ export class Lab {
       await this.veth(this.core.ns, coreIf, cgn, wan);
       const cgnIf = this.ifn('cgn');
       await this.ipBatch(cgn, [
-        ['addr', 'add', `${publicIp}/28`, 'dev', wan],
+        ['addr', 'add', `${publicIp}/29`, 'dev', wan],
         ['link', 'set', wan, 'up'],
         ['route', 'add', 'default', 'via', coreIp],
       ]);
@@ -446,11 +447,11 @@ export class Lab {
       await this.veth(this.core.ns, coreIf, home, wan);
     }
     await this.ipBatch(this.core.ns, [
-      ['addr', 'add', `${coreIp}/28`, 'dev', coreIf],
+      ['addr', 'add', `${coreIp}/29`, 'dev', coreIf],
       ['link', 'set', coreIf, 'up'],
     ]);
     await this.ipBatch(home, [
-      ['addr', 'add', `${homeWanIp}/${profile.carrier ? 24 : 28}`, 'dev', wan],
+      ['addr', 'add', `${homeWanIp}/${profile.carrier ? 24 : 29}`, 'dev', wan],
       ['link', 'set', wan, 'up'],
       ['route', 'add', 'default', 'via', homeGateway],
       ['link', 'add', lan, 'type', 'bridge'],
