@@ -1,0 +1,175 @@
+/**
+ * The expected-outcome table of the NAT matrix, kept in the repo and checked
+ * by the tests and by `burrow netsim matrix`.
+ *
+ * One entry per ordered pair (provider-side profile, visitor-side profile) of
+ * the kernel lane's ten profiles, with two columns:
+ *
+ * - `relay` (checked now): what the `stcp` relay path must do. Every pair must
+ *   give "relay" — 16 MB each way, byte-exact. The relay is TCP from each peer
+ *   out to the rendezvous, so UDP blocking, UDP mapping lifetime, UDP loss and
+ *   the NAT's UDP mapping/filtering behaviour do not matter; neither does the
+ *   order of the pair (both peers only ever connect out, and the bytes take the
+ *   same kind of path each way). A NAT that broke outbound TCP would fail here.
+ *
+ * - `direct` (documented, NOT checked yet): what the xtcp issue's UDP hole
+ *   punching should achieve, reasoned from RFC 4787 (mapping × filtering):
+ *     direct      both NATs map endpoint-independently (EIM): each side learns
+ *                 the other's mapping from the rendezvous and simultaneous
+ *                 punching works (for Linux masquerade on both sides only with
+ *                 the conntrack-race remedy, e.g. TTL-2 priming; see
+ *                 ../../shared/NETSIM-FACTS.md).
+ *                 Also EIM ↔ symmetric when the EIM side filters
+ *                 endpoint-independently (full cone: anything reaches its
+ *                 mapping) or address-dependently (restricted cone: the cone
+ *                 side's own probe to the symmetric peer's address opens its
+ *                 filter for every port of that address).
+ *     prediction  one side maps per destination with *predictable* (e.g.
+ *                 sequential) ports: guess the next port. None of the ten kernel
+ *                 profiles allocates sequentially (symmetric-random is
+ *                 `fully-random`), so no cell says this today; the value exists
+ *                 for the in-process lane's sequential-port NATs.
+ *     birthday    symmetric with random ports against a port-dependent filter
+ *                 (port-restricted cone and its variants): the random side opens
+ *                 many mappings, the cone side probes many ports; a birthday
+ *                 collision gives a path with high probability, not certainty.
+ *     relay       no direct path: UDP blocked on either side, or random-port
+ *                 symmetric on both sides (two unknown ports, both filtered).
+ *   short-lifetime needs keepalives more often than every 5 s to stay direct;
+ *   lossy-core goes direct and the transport's ARQ carries the 5 % loss;
+ *   double-nat is two EIM/port-dependent NATs in series, which behaves as one.
+ *   The table is symmetric in the pair for both columns.
+ */
+import { PROFILE_NAMES, type ProfileName } from '../kernel/profiles.js';
+
+export type RelayOutcome = 'relay' | 'failed';
+export type DirectExpectation = 'direct' | 'prediction' | 'birthday' | 'relay';
+
+export interface ExpectedCell {
+  /** What the stcp relay path must give now (checked). */
+  relay: RelayOutcome;
+  /** What the direct path (xtcp, later) should give; documented, not checked yet. */
+  direct: DirectExpectation;
+  /** One-line RFC 4787 reason for `direct`. */
+  why: string;
+}
+
+/** How each profile maps and filters UDP (RFC 4787), as classified by `stun` in the kernel lane. */
+const NAT_CLASS: Readonly<Record<ProfileName, { mapping: 'EIM' | 'APDM-random' | 'none'; filtering: 'EIF' | 'ADF' | 'APDF' | 'none' }>> = {
+  'full-cone': { mapping: 'EIM', filtering: 'EIF' },
+  'restricted-cone': { mapping: 'EIM', filtering: 'ADF' },
+  'port-restricted-cone': { mapping: 'EIM', filtering: 'APDF' },
+  'symmetric-random': { mapping: 'APDM-random', filtering: 'APDF' },
+  'udp-blocked': { mapping: 'none', filtering: 'none' },
+  hairpin: { mapping: 'EIM', filtering: 'APDF' },
+  'no-hairpin': { mapping: 'EIM', filtering: 'APDF' },
+  'double-nat': { mapping: 'EIM', filtering: 'APDF' },
+  'short-lifetime': { mapping: 'EIM', filtering: 'APDF' },
+  'lossy-core': { mapping: 'EIM', filtering: 'APDF' },
+};
+
+/** The RFC 4787 reasoning behind DIRECT_GRID, from each profile's mapping and filtering. */
+export function rfc4787Direct(a: ProfileName, b: ProfileName): { direct: DirectExpectation; why: string } {
+  const A = NAT_CLASS[a];
+  const B = NAT_CLASS[b];
+  if (A.mapping === 'none' || B.mapping === 'none') return { direct: 'relay', why: 'UDP is blocked on one side: only the TCP relay works' };
+  if (A.mapping === 'EIM' && B.mapping === 'EIM') {
+    const race = A.filtering === 'APDF' && B.filtering === 'APDF';
+    return {
+      direct: 'direct',
+      why: race
+        ? 'both map endpoint-independently: simultaneous punching (needs the conntrack-race remedy, e.g. TTL-2 priming)'
+        : 'both map endpoint-independently: simultaneous punching',
+    };
+  }
+  if (A.mapping !== 'EIM' && B.mapping !== 'EIM') return { direct: 'relay', why: 'random-port symmetric on both sides: neither mapping can be learned or guessed' };
+  const cone = A.mapping === 'EIM' ? A : B;
+  if (cone.filtering === 'EIF') return { direct: 'direct', why: 'full cone accepts the symmetric side from any port; it answers the port it sees' };
+  if (cone.filtering === 'ADF') return { direct: 'direct', why: "restricted cone's probe opens its filter for every port of the symmetric side's address" };
+  return { direct: 'birthday', why: 'random-port symmetric against a port-dependent filter: many mappings × many probes (birthday collision)' };
+}
+
+export function pairKey(provider: ProfileName, visitor: ProfileName): string {
+  return `${provider}->${visitor}`;
+}
+
+/** Column order of the grids below (the kernel lane's profile order). */
+export const GRID_ORDER: readonly ProfileName[] = [
+  'full-cone',
+  'restricted-cone',
+  'port-restricted-cone',
+  'symmetric-random',
+  'udp-blocked',
+  'hairpin',
+  'no-hairpin',
+  'double-nat',
+  'short-lifetime',
+  'lossy-core',
+];
+
+// Lower-case r: the relay must give "relay" (relay grid); upper-case R: no direct path, relay only (direct grid).
+const r = 'relay' as const;
+const D = 'direct' as const;
+const B = 'birthday' as const;
+const R = 'relay' as const;
+
+/**
+ * What the relay (stcp) must give, rows = provider-side profile, columns =
+ * visitor-side profile in GRID_ORDER. Checked by the tests and the CLI.
+ */
+const RELAY_GRID: Readonly<Record<ProfileName, readonly RelayOutcome[]>> = {
+  //                      full restr port  sym  udpb hair nohp dbl  short lossy
+  'full-cone':            [r,   r,   r,   r,   r,   r,   r,   r,   r,   r],
+  'restricted-cone':      [r,   r,   r,   r,   r,   r,   r,   r,   r,   r],
+  'port-restricted-cone': [r,   r,   r,   r,   r,   r,   r,   r,   r,   r],
+  'symmetric-random':     [r,   r,   r,   r,   r,   r,   r,   r,   r,   r],
+  'udp-blocked':          [r,   r,   r,   r,   r,   r,   r,   r,   r,   r],
+  hairpin:                [r,   r,   r,   r,   r,   r,   r,   r,   r,   r],
+  'no-hairpin':           [r,   r,   r,   r,   r,   r,   r,   r,   r,   r],
+  'double-nat':           [r,   r,   r,   r,   r,   r,   r,   r,   r,   r],
+  'short-lifetime':       [r,   r,   r,   r,   r,   r,   r,   r,   r,   r],
+  'lossy-core':           [r,   r,   r,   r,   r,   r,   r,   r,   r,   r],
+};
+
+/**
+ * What the direct path (xtcp) should give; documented, NOT checked yet. The
+ * xtcp issue turns these into checked cells. Must agree with rfc4787Direct()
+ * (a test checks that).
+ */
+const DIRECT_GRID: Readonly<Record<ProfileName, readonly DirectExpectation[]>> = {
+  //                      full restr port  sym  udpb hair nohp dbl  short lossy
+  'full-cone':            [D,   D,   D,   D,   R,   D,   D,   D,   D,   D],
+  'restricted-cone':      [D,   D,   D,   D,   R,   D,   D,   D,   D,   D],
+  'port-restricted-cone': [D,   D,   D,   B,   R,   D,   D,   D,   D,   D],
+  'symmetric-random':     [D,   D,   B,   R,   R,   B,   B,   B,   B,   B],
+  'udp-blocked':          [R,   R,   R,   R,   R,   R,   R,   R,   R,   R],
+  hairpin:                [D,   D,   D,   B,   R,   D,   D,   D,   D,   D],
+  'no-hairpin':           [D,   D,   D,   B,   R,   D,   D,   D,   D,   D],
+  'double-nat':           [D,   D,   D,   B,   R,   D,   D,   D,   D,   D],
+  'short-lifetime':       [D,   D,   D,   B,   R,   D,   D,   D,   D,   D],
+  'lossy-core':           [D,   D,   D,   B,   R,   D,   D,   D,   D,   D],
+};
+
+function build(): Readonly<Record<string, ExpectedCell>> {
+  const t: Record<string, ExpectedCell> = {};
+  GRID_ORDER.forEach((a) => {
+    GRID_ORDER.forEach((b, j) => {
+      t[pairKey(a, b)] = { relay: RELAY_GRID[a][j]!, direct: DIRECT_GRID[a][j]!, why: rfc4787Direct(a, b).why };
+    });
+  });
+  return t;
+}
+
+/** Every ordered pair of the ten kernel profiles: 100 entries. */
+export const EXPECTED: Readonly<Record<string, ExpectedCell>> = build();
+
+export function expectedFor(provider: ProfileName, visitor: ProfileName): ExpectedCell {
+  const e = EXPECTED[pairKey(provider, visitor)];
+  if (!e) throw new Error(`no expected outcome for ${pairKey(provider, visitor)}`);
+  return e;
+}
+
+/** Same profiles, same order (a guard against a profile added to the lane but not to the table). */
+export function gridCoversProfiles(): boolean {
+  return GRID_ORDER.length === PROFILE_NAMES.length && PROFILE_NAMES.every((p) => GRID_ORDER.includes(p));
+}
