@@ -1,0 +1,16 @@
+/** The NAT matrix: expected outcomes, the kernel-lane relay runner, and its table. See README.md. */
+export { EXPECTED, GRID_ORDER, expectedFor, pairKey, rfc4787Direct, gridCoversProfiles } from './expected.js';
+export type { ExpectedCell, RelayOutcome, DirectExpectation } from './expected.js';
+export {
+  runKernelMatrix,
+  allPairs,
+  REPRESENTATIVE_PAIRS,
+  DEFAULT_SIZE,
+  MIB,
+  BURROW_ENTRY,
+  TRAFFIC_ENTRY,
+} from './kernel-matrix.js';
+export type { MatrixRun, MatrixOptions, PairResult, PairOutcome, SiteInfo } from './kernel-matrix.js';
+export { formatTable, formatSummary, contradictions, cellText, SHORT } from './format.js';
+export { seededBytes, sha256hex, TRAILER_BYTES } from './traffic.js';
+export type { ClientReport } from './traffic.js';

@@ -1,0 +1,410 @@
+/**
+ * The relay (stcp) matrix on the kernel lane: for each ordered pair of NAT
+ * profiles (provider side A, visitor side B), the real `burrow` CLI runs inside
+ * the lab's namespaces and 16 MiB cross the tunnel each way, byte-exact.
+ *
+ *   server namespace       burrow rendezvous --listen 198.51.100.2:7000   (one for the whole run)
+ *   site A, host 0         traffic target 127.0.0.1:9000                  (one per provider site)
+ *                          burrow provide --name <pair> --to 127.0.0.1:9000   (one per pair)
+ *   site B, host 0         burrow visit --name <pair> --listen 127.0.0.1:<port>  (one per pair)
+ *                          traffic client 127.0.0.1:<port>                (one per pair)
+ *
+ * Every site is built (and classified by `stun`) once per run. A pair of one
+ * profile with itself uses a second site of that profile, so the path crosses
+ * two NATs of that kind. Every wait is bounded; the lab is always closed.
+ */
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Lab, LabClosedError, type LabNode, type LabProcess, type NatSite } from '../kernel/lab.js';
+import { listNamespaces } from '../kernel/cleanup.js';
+import { sleep } from '../kernel/exec.js';
+import { PROFILE_NAMES, type ProfileName } from '../kernel/profiles.js';
+import { expectedFor, type RelayOutcome } from './expected.js';
+import type { ClientReport } from './traffic.js';
+
+const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+/** The burrow CLI next to this module: dist/bin/burrow.js when compiled, bin/burrow.ts under tsx. */
+export const BURROW_ENTRY = fileURLToPath(new URL(`../../bin/burrow${EXT}`, import.meta.url));
+export const TRAFFIC_ENTRY = fileURLToPath(new URL(`./traffic${EXT}`, import.meta.url));
+
+/** Node flags that load a TypeScript loader (tsx), so children run the same way we do. */
+function loaderArgs(): string[] {
+  const out: string[] = [];
+  const a = process.execArgv;
+  for (let i = 0; i < a.length; i++) {
+    const f = a[i]!;
+    if (/^--(import|require|loader|experimental-loader)=/.test(f)) out.push(f);
+    else if (/^(--import|--require|-r|--loader|--experimental-loader)$/.test(f) && a[i + 1] !== undefined) out.push(f, a[++i]!);
+  }
+  return out;
+}
+
+export const MIB = 1024 * 1024;
+export const DEFAULT_SIZE = 16 * MIB;
+const RV_PORT = 7000;
+const TARGET_PORT = 9000;
+const VISIT_PORT_BASE = 20_000;
+
+export type PairOutcome = RelayOutcome | 'direct';
+
+export interface PairResult {
+  provider: ProfileName;
+  visitor: ProfileName;
+  /** Site indexes (lab numbering) of the provider and visitor hosts. */
+  providerSite: number;
+  visitorSite: number;
+  service: string;
+  outcome: PairOutcome;
+  /** Path the visitor reported for the connection ("relay" in this version). */
+  path: string | null;
+  /** Provider started → visitor's session up, ms (process start-up, login, CPace, relay link). */
+  setupMs: number | null;
+  /** Client connect → first byte back, ms. */
+  ttfbMs: number | null;
+  /** Client connect → both directions complete and verified, ms. */
+  totalMs: number | null;
+  /** Bytes sent each way and verified (SHA-256) each way. */
+  bytesUp: number;
+  bytesDown: number;
+  upVerified: boolean;
+  downVerified: boolean;
+  expected: RelayOutcome;
+  /** outcome === expected. */
+  asExpected: boolean;
+  error?: string;
+}
+
+export interface SiteInfo {
+  index: number;
+  profile: ProfileName;
+  publicIp: string;
+  stun: string | null;
+  buildMs: number;
+}
+
+export interface MatrixRun {
+  lane: 'kernel';
+  runId: string;
+  sizeBytes: number;
+  /** Row profiles (provider side) and column profiles (visitor side), in table order. */
+  rows: ProfileName[];
+  cols: ProfileName[];
+  sites: SiteInfo[];
+  results: PairResult[];
+  buildMs: number;
+  totalMs: number;
+  /** Namespaces of the run still present after teardown (should be empty). */
+  leftNamespaces: string[];
+  /** PIDs of every process the run started in the lab (stund included), for leak checks. */
+  pids: number[];
+}
+
+export interface MatrixOptions {
+  /** The ordered pairs to run: [provider-side, visitor-side]. */
+  pairs: ReadonlyArray<readonly [ProfileName, ProfileName]>;
+  sizeBytes?: number;
+  /** Bound on one pair's transfer (client connect → verified). Default 90 s. */
+  transferTimeoutMs?: number;
+  /** Progress lines. */
+  log?: (msg: string) => void;
+  /** Called after each pair. */
+  onPair?: (r: PairResult, done: number, total: number) => void;
+  /** Sites built at once (each is classified by stun). Default 4. */
+  buildConcurrency?: number;
+  /** Lab namespace prefix (default "bnk"). */
+  prefix?: string;
+}
+
+/** All ordered pairs of the given profiles. */
+export function allPairs(profiles: readonly ProfileName[]): Array<[ProfileName, ProfileName]> {
+  return profiles.flatMap((a) => profiles.map((b): [ProfileName, ProfileName] => [a, b]));
+}
+
+/**
+ * A representative subset: every profile at least once on each side, the
+ * diagonal pairs of the hard cases, and both orders of the pairs that differ
+ * most. 16 pairs.
+ */
+export const REPRESENTATIVE_PAIRS: ReadonlyArray<readonly [ProfileName, ProfileName]> = [
+  ['full-cone', 'symmetric-random'],
+  ['symmetric-random', 'full-cone'],
+  ['symmetric-random', 'symmetric-random'],
+  ['udp-blocked', 'udp-blocked'],
+  ['udp-blocked', 'port-restricted-cone'],
+  ['port-restricted-cone', 'udp-blocked'],
+  ['restricted-cone', 'double-nat'],
+  ['double-nat', 'lossy-core'],
+  ['lossy-core', 'short-lifetime'],
+  ['short-lifetime', 'hairpin'],
+  ['hairpin', 'no-hairpin'],
+  ['no-hairpin', 'restricted-cone'],
+  ['port-restricted-cone', 'port-restricted-cone'],
+  ['double-nat', 'double-nat'],
+  ['lossy-core', 'lossy-core'],
+  ['short-lifetime', 'full-cone'],
+];
+
+function uniq<T>(xs: Iterable<T>): T[] {
+  return [...new Set(xs)];
+}
+
+/** Table order: the kernel lane's profile order. */
+function ordered(names: Iterable<ProfileName>, order: readonly ProfileName[]): ProfileName[] {
+  const set = new Set(names);
+  return order.filter((p) => set.has(p));
+}
+
+/** Parses the JSON log lines a burrow process wrote to stderr. */
+function events(p: LabProcess): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const line of p.stderr().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      /* a partial line */
+    }
+  }
+  return out;
+}
+
+/** Waits (bounded, polling) for a JSON log event on the process's stderr. */
+async function waitEvent(p: LabProcess, what: string, event: string, timeoutMs: number): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const hit = events(p).find((e) => e.event === event);
+    if (hit) return hit;
+    const tail = p.stderr().trim().split('\n').slice(-5).join(' | ');
+    if (!p.running) throw new Error(`${what} exited before "${event}": ${tail}`);
+    if (Date.now() > deadline) throw new Error(`${what}: no "${event}" within ${timeoutMs} ms: ${tail}`);
+    await sleep(10);
+  }
+}
+
+/** Whether the process exited within timeoutMs (the timer never outlives the wait). */
+async function waitExit(p: LabProcess, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
+  try {
+    return await Promise.race([p.exited.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs fn over items with at most `limit` at a time, results in input order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  let failed: unknown;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && failed === undefined) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]!);
+      } catch (e) {
+        failed ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed !== undefined) throw failed;
+  return out;
+}
+
+function lastJsonLine<T>(text: string): T | undefined {
+  const lines = text.trim().split('\n').filter((l) => l.startsWith('{'));
+  const last = lines[lines.length - 1];
+  if (!last) return undefined;
+  try {
+    return JSON.parse(last) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Builds the sites the pairs need (each once), one rendezvous and one target
+ * per provider site, runs the pairs one after another, and tears everything
+ * down. Throws only if the lab cannot be built (e.g. a NAT does not classify
+ * as claimed); a failing pair is a result, not an exception.
+ */
+export async function runKernelMatrix(opts: MatrixOptions): Promise<MatrixRun> {
+  const t0 = Date.now();
+  const size = opts.sizeBytes ?? DEFAULT_SIZE;
+  const log = opts.log ?? (() => {});
+  const transferTimeoutMs = opts.transferTimeoutMs ?? 90_000;
+  if (opts.pairs.length === 0) throw new Error('no pairs to run');
+  if (opts.pairs.length > 10_000) throw new Error('too many pairs (at most 10000)');
+  const profileOrder = PROFILE_NAMES;
+  const rows = ordered(opts.pairs.map((p) => p[0]), profileOrder);
+  const cols = ordered(opts.pairs.map((p) => p[1]), profileOrder);
+
+  // Sites: one per profile used, plus a second one for each profile paired with itself.
+  const primaryNeeded = ordered(uniq(opts.pairs.flat()), profileOrder);
+  const secondNeeded = ordered(uniq(opts.pairs.filter(([a, b]) => a === b).map(([a]) => a)), profileOrder);
+
+  const lab = await Lab.create({ prefix: opts.prefix, log: (m) => log(`lab: ${m}`) });
+  const runId = lab.runId;
+  const results: PairResult[] = [];
+  const sites: SiteInfo[] = [];
+  let buildMs = 0;
+  let leftNamespaces: string[] = [];
+  const pids: number[] = [];
+  const spawn = (node: LabNode, args: string[]): LabProcess => {
+    const p = lab.spawn(node, process.execPath, [...loaderArgs(), ...args]);
+    if (p.pid) pids.push(p.pid);
+    return p;
+  };
+  if (lab.stund.pid) pids.push(lab.stund.pid);
+  try {
+    const primary = new Map<ProfileName, NatSite>();
+    const second = new Map<ProfileName, NatSite>();
+    // Sites are independent (own namespaces, interface names scoped to them): build a few at once.
+    const wanted = [...primaryNeeded.map((n) => [n, primary] as const), ...secondNeeded.map((n) => [n, second] as const)];
+    await mapLimit(wanted, opts.buildConcurrency ?? 4, async ([name, into]) => {
+      const s0 = Date.now();
+      const site = await lab.addSite(name);
+      into.set(name, site);
+      const ms = Date.now() - s0;
+      sites.push({ index: site.index, profile: name, publicIp: site.publicIp, stun: site.verdict?.primary ?? null, buildMs: ms });
+      log(`site ${site.index} ${name}: built and classified in ${ms} ms (stun: ${site.verdict?.primary ?? '?'})`);
+    });
+    sites.sort((x, y) => x.index - y.index);
+
+    const token = randomBytes(16).toString('hex');
+    const server = `${lab.server.ip}:${RV_PORT}`;
+    const rv = spawn(lab.server, [BURROW_ENTRY, 'rendezvous', '--listen', server, '--token', token, '--log-format', 'json']);
+    await waitEvent(rv, 'rendezvous', 'listening', 15_000);
+
+    const seed = randomBytes(8).toString('hex');
+    const targetSeed = (site: NatSite): string => `${seed}:down:site${site.index}`;
+    const providerSites = uniq(opts.pairs.map(([a]) => primary.get(a)!));
+    await Promise.all(
+      providerSites.map(async (site) => {
+        const t = spawn(site.hosts[0]!, [TRAFFIC_ENTRY, 'target', '127.0.0.1', String(TARGET_PORT), String(size), targetSeed(site)]);
+        await t.waitFor(/"ready":true/, 15_000);
+      }),
+    );
+    buildMs = Date.now() - t0;
+    log(`lab ${runId}: ${sites.length} sites, rendezvous and ${providerSites.length} targets up in ${buildMs} ms`);
+
+    let i = 0;
+    for (const [a, b] of opts.pairs) {
+      // Closed under us (SIGINT/SIGTERM: the lab's handlers tear it down): stop, do not report 100 failures.
+      if (lab.closed) throw new LabClosedError(runId);
+      const pa = primary.get(a)!;
+      const pb = a === b ? second.get(b)! : primary.get(b)!;
+      const service = `m${i}-${a}--${b}`.slice(0, 63);
+      const r = await runPair(spawn, {
+        server,
+        token,
+        service,
+        providerHost: pa.hosts[0]!,
+        visitorHost: pb.hosts[0]!,
+        visitPort: VISIT_PORT_BASE + i,
+        size,
+        upSeed: `${seed}:up:pair${i}`,
+        downSeed: targetSeed(pa),
+        transferTimeoutMs,
+      });
+      const expected = expectedFor(a, b).relay;
+      const res: PairResult = {
+        provider: a,
+        visitor: b,
+        providerSite: pa.index,
+        visitorSite: pb.index,
+        service,
+        ...r,
+        expected,
+        asExpected: r.outcome === expected,
+      };
+      results.push(res);
+      i++;
+      opts.onPair?.(res, i, opts.pairs.length);
+    }
+  } finally {
+    const left = await lab.close();
+    const still = (await listNamespaces().catch(() => [] as string[])).filter((n) => n.includes(`-${runId}-`));
+    leftNamespaces = uniq([...left, ...still]);
+  }
+  return { lane: 'kernel', runId, sizeBytes: size, rows, cols, sites, results, buildMs, totalMs: Date.now() - t0, leftNamespaces, pids };
+}
+
+interface PairSpec {
+  server: string;
+  token: string;
+  service: string;
+  providerHost: LabNode;
+  visitorHost: LabNode;
+  visitPort: number;
+  size: number;
+  upSeed: string;
+  downSeed: string;
+  transferTimeoutMs: number;
+}
+
+type PairMeasure = Omit<PairResult, 'provider' | 'visitor' | 'providerSite' | 'visitorSite' | 'service' | 'expected' | 'asExpected'>;
+
+/** Starts `node [loader] args…` in a lab node. */
+type Spawner = (node: LabNode, args: string[]) => LabProcess;
+
+async function runPair(spawn: Spawner, s: PairSpec): Promise<PairMeasure> {
+  const m: PairMeasure = {
+    outcome: 'failed',
+    path: null,
+    setupMs: null,
+    ttfbMs: null,
+    totalMs: null,
+    bytesUp: 0,
+    bytesDown: 0,
+    upVerified: false,
+    downVerified: false,
+  };
+  const secret = randomBytes(16).toString('hex');
+  const peer = ['--server', s.server, '--token', s.token, '--name', s.service, '--secret', secret, '--log-format', 'json'];
+  const started: LabProcess[] = [];
+  const t0 = performance.now();
+  try {
+    const provider = spawn(s.providerHost, [BURROW_ENTRY, 'provide', ...peer, '--to', `127.0.0.1:${TARGET_PORT}`]);
+    started.push(provider);
+    await waitEvent(provider, 'provider', 'registered', 20_000);
+    const visitor = spawn(s.visitorHost, [BURROW_ENTRY, 'visit', ...peer, '--listen', `127.0.0.1:${s.visitPort}`]);
+    started.push(visitor);
+    const up = await waitEvent(visitor, 'visitor', 'session-up', 30_000);
+    m.setupMs = performance.now() - t0;
+    m.path = typeof up.path === 'string' ? up.path : null;
+
+    const client = spawn(s.visitorHost, [
+      TRAFFIC_ENTRY,
+      'client',
+      '127.0.0.1',
+      String(s.visitPort),
+      String(s.size),
+      s.upSeed,
+      s.downSeed,
+      String(s.transferTimeoutMs),
+    ]);
+    started.push(client);
+    if (!(await waitExit(client, s.transferTimeoutMs + 15_000))) throw new Error('the client did not finish in time');
+    const rep = lastJsonLine<ClientReport>(client.stdout());
+    if (!rep) throw new Error(`the client printed no report: ${client.stderr().slice(-300)}`);
+    m.ttfbMs = rep.ttfbMs;
+    m.totalMs = rep.totalMs;
+    m.bytesUp = rep.upVerified ? rep.sentBytes : 0;
+    m.bytesDown = rep.downVerified ? rep.receivedBytes : 0;
+    m.upVerified = rep.upVerified;
+    m.downVerified = rep.downVerified;
+    const conn = events(visitor).find((e) => e.event === 'connection');
+    if (conn && typeof conn.path === 'string') m.path = conn.path;
+    if (!rep.ok) throw new Error(rep.error ?? 'verification failed');
+    if (m.path === 'relay' || m.path === 'direct') m.outcome = m.path;
+    else throw new Error(`the visitor reported no path for the connection (${JSON.stringify(conn ?? null)})`);
+  } catch (e) {
+    m.outcome = 'failed';
+    m.error = e instanceof Error ? e.message : String(e);
+  } finally {
+    await Promise.all(started.map((p) => p.stop(1000)));
+  }
+  return m;
+}
