@@ -5,6 +5,7 @@ import { makeLogger, type LogFlags } from './logging.js';
 import { loadConfig } from './config.js';
 import { checkMode, required, runProvider, runRendezvous, runVisitor, type Running } from './run.js';
 import { runDemo } from './demo.js';
+import { addNetsimCommand } from './netsim.js';
 
 const EXIT_USAGE = 2;
 const EXIT_FATAL = 1;
@@ -224,6 +225,8 @@ Example (reach the NAS from a laptop):
     .action(async (opts: LogFlags & { size: number }) => {
       exit(await runDemo({ sizeMB: opts.size, logFormat: opts.logFormat ?? 'text' }));
     });
+
+  addNetsimCommand(program, exit);
 
   return program;
 }

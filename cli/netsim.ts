@@ -1,0 +1,151 @@
+/**
+ * `burrow netsim`: the NAT lab from the command line. `burrow netsim matrix`
+ * runs the relay path behind every pair of kernel NAT profiles and prints the
+ * table (see netsim/matrix/).
+ */
+import { Command, Option } from 'commander';
+import { BurrowError } from '../src/errors.js';
+import { INSTALL_HINT, PROFILES, PROFILE_NAMES, kernelLabSkipReason, sweepStale, type ProfileName } from '../netsim/kernel/index.js';
+import {
+  MIB,
+  REPRESENTATIVE_PAIRS,
+  allPairs,
+  cellText,
+  contradictions,
+  formatSummary,
+  formatTable,
+  runKernelMatrix,
+} from '../netsim/matrix/index.js';
+
+/** Exit status when the lab cannot run here (not root, packages missing). */
+export const EXIT_CANNOT_RUN = 2;
+/** Exit status when a cell contradicts the expected table (or the lab refused a NAT). */
+export const EXIT_CONTRADICTS = 1;
+
+function profileList(): string {
+  const w = Math.max(...PROFILE_NAMES.map((n) => n.length)) + 2;
+  return PROFILE_NAMES.map((n) => `  ${n.padEnd(w)}${PROFILES[n].title}`).join('\n');
+}
+
+/** Why the kernel lane cannot run here, worded for a CLI user; undefined when it can. */
+export function netsimCannotRun(): string | undefined {
+  if (process.platform === 'linux' && typeof process.getuid === 'function' && process.getuid() !== 0) {
+    return (
+      'burrow netsim needs root: it builds network namespaces, veth links and nftables NATs.\n' +
+      `Run it as root (e.g. sudo burrow netsim matrix), with these Debian packages installed:\n  ${INSTALL_HINT}`
+    );
+  }
+  const why = kernelLabSkipReason();
+  return why ? `burrow netsim cannot run here: ${why}` : undefined;
+}
+
+function parseProfiles(text: string): ProfileName[] {
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  const unknown = names.filter((n) => !(PROFILE_NAMES as string[]).includes(n));
+  if (unknown.length || names.length === 0) {
+    throw new BurrowError('ERR_INVALID_ARGUMENT', `--profiles: unknown profile ${unknown.join(', ') || '(none given)'}; known: ${PROFILE_NAMES.join(', ')}`);
+  }
+  return [...new Set(names)] as ProfileName[];
+}
+
+export function addNetsimCommand(program: Command, exit: (code: number) => void): void {
+  const netsim = program
+    .command('netsim')
+    .description('the NAT lab: run burrow behind real Linux NATs (network namespaces) and check the outcome of every pair')
+    .addHelpText(
+      'after',
+      `
+What it needs:
+  Linux and root (it creates network namespaces, veth links and nftables rules;
+  everything it creates carries a run id and is removed when it ends, also on
+  Ctrl-C), and these Debian packages:
+    ${INSTALL_HINT}
+  Without them it says what is missing and exits with status 2.
+
+The lab: a core router, a rendezvous/STUN server with a public address, and
+one "site" per NAT profile (a NAT router with a host behind it). Every site's
+NAT is classified by Debian's independent stun client against stund in the lab
+before use; a NAT that does not classify as claimed is refused.
+
+NAT profiles:
+${profileList()}
+
+burrow netsim matrix runs, for each pair of profiles, a provider (and a TCP
+service) behind the first NAT and a visitor behind the second, through one
+rendezvous, and moves 16 MiB each way through the tunnel, checking SHA-256
+both ways. The table has one row per provider-side profile and one column per
+visitor-side profile; a cell says how the bytes went and how long moving both
+directions took, e.g. "relay 0.5s", or FAIL. A pair of a profile with itself
+uses two sites of that profile, so the path crosses two such NATs.
+The run is compared with the expected-outcome table (netsim/matrix/expected.ts):
+in this version every pair must relay, byte-exact (the relay is TCP, so even
+udp-blocked must work); the direct-path column (direct, prediction, birthday or
+relay, per RFC 4787) is documented there for the coming xtcp mode. The exit
+status is 0 when every cell is as expected, 1 when one is not.
+
+Example:
+  sudo burrow netsim matrix                         all 100 ordered pairs, a few minutes
+  sudo burrow netsim matrix --profiles full-cone,symmetric-random,udp-blocked
+  sudo burrow netsim matrix --subset --json         the representative pairs the tests run`,
+    )
+    .action(() => {
+      netsim.help();
+    });
+
+  netsim
+    .command('matrix')
+    .description('run the relay path behind every pair of NAT profiles and print the table (needs root)')
+    .addOption(new Option('--lane <lane>', 'which lab: kernel (real NATs in network namespaces)').choices(['kernel']).default('kernel'))
+    .option('--profiles <list>', `comma-separated profiles (default: all ${PROFILE_NAMES.length})`)
+    .option('--subset', 'only the representative pairs the test suite runs (every profile on each side at least once)')
+    .option('--size <MiB>', 'MiB moved each way per pair', (v) => Number(v), 16)
+    .option('--json', 'print the whole run as JSON instead of the table')
+    .option('--verbose', 'log every lab step on stderr')
+    .addHelpText('after', '\nSee `burrow netsim --help` for what it needs, the profiles, and what the table means.')
+    .action(async (opts: { lane: string; profiles?: string; subset?: boolean; size: number; json?: boolean; verbose?: boolean }) => {
+      if (!Number.isFinite(opts.size) || opts.size <= 0 || opts.size > 1024) {
+        throw new BurrowError('ERR_INVALID_ARGUMENT', '--size must be a number of MiB between 0 and 1024');
+      }
+      const profiles = opts.profiles ? parseProfiles(opts.profiles) : PROFILE_NAMES;
+      const chosen = new Set(profiles);
+      const pairs = opts.subset
+        ? REPRESENTATIVE_PAIRS.filter(([a, b]) => chosen.has(a) && chosen.has(b))
+        : allPairs(profiles);
+      if (pairs.length === 0) throw new BurrowError('ERR_INVALID_ARGUMENT', 'no representative pair uses only those profiles');
+      const cannot = netsimCannotRun();
+      if (cannot) {
+        process.stderr.write(`${cannot}\n`);
+        exit(EXIT_CANNOT_RUN);
+        return;
+      }
+      const err = (s: string): void => void process.stderr.write(s + '\n');
+      const swept = await sweepStale().catch(() => undefined);
+      if (swept?.removed.length) err(`removed ${swept.removed.length} namespaces left by crashed earlier runs`);
+      err(`netsim matrix: ${pairs.length} pairs, ${opts.size} MiB each way per pair (this takes a while; Ctrl-C tears down cleanly)`);
+      let run;
+      try {
+        run = await runKernelMatrix({
+          pairs,
+          sizeBytes: Math.round(opts.size * MIB),
+          log: (m) => {
+            if (opts.verbose || !m.startsWith('lab: ')) err(`  ${m}`);
+          },
+          onPair: (r, done, total) =>
+            err(
+              `  [${done}/${total}] ${r.provider} -> ${r.visitor}: ${cellText(r)}` +
+                (r.outcome === 'failed' ? ` (${r.error ?? 'failed'})` : ` (set-up ${Math.round(r.setupMs ?? 0)} ms, first byte ${Math.round(r.ttfbMs ?? 0)} ms)`),
+            ),
+        });
+      } catch (e) {
+        err(`netsim matrix could not run: ${e instanceof Error ? e.message : String(e)}`);
+        exit(EXIT_CONTRADICTS);
+        return;
+      }
+      if (opts.json) process.stdout.write(JSON.stringify(run, null, 2) + '\n');
+      else process.stdout.write(`${formatTable(run)}\n\n${formatSummary(run)}\n`);
+      exit(contradictions(run).length > 0 || run.leftNamespaces.length > 0 ? EXIT_CONTRADICTS : 0);
+    });
+}
