@@ -1,5 +1,5 @@
 import { BurrowError } from '../../src/errors.js';
-import type { UdpEndpoint, UdpMessageHandler, UdpSocket } from '../../src/net/udp-socket.js';
+import { assertValidTtl, type UdpEndpoint, type UdpMessageHandler, type UdpSocket } from '../../src/net/udp-socket.js';
 import { DEFAULT_TTL, isIpv4, MAX_PAYLOAD } from './packet.js';
 
 /** Counters of one virtual socket. */
@@ -87,9 +87,7 @@ export class VirtualUdpSocket implements UdpSocket {
   }
 
   setTtl(ttl: number): void {
-    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) {
-      throw new BurrowError('ERR_INVALID_ARGUMENT', `TTL must be an integer in 1..255, got ${ttl}`);
-    }
+    assertValidTtl(ttl);
     if (this.isClosed) return;
     this.ttl = ttl;
   }

@@ -1,6 +1,5 @@
 import type { Socket } from 'node:dgram';
-import { BurrowError } from '../errors.js';
-import type { UdpEndpoint, UdpMessageHandler, UdpSocket } from './udp-socket.js';
+import { assertValidTtl, type UdpEndpoint, type UdpMessageHandler, type UdpSocket } from './udp-socket.js';
 
 export interface UdpSocketStats {
   datagramsIn: number;
@@ -100,9 +99,7 @@ export class NodeUdpSocket implements UdpSocket {
 
   /** Throws ERR_INVALID_ARGUMENT unless 1..255; OS failures go to onError; no-op once closed. */
   setTtl(ttl: number): void {
-    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) {
-      throw new BurrowError('ERR_INVALID_ARGUMENT', `TTL must be an integer in 1..255, got ${ttl}`);
-    }
+    assertValidTtl(ttl);
     if (this.isClosed) return;
     try {
       this.socket.setTTL(ttl);

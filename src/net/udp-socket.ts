@@ -1,3 +1,5 @@
+import { BurrowError } from '../errors.js';
+
 /**
  * The UDP socket a peer session uses. The kernel implementation wraps
  * node:dgram; netsim's in-process network implements the same interface, so
@@ -31,4 +33,11 @@ export interface UdpSocket {
   /** Idempotent. No handler is called after close. */
   close(): void;
   readonly closed: boolean;
+}
+
+/** The one TTL check every UdpSocket implementation applies: an integer in 1..255. */
+export function assertValidTtl(ttl: number): void {
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) {
+    throw new BurrowError('ERR_INVALID_ARGUMENT', `TTL must be an integer in 1..255, got ${ttl}`);
+  }
 }
