@@ -9,6 +9,8 @@
 export const PacketKind = {
   /** An encrypted session packet: KCP segments sealed with ChaCha20-Poly1305. */
   Session: 0xb1,
+  /** A punch probe, ack, prime or path keepalive, authenticated with the punch key (src/punch). */
+  Probe: 0xb2,
 } as const;
 
 export type PacketKindValue = (typeof PacketKind)[keyof typeof PacketKind];

@@ -1,0 +1,17 @@
+export { derivePunchKeys, type PunchKeys, type PunchRole } from './punch-keys.js';
+export { ProbeType, PROBE_LENGTH, decodeProbe, encodeProbe, sameEndpoint, endpointKey, type ProbePacket } from './probe-packet.js';
+export { ProbeCodec, type RandomBytes } from './probe-codec.js';
+export { PunchTimeline, type TimelineEntry } from './timeline.js';
+export { normaliseCandidates, describeCandidate, CANDIDATE_PRIORITY, type Candidate, type CandidateKind } from './candidate.js';
+export { planPunch, type SessionNatInfo, type PunchStrategy } from './nat-plan.js';
+export {
+  PunchSession,
+  type PunchSessionOptions,
+  type PunchState,
+  type LockedEndpoint,
+  type Transmit,
+  type BirthdayRole,
+} from './punch-session.js';
+export { PathMonitor, type PathHealth, type PathMonitorOptions } from './path-monitor.js';
+export { sendTransmits, NORMAL_TTL } from './transmit.js';
+export { PunchRunner } from './punch-runner.js';

@@ -1,0 +1,131 @@
+import type { UdpEndpoint } from '../net/udp-socket.js';
+import { ProbeType, type ProbeCodec } from './probe-codec.js';
+import type { ProbePacket } from './probe-packet.js';
+import type { Transmit } from './punch-session.js';
+
+export interface PathMonitorOptions {
+  codec: ProbeCodec;
+  socket: number;
+  remote: UdpEndpoint;
+  now: number;
+  /**
+   * Keepalive when nothing was sent on the path for this long: holds the NAT
+   * mappings open (well under the common 30 s UDP timeout). Default 15 s.
+   */
+  keepaliveMs?: number;
+  /** Sent but heard nothing back for this long: the path is suspect and gets checked quickly. Default 2000 ms. */
+  suspectAfterMs?: number;
+  /** Checks while suspect, this far apart. Default 300 ms. */
+  checkIntervalMs?: number;
+  /** Suspect for this long with no answer: the path is dead. Default 2500 ms. */
+  deadAfterMs?: number;
+}
+
+export type PathHealth = 'alive' | 'suspect' | 'dead';
+
+/**
+ * Sans-I/O liveness of a locked direct path. The session's traffic is the
+ * main evidence: every authenticated packet from the path counts. When the
+ * path goes quiet while we are sending (a NAT mapping flushed or rebound), or
+ * a keepalive goes unanswered, it sends authenticated checks a few hundred
+ * ms apart and declares the path dead if none is answered, so the session can
+ * move to the relay and punch again.
+ */
+export class PathMonitor {
+  health: PathHealth = 'alive';
+  readonly remote: UdpEndpoint;
+  readonly socket: number;
+  private readonly codec: ProbeCodec;
+  private readonly keepaliveMs: number;
+  private readonly suspectAfterMs: number;
+  private readonly checkIntervalMs: number;
+  private readonly deadAfterMs: number;
+  private lastHeard: number;
+  private lastSent: number;
+  /** When we started waiting for an answer (first unanswered send or keepalive). */
+  private waitingSince: number | null = null;
+  private suspectSince = 0;
+  private nextCheckAt = 0;
+  private queue: Transmit[] = [];
+  keepalivesSent = 0;
+  checksSent = 0;
+
+  constructor(opts: PathMonitorOptions) {
+    this.codec = opts.codec;
+    this.socket = opts.socket;
+    this.remote = opts.remote;
+    this.keepaliveMs = opts.keepaliveMs ?? 15_000;
+    this.suspectAfterMs = opts.suspectAfterMs ?? 2000;
+    this.checkIntervalMs = opts.checkIntervalMs ?? 300;
+    this.deadAfterMs = opts.deadAfterMs ?? 2500;
+    this.lastHeard = opts.now;
+    this.lastSent = opts.now;
+  }
+
+  /** The session sent a packet on this path. */
+  onSent(now: number): void {
+    this.lastSent = now;
+    if (this.waitingSince === null) this.waitingSince = now;
+  }
+
+  /** An authenticated packet (session or keepalive) came in from the path. */
+  onHeard(now: number): void {
+    this.lastHeard = now;
+    this.waitingSince = null;
+    if (this.health === 'suspect') this.health = 'alive';
+  }
+
+  /** A probe-kind packet from the peer on this path. */
+  handle(p: ProbePacket, from: UdpEndpoint, now: number): void {
+    if (p.type === ProbeType.Keepalive) {
+      const { data } = this.codec.make(ProbeType.KeepaliveAck, from, p.nonce);
+      this.queue.push({ socket: this.socket, to: from, data });
+    }
+    if (p.type === ProbeType.Keepalive || p.type === ProbeType.KeepaliveAck) this.onHeard(now);
+  }
+
+  tick(now: number): void {
+    if (this.health === 'dead') return;
+    if (this.health === 'alive') {
+      if (this.waitingSince !== null && now - this.waitingSince >= this.suspectAfterMs && now - this.lastHeard >= this.suspectAfterMs) {
+        this.health = 'suspect';
+        this.suspectSince = now;
+        this.nextCheckAt = now;
+      } else if (now - Math.max(this.lastSent, this.lastHeard) >= this.keepaliveMs) {
+        this.send(now, ProbeType.Keepalive);
+        this.keepalivesSent++;
+      }
+    }
+    if (this.health === 'suspect') {
+      if (now - this.suspectSince >= this.deadAfterMs) {
+        this.health = 'dead';
+        return;
+      }
+      if (now >= this.nextCheckAt) {
+        this.send(now, ProbeType.Keepalive);
+        this.checksSent++;
+        this.nextCheckAt = now + this.checkIntervalMs;
+      }
+    }
+  }
+
+  nextDeadline(): number | null {
+    if (this.health === 'dead') return null;
+    if (this.health === 'suspect') return Math.min(this.nextCheckAt, this.suspectSince + this.deadAfterMs);
+    const keepalive = Math.max(this.lastSent, this.lastHeard) + this.keepaliveMs;
+    const suspect = this.waitingSince === null ? Infinity : Math.max(this.waitingSince, this.lastHeard) + this.suspectAfterMs;
+    return Math.min(keepalive, suspect);
+  }
+
+  drain(): Transmit[] {
+    const out = this.queue;
+    this.queue = [];
+    return out;
+  }
+
+  private send(now: number, type: typeof ProbeType.Keepalive): void {
+    const { data } = this.codec.make(type, this.remote);
+    this.queue.push({ socket: this.socket, to: this.remote, data });
+    this.onSent(now);
+  }
+}
