@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
+import type { StreamSocket } from '../net/stream-transport.js';
 import { ControlFrameDecoder, encodeControlFrame, isFrameError } from './frame.js';
 import type { Parsed } from './messages.js';
 
 /**
- * A control connection over a TCP socket: frames in, validated messages out.
+ * A control connection over a TCP socket (any StreamSocket): frames in, validated messages out.
  * Thin I/O around ControlFrameDecoder. Any framing or schema violation ends
  * the connection (emitting 'invalid' first, for logs and counters).
  *
@@ -16,7 +16,7 @@ export class ControlConnection<In, Out extends object> extends EventEmitter {
   private closed = false;
 
   constructor(
-    readonly socket: Socket,
+    readonly socket: StreamSocket,
     private readonly parse: (body: unknown) => Parsed<In>,
   ) {
     super();

@@ -1,6 +1,6 @@
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BurrowError } from '../errors.js';
-import { CPACE_POINT_LENGTH, cpaceFinish, cpaceShare, type CpaceShare } from './cpace.js';
+import { CPACE_POINT_LENGTH, cpaceFinish, cpaceShare, randomScalar, type CpaceShare } from './cpace.js';
 
 /**
  * The end-to-end handshake between a visitor (initiator) and a provider
@@ -28,6 +28,8 @@ export interface HandshakeParams {
   secret: string;
   /** The service name: binds the keys to this service. */
   service: string;
+  /** Source of the ephemeral scalar (and of the initiator's default sid). Default: the OS CSPRNG. */
+  randomBytes?: (n: number) => Uint8Array;
 }
 
 export interface HandshakeResult {
@@ -64,10 +66,10 @@ export class HandshakeInitiator {
   private readonly share: CpaceShare;
   readonly sid: Buffer;
 
-  constructor(private readonly params: HandshakeParams, sid: Buffer = randomBytes(SID_LENGTH)) {
+  constructor(private readonly params: HandshakeParams, sid: Buffer = Buffer.from((params.randomBytes ?? randomBytes)(SID_LENGTH))) {
     if (sid.length !== SID_LENGTH) throw new BurrowError('ERR_INVALID_ARGUMENT', `sid must be ${SID_LENGTH} bytes`);
     this.sid = sid;
-    this.share = cpaceShare(Buffer.from(params.secret, 'utf8'), channelId(params.service), sid);
+    this.share = cpaceShare(Buffer.from(params.secret, 'utf8'), channelId(params.service), sid, randomScalar(params.randomBytes));
   }
 
   hello(): Buffer {
@@ -116,7 +118,7 @@ export class HandshakeResponder {
     }
     const sid = Buffer.from(hello.subarray(1, 1 + SID_LENGTH));
     const ya = Buffer.from(hello.subarray(1 + SID_LENGTH));
-    const share = cpaceShare(Buffer.from(this.params.secret, 'utf8'), channelId(this.params.service), sid);
+    const share = cpaceShare(Buffer.from(this.params.secret, 'utf8'), channelId(this.params.service), sid, randomScalar(this.params.randomBytes));
     const yb = share.point;
     const isk = cpaceFinish(share, ya, sid, { initiatorPoint: ya, responderPoint: yb });
     this.pending = { isk, sid, ya, yb };

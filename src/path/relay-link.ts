@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { StreamSocket } from '../net/stream-transport.js';
 import type { DatagramPath, PathReceiver } from './datagram-path.js';
 
 /**
@@ -31,7 +31,7 @@ export class RelayLink implements DatagramPath {
   private readonly onClose: Array<() => void> = [];
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: StreamSocket,
     opts: { label?: string; mtu?: number; maxQueuedBytes?: number; leftover?: Buffer } = {},
   ) {
     this.label = opts.label ?? 'relay via rendezvous';
