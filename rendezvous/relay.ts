@@ -1,4 +1,5 @@
-import type { Socket } from 'node:net';
+import { after, every, realScheduler, type Scheduler, type TimerHandle } from '../src/clock/scheduler.js';
+import type { StreamSocket } from '../src/net/stream-transport.js';
 
 export interface RelayLimits {
   /** A link with no bytes either way for this long is closed (peers send keepalives). */
@@ -19,24 +20,34 @@ export interface RelayResult {
  * one side reads slowly, the other side's reads pause, so the server holds at
  * most a socket buffer per direction, whatever the peers do.
  */
-export function spliceRelay(a: Socket, b: Socket, limits: RelayLimits, done: (r: RelayResult) => void): void {
+export function spliceRelay(
+  a: StreamSocket,
+  b: StreamSocket,
+  limits: RelayLimits,
+  done: (r: RelayResult) => void,
+  scheduler: Scheduler = realScheduler,
+): void {
   const result: RelayResult = { bytesAtoB: 0, bytesBtoA: 0, reason: 'closed' };
   let finished = false;
-  let lastActivity = performance.now();
+  let lastActivity = scheduler.now();
+  const rateTimers = new Set<TimerHandle>();
+  let idleTimer: TimerHandle | null = null;
   const finish = (reason: RelayResult['reason']) => {
     if (finished) return;
     finished = true;
     result.reason = reason;
-    clearInterval(idleTimer);
+    idleTimer?.cancel();
+    for (const t of rateTimers) t.cancel();
+    rateTimers.clear();
     a.destroy();
     b.destroy();
     done(result);
   };
-  const forward = (from: Socket, to: Socket, count: (n: number) => void) => {
-    let windowStart = performance.now();
+  const forward = (from: StreamSocket, to: StreamSocket, count: (n: number) => void) => {
+    let windowStart = scheduler.now();
     let windowBytes = 0;
     from.on('data', (chunk: Buffer) => {
-      lastActivity = performance.now();
+      lastActivity = scheduler.now();
       count(chunk.length);
       if (!to.write(chunk)) {
         from.pause();
@@ -44,19 +55,21 @@ export function spliceRelay(a: Socket, b: Socket, limits: RelayLimits, done: (r:
       }
       if (limits.bytesPerSecond > 0) {
         windowBytes += chunk.length;
-        const elapsed = performance.now() - windowStart;
+        const elapsed = scheduler.now() - windowStart;
         if (elapsed >= 1000) {
-          windowStart = performance.now();
+          windowStart = scheduler.now();
           windowBytes = chunk.length;
         } else if (windowBytes >= limits.bytesPerSecond) {
           // Over the rate: stop reading until this one-second window ends.
           from.pause();
-          setTimeout(() => {
-            windowStart = performance.now();
+          const t = after(scheduler, 1000 - elapsed, () => {
+            rateTimers.delete(t);
+            windowStart = scheduler.now();
             windowBytes = 0;
             if (to.writableNeedDrain) return; // 'drain' will resume it
             from.resume();
-          }, 1000 - elapsed).unref();
+          });
+          rateTimers.add(t);
         }
       }
     });
@@ -71,8 +84,8 @@ export function spliceRelay(a: Socket, b: Socket, limits: RelayLimits, done: (r:
   // The control connections paused the sockets when they handed them over.
   a.resume();
   b.resume();
-  const idleTimer = setInterval(() => {
-    if (performance.now() - lastActivity >= limits.idleTimeoutMs) finish('idle');
-  }, Math.min(limits.idleTimeoutMs, 10_000));
-  idleTimer.unref();
+  if (finished) return;
+  idleTimer = every(scheduler, Math.min(limits.idleTimeoutMs, 10_000), () => {
+    if (scheduler.now() - lastActivity >= limits.idleTimeoutMs) finish('idle');
+  });
 }

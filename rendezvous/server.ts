@@ -1,10 +1,8 @@
-import net from 'node:net';
-import { once } from 'node:events';
-import { randomBytes } from 'node:crypto';
+import { after, every, type TimerHandle } from '../src/clock/scheduler.js';
 import {
   ControlConnection,
+  NONCE_LENGTH,
   clientProof,
-  newNonce,
   parseClientMessage,
   proofsEqual,
   serverProof,
@@ -12,11 +10,17 @@ import {
   type ServerMessage,
 } from '../src/control/index.js';
 import { Logger, RateLimitedLog } from '../src/log/logger.js';
+import { resolveRuntime, type Runtime, type RuntimeOptions } from '../src/net/runtime.js';
+import type { StreamAddress, StreamServer, StreamSocket } from '../src/net/stream-transport.js';
 import { ServiceRegistry } from './registry.js';
 import { spliceRelay } from './relay.js';
 import { DEFAULT_RENDEZVOUS_LIMITS, type RendezvousLimits } from './limits.js';
 
-export interface RendezvousOptions {
+/**
+ * `transport`, `scheduler`, `random` (and `udp`, unused until the direct path
+ * lands) default to the real ones; netsim's in-process lane passes virtual ones.
+ */
+export interface RendezvousOptions extends RuntimeOptions {
   host: string;
   port: number;
   token: string;
@@ -53,7 +57,7 @@ interface PendingSession {
   stage: 'hello' | 'reply' | 'confirm';
   visitorJoin: RelaySide | null;
   providerJoin: RelaySide | null;
-  readonly timer: NodeJS.Timeout;
+  readonly timer: TimerHandle;
 }
 
 export interface RendezvousStats {
@@ -75,53 +79,49 @@ export interface RendezvousStats {
  * tunnel plaintext.
  */
 export class RendezvousServer {
-  private readonly server: net.Server;
+  private readonly server: StreamServer;
+  private readonly rt: Runtime;
   private readonly log: Logger;
   private readonly limits: RendezvousLimits;
   private readonly registry: ServiceRegistry<Peer>;
   private readonly peers = new Set<Peer>();
   /** Every open socket, relay links included, so close() can end them all. */
-  private readonly sockets = new Set<net.Socket>();
+  private readonly sockets = new Set<StreamSocket>();
   private readonly pending = new Map<string, PendingSession>();
   private readonly refusals: RateLimitedLog;
   private readonly invalids: RateLimitedLog;
-  private heartbeat: NodeJS.Timeout | null = null;
+  private heartbeat: TimerHandle | null = null;
   private nextPeerId = 1;
   private relayLinks = 0;
   private readonly counters = { relayBytes: 0, loginsRefused: 0, invalidFrames: 0, unauthenticated: 0 };
 
   constructor(private readonly opts: RendezvousOptions) {
+    this.rt = resolveRuntime(opts);
     this.log = opts.logger ?? new Logger({ fields: { component: 'rendezvous' } });
     this.limits = { ...DEFAULT_RENDEZVOUS_LIMITS, ...opts.limits };
     this.registry = new ServiceRegistry<Peer>();
-    this.refusals = new RateLimitedLog(this.log);
-    this.invalids = new RateLimitedLog(this.log);
-    this.server = net.createServer({ noDelay: true }, (socket) => this.onSocket(socket));
-    this.server.maxConnections = this.limits.maxConnections;
+    const now = () => this.rt.scheduler.now();
+    this.refusals = new RateLimitedLog(this.log, undefined, undefined, now);
+    this.invalids = new RateLimitedLog(this.log, undefined, undefined, now);
+    this.server = this.rt.transport.createServer({ noDelay: true, maxConnections: this.limits.maxConnections }, (socket) =>
+      this.onSocket(socket),
+    );
   }
 
-  async listen(): Promise<net.AddressInfo> {
-    this.server.listen(this.opts.port, this.opts.host);
-    await Promise.race([
-      once(this.server, 'listening'),
-      once(this.server, 'error').then(([err]) => {
-        throw err;
-      }),
-    ]);
-    this.heartbeat = setInterval(() => this.onHeartbeat(), this.limits.heartbeatIntervalMs);
-    this.heartbeat.unref();
-    const addr = this.server.address() as net.AddressInfo;
+  async listen(): Promise<StreamAddress> {
+    const addr = await this.server.listen(this.opts.port, this.opts.host);
+    this.heartbeat = every(this.rt.scheduler, this.limits.heartbeatIntervalMs, () => this.onHeartbeat());
     this.log.info('listening', { tcp: `${addr.address}:${addr.port}` });
     return addr;
   }
 
   async close(): Promise<void> {
-    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat?.cancel();
     for (const p of this.peers) p.conn.close();
     for (const s of this.sockets) s.destroy();
-    for (const s of this.pending.values()) clearTimeout(s.timer);
+    for (const s of this.pending.values()) s.timer.cancel();
     this.pending.clear();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.server.close();
   }
 
   get stats(): RendezvousStats {
@@ -138,7 +138,7 @@ export class RendezvousServer {
     };
   }
 
-  private onSocket(socket: net.Socket): void {
+  private onSocket(socket: StreamSocket): void {
     socket.on('error', () => {});
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
@@ -152,20 +152,19 @@ export class RendezvousServer {
       id: `p${this.nextPeerId++}`,
       conn,
       remote: `${socket.remoteAddress}:${socket.remotePort}`,
-      serverNonce: newNonce(),
+      serverNonce: this.rt.random.bytes(NONCE_LENGTH),
       state: 'challenged',
       role: null,
-      lastSeen: performance.now(),
+      lastSeen: this.rt.scheduler.now(),
       pending: 0,
     };
     this.peers.add(peer);
     this.counters.unauthenticated++;
-    const loginTimer = setTimeout(() => {
+    const loginTimer = after(this.rt.scheduler, this.limits.loginTimeoutMs, () => {
       if (peer.state === 'challenged') conn.close();
-    }, this.limits.loginTimeoutMs);
-    loginTimer.unref();
+    });
     conn.on('message', (m: ClientMessage) => {
-      peer.lastSeen = performance.now();
+      peer.lastSeen = this.rt.scheduler.now();
       this.onMessage(peer, m);
     });
     conn.on('invalid', (reason: string) => {
@@ -173,7 +172,7 @@ export class RendezvousServer {
       this.invalids.log('warn', 'invalid-frame', { peer: peer.id, remote: peer.remote, reason });
     });
     conn.on('close', () => {
-      clearTimeout(loginTimer);
+      loginTimer.cancel();
       this.onClose(peer);
     });
     conn.send({ type: 'challenge', nonce: peer.serverNonce.toString('base64'), server: 'burrow-rendezvous' });
@@ -253,16 +252,15 @@ export class RendezvousServer {
       return fail('BUSY', 'too many session setups in progress; try again');
     }
     if (this.relayLinks >= this.limits.maxRelayLinks) return fail('BUSY', 'the rendezvous has no free relay links');
-    const timer = setTimeout(() => this.expire(connId), this.limits.pendingTimeoutMs);
-    timer.unref();
+    const timer = after(this.rt.scheduler, this.limits.pendingTimeoutMs, () => this.expire(connId));
     visitor.pending++;
     this.pending.set(connId, {
       connId,
       service,
       visitor,
       provider,
-      visitorTicket: randomBytes(32),
-      providerTicket: randomBytes(32),
+      visitorTicket: this.rt.random.bytes(32),
+      providerTicket: this.rt.random.bytes(32),
       stage: 'hello',
       visitorJoin: null,
       providerJoin: null,
@@ -342,6 +340,7 @@ export class RendezvousServer {
           bytesToVisitor: r.bytesBtoA,
         });
       },
+      this.rt.scheduler,
     );
   }
 
@@ -359,7 +358,7 @@ export class RendezvousServer {
 
   /** Forgets a pending session; closes relay connections that joined it unless they were handed over. */
   private drop(s: PendingSession, closeJoined = true): void {
-    clearTimeout(s.timer);
+    s.timer.cancel();
     this.pending.delete(s.connId);
     s.visitor.pending--;
     if (closeJoined) {
@@ -395,19 +394,20 @@ export class RendezvousServer {
   }
 
   private onHeartbeat(): void {
-    const now = performance.now();
+    const now = this.rt.scheduler.now();
     for (const peer of this.peers) {
       if (peer.state !== 'peer') continue;
       if (now - peer.lastSeen > this.limits.heartbeatTimeoutMs) {
         this.log.warn('peer-timeout', { peer: peer.id, role: peer.role ?? undefined });
         peer.conn.close();
       } else {
-        peer.conn.send({ type: 'ping', t: Date.now() });
+        // Peers echo t unread; the scheduler's clock keeps virtual runs repeatable.
+        peer.conn.send({ type: 'ping', t: Math.round(now) });
       }
     }
   }
 
-  private tapSocket(socket: net.Socket, tap: (direction: 'in' | 'out', bytes: Buffer) => void): void {
+  private tapSocket(socket: StreamSocket, tap: (direction: 'in' | 'out', bytes: Buffer) => void): void {
     socket.on('data', (chunk: Buffer) => tap('in', chunk));
     const write = socket.write.bind(socket) as (chunk: Uint8Array | string, ...rest: unknown[]) => boolean;
     (socket as { write: typeof write }).write = (chunk, ...rest) => {
