@@ -1,5 +1,5 @@
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { StreamSocket } from '../src/net/stream-transport.js';
 
 /** What a stream must offer to be bridged to a TCP socket (a MuxStream does). */
 export interface ResettableStream extends Duplex {
@@ -15,7 +15,7 @@ export interface ResettableStream extends Duplex {
  * the stream, and a stream reset resets the TCP connection, so neither end
  * mistakes a failure for a clean end of data.
  */
-export function bridge(socket: Socket, stream: ResettableStream, onClose?: (err?: Error) => void): void {
+export function bridge(socket: StreamSocket, stream: ResettableStream, onClose?: (err?: Error) => void): void {
   let finished = false;
   const finish = (err?: Error) => {
     if (finished) return;
@@ -37,7 +37,7 @@ export function bridge(socket: Socket, stream: ResettableStream, onClose?: (err?
 
   let socketClosed = false;
   let streamClosed = false;
-  socket.on('close', (hadError) => {
+  socket.on('close', (hadError: boolean) => {
     socketClosed = true;
     // A socket that closed before both directions finished did not end cleanly.
     if (!hadError && !(socket.readableEnded && socket.writableFinished)) stream.reset();

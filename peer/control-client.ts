@@ -1,9 +1,9 @@
-import net from 'node:net';
 import { EventEmitter } from 'node:events';
+import { after, type TimerHandle } from '../src/clock/scheduler.js';
 import {
   ControlConnection,
+  NONCE_LENGTH,
   clientProof,
-  newNonce,
   parseServerMessage,
   proofsEqual,
   serverProof,
@@ -12,10 +12,11 @@ import {
 } from '../src/control/index.js';
 import { BurrowError } from '../src/errors.js';
 import type { Logger } from '../src/log/logger.js';
+import { resolveRuntime, type Runtime, type RuntimeOptions } from '../src/net/runtime.js';
 import { Backoff } from './backoff.js';
 import { formatHostPort, type HostPort } from './endpoint-arg.js';
 
-export interface ControlClientOptions {
+export interface ControlClientOptions extends RuntimeOptions {
   server: HostPort;
   token: string;
   role: 'provider' | 'visitor';
@@ -41,14 +42,16 @@ export class ControlClient extends EventEmitter {
   private conn: Conn | null = null;
   private ready = false;
   private stopped = false;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private silenceTimer: NodeJS.Timeout | null = null;
+  private retryTimer: TimerHandle | null = null;
+  private silenceTimer: TimerHandle | null = null;
+  private readonly rt: Runtime;
   private readonly backoff: Backoff;
   private readonly silenceTimeoutMs: number;
 
   constructor(private readonly opts: ControlClientOptions) {
     super();
-    this.backoff = opts.backoff ?? new Backoff();
+    this.rt = resolveRuntime(opts);
+    this.backoff = opts.backoff ?? new Backoff(undefined, undefined, () => this.rt.random.next());
     this.silenceTimeoutMs = opts.silenceTimeoutMs ?? 35_000;
   }
 
@@ -69,24 +72,29 @@ export class ControlClient extends EventEmitter {
 
   stop(): void {
     this.stopped = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    if (this.silenceTimer) clearTimeout(this.silenceTimer);
+    this.retryTimer?.cancel();
+    this.silenceTimer?.cancel();
     this.conn?.close();
   }
 
   private connect(): void {
     if (this.stopped) return;
     const { server, logger } = this.opts;
-    const socket = net.connect({ host: server.host, port: server.port, noDelay: true });
+    const socket = this.rt.transport.connect({ host: server.host, port: server.port, noDelay: true });
     const conn: Conn = new ControlConnection(socket, parseServerMessage);
     this.conn = conn;
-    const clientNonce = newNonce();
+    const clientNonce = this.rt.random.bytes(NONCE_LENGTH);
     let serverNonce: Buffer | null = null;
     let lastError = '';
-    const connectTimer = setTimeout(() => {
-      lastError = 'timed out';
-      conn.close();
-    }, this.opts.connectTimeoutMs ?? 10_000);
+    const connectTimer = after(
+      this.rt.scheduler,
+      this.opts.connectTimeoutMs ?? 10_000,
+      () => {
+        lastError = 'timed out';
+        conn.close();
+      },
+      { keepAlive: true },
+    );
     socket.on('error', (err: NodeJS.ErrnoException) => {
       lastError = err.code ?? err.message;
     });
@@ -113,7 +121,7 @@ export class ControlClient extends EventEmitter {
             lastError = 'the rendezvous could not prove it knows the token';
             return conn.close();
           }
-          clearTimeout(connectTimer);
+          connectTimer.cancel();
           this.ready = true;
           this.backoff.reset();
           logger.info('rendezvous-connected', { server: formatHostPort(server), peerId: m.peerId });
@@ -141,8 +149,8 @@ export class ControlClient extends EventEmitter {
       }
     });
     conn.on('close', () => {
-      clearTimeout(connectTimer);
-      if (this.silenceTimer) clearTimeout(this.silenceTimer);
+      connectTimer.cancel();
+      this.silenceTimer?.cancel();
       const wasReady = this.ready;
       this.ready = false;
       if (this.conn === conn) this.conn = null;
@@ -154,13 +162,13 @@ export class ControlClient extends EventEmitter {
         error: lastError || undefined,
         retryInMs: Math.round(delay),
       });
-      this.retryTimer = setTimeout(() => this.connect(), delay);
+      // Keeps the process alive: while the rendezvous is down this timer is all a provider has.
+      this.retryTimer = after(this.rt.scheduler, delay, () => this.connect(), { keepAlive: true });
     });
   }
 
   private armSilenceTimer(conn: Conn): void {
-    if (this.silenceTimer) clearTimeout(this.silenceTimer);
-    this.silenceTimer = setTimeout(() => conn.close(), this.silenceTimeoutMs);
-    this.silenceTimer.unref();
+    this.silenceTimer?.cancel();
+    this.silenceTimer = after(this.rt.scheduler, this.silenceTimeoutMs, () => conn.close());
   }
 }

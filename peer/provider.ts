@@ -1,11 +1,12 @@
-import net from 'node:net';
 import { EventEmitter } from 'node:events';
+import { after, type TimerHandle } from '../src/clock/scheduler.js';
 import type { ServerMessage } from '../src/control/index.js';
 import { deriveSessionKeys } from '../src/crypto/index.js';
 import { BurrowError, isBurrowError } from '../src/errors.js';
 import { HandshakeResponder } from '../src/handshake/index.js';
 import { RateLimitedLog, type Logger } from '../src/log/logger.js';
 import type { MuxStream } from '../src/mux/index.js';
+import { resolveRuntime, type Runtime, type RuntimeOptions } from '../src/net/runtime.js';
 import { TunnelSession } from '../src/session/index.js';
 import { bridge } from './bridge.js';
 import { ControlClient } from './control-client.js';
@@ -20,7 +21,11 @@ export interface ProvidedService {
   target: HostPort;
 }
 
-export interface ProviderOptions {
+/**
+ * `transport` (rendezvous and target connections), `scheduler`, `random`
+ * and `udp` (unused until the direct path lands) default to the real ones.
+ */
+export interface ProviderOptions extends RuntimeOptions {
   server: HostPort;
   token: string;
   services: ProvidedService[];
@@ -37,7 +42,7 @@ const REREGISTER_MS = 10_000;
 interface PendingHandshake {
   responder: HandshakeResponder;
   service: ProvidedService;
-  timer: NodeJS.Timeout;
+  timer: TimerHandle;
 }
 
 /**
@@ -52,14 +57,16 @@ export class Provider extends EventEmitter {
   private readonly sessions = new Set<TunnelSession>();
   private readonly refusals: RateLimitedLog;
   private readonly log: Logger;
-  private registerTimer: NodeJS.Timeout | null = null;
+  private readonly rt: Runtime;
+  private registerTimer: TimerHandle | null = null;
 
   constructor(private readonly opts: ProviderOptions) {
     super();
+    this.rt = resolveRuntime(opts);
     this.log = opts.logger;
     this.services = new Map(opts.services.map((s) => [s.name, s]));
-    this.refusals = new RateLimitedLog(this.log);
-    this.control = new ControlClient({ server: opts.server, token: opts.token, role: 'provider', logger: this.log });
+    this.refusals = new RateLimitedLog(this.log, undefined, undefined, () => this.rt.scheduler.now());
+    this.control = new ControlClient({ server: opts.server, token: opts.token, role: 'provider', logger: this.log, ...this.rt });
     this.control.on('up', () => this.register());
     this.control.on('message', (m: ServerMessage) => this.onMessage(m));
     this.control.on('fatal', (err: BurrowError) => {
@@ -73,22 +80,22 @@ export class Provider extends EventEmitter {
   }
 
   stop(): void {
-    if (this.registerTimer) clearTimeout(this.registerTimer);
+    this.registerTimer?.cancel();
     this.control.stop();
-    for (const h of this.handshakes.values()) clearTimeout(h.timer);
+    for (const h of this.handshakes.values()) h.timer.cancel();
     this.handshakes.clear();
     for (const s of this.sessions) s.close();
   }
 
   private register(): void {
-    if (this.registerTimer) clearTimeout(this.registerTimer);
+    this.registerTimer?.cancel();
     this.registerTimer = null;
     this.control.send({ type: 'register', services: [...this.services.keys()] });
   }
 
   private scheduleRegister(): void {
     if (this.registerTimer) return;
-    this.registerTimer = setTimeout(() => this.register(), REREGISTER_MS);
+    this.registerTimer = after(this.rt.scheduler, REREGISTER_MS, () => this.register(), { keepAlive: true });
   }
 
   get sessionCount(): number {
@@ -131,7 +138,7 @@ export class Provider extends EventEmitter {
       return this.refuse(connId, 'BUSY', 'the provider is busy; try again');
     }
     if (this.sessions.size >= (this.opts.maxSessions ?? 1024)) return this.refuse(connId, 'BUSY', 'the provider has too many sessions');
-    const responder = new HandshakeResponder({ secret: service.secret, service: name });
+    const responder = new HandshakeResponder({ secret: service.secret, service: name, randomBytes: (n) => this.rt.random.bytes(n) });
     let reply: Buffer;
     try {
       reply = responder.onHello(Buffer.from(helloB64, 'base64'));
@@ -140,8 +147,7 @@ export class Provider extends EventEmitter {
       this.refusals.log('warn', 'visitor-refused', { service: name, reason: message });
       return this.refuse(connId, 'HANDSHAKE', message);
     }
-    const timer = setTimeout(() => this.handshakes.delete(connId), 30_000);
-    timer.unref();
+    const timer = after(this.rt.scheduler, 30_000, () => this.handshakes.delete(connId));
     this.handshakes.set(connId, { responder, service, timer });
     this.control.send({ type: 'accept', connId, reply: reply.toString('base64') });
   }
@@ -150,7 +156,7 @@ export class Provider extends EventEmitter {
     const h = this.handshakes.get(connId);
     if (h === undefined) return;
     this.handshakes.delete(connId);
-    clearTimeout(h.timer);
+    h.timer.cancel();
     let sessionKey: Buffer;
     try {
       sessionKey = h.responder.onConfirm(Buffer.from(confirmB64, 'base64')).sessionKey;
@@ -170,7 +176,7 @@ export class Provider extends EventEmitter {
     const log = this.log.child({ service: service.name, conn: connId.slice(0, 8) });
     let link;
     try {
-      link = await openRelayLink(this.opts.server, connId, ticket);
+      link = await openRelayLink(this.opts.server, connId, ticket, undefined, this.rt);
     } catch (err) {
       log.warn('relay-failed', { error: err instanceof Error ? err.message : String(err) });
       return;
@@ -179,6 +185,7 @@ export class Provider extends EventEmitter {
       ...sessionTuning('stcp', this.opts.session),
       keys: deriveSessionKeys(sessionKey, 'responder', connId),
       role: 'responder',
+      scheduler: this.rt.scheduler,
     });
     this.sessions.add(session);
     link.bind(session.receive);
@@ -197,7 +204,7 @@ export class Provider extends EventEmitter {
   }
 
   private onStream(stream: MuxStream, service: ProvidedService, log: Logger): void {
-    const socket = net.connect({ host: service.target.host, port: service.target.port, allowHalfOpen: true, noDelay: true });
+    const socket = this.rt.transport.connect({ host: service.target.host, port: service.target.port, allowHalfOpen: true, noDelay: true });
     socket.once('error', (err: NodeJS.ErrnoException) => {
       log.warn('target-error', { target: formatHostPort(service.target), stream: stream.id, error: err.code ?? err.message });
     });

@@ -1,6 +1,7 @@
-import net from 'node:net';
+import { after } from '../src/clock/scheduler.js';
 import { ControlConnection, parseServerMessage, type ClientMessage, type ServerMessage } from '../src/control/index.js';
 import { BurrowError } from '../src/errors.js';
+import { resolveRuntime, type RuntimeOptions } from '../src/net/runtime.js';
 import { RelayLink } from '../src/path/relay-link.js';
 import type { HostPort } from './endpoint-arg.js';
 
@@ -10,19 +11,26 @@ import type { HostPort } from './endpoint-arg.js';
  * authenticated control channel. Resolves once the rendezvous has spliced it
  * to the other peer's link.
  */
-export function openRelayLink(server: HostPort, connId: string, ticket: string, timeoutMs = 15_000): Promise<RelayLink> {
+export function openRelayLink(
+  server: HostPort,
+  connId: string,
+  ticket: string,
+  timeoutMs = 15_000,
+  runtime: RuntimeOptions = {},
+): Promise<RelayLink> {
+  const rt = resolveRuntime(runtime);
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: server.host, port: server.port, noDelay: true });
+    const socket = rt.transport.connect({ host: server.host, port: server.port, noDelay: true });
     const conn = new ControlConnection<ServerMessage, ClientMessage>(socket, parseServerMessage);
     let settled = false;
     const fail = (message: string) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      timer.cancel();
       conn.close();
       reject(new BurrowError('ERR_CONNECT_FAILED', `relay link: ${message}`));
     };
-    const timer = setTimeout(() => fail(`no relay-ok within ${timeoutMs} ms`), timeoutMs);
+    const timer = after(rt.scheduler, timeoutMs, () => fail(`no relay-ok within ${timeoutMs} ms`), { keepAlive: true });
     socket.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
     conn.on('invalid', (reason: string) => fail(`invalid frame from the rendezvous (${reason})`));
     conn.on('close', () => fail('the rendezvous closed the relay connection'));
@@ -31,7 +39,7 @@ export function openRelayLink(server: HostPort, connId: string, ticket: string, 
       else if (m.type === 'error') fail(`${m.code}: ${m.message}`);
       else if (m.type === 'relay-ok' && m.connId === connId) {
         settled = true;
-        clearTimeout(timer);
+        timer.cancel();
         const leftover = conn.detach();
         socket.removeAllListeners('error');
         socket.removeAllListeners('close');

@@ -1,11 +1,12 @@
-import net from 'node:net';
-import { once, EventEmitter } from 'node:events';
-import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { after, type TimerHandle } from '../src/clock/scheduler.js';
 import type { ServerMessage } from '../src/control/index.js';
 import { deriveSessionKeys } from '../src/crypto/index.js';
 import { BurrowError, isBurrowError } from '../src/errors.js';
 import { HandshakeInitiator } from '../src/handshake/index.js';
 import type { Logger } from '../src/log/logger.js';
+import { resolveRuntime, type Runtime, type RuntimeOptions } from '../src/net/runtime.js';
+import type { StreamAddress, StreamServer, StreamSocket } from '../src/net/stream-transport.js';
 import { TunnelSession } from '../src/session/index.js';
 import { Backoff } from './backoff.js';
 import { bridge } from './bridge.js';
@@ -14,7 +15,11 @@ import { formatHostPort, type HostPort } from './endpoint-arg.js';
 import { openRelayLink } from './relay-connector.js';
 import { sessionTuning, type SessionTuning } from './tunnel-options.js';
 
-export interface VisitorOptions {
+/**
+ * `transport` (rendezvous connections and the local listener), `scheduler`,
+ * `random` and `udp` (unused until the direct path lands) default to the real ones.
+ */
+export interface VisitorOptions extends RuntimeOptions {
   server: HostPort;
   token: string;
   service: string;
@@ -29,8 +34,8 @@ export interface VisitorOptions {
 }
 
 interface Waiting {
-  socket: net.Socket;
-  timer: NodeJS.Timeout;
+  socket: StreamSocket;
+  timer: TimerHandle;
 }
 
 interface Setup {
@@ -48,20 +53,23 @@ interface Setup {
  */
 export class Visitor extends EventEmitter {
   private readonly control: ControlClient;
-  private readonly server: net.Server;
+  private readonly server: StreamServer;
+  private readonly rt: Runtime;
   private readonly log: Logger;
   private session: TunnelSession | null = null;
   private setup: Setup | null = null;
   private readonly waiting = new Set<Waiting>();
-  private readonly backoff = new Backoff(500, 10_000);
-  private retryTimer: NodeJS.Timeout | null = null;
+  private readonly backoff: Backoff;
+  private retryTimer: TimerHandle | null = null;
   private stopped = false;
   private connections = 0;
 
   constructor(private readonly opts: VisitorOptions) {
     super();
+    this.rt = resolveRuntime(opts);
     this.log = opts.logger;
-    this.control = new ControlClient({ server: opts.server, token: opts.token, role: 'visitor', logger: this.log });
+    this.backoff = new Backoff(500, 10_000, () => this.rt.random.next());
+    this.control = new ControlClient({ server: opts.server, token: opts.token, role: 'visitor', logger: this.log, ...this.rt });
     this.control.on('up', () => this.ensureSession());
     this.control.on('down', () => {
       // A setup in flight died with the control connection; the session itself lives on its own link.
@@ -69,19 +77,17 @@ export class Visitor extends EventEmitter {
     });
     this.control.on('message', (m: ServerMessage) => this.onMessage(m));
     this.control.on('fatal', (err: BurrowError) => this.fail(err));
-    this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.onConnection(socket));
+    this.server = this.rt.transport.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.onConnection(socket));
   }
 
-  async start(): Promise<net.AddressInfo> {
-    this.server.listen(this.opts.listen.port, this.opts.listen.host);
-    await Promise.race([
-      once(this.server, 'listening'),
-      once(this.server, 'error').then(([err]) => {
-        const e = err as NodeJS.ErrnoException;
-        throw new BurrowError('ERR_INVALID_ARGUMENT', `cannot listen on ${formatHostPort(this.opts.listen)}: ${e.code ?? e.message}`);
-      }),
-    ]);
-    const addr = this.server.address() as net.AddressInfo;
+  async start(): Promise<StreamAddress> {
+    let addr: StreamAddress;
+    try {
+      addr = await this.server.listen(this.opts.listen.port, this.opts.listen.host);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new BurrowError('ERR_INVALID_ARGUMENT', `cannot listen on ${formatHostPort(this.opts.listen)}: ${e.code ?? e.message}`);
+    }
     this.log.info('listening', { listen: `${addr.address}:${addr.port}`, service: this.opts.service, mode: 'stcp' });
     this.control.start();
     this.emit('listening', addr);
@@ -90,9 +96,9 @@ export class Visitor extends EventEmitter {
 
   stop(): void {
     this.stopped = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer?.cancel();
     this.control.stop();
-    this.server.close();
+    void this.server.close();
     for (const w of this.waiting) this.dropWaiting(w, true);
     this.session?.close();
   }
@@ -101,7 +107,7 @@ export class Visitor extends EventEmitter {
     return this.session;
   }
 
-  private onConnection(socket: net.Socket): void {
+  private onConnection(socket: StreamSocket): void {
     socket.on('error', () => {});
     const session = this.session;
     if (session !== null && !session.closed) return this.carry(socket, session);
@@ -114,17 +120,22 @@ export class Visitor extends EventEmitter {
     socket.pause();
     const w: Waiting = {
       socket,
-      timer: setTimeout(() => {
-        this.log.warn('connection-dropped', { reason: 'no tunnel to the provider within the wait time' });
-        this.dropWaiting(w, true);
-      }, this.opts.waitTimeoutMs ?? 15_000),
+      timer: after(
+        this.rt.scheduler,
+        this.opts.waitTimeoutMs ?? 15_000,
+        () => {
+          this.log.warn('connection-dropped', { reason: 'no tunnel to the provider within the wait time' });
+          this.dropWaiting(w, true);
+        },
+        { keepAlive: true },
+      ),
     };
     this.waiting.add(w);
     socket.once('close', () => this.dropWaiting(w, false));
     this.ensureSession();
   }
 
-  private carry(socket: net.Socket, session: TunnelSession): void {
+  private carry(socket: StreamSocket, session: TunnelSession): void {
     let stream;
     try {
       stream = session.openStream();
@@ -145,7 +156,7 @@ export class Visitor extends EventEmitter {
 
   private dropWaiting(w: Waiting, reset: boolean): void {
     if (!this.waiting.delete(w)) return;
-    clearTimeout(w.timer);
+    w.timer.cancel();
     if (reset && !w.socket.destroyed) w.socket.resetAndDestroy();
   }
 
@@ -153,9 +164,9 @@ export class Visitor extends EventEmitter {
     if (this.stopped || this.setup !== null || this.retryTimer !== null) return;
     if (this.session !== null && !this.session.closed) return;
     if (!this.control.isUp) return; // 'up' will call again
-    const connId = randomBytes(16).toString('hex');
+    const connId = this.rt.random.bytes(16).toString('hex');
     const initiator = new HandshakeInitiator(
-      { secret: this.opts.secret, service: this.opts.service },
+      { secret: this.opts.secret, service: this.opts.service, randomBytes: (n) => this.rt.random.bytes(n) },
       Buffer.from(connId, 'hex'),
     );
     this.setup = { connId, initiator };
@@ -193,7 +204,7 @@ export class Visitor extends EventEmitter {
     const log = this.log.child({ service: this.opts.service, conn: connId.slice(0, 8) });
     let link;
     try {
-      link = await openRelayLink(this.opts.server, connId, ticket);
+      link = await openRelayLink(this.opts.server, connId, ticket, undefined, this.rt);
     } catch (err) {
       this.setup = null;
       log.warn('relay-failed', { error: err instanceof Error ? err.message : String(err) });
@@ -205,6 +216,7 @@ export class Visitor extends EventEmitter {
       ...sessionTuning('stcp', this.opts.session),
       keys: deriveSessionKeys(sessionKey, 'initiator', connId),
       role: 'initiator',
+      scheduler: this.rt.scheduler,
     });
     this.session = session;
     link.bind(session.receive);
@@ -224,7 +236,7 @@ export class Visitor extends EventEmitter {
     this.emit('session', session);
     for (const w of [...this.waiting]) {
       this.waiting.delete(w);
-      clearTimeout(w.timer);
+      w.timer.cancel();
       if (!w.socket.destroyed) this.carry(w.socket, session);
     }
   }
@@ -232,10 +244,15 @@ export class Visitor extends EventEmitter {
   private retryLater(): void {
     if (this.stopped || this.retryTimer !== null) return;
     const delay = this.backoff.next();
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      this.ensureSession();
-    }, delay);
+    this.retryTimer = after(
+      this.rt.scheduler,
+      delay,
+      () => {
+        this.retryTimer = null;
+        this.ensureSession();
+      },
+      { keepAlive: true },
+    );
   }
 
   private fail(err: BurrowError): void {

@@ -1,0 +1,431 @@
+import { EventEmitter } from 'node:events';
+import { networkInterfaces } from 'node:os';
+import type { Scheduler, TimerHandle } from '../src/clock/scheduler.js';
+import type { RandomSource } from '../src/clock/random.js';
+import type { ClientMessage, ServerMessage } from '../src/control/index.js';
+import type { Logger } from '../src/log/logger.js';
+import type { UdpSocketFactory } from '../src/net/udp-factory.js';
+import type { UdpEndpoint, UdpSocket } from '../src/net/udp-socket.js';
+import type { DatagramPath } from '../src/path/datagram-path.js';
+import { UdpPath } from '../src/path/udp-path.js';
+import {
+  PathMonitor,
+  ProbeCodec,
+  ProbeType,
+  PunchRunner,
+  PunchSession,
+  derivePunchKeys,
+  describeCandidate,
+  planPunch,
+  sendTransmits,
+  type BirthdayRole,
+  type Candidate,
+  type LockedEndpoint,
+  type SessionNatInfo,
+} from '../src/punch/index.js';
+import type { TunnelSession } from '../src/session/index.js';
+import { PacketKind, looksLikeStun } from '../src/wire/packet-kind.js';
+
+/** Learns a socket's server-reflexive address and mapping behaviour (STUN on the rendezvous's UDP ports). */
+export interface ReflexiveDiscovery {
+  discover(socket: UdpSocket, route: (handler: (data: Buffer, from: UdpEndpoint) => boolean) => void): Promise<{
+    srflx: UdpEndpoint | null;
+    nat: SessionNatInfo;
+    detail: string;
+  }>;
+}
+
+export interface DirectOptions {
+  /** Probe random ports / open many sockets against one symmetric NAT. Default true. */
+  birthday: boolean;
+  /** Offer this machine's own interface addresses (LAN paths). Default true. */
+  hostCandidates: boolean;
+  /** Keepalive on an idle direct path. Default 15 s. */
+  keepaliveMs: number;
+  /** Give one punch attempt this long. Default 6 s. */
+  punchTimeoutMs: number;
+  /** TTL of priming packets; 0 = none. Default 2. */
+  primeTtl: number;
+  /** Extra sockets on the hard side of birthday probing. Default 256. */
+  birthdaySockets: number;
+  /** Random-port probes from the easy side of birthday probing. Default 2048, at 1000/s. */
+  birthdayProbes: number;
+  birthdayPerSecond: number;
+}
+
+export const DEFAULT_DIRECT: DirectOptions = {
+  birthday: true,
+  hostCandidates: true,
+  keepaliveMs: 15_000,
+  punchTimeoutMs: 6000,
+  primeTtl: 2,
+  birthdaySockets: 256,
+  birthdayProbes: 2048,
+  birthdayPerSecond: 1000,
+};
+
+export interface DirectLinkOptions {
+  connId: string;
+  role: 'initiator' | 'responder';
+  sessionKey: Buffer;
+  session: TunnelSession;
+  udp: UdpSocketFactory;
+  scheduler: Scheduler;
+  random: RandomSource;
+  discovery: ReflexiveDiscovery;
+  /** Sends an offer over the control channel; false when the control channel is down. */
+  sendControl: (m: ClientMessage) => boolean;
+  logger: Logger;
+  options?: Partial<DirectOptions>;
+  /** This host's addresses (default: the OS's non-internal IPv4 interfaces). */
+  hostAddresses?: () => string[];
+  /** Address to bind the session socket to (default: any). */
+  bindAddress?: string;
+}
+
+interface AttemptState {
+  n: number;
+  sockets: UdpSocket[];
+  nat: SessionNatInfo | null;
+  srflx: UdpEndpoint | null;
+  offered: boolean;
+  runner: PunchRunner | null;
+  startTimer: TimerHandle | null;
+  gathered: Promise<void>;
+}
+
+/** Re-punch backoff after a failed attempt or a lost direct path. */
+const RETRY_MS = [2000, 10_000, 30_000, 60_000, 300_000];
+
+/**
+ * The direct side of one tunnel session: its UDP socket (one per session,
+ * because a NAT mapping belongs to a socket, and it carries STUN, probes,
+ * KCP and keepalives alike), the candidates it offers through the
+ * rendezvous, the punch, the locked path and that path's health.
+ *
+ * Events:
+ *  'direct' (UdpPath, LockedEndpoint): the session now runs over this path.
+ *  'failed' (reason, timeline text): an attempt ended without a path.
+ *  'lost' (reason): the direct path died; the session went back to the relay.
+ */
+export class DirectLink extends EventEmitter {
+  private readonly opts: DirectOptions;
+  private readonly codec: ProbeCodec;
+  private readonly log: Logger;
+  private attempt: AttemptState | null = null;
+  /** The attempt being gathered or punched (set before any await, so a punch-request for it is not doubled). */
+  private currentAttempt = -1;
+  private nextAttempt = 0;
+  private path: UdpPath | null = null;
+  private pathSocket: UdpSocket | null = null;
+  private monitor: PathMonitor | null = null;
+  private monitorTimer: TimerHandle | null = null;
+  private retryTimer: TimerHandle | null = null;
+  private failures = 0;
+  private closed = false;
+  private readonly startedAt: number;
+  /** The relay to fall back to while there is no direct path (null: none). */
+  relay: DatagramPath | null = null;
+
+  constructor(private readonly o: DirectLinkOptions) {
+    super();
+    this.opts = { ...DEFAULT_DIRECT, ...o.options };
+    this.log = o.logger;
+    this.codec = new ProbeCodec(derivePunchKeys(o.sessionKey, o.role, o.connId), (n) => o.random.bytes(n));
+    this.startedAt = o.scheduler.now();
+  }
+
+  get directPath(): UdpPath | null {
+    return this.path;
+  }
+
+  /** Starts an attempt: gather candidates and offer them (the visitor's side starts; the provider answers punch-requests). */
+  start(): void {
+    void this.gather(this.nextAttempt++);
+  }
+
+  /** The control channel's messages for this session. */
+  onControl(m: ServerMessage): void {
+    if (this.closed) return;
+    if (m.type === 'punch-request') {
+      if (this.currentAttempt >= m.attempt) return;
+      this.nextAttempt = Math.max(this.nextAttempt, m.attempt + 1);
+      void this.gather(m.attempt);
+    } else if (m.type === 'punch') {
+      void this.onPunch(m);
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.retryTimer?.cancel();
+    this.monitorTimer?.cancel();
+    this.dropAttempt();
+    this.path?.close();
+    this.pathSocket?.close();
+    this.removeAllListeners();
+  }
+
+  private async gather(n: number): Promise<void> {
+    if (this.closed || n <= this.currentAttempt) return;
+    this.currentAttempt = n;
+    this.dropAttempt();
+    let socket: UdpSocket;
+    try {
+      socket = await this.o.udp(this.o.bindAddress);
+    } catch (err) {
+      this.offerNone(n, `cannot open a UDP socket: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    if (this.closed || this.currentAttempt !== n) return socket.close();
+    const state: AttemptState = { n, sockets: [socket], nat: null, srflx: null, offered: false, runner: null, startTimer: null, gathered: Promise.resolve() };
+    this.attempt = state;
+    let stunHandler: ((data: Buffer, from: UdpEndpoint) => boolean) | null = null;
+    this.routeSocket(state, 0, (data, from) => stunHandler?.(data, from) ?? false);
+    const found = await this.o.discovery.discover(socket, (h) => (stunHandler = h));
+    if (this.closed || this.attempt !== state) return;
+    state.nat = found.nat;
+    state.srflx = found.srflx;
+    const candidates: Candidate[] = [];
+    const port = socket.localEndpoint().port;
+    if (this.opts.hostCandidates) {
+      for (const address of this.hostAddresses(socket)) candidates.push({ kind: 'host', address, port });
+    }
+    if (found.srflx) candidates.push({ kind: 'srflx', ...found.srflx });
+    if (found.srflx && found.nat.mapping === 'dependent' && found.nat.allocation === 'sequential' && found.nat.step) {
+      // The next mappings of a sequential NAT follow the last one seen.
+      for (let k = 1; k <= 8; k++) {
+        const p = found.srflx.port + k * found.nat.step;
+        if (p > 0 && p < 65536) candidates.push({ kind: 'predicted', address: found.srflx.address, port: p });
+      }
+    }
+    this.log.debug('candidates', { attempt: n, candidates: candidates.map((c) => `${c.kind} ${c.address}:${c.port}`).join(', '), nat: found.detail });
+    state.offered = true;
+    const offer: ClientMessage = {
+      type: 'offer',
+      connId: this.o.connId,
+      attempt: n,
+      candidates: found.nat.udp ? candidates : [],
+      nat: found.nat.step === undefined ? { udp: found.nat.udp, mapping: found.nat.mapping, allocation: found.nat.allocation } : { ...found.nat, step: found.nat.step },
+    };
+    if (!found.nat.udp) offer.reason = 'UDP is blocked here: no STUN answer from the rendezvous over UDP';
+    if (!this.o.sendControl(offer)) this.scheduleRetry('the control channel is down');
+  }
+
+  private offerNone(n: number, reason: string): void {
+    this.log.warn('direct-unavailable', { reason });
+    this.o.sendControl({ type: 'offer', connId: this.o.connId, attempt: n, candidates: [], reason });
+  }
+
+  private async onPunch(m: Extract<ServerMessage, { type: 'punch' }>): Promise<void> {
+    const state = this.attempt;
+    if (state === null || state.n !== m.attempt) return;
+    if (m.candidates.length === 0 || state.nat === null) {
+      return this.attemptFailed(state, m.reason ?? 'the peer offered no candidates', '');
+    }
+    const remoteNat: SessionNatInfo = m.nat ? { ...m.nat } : { udp: true, mapping: 'unknown', allocation: 'unknown' };
+    const plan = planPunch(state.nat, remoteNat, { birthday: this.opts.birthday });
+    if (!plan.direct) return this.attemptFailed(state, plan.reason, '', true);
+    const startAt = this.o.scheduler.now() + m.startInMs;
+    let birthday: BirthdayRole | null = null;
+    if (plan.birthday?.hard === 'local') {
+      birthday = { role: 'hard', sockets: this.opts.birthdaySockets, startAfterMs: 500 };
+      for (let i = 0; i < this.opts.birthdaySockets; i++) {
+        try {
+          const s = await this.o.udp(this.o.bindAddress);
+          if (this.attempt !== state) return s.close();
+          state.sockets.push(s);
+          this.routeSocket(state, state.sockets.length - 1, () => false);
+        } catch {
+          break; // fewer sockets, lower odds; still bounded
+        }
+      }
+      birthday.sockets = state.sockets.length - 1;
+    } else if (plan.birthday?.hard === 'remote') {
+      birthday = { role: 'easy', probes: this.opts.birthdayProbes, perSecond: this.opts.birthdayPerSecond, startAfterMs: 600 };
+    }
+    const punch = new PunchSession({
+      codec: this.codec,
+      remote: m.candidates,
+      startAt,
+      random: (n) => this.o.random.bytes(n),
+      timeoutMs: this.opts.punchTimeoutMs + (birthday ? 3000 : 0),
+      primeTtl: this.opts.primeTtl,
+      localHosts: this.hostAddresses(state.sockets[0]!),
+      birthday,
+    });
+    this.log.info('punch-start', {
+      attempt: m.attempt,
+      peerCandidates: m.candidates.length,
+      plan: plan.reason,
+      startInMs: Math.round(m.startInMs),
+    });
+    state.runner = new PunchRunner(punch, this.codec, state.sockets, this.o.scheduler, (locked, p) => {
+      if (locked) this.onLocked(state, locked);
+      else this.attemptFailed(state, p.failure ?? 'no answer', p.timeline.format());
+    });
+    state.runner.start();
+  }
+
+  private routeSocket(state: AttemptState, index: number, stun: (data: Buffer, from: UdpEndpoint) => boolean): void {
+    const socket = state.sockets[index]!;
+    socket.onError(() => {});
+    socket.onMessage((data, from) => {
+      const kind = data[0];
+      if (kind === undefined) return;
+      if (kind === PacketKind.Probe) {
+        if (this.attempt === state && state.runner !== null) state.runner.feed(data, from, index);
+        else this.onProbeOutsidePunch(data, from, socket);
+        return;
+      }
+      if (kind === PacketKind.Session) return this.onSessionPacket(data, from);
+      if (looksLikeStun(kind)) stun(data, from);
+    });
+  }
+
+  private onSessionPacket(data: Buffer, from: UdpEndpoint): void {
+    const path = this.path;
+    const ok = this.o.session.receive(data, path ?? undefined);
+    if (ok && this.monitor && path && from.address === path.remote.address && from.port === path.remote.port) {
+      this.monitor.onHeard(this.o.scheduler.now());
+    }
+  }
+
+  /** Probe-kind packets on the locked path's socket: keepalives, and late probes from the peer still punching. */
+  private onProbeOutsidePunch(data: Buffer, from: UdpEndpoint, socket: UdpSocket): void {
+    const p = this.codec.open(data);
+    if (p === null) return;
+    const now = this.o.scheduler.now();
+    if (p.type === ProbeType.Probe) {
+      socket.send(this.codec.make(ProbeType.Ack, from, p.nonce).data, from);
+      return;
+    }
+    if (this.monitor && (p.type === ProbeType.Keepalive || p.type === ProbeType.KeepaliveAck)) {
+      this.monitor.handle(p, from, now);
+      this.pumpMonitor();
+    } else if (p.type === ProbeType.Keepalive) {
+      socket.send(this.codec.make(ProbeType.KeepaliveAck, from, p.nonce).data, from);
+    }
+  }
+
+  private onLocked(state: AttemptState, locked: LockedEndpoint): void {
+    if (this.closed || this.attempt !== state) return;
+    const socket = state.sockets[locked.socket]!;
+    // Keep only the socket that won; its NAT mapping is the path.
+    state.sockets.forEach((s, i) => {
+      if (i !== locked.socket) s.close();
+    });
+    const old = { path: this.path, socket: this.pathSocket };
+    state.sockets = [];
+    this.attempt = null;
+    // The winning socket keeps answering probes through the finished runner's codec.
+    this.routeLocked(socket);
+    this.pathSocket = socket;
+    this.monitor = new PathMonitor({ codec: this.codec, socket: 0, remote: locked.remote, now: this.o.scheduler.now(), keepaliveMs: this.opts.keepaliveMs });
+    const monitor = this.monitor;
+    const scheduler = this.o.scheduler;
+    const path = new (class extends UdpPath {
+      override send(packet: Uint8Array): void {
+        super.send(packet);
+        monitor.onSent(scheduler.now());
+      }
+    })(socket, locked.remote, 1400);
+    this.path = path;
+    this.failures = 0;
+    this.o.session.setPath(path);
+    old.path?.close();
+    if (old.socket && old.socket !== socket) old.socket.close();
+    this.pumpMonitor();
+    const how = describeCandidate({ kind: locked.kind, ...locked.remote });
+    this.log.info('direct-up', {
+      path: how,
+      remote: `${locked.remote.address}:${locked.remote.port}`,
+      candidate: locked.kind,
+      rttMs: Math.round(locked.rttMs * 10) / 10,
+      punchMs: Math.round(locked.afterMs),
+      sinceSessionMs: Math.round(scheduler.now() - this.startedAt),
+    });
+    this.emit('direct', path, locked);
+  }
+
+  private routeLocked(socket: UdpSocket): void {
+    socket.onMessage((data, from) => {
+      const kind = data[0];
+      if (kind === PacketKind.Session) this.onSessionPacket(data, from);
+      else if (kind === PacketKind.Probe) this.onProbeOutsidePunch(data, from, socket);
+    });
+  }
+
+  private pumpMonitor(): void {
+    const m = this.monitor;
+    if (m === null || this.closed) return;
+    const now = this.o.scheduler.now();
+    m.tick(now);
+    if (this.pathSocket) sendTransmits([this.pathSocket], m.drain());
+    if (m.health === 'dead') return this.onPathDead();
+    const next = m.nextDeadline();
+    this.monitorTimer?.cancel();
+    this.monitorTimer = next === null ? null : this.o.scheduler.at(next, () => this.pumpMonitor());
+  }
+
+  private onPathDead(): void {
+    const dead = this.path;
+    this.monitorTimer?.cancel();
+    this.monitorTimer = null;
+    this.monitor = null;
+    this.path = null;
+    dead?.close();
+    const reason = 'no answer on the direct path (NAT mapping changed or the peer went away)';
+    if (this.relay !== null) this.o.session.setPath(this.relay);
+    this.log.warn('direct-lost', { reason, fallback: this.relay ? 'relay' : 'none' });
+    this.emit('lost', reason);
+    // Punch again at once with a fresh socket (a fresh NAT mapping).
+    this.pathSocket?.close();
+    this.pathSocket = null;
+    // The visitor drives attempts; the provider answers the punch-request that follows.
+    if (this.o.role === 'initiator') this.start();
+  }
+
+  private attemptFailed(state: AttemptState, reason: string, timeline: string, hopeless = false): void {
+    if (this.attempt !== state) return;
+    state.runner?.stop(reason);
+    this.dropAttempt();
+    this.failures++;
+    this.log.warn('punch-failed', { reason, fallback: this.relay ? 'relay' : 'none', attempt: state.n, ...(timeline ? { timeline: `\n${timeline}` } : {}) });
+    this.emit('failed', reason, timeline);
+    this.scheduleRetry(reason, hopeless);
+  }
+
+  private scheduleRetry(reason: string, hopeless = false): void {
+    if (this.closed || this.retryTimer !== null || this.path !== null) return;
+    // The visitor drives attempts; the provider answers punch-requests.
+    if (this.o.role !== 'initiator') return;
+    const delay = hopeless ? 600_000 : RETRY_MS[Math.min(this.failures, RETRY_MS.length) - 1] ?? RETRY_MS[0]!;
+    this.log.debug('punch-retry', { inMs: delay, reason });
+    this.retryTimer = this.o.scheduler.at(this.o.scheduler.now() + delay, () => {
+      this.retryTimer = null;
+      if (this.path === null) this.start();
+    });
+  }
+
+  private dropAttempt(): void {
+    const a = this.attempt;
+    if (a === null) return;
+    this.attempt = null;
+    a.startTimer?.cancel();
+    a.runner?.stop('superseded');
+    for (const s of a.sockets) s.close();
+  }
+
+  private hostAddresses(socket: UdpSocket): string[] {
+    if (this.o.hostAddresses) return this.o.hostAddresses();
+    const bound = socket.localEndpoint().address;
+    if (bound !== '0.0.0.0' && bound !== '::') return [bound];
+    const out: string[] = [];
+    for (const list of Object.values(networkInterfaces())) {
+      for (const i of list ?? []) if (i.family === 'IPv4' && !i.internal) out.push(i.address);
+    }
+    return out.slice(0, 8);
+  }
+}
