@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -22,6 +23,23 @@ const errorCode = z.string().regex(/^[A-Z_]{2,40}$/);
 const text = z.string().max(500);
 
 export const PeerRole = z.enum(['provider', 'visitor']);
+
+/** A UDP candidate for hole punching (see src/punch/candidate.ts). */
+const ipAddress = z.string().max(45).refine((s) => isIP(s) !== 0, 'must be an IP address');
+export const CandidateMessage = z.strictObject({
+  kind: z.enum(['host', 'srflx', 'predicted', 'prflx']),
+  address: ipAddress,
+  port: z.number().int().min(1).max(65535),
+});
+export const NatInfoMessage = z.strictObject({
+  udp: z.boolean(),
+  mapping: z.enum(['independent', 'dependent', 'unknown']),
+  allocation: z.enum(['preserving', 'sequential', 'random', 'unknown']),
+  step: z.number().int().min(-1000).max(1000).optional(),
+});
+/** Which punch attempt of a session (a re-punch after a path died is the next one). */
+const attempt = z.number().int().min(0).max(1000);
+const candidates = z.array(CandidateMessage).max(32);
 export type PeerRole = z.infer<typeof PeerRole>;
 
 // Rendezvous -> peer
@@ -32,8 +50,20 @@ export const ServerMessage = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('registered'), services: z.array(serviceName).max(64) }),
   z.strictObject({ type: z.literal('incoming'), connId, service: serviceName, hello: b64(1, 512) }),
   z.strictObject({ type: z.literal('reply'), connId, reply: b64(1, 512), ticket: b64(32, 32) }),
-  z.strictObject({ type: z.literal('confirm'), connId, confirm: b64(1, 512), ticket: b64(32, 32) }),
+  z.strictObject({ type: z.literal('confirm'), connId, confirm: b64(1, 512), ticket: b64(32, 32), direct: z.boolean().optional() }),
   z.strictObject({ type: z.literal('connect-failed'), connId, code: errorCode, message: text }),
+  /** The peer's candidates (or why it offers none), and when to start punching. */
+  z.strictObject({
+    type: z.literal('punch'),
+    connId,
+    attempt,
+    candidates,
+    nat: NatInfoMessage.optional(),
+    startInMs: z.number().min(0).max(5000),
+    reason: text.optional(),
+  }),
+  /** The other peer wants to punch (again): offer candidates for this attempt. */
+  z.strictObject({ type: z.literal('punch-request'), connId, attempt }),
   z.strictObject({ type: z.literal('relay-ok'), connId }),
   z.strictObject({ type: z.literal('ping'), t: z.number() }),
   z.strictObject({ type: z.literal('pong'), t: z.number() }),
@@ -54,10 +84,14 @@ export const ClientMessage = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('connect'), connId, service: serviceName, hello: b64(1, 512) }),
   z.strictObject({ type: z.literal('accept'), connId, reply: b64(1, 512) }),
   z.strictObject({ type: z.literal('refuse'), connId, code: errorCode, message: text }),
-  z.strictObject({ type: z.literal('confirm'), connId, confirm: b64(1, 512) }),
+  z.strictObject({ type: z.literal('confirm'), connId, confirm: b64(1, 512), direct: z.boolean().optional() }),
+  /** This peer's candidates for a punch attempt; no candidates plus a reason = it will not punch. */
+  z.strictObject({ type: z.literal('offer'), connId, attempt, candidates, nat: NatInfoMessage.optional(), reason: text.optional() }),
   z.strictObject({ type: z.literal('ping'), t: z.number() }),
   z.strictObject({ type: z.literal('pong'), t: z.number() }),
 ]);
+export type CandidateMessage = z.infer<typeof CandidateMessage>;
+export type NatInfoMessage = z.infer<typeof NatInfoMessage>;
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
 export type Parsed<T> = { ok: true; message: T } | { ok: false; reason: string };

@@ -147,16 +147,20 @@ export class TunnelSession extends EventEmitter {
     return this.path;
   }
 
-  /** Hand this to every path as its receiver. */
-  readonly receive = (packet: Buffer, _path: DatagramPath): void => {
-    if (this.closedWith !== null) return;
+  /**
+   * Hand this to every path as its receiver. Returns true when the packet was
+   * authentic (a direct path's liveness counts only those).
+   */
+  readonly receive = (packet: Buffer, _path?: DatagramPath): boolean => {
+    if (this.closedWith !== null) return false;
     const now = this.scheduler.now();
     if (!this.core.receive(packet, now)) {
       this.dropped++;
-      return;
+      return false;
     }
     this.lastAuthenticatedAt = now;
     this.pump.kick();
+    return true;
   };
 
   openStream(): MuxStream {
