@@ -1,0 +1,97 @@
+/**
+ * The rendezvous's UDP port: a thin layer that feeds datagrams from its (up
+ * to four) sockets to the sans-I/O StunResponder and sends what it answers.
+ *
+ * Works on any UdpSocket (node:dgram or netsim's virtual network). Datagrams
+ * whose first byte is not STUN's (src/wire/packet-kind.ts) go to the handler
+ * given to onOtherPacket, so later protocols can share the port; without a
+ * handler they are dropped and counted.
+ */
+import type { Scheduler } from '../src/clock/scheduler.js';
+import { realScheduler } from '../src/clock/scheduler.js';
+import { formatEndpoint } from '../src/net/endpoint.js';
+import type { UdpEndpoint, UdpSocket } from '../src/net/udp-socket.js';
+import { looksLikeStun } from '../src/wire/packet-kind.js';
+import { StunResponder, type StunLayout, type StunResponderOptions, type StunResponderStats, type StunSlot } from './stun-responder.js';
+
+export type OtherPacketHandler = (data: Buffer, from: UdpEndpoint, socket: UdpSocket, slot: StunSlot) => void;
+
+export interface UdpServiceStats extends StunResponderStats {
+  /** Datagrams that were not STUN and had no other-packet handler. */
+  notStun: number;
+  /** Datagrams handed to the other-packet handler. */
+  otherPackets: number;
+  /** Empty datagrams. */
+  empty: number;
+}
+
+export class UdpService {
+  readonly responder: StunResponder;
+  private other: OtherPacketHandler | null = null;
+  private readonly counts = { notStun: 0, otherPackets: 0, empty: 0 };
+  private readonly sockets: Partial<Record<StunSlot, UdpSocket>>;
+  private readonly scheduler: Scheduler;
+
+  /**
+   * `sockets` must match `layout`: a socket for each slot the layout has
+   * (see StunResponder.slots). The service owns them and closes them in close().
+   */
+  constructor(
+    layout: StunLayout,
+    sockets: Partial<Record<StunSlot, UdpSocket>>,
+    opts: StunResponderOptions & { scheduler?: Scheduler } = {},
+  ) {
+    this.responder = new StunResponder(layout, opts);
+    this.scheduler = opts.scheduler ?? realScheduler;
+    this.sockets = sockets;
+    for (const slot of this.responder.slots()) {
+      const s = sockets[slot];
+      if (s === undefined) throw new Error(`UdpService: the layout has a ${slot} socket but none was given`);
+      s.onMessage((data, from) => this.receive(slot, s, data, from));
+    }
+  }
+
+  /** Receives every datagram whose first byte is not STUN's (replaces any earlier handler). */
+  onOtherPacket(handler: OtherPacketHandler | null): void {
+    this.other = handler;
+  }
+
+  /** The bound endpoints, primary first. */
+  endpoints(): { slot: StunSlot; endpoint: UdpEndpoint }[] {
+    return this.responder.slots().map((slot) => ({ slot, endpoint: this.sockets[slot]!.localEndpoint() }));
+  }
+
+  /** "0.0.0.0:7000,0.0.0.0:7001" for the `listening` log line. */
+  describe(): string {
+    return this.endpoints()
+      .map((e) => formatEndpoint(e.endpoint))
+      .join(',');
+  }
+
+  get stats(): UdpServiceStats {
+    const r = this.responder.stats;
+    return { ...r, dropped: { ...r.dropped }, ...this.counts };
+  }
+
+  close(): void {
+    for (const slot of this.responder.slots()) this.sockets[slot]?.close();
+  }
+
+  private receive(slot: StunSlot, socket: UdpSocket, data: Buffer, from: UdpEndpoint): void {
+    if (data.length === 0) {
+      this.counts.empty++;
+      return;
+    }
+    if (!looksLikeStun(data[0]!)) {
+      if (this.other === null) {
+        this.counts.notStun++;
+        return;
+      }
+      this.counts.otherPackets++;
+      this.other(data, from, socket, slot);
+      return;
+    }
+    const d = this.responder.handle(data, from, slot, this.scheduler.now());
+    if (d.kind === 'reply') this.sockets[d.slot]!.send(d.data, d.to);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * IP address text <-> bytes for STUN address attributes. Small and strict:
+ * IPv4 dotted quads, IPv6 text (with `::` and an embedded dotted quad), and
+ * IPv4-mapped IPv6 (`::ffff:a.b.c.d`, what a dual-stack socket reports for an
+ * IPv4 peer) treated as the IPv4 address it stands for.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+
+/** Four or sixteen bytes in network order, or null when `text` is not an IP literal. */
+export function ipToBytes(text: string): Uint8Array | null {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(text);
+  if (mapped) return ipv4ToBytes(mapped[1]!);
+  if (isIPv4(text)) return ipv4ToBytes(text);
+  if (isIPv6(text)) return ipv6ToBytes(text);
+  return null;
+}
+
+function ipv4ToBytes(text: string): Uint8Array | null {
+  if (!isIPv4(text)) return null;
+  return Uint8Array.from(text.split('.').map(Number));
+}
+
+function ipv6ToBytes(text: string): Uint8Array | null {
+  // Zone ids (fe80::1%eth0) have no place in an address attribute.
+  if (text.includes('%')) return null;
+  let head = text;
+  let tail4: number[] = [];
+  const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted) {
+    const v4 = ipv4ToBytes(dotted[2]!);
+    if (v4 === null) return null;
+    tail4 = [...v4];
+    head = dotted[1]!.endsWith('::') ? dotted[1]! : dotted[1]!.slice(0, -1);
+  }
+  const groupsWanted = 8 - tail4.length / 2;
+  const halves = head.split('::');
+  if (halves.length > 2) return null;
+  const parse = (s: string): number[] => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
+  const left = parse(halves[0]!);
+  const right = halves.length === 2 ? parse(halves[1]!) : [];
+  const fill = groupsWanted - left.length - right.length;
+  if (halves.length === 1 ? fill !== 0 : fill < 0) return null;
+  const groups = [...left, ...new Array<number>(halves.length === 2 ? fill : 0).fill(0), ...right];
+  const out = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    out[2 * i] = g >> 8;
+    out[2 * i + 1] = g & 0xff;
+  });
+  out.set(tail4, 12);
+  return out;
+}
+
+/** Text form of 4 or 16 bytes (RFC 5952 for IPv6: lower case, longest zero run as `::`). */
+export function bytesToIp(bytes: Uint8Array): string {
+  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
