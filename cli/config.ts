@@ -23,7 +23,7 @@ import { SERVICE_NAME } from '../src/control/messages.js';
  *   listen = "127.0.0.1:5000"
  */
 const hostPort = z.string().regex(/^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT').refine((s) => !(Number(s.slice(s.lastIndexOf(':') + 1)) > 65535), 'port must be 0-65535');
-const mode = z.literal('stcp', { message: 'mode must be "stcp" (xtcp, the direct path, is not available in this version yet)' });
+const mode = z.enum(['xtcp', 'stcp'], { message: 'mode must be "xtcp" (direct, relay fallback) or "stcp" (relay only)' });
 const name = z.string().regex(SERVICE_NAME, 'service names are 1-63 letters, digits, ".", "_" or "-"');
 const secret = z.string().min(1, 'secret must not be empty');
 
@@ -39,7 +39,7 @@ export const ConfigFile = z.strictObject({
     .array(z.strictObject({ name, secret, to: hostPort, mode: mode.optional(), server: hostPort.optional(), token: z.string().optional() }))
     .optional(),
   visit: z
-    .array(z.strictObject({ name, secret, listen: hostPort, mode: mode.optional(), server: hostPort.optional(), token: z.string().optional() }))
+    .array(z.strictObject({ name, secret, listen: hostPort, mode: mode.optional(), relay: z.enum(['fallback', 'never']).optional(), server: hostPort.optional(), token: z.string().optional() }))
     .optional(),
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;

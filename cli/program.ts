@@ -1,4 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import type { DirectConfig } from '../peer/direct-setup.js';
+import { parseHostPort } from '../peer/endpoint-arg.js';
 import { Command, Option } from 'commander';
 import { BurrowError, isBurrowError } from '../src/errors.js';
 import { makeLogger, type LogFlags } from './logging.js';
@@ -55,7 +58,51 @@ const peerOptions = (cmd: Command): Command =>
     .requiredOption('--name <name>', 'service name, shared by provider and visitor')
     .addOption(new Option('--secret <secret>', 'service secret: only holders can connect; never leaves this machine').env('BURROW_SECRET'))
     .option('--secret-file <file>', 'read the service secret from a file instead')
-    .addOption(new Option('--mode <mode>', 'stcp: relay through the rendezvous (xtcp comes in a later version)').default('stcp'));
+    .addOption(
+      new Option('--mode <mode>', 'xtcp: direct peer-to-peer by UDP hole punching, relayed meanwhile and when punching fails; stcp: always relay')
+        .choices(['xtcp', 'stcp'])
+        .default('xtcp'),
+    )
+    .option('--no-birthday', 'xtcp: never use birthday probing (many sockets / random ports) against a symmetric NAT')
+    .option('--no-lan', 'xtcp: do not offer this machine\'s interface addresses (e.g. when VPN interfaces make slow paths)')
+    .option('--keepalive <seconds>', 'xtcp: keepalive interval on an idle direct path (NAT mappings expire)', (v) => Number(v), 15)
+    .option('--stun <ip:port...>', 'xtcp: extra STUN servers for address discovery (the rendezvous\'s UDP port is always asked)')
+    .option('--server-udp-port <port>', 'xtcp: the rendezvous\'s UDP (STUN) port, if not the same number as its TCP port', (v) => Number(v));
+
+interface PeerFlags {
+  server?: string;
+  token?: string;
+  name: string;
+  secret?: string;
+  secretFile?: string;
+  mode: string;
+  birthday: boolean;
+  lan: boolean;
+  keepalive: number;
+  stun?: string[];
+  serverUdpPort?: number;
+}
+
+function directConfigFrom(opts: PeerFlags): DirectConfig {
+  if (!Number.isFinite(opts.keepalive) || opts.keepalive < 1 || opts.keepalive > 3600) {
+    throw new BurrowError('ERR_INVALID_ARGUMENT', `--keepalive must be 1-3600 seconds, got ${opts.keepalive}`);
+  }
+  const cfg: DirectConfig = { options: { birthday: opts.birthday, hostCandidates: opts.lan, keepaliveMs: opts.keepalive * 1000 } };
+  if (opts.serverUdpPort !== undefined) {
+    if (!Number.isInteger(opts.serverUdpPort) || opts.serverUdpPort < 1 || opts.serverUdpPort > 65534) {
+      throw new BurrowError('ERR_INVALID_ARGUMENT', `--server-udp-port must be 1-65534, got ${opts.serverUdpPort}`);
+    }
+    cfg.udpPort = opts.serverUdpPort;
+  }
+  if (opts.stun) {
+    cfg.stunServers = opts.stun.map((s) => {
+      const hp = parseHostPort(s, '--stun');
+      if (isIP(hp.host) === 0) throw new BurrowError('ERR_INVALID_ARGUMENT', `--stun wants IP:port, got "${s}"`);
+      return { address: hp.host, port: hp.port };
+    });
+  }
+  return cfg;
+}
 
 export function buildProgram(exit: (code: number) => void): Command {
   const program = new Command('burrow');
@@ -105,7 +152,7 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
     for (const p of cfg.provide ?? []) {
       parts.push(
         runProvider(
-          { server: (p.server ?? cfg.server)!, token: (p.token ?? cfg.token)!, name: p.name, secret: p.secret, to: p.to },
+          { server: (p.server ?? cfg.server)!, token: (p.token ?? cfg.token)!, name: p.name, secret: p.secret, to: p.to, mode: p.mode ?? 'xtcp' },
           log.child({ component: 'provider' }),
           fatal.report,
         ),
@@ -114,7 +161,15 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
     for (const v of cfg.visit ?? []) {
       parts.push(
         await runVisitor(
-          { server: (v.server ?? cfg.server)!, token: (v.token ?? cfg.token)!, name: v.name, secret: v.secret, listen: v.listen },
+          {
+            server: (v.server ?? cfg.server)!,
+            token: (v.token ?? cfg.token)!,
+            name: v.name,
+            secret: v.secret,
+            listen: v.listen,
+            mode: v.mode ?? 'xtcp',
+            relay: v.relay ?? 'fallback',
+          },
           log.child({ component: 'visitor' }),
           fatal.report,
         ),
@@ -163,7 +218,7 @@ Example (share a NAS web UI):
   burrow provide --server rv.example.com:7000 --token "$TOKEN" \\
     --name nas --secret "$SECRET" --to 192.168.1.10:5000`,
     )
-    .action(async (opts: LogFlags & { server?: string; token?: string; name: string; secret?: string; secretFile?: string; mode: string; to: string }) => {
+    .action(async (opts: LogFlags & PeerFlags & { to: string }) => {
       checkMode(opts.mode);
       const log = makeLogger(opts, 'provider');
       const fatal = fatalChannel();
@@ -174,6 +229,8 @@ Example (share a NAS web UI):
           name: opts.name,
           secret: secretFrom(opts),
           to: opts.to,
+          mode: opts.mode as 'xtcp' | 'stcp',
+          direct: directConfigFrom(opts),
         },
         log,
         fatal.report,
@@ -186,7 +243,12 @@ Example (share a NAS web UI):
       program
         .command('visit')
         .description('open a local port that leads to a provided service')
-        .requiredOption('--listen <host:port>', 'local address for your applications, e.g. 127.0.0.1:5000 (a bare port means 127.0.0.1)'),
+        .requiredOption('--listen <host:port>', 'local address for your applications, e.g. 127.0.0.1:5000 (a bare port means 127.0.0.1)')
+        .addOption(
+          new Option('--relay <when>', 'xtcp: "fallback" relays until (and unless) the direct path works; "never" uses only the direct path and fails clearly without it')
+            .choices(['fallback', 'never'])
+            .default('fallback'),
+        ),
     ),
   )
     .addHelpText(
@@ -197,7 +259,7 @@ Example (reach the NAS from a laptop):
     --name nas --secret "$SECRET" --listen 127.0.0.1:5000
   then open http://127.0.0.1:5000`,
     )
-    .action(async (opts: LogFlags & { server?: string; token?: string; name: string; secret?: string; secretFile?: string; mode: string; listen: string }) => {
+    .action(async (opts: LogFlags & PeerFlags & { listen: string; relay: string }) => {
       checkMode(opts.mode);
       const log = makeLogger(opts, 'visitor');
       const fatal = fatalChannel();
@@ -208,6 +270,9 @@ Example (reach the NAS from a laptop):
           name: opts.name,
           secret: secretFrom(opts),
           listen: opts.listen,
+          mode: opts.mode as 'xtcp' | 'stcp',
+          relay: opts.relay as 'fallback' | 'never',
+          direct: directConfigFrom(opts),
         },
         log,
         fatal.report,

@@ -6,6 +6,7 @@ import { RendezvousServer } from '../rendezvous/server.js';
 import { Provider } from '../peer/provider.js';
 import { Visitor } from '../peer/visitor.js';
 import { parseHostPort } from '../peer/endpoint-arg.js';
+import type { DirectConfig } from '../peer/direct-setup.js';
 
 /** What a running role offers the process: a way to stop, and a way to fail. */
 export interface Running {
@@ -15,14 +16,8 @@ export interface Running {
 export type FatalHandler = (err: BurrowError) => void;
 
 export function checkMode(mode: string | undefined): void {
-  if (mode === undefined || mode === 'stcp') return;
-  if (mode === 'xtcp') {
-    throw new BurrowError(
-      'ERR_INVALID_ARGUMENT',
-      '--mode xtcp (direct P2P with relay fallback) is not available in this version yet; use --mode stcp (relay through the rendezvous)',
-    );
-  }
-  throw new BurrowError('ERR_INVALID_ARGUMENT', `--mode must be "stcp", got "${mode}"`);
+  if (mode === undefined || mode === 'stcp' || mode === 'xtcp') return;
+  throw new BurrowError('ERR_INVALID_ARGUMENT', `--mode must be "xtcp" (direct, relay fallback) or "stcp" (relay only), got "${mode}"`);
 }
 
 export function checkName(name: string): string {
@@ -75,7 +70,7 @@ export async function runRendezvous(
 }
 
 export function runProvider(
-  opts: { server: string; token: string; name: string; secret: string; to: string },
+  opts: { server: string; token: string; name: string; secret: string; to: string; mode?: 'xtcp' | 'stcp'; direct?: DirectConfig },
   log: Logger,
   onFatal: FatalHandler,
 ): Running {
@@ -84,15 +79,26 @@ export function runProvider(
     token: opts.token,
     services: [{ name: checkName(opts.name), secret: opts.secret, target: parseHostPort(opts.to, '--to', '127.0.0.1') }],
     logger: log.child({ service: opts.name }),
+    mode: opts.mode ?? 'xtcp',
+    ...(opts.direct ? { direct: opts.direct } : {}),
   });
   provider.on('fatal', onFatal);
   provider.start();
-  log.info('provider-started', { service: opts.name, to: opts.to, server: opts.server, mode: 'stcp' });
+  log.info('provider-started', { service: opts.name, to: opts.to, server: opts.server, mode: opts.mode ?? 'xtcp' });
   return { stop: () => provider.stop() };
 }
 
 export async function runVisitor(
-  opts: { server: string; token: string; name: string; secret: string; listen: string },
+  opts: {
+    server: string;
+    token: string;
+    name: string;
+    secret: string;
+    listen: string;
+    mode?: 'xtcp' | 'stcp';
+    relay?: 'fallback' | 'never';
+    direct?: DirectConfig;
+  },
   log: Logger,
   onFatal: FatalHandler,
 ): Promise<Running> {
@@ -104,6 +110,9 @@ export async function runVisitor(
     secret: opts.secret,
     listen: parseHostPort(listenText, '--listen', '127.0.0.1'),
     logger: log.child({ service: opts.name }),
+    mode: opts.mode ?? 'xtcp',
+    relay: opts.relay ?? 'fallback',
+    ...(opts.direct ? { direct: opts.direct } : {}),
   });
   visitor.on('fatal', onFatal);
   await visitor.start();

@@ -13,6 +13,9 @@ import { ControlClient } from './control-client.js';
 import { formatHostPort, type HostPort } from './endpoint-arg.js';
 import { openRelayLink } from './relay-connector.js';
 import { sessionTuning, type SessionTuning } from './tunnel-options.js';
+import type { DirectLink } from './direct-link.js';
+import { createDirectLink, type DirectConfig } from './direct-setup.js';
+import type { RelayLink } from '../src/path/relay-link.js';
 
 export interface ProvidedService {
   name: string;
@@ -26,6 +29,9 @@ export interface ProvidedService {
  * and `udp` (unused until the direct path lands) default to the real ones.
  */
 export interface ProviderOptions extends RuntimeOptions {
+  /** xtcp (default): visitors that ask may punch a direct path; stcp: relay only. */
+  mode?: 'xtcp' | 'stcp';
+  direct?: DirectConfig;
   server: HostPort;
   token: string;
   services: ProvidedService[];
@@ -55,6 +61,7 @@ export class Provider extends EventEmitter {
   private readonly services: Map<string, ProvidedService>;
   private readonly handshakes = new Map<string, PendingHandshake>();
   private readonly sessions = new Set<TunnelSession>();
+  private readonly directs = new Map<string, DirectLink>();
   private readonly refusals: RateLimitedLog;
   private readonly log: Logger;
   private readonly rt: Runtime;
@@ -120,7 +127,10 @@ export class Provider extends EventEmitter {
       case 'incoming':
         return this.onIncoming(m.connId, m.service, m.hello);
       case 'confirm':
-        return this.onConfirm(m.connId, m.confirm, m.ticket);
+        return this.onConfirm(m.connId, m.confirm, m.ticket, m.direct === true);
+      case 'punch':
+      case 'punch-request':
+        return this.directs.get(m.connId)?.onControl(m);
       default:
         return;
     }
@@ -152,7 +162,7 @@ export class Provider extends EventEmitter {
     this.control.send({ type: 'accept', connId, reply: reply.toString('base64') });
   }
 
-  private onConfirm(connId: string, confirmB64: string, ticket: string): void {
+  private onConfirm(connId: string, confirmB64: string, ticket: string, direct: boolean): void {
     const h = this.handshakes.get(connId);
     if (h === undefined) return;
     this.handshakes.delete(connId);
@@ -169,38 +179,96 @@ export class Provider extends EventEmitter {
       });
       return this.refuse(connId, mismatch ? 'SECRET_MISMATCH' : 'HANDSHAKE', 'the service secret does not match');
     }
-    void this.startSession(connId, h.service, sessionKey, ticket);
+    void this.startSession(connId, h.service, sessionKey, ticket, direct);
   }
 
-  private async startSession(connId: string, service: ProvidedService, sessionKey: Buffer, ticket: string): Promise<void> {
+  private async startSession(connId: string, service: ProvidedService, sessionKey: Buffer, ticket: string, wantsDirect: boolean): Promise<void> {
     const log = this.log.child({ service: service.name, conn: connId.slice(0, 8) });
-    let link;
+    const allowDirect = (this.opts.mode ?? 'xtcp') === 'xtcp';
+    if (wantsDirect && !allowDirect) {
+      this.control.send({ type: 'offer', connId, attempt: 0, candidates: [], reason: 'the provider allows the relay only (stcp mode)' });
+    }
+    const xtcp = wantsDirect && allowDirect;
+    if (!xtcp) {
+      // stcp: the session lives on the relay link alone.
+      let link: RelayLink;
+      try {
+        link = await openRelayLink(this.opts.server, connId, ticket, undefined, this.rt);
+      } catch (err) {
+        log.warn('relay-failed', { error: err instanceof Error ? err.message : String(err) });
+        return;
+      }
+      const session = this.newSession(connId, service, sessionKey, 'stcp', log);
+      link.bind(session.receive);
+      session.setPath(link);
+      log.info('session-up', { path: 'relay' });
+      link.whenClosed(() => {
+        if (!session.closed) session.close(new BurrowError('ERR_SESSION_CLOSED', 'relay link closed'));
+      });
+      session.on('close', () => link.close());
+      return;
+    }
+    // xtcp: the session exists at once; the relay joins when it can (the
+    // visitor may use none), the punch runs alongside.
+    const session = this.newSession(connId, service, sessionKey, 'xtcp', log);
+    const direct = await createDirectLink({
+      connId,
+      role: 'responder',
+      sessionKey,
+      session,
+      runtime: this.rt,
+      server: this.opts.server,
+      config: this.opts.direct ?? {},
+      sendControl: (msg) => this.control.send(msg),
+      logger: log,
+    });
+    if (session.closed) return direct.close();
+    this.directs.set(connId, direct);
+    session.on('close', () => {
+      direct.close();
+      this.directs.delete(connId);
+    });
+    direct.start();
+    log.info('session-up', { path: 'pending', mode: 'xtcp' });
+    let link: RelayLink;
     try {
       link = await openRelayLink(this.opts.server, connId, ticket, undefined, this.rt);
     } catch (err) {
-      log.warn('relay-failed', { error: err instanceof Error ? err.message : String(err) });
+      log.info('relay-unavailable', { error: err instanceof Error ? err.message : String(err), note: 'direct path only' });
       return;
     }
+    if (session.closed) return link.close();
+    link.bind(session.receive);
+    direct.relay = link;
+    if (session.currentPath === null) session.setPath(link);
+    session.on('close', () => link.close());
+    link.whenClosed(() => {
+      direct.relay = null;
+      if (session.closed) return;
+      if (direct.directPath && session.currentPath === direct.directPath) {
+        log.warn('relay-lost', { reason: 'relay link closed; the session stays on the direct path' });
+        return;
+      }
+      session.close(new BurrowError('ERR_SESSION_CLOSED', 'relay link closed'));
+    });
+  }
+
+  private newSession(connId: string, service: ProvidedService, sessionKey: Buffer, mode: 'stcp' | 'xtcp', log: Logger): TunnelSession {
     const session = new TunnelSession({
-      ...sessionTuning('stcp', this.opts.session),
+      ...sessionTuning(mode, this.opts.session),
       keys: deriveSessionKeys(sessionKey, 'responder', connId),
       role: 'responder',
       scheduler: this.rt.scheduler,
     });
     this.sessions.add(session);
-    link.bind(session.receive);
-    session.setPath(link);
-    log.info('session-up', { path: 'relay' });
-    link.whenClosed(() => {
-      if (!session.closed) session.close(new BurrowError('ERR_SESSION_CLOSED', 'relay link closed'));
-    });
     session.on('close', (err?: BurrowError) => {
       this.sessions.delete(session);
-      link.close();
       log.info('session-closed', { reason: err?.message ?? 'closed' });
     });
+    session.on('path', (path: { kind: string; label: string }) => log.info('path', { path: path.kind, via: path.label }));
     session.on('stream', (stream: MuxStream) => this.onStream(stream, service, log));
     this.emit('session', session);
+    return session;
   }
 
   private onStream(stream: MuxStream, service: ProvidedService, log: Logger): void {

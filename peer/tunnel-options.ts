@@ -14,7 +14,11 @@ export const RELAY_ONLY_TUNING: SessionTuning = {
   kcp: { sndwnd: 128, rcvwnd: 128 },
 };
 
-export function sessionTuning(mode: 'stcp', overrides: SessionTuning | undefined): SessionTuning {
+/**
+ * xtcp sessions start on the relay and move to UDP: KCP's segment size is
+ * fixed for a session, so they use UDP-sized packets on the relay too.
+ */
+export function sessionTuning(mode: 'stcp' | 'xtcp', overrides: SessionTuning | undefined): SessionTuning {
   const base = mode === 'stcp' ? RELAY_ONLY_TUNING : {};
   return { ...base, ...overrides, kcp: { ...base.kcp, ...overrides?.kcp } };
 }

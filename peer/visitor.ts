@@ -14,12 +14,20 @@ import { ControlClient } from './control-client.js';
 import { formatHostPort, type HostPort } from './endpoint-arg.js';
 import { openRelayLink } from './relay-connector.js';
 import { sessionTuning, type SessionTuning } from './tunnel-options.js';
+import type { DirectLink } from './direct-link.js';
+import { createDirectLink, type DirectConfig } from './direct-setup.js';
+import { describeCandidate, type LockedEndpoint } from '../src/punch/index.js';
 
 /**
  * `transport` (rendezvous connections and the local listener), `scheduler`,
  * `random` and `udp` (unused until the direct path lands) default to the real ones.
  */
 export interface VisitorOptions extends RuntimeOptions {
+  /** xtcp: punch a direct path, relay meanwhile (and as fallback); stcp: relay only. Default stcp. */
+  mode?: 'xtcp' | 'stcp';
+  /** xtcp only: 'fallback' (default) carries traffic over the relay until and unless the direct path works; 'never' uses no relay. */
+  relay?: 'fallback' | 'never';
+  direct?: DirectConfig;
   server: HostPort;
   token: string;
   service: string;
@@ -55,6 +63,11 @@ export class Visitor extends EventEmitter {
   private readonly control: ControlClient;
   private readonly server: StreamServer;
   private readonly rt: Runtime;
+  private readonly mode: 'xtcp' | 'stcp';
+  private direct: DirectLink | null = null;
+  private directConnId: string | null = null;
+  /** How the current direct path reaches the provider ('direct LAN' / 'direct internet'). */
+  private directKind: string | null = null;
   private readonly log: Logger;
   private session: TunnelSession | null = null;
   private setup: Setup | null = null;
@@ -67,6 +80,7 @@ export class Visitor extends EventEmitter {
   constructor(private readonly opts: VisitorOptions) {
     super();
     this.rt = resolveRuntime(opts);
+    this.mode = opts.mode ?? 'stcp';
     this.log = opts.logger;
     this.backoff = new Backoff(500, 10_000, () => this.rt.random.next());
     this.control = new ControlClient({ server: opts.server, token: opts.token, role: 'visitor', logger: this.log, ...this.rt });
@@ -88,7 +102,7 @@ export class Visitor extends EventEmitter {
       const e = err as NodeJS.ErrnoException;
       throw new BurrowError('ERR_INVALID_ARGUMENT', `cannot listen on ${formatHostPort(this.opts.listen)}: ${e.code ?? e.message}`);
     }
-    this.log.info('listening', { listen: `${addr.address}:${addr.port}`, service: this.opts.service, mode: 'stcp' });
+    this.log.info('listening', { listen: `${addr.address}:${addr.port}`, service: this.opts.service, mode: this.mode });
     this.control.start();
     this.emit('listening', addr);
     return addr;
@@ -110,7 +124,8 @@ export class Visitor extends EventEmitter {
   private onConnection(socket: StreamSocket): void {
     socket.on('error', () => {});
     const session = this.session;
-    if (session !== null && !session.closed) return this.carry(socket, session);
+    // With --relay never, connections wait until the direct path is up.
+    if (session !== null && !session.closed && session.currentPath !== null) return this.carry(socket, session);
     if (this.waiting.size >= (this.opts.maxWaiting ?? 256)) {
       this.log.warn('connection-refused', { reason: 'too many connections waiting for the tunnel' });
       socket.resetAndDestroy();
@@ -146,7 +161,8 @@ export class Visitor extends EventEmitter {
       return;
     }
     const id = ++this.connections;
-    const path = session.currentPath?.kind ?? 'relay';
+    const kind = session.currentPath?.kind;
+    const path = kind === 'direct' ? (this.directKind ?? 'direct') : (kind ?? 'none');
     this.log.info('connection', { id, from: `${socket.remoteAddress}:${socket.remotePort}`, stream: stream.id, path });
     bridge(socket, stream, (err) => {
       this.log.debug('connection-closed', { id, error: err?.message });
@@ -179,6 +195,10 @@ export class Visitor extends EventEmitter {
       this.log.error('rendezvous-error', { code: m.code, error: m.message });
       return;
     }
+    if ((m.type === 'punch' || m.type === 'punch-request') && this.direct !== null && m.connId === this.directConnId) {
+      this.direct.onControl(m);
+      return;
+    }
     if (setup === null || !('connId' in m) || m.connId !== setup.connId) return;
     if (m.type === 'connect-failed') {
       this.setup = null;
@@ -189,7 +209,12 @@ export class Visitor extends EventEmitter {
     if (m.type === 'reply') {
       const { confirm, result } = setup.initiator.onReply(Buffer.from(m.reply, 'base64'));
       // Confirm even on failure, so the provider learns of the mismatch and logs it.
-      this.control.send({ type: 'confirm', connId: setup.connId, confirm: confirm.toString('base64') });
+      this.control.send({
+        type: 'confirm',
+        connId: setup.connId,
+        confirm: confirm.toString('base64'),
+        ...(this.mode === 'xtcp' ? { direct: true } : {}),
+      });
       if (result instanceof BurrowError) {
         this.setup = null;
         if (result.code === 'ERR_HANDSHAKE_SECRET_MISMATCH') return this.fail(result);
@@ -202,38 +227,98 @@ export class Visitor extends EventEmitter {
 
   private async openSession(connId: string, sessionKey: Buffer, ticket: string): Promise<void> {
     const log = this.log.child({ service: this.opts.service, conn: connId.slice(0, 8) });
-    let link;
-    try {
-      link = await openRelayLink(this.opts.server, connId, ticket, undefined, this.rt);
-    } catch (err) {
-      this.setup = null;
-      log.warn('relay-failed', { error: err instanceof Error ? err.message : String(err) });
-      return this.retryLater();
+    const xtcp = this.mode === 'xtcp';
+    const useRelay = !xtcp || this.opts.relay !== 'never';
+    let link = null;
+    if (useRelay) {
+      try {
+        link = await openRelayLink(this.opts.server, connId, ticket, undefined, this.rt);
+      } catch (err) {
+        this.setup = null;
+        log.warn('relay-failed', { error: err instanceof Error ? err.message : String(err) });
+        if (!xtcp) return this.retryLater();
+        link = null;
+      }
     }
     this.setup = null;
-    if (this.stopped) return link.close();
+    if (this.stopped) return link?.close();
     const session = new TunnelSession({
-      ...sessionTuning('stcp', this.opts.session),
+      ...sessionTuning(xtcp ? 'xtcp' : 'stcp', this.opts.session),
       keys: deriveSessionKeys(sessionKey, 'initiator', connId),
       role: 'initiator',
       scheduler: this.rt.scheduler,
     });
     this.session = session;
-    link.bind(session.receive);
-    session.setPath(link);
+    let direct: DirectLink | null = null;
+    if (xtcp) {
+      direct = await createDirectLink({
+        connId,
+        role: 'initiator',
+        sessionKey,
+        session,
+        runtime: this.rt,
+        server: this.opts.server,
+        config: this.opts.direct ?? {},
+        sendControl: (msg) => this.control.send(msg),
+        logger: log,
+      });
+      if (session.closed || this.stopped) return direct.close();
+      this.direct = direct;
+      this.directConnId = connId;
+      direct.relay = link;
+      direct.on('direct', (_path, locked: LockedEndpoint) => {
+        this.directKind = describeCandidate({ kind: locked.kind, ...locked.remote });
+        // Connections that waited for a path (relay never) can go now.
+        this.releaseWaiting(session);
+      });
+      direct.on('lost', () => (this.directKind = null));
+      direct.on('failed', (reason: string) => {
+        if (link === null && session.currentPath === null) {
+          session.close(new BurrowError('ERR_CONNECT_FAILED', `no direct path to the provider and --relay never: ${reason}`));
+        }
+      });
+    }
+    if (link !== null) {
+      const relay = link;
+      relay.bind(session.receive);
+      session.setPath(relay);
+      log.info('session-up', { path: 'relay', via: relay.label, mode: this.mode });
+      relay.whenClosed(() => {
+        if (direct !== null) direct.relay = null;
+        if (session.closed) return;
+        // Once the direct path is up the rendezvous (and its relay) may go: the session carries on.
+        if (direct?.directPath && session.currentPath === direct.directPath) {
+          log.warn('relay-lost', { reason: 'relay link closed; the session stays on the direct path' });
+          return;
+        }
+        session.close(new BurrowError('ERR_SESSION_CLOSED', 'relay link closed'));
+      });
+    } else {
+      log.info('session-up', { path: 'none yet', mode: this.mode, relay: 'never' });
+    }
     this.backoff.reset();
-    log.info('session-up', { path: 'relay', via: link.label });
-    link.whenClosed(() => {
-      if (!session.closed) session.close(new BurrowError('ERR_SESSION_CLOSED', 'relay link closed'));
-    });
-    session.on('path', (path: { kind: string; label: string }) => log.info('path', { path: path.kind, via: path.label }));
+    session.on('path', (path: { kind: string; label: string }) => log.info('path', { path: path.kind === 'direct' ? (this.directKind ?? 'direct') : path.kind, via: path.label }));
     session.on('close', (err?: BurrowError) => {
-      link.close();
+      link?.close();
+      direct?.close();
+      if (this.direct === direct) {
+        this.direct = null;
+        this.directConnId = null;
+        this.directKind = null;
+      }
       if (this.session === session) this.session = null;
       log.warn('session-closed', { reason: err?.message ?? 'closed' });
-      if (!this.stopped) this.ensureSession();
+      if (!this.stopped) {
+        if (err?.code === 'ERR_CONNECT_FAILED') this.retryLater();
+        else this.ensureSession();
+      }
     });
     this.emit('session', session);
+    direct?.start();
+    if (link !== null) this.releaseWaiting(session);
+  }
+
+  private releaseWaiting(session: TunnelSession): void {
     for (const w of [...this.waiting]) {
       this.waiting.delete(w);
       w.timer.cancel();

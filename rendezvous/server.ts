@@ -14,6 +14,7 @@ import { resolveRuntime, type Runtime, type RuntimeOptions } from '../src/net/ru
 import type { StreamAddress, StreamServer, StreamSocket } from '../src/net/stream-transport.js';
 import { ServiceRegistry } from './registry.js';
 import { spliceRelay } from './relay.js';
+import { PunchBroker } from './punch-broker.js';
 import { DEFAULT_RENDEZVOUS_LIMITS, type RendezvousLimits } from './limits.js';
 
 /**
@@ -41,6 +42,9 @@ interface Peer {
   role: 'provider' | 'visitor' | null;
   lastSeen: number;
   pending: number;
+  /** Control round trip from the last pong, for synchronising punch starts. */
+  rttMs: number | null;
+  send(message: ServerMessage): void;
 }
 
 interface RelaySide {
@@ -93,11 +97,13 @@ export class RendezvousServer {
   private heartbeat: TimerHandle | null = null;
   private nextPeerId = 1;
   private relayLinks = 0;
+  private readonly broker: PunchBroker<Peer>;
   private readonly counters = { relayBytes: 0, loginsRefused: 0, invalidFrames: 0, unauthenticated: 0 };
 
   constructor(private readonly opts: RendezvousOptions) {
     this.rt = resolveRuntime(opts);
     this.log = opts.logger ?? new Logger({ fields: { component: 'rendezvous' } });
+    this.broker = new PunchBroker<Peer>({ scheduler: this.rt.scheduler, log: (event, fields) => this.log.info(event, fields) });
     this.limits = { ...DEFAULT_RENDEZVOUS_LIMITS, ...opts.limits };
     this.registry = new ServiceRegistry<Peer>();
     const now = () => this.rt.scheduler.now();
@@ -117,6 +123,7 @@ export class RendezvousServer {
 
   async close(): Promise<void> {
     this.heartbeat?.cancel();
+    this.broker.close();
     for (const p of this.peers) p.conn.close();
     for (const s of this.sockets) s.destroy();
     for (const s of this.pending.values()) s.timer.cancel();
@@ -157,6 +164,8 @@ export class RendezvousServer {
       role: null,
       lastSeen: this.rt.scheduler.now(),
       pending: 0,
+      rttMs: null,
+      send: (message: ServerMessage) => conn.send(message),
     };
     this.peers.add(peer);
     this.counters.unauthenticated++;
@@ -188,8 +197,13 @@ export class RendezvousServer {
     switch (m.type) {
       case 'ping':
         return peer.conn.send({ type: 'pong', t: m.t });
-      case 'pong':
+      case 'pong': {
+        const rtt = this.rt.scheduler.now() - m.t;
+        if (rtt >= 0 && rtt < 60_000) peer.rttMs = rtt;
         return;
+      }
+      case 'offer':
+        return this.broker.offer(peer, peer.role === 'provider' ? 'provider' : 'visitor', m);
       case 'register':
         return this.onRegister(peer, m.services);
       case 'connect':
@@ -199,7 +213,7 @@ export class RendezvousServer {
       case 'refuse':
         return this.onProviderRefuse(peer, m.connId, m.code, m.message);
       case 'confirm':
-        return this.onConfirm(peer, m.connId, m.confirm);
+        return this.onConfirm(peer, m.connId, m.confirm, m.direct === true);
       default:
         return this.refuse(peer, 'PROTOCOL', `unexpected "${m.type}" after login`);
     }
@@ -222,6 +236,8 @@ export class RendezvousServer {
       peerId: peer.id,
     });
     this.log.info('peer-login', { peer: peer.id, role: m.role, remote: peer.remote, name: m.name });
+    // A first round trip now, so a punch soon after login can be synchronised.
+    peer.conn.send({ type: 'ping', t: this.rt.scheduler.now() });
   }
 
   private onRegister(peer: Peer, services: string[]): void {
@@ -285,11 +301,13 @@ export class RendezvousServer {
     this.drop(s);
   }
 
-  private onConfirm(visitor: Peer, connId: string, confirm: string): void {
+  private onConfirm(visitor: Peer, connId: string, confirm: string, direct: boolean): void {
     const s = this.pending.get(connId);
     if (s === undefined || s.visitor !== visitor || s.stage !== 'reply') return;
     s.stage = 'confirm';
-    s.provider.conn.send({ type: 'confirm', connId, confirm, ticket: s.providerTicket.toString('base64') });
+    // The two may now punch: only they know the session key the probes need.
+    if (direct) this.broker.authorize(connId, s.visitor, s.provider, s.service);
+    s.provider.conn.send({ type: 'confirm', connId, confirm, ticket: s.providerTicket.toString('base64'), ...(direct ? { direct } : {}) });
   }
 
   private onRelayJoin(peer: Peer, m: Extract<ClientMessage, { type: 'relay-join' }>): void {

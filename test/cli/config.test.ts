@@ -148,12 +148,12 @@ describe('loadConfig: errors are ERR_CONFIG with a useful message', () => {
     configError(file('[[provide]]\nname="p1"\nsecret="s"\nto=":1"\n'), /"server" for p1/, /"token" for p1/);
   });
 
-  it('mode = "xtcp" says xtcp is not available yet', () => {
+  it('an unknown mode names the two modes', () => {
     const msg = configError(
-      file('server = "x:1"\ntoken = "t"\n[[visit]]\nname="a"\nsecret="s"\nlisten=":1"\nmode="xtcp"\n'),
+      file('server = "x:1"\ntoken = "t"\n[[visit]]\nname="a"\nsecret="s"\nlisten=":1"\nmode="p2p"\n'),
       /visit\.0\.mode/,
     );
-    assert.match(msg, /xtcp.*not available/);
+    assert.match(msg, /xtcp.*stcp/);
   });
 
   it('invalid TOML is "not valid TOML"', () => {

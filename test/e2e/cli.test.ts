@@ -34,11 +34,15 @@ test('burrow --help explains the roles and a real setup', async () => {
   for (const word of ['rendezvous', 'provide', 'visit', 'burrow demo', '-c']) assert.ok(p.stdout.includes(word), word);
 });
 
-test('xtcp is refused clearly until the direct path exists', async () => {
-  const p = group.spawn('xtcp', ['visit', '--server', '127.0.0.1:1', '--token', 't', '--name', 'n', '--secret', 's', '--listen', '127.0.0.1:1', '--mode', 'xtcp'], { json: false });
+test('an unknown --mode or --relay is refused with the choices', async () => {
+  const p = group.spawn('mode', ['visit', '--server', '127.0.0.1:1', '--token', 't', '--name', 'n', '--secret', 's', '--listen', '127.0.0.1:1', '--mode', 'p2p'], { json: false });
   assert.equal(await p.waitExit(), 2);
-  assert.match(p.stderrText.join('\n'), /xtcp.*not available in this version/);
+  assert.match(p.stderrText.join('\n'), /xtcp, stcp/);
+  const q = group.spawn('relay', ['visit', '--server', '127.0.0.1:1', '--token', 't', '--name', 'n', '--secret', 's', '--listen', '127.0.0.1:1', '--relay', 'sometimes'], { json: false });
+  assert.equal(await q.waitExit(), 2);
+  assert.match(q.stderrText.join('\n'), /fallback, never/);
 });
+
 
 test('missing and malformed flags are usage errors that say what to do', async () => {
   const cases: [string[], RegExp][] = [

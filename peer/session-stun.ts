@@ -1,0 +1,56 @@
+import type { Scheduler } from '../src/clock/scheduler.js';
+import type { UdpEndpoint, UdpSocket } from '../src/net/udp-socket.js';
+import type { SessionNatInfo } from '../src/punch/index.js';
+import { BindingClient } from '../src/stun/binding-client.js';
+import type { ReflexiveDiscovery } from './direct-link.js';
+
+/**
+ * What a session socket learns from the rendezvous's STUN ports before it
+ * offers candidates: its server-reflexive address, and — by asking the
+ * rendezvous's primary and alternate port from the same socket — whether
+ * the NAT keeps one mapping per socket (endpoint-independent) or makes a new
+ * one per destination, and if so whether the ports step predictably.
+ * Extra STUN servers may be given; one that never answers costs only its
+ * own bounded timeout.
+ */
+export class SessionStun implements ReflexiveDiscovery {
+  constructor(
+    private readonly servers: { primary: UdpEndpoint; alternatePort: UdpEndpoint; extra?: readonly UdpEndpoint[] },
+    private readonly scheduler: Scheduler,
+    private readonly random: (n: number) => Uint8Array,
+    private readonly timeoutMs = 1500,
+  ) {}
+
+  async discover(socket: UdpSocket, route: (handler: (data: Buffer, from: UdpEndpoint) => boolean) => void) {
+    const client = new BindingClient(socket, { scheduler: this.scheduler, random: this.random });
+    route((data, from) => client.handle(data, from));
+    const q = (to: UdpEndpoint) => ({ to, timeoutMs: this.timeoutMs, rtoMs: 250 });
+    const targets = [this.servers.primary, this.servers.alternatePort, ...(this.servers.extra ?? [])];
+    const results = await client.requestAll(targets.map(q));
+    client.close();
+    const mapped = results.map((r) => (r.ok ? r.info.mapped : null));
+    const [first, second] = mapped;
+    const srflx = first ?? second ?? mapped.find((m) => m !== null) ?? null;
+    const local = socket.localEndpoint();
+    if (srflx === null) {
+      return { srflx: null, nat: { udp: false, mapping: 'unknown', allocation: 'unknown' } as SessionNatInfo, detail: 'no STUN answer over UDP' };
+    }
+    let nat: SessionNatInfo;
+    if (first && second) {
+      if (first.port === second.port && first.address === second.address) {
+        nat = { udp: true, mapping: 'independent', allocation: srflx.port === local.port ? 'preserving' : 'unknown' };
+      } else {
+        const step = second.port - first.port;
+        nat =
+          Math.abs(step) <= 16 && step !== 0
+            ? { udp: true, mapping: 'dependent', allocation: 'sequential', step }
+            : { udp: true, mapping: 'dependent', allocation: 'random' };
+        // The srflx for the peer is a guess either way; the last mapping seen is the base for prediction.
+        return { srflx: second, nat, detail: `mapping differs per destination (${first.port} then ${second.port})` };
+      }
+    } else {
+      nat = { udp: true, mapping: 'unknown', allocation: 'unknown' };
+    }
+    return { srflx, nat, detail: `mapped ${srflx.address}:${srflx.port}, ${nat.mapping} mapping` };
+  }
+}
