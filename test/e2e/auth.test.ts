@@ -6,12 +6,15 @@ import { ProcessGroup, freePort, startLab, type Lab } from '../support/cli.js';
 import { echoTarget, type Target } from '../support/targets.js';
 import { exchange, sha256 } from '../support/client.js';
 
+/** These tests are about the relay path (issue 3): stcp keeps every byte on it. */
+const STCP = ['--mode', 'stcp'];
+
 const group = new ProcessGroup();
 const targets: Target[] = [];
 let lab: Lab;
 
 before(async () => {
-  lab = await startLab(group);
+  lab = await startLab(group, { peerArgs: STCP });
 });
 
 after(async () => {

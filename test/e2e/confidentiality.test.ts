@@ -12,6 +12,9 @@ import { ProcessGroup, startLab } from '../support/cli.js';
 import { echoTarget, type Target } from '../support/targets.js';
 import { exchange, sha256 } from '../support/client.js';
 
+/** These tests are about the relay path (issue 3): stcp keeps every byte on it. */
+const STCP = ['--mode', 'stcp'];
+
 const group = new ProcessGroup();
 const targets: Target[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'burrow-tap-'));
@@ -24,7 +27,7 @@ after(async () => {
 
 test('a marker sent through the tunnel never appears in what the rendezvous receives or sends', async () => {
   const tap = join(dir, 'rendezvous.tap');
-  const lab = await startLab(group, { rendezvousArgs: ['--tap', tap] });
+  const lab = await startLab(group, { rendezvousArgs: ['--tap', tap], peerArgs: STCP });
   const target = await echoTarget();
   targets.push(target);
   const secret = 'service-secret-' + randomBytes(8).toString('hex');

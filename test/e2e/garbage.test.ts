@@ -12,6 +12,9 @@ import { ProcessGroup, startLab } from '../support/cli.js';
 import { echoTarget, type Target } from '../support/targets.js';
 import { exchange, sha256 } from '../support/client.js';
 
+/** These tests are about the relay path (issue 3): stcp keeps every byte on it. */
+const STCP = ['--mode', 'stcp'];
+
 const group = new ProcessGroup();
 const targets: Target[] = [];
 const sockets: net.Socket[] = [];
@@ -49,7 +52,7 @@ function closedWithin(s: net.Socket, ms: number): Promise<boolean> {
 }
 
 test('random bytes, huge lengths, truncated frames and 1000 silent connections do not hurt anyone else', async () => {
-  const lab = await startLab(group);
+  const lab = await startLab(group, { peerArgs: STCP });
   const target = await echoTarget();
   targets.push(target);
   await lab.provide('svc', 'pw', target.port);

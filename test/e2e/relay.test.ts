@@ -11,13 +11,16 @@ import { ProcessGroup, startLab, type Lab } from '../support/cli.js';
 import { bannerTarget, duplexTarget, echoTarget, resetTarget, type Target } from '../support/targets.js';
 import { exchange, readFirst, sha256 } from '../support/client.js';
 
+/** These tests are about the relay path (issue 3): stcp keeps every byte on it. */
+const STCP = ['--mode', 'stcp'];
+
 const MB = 1024 * 1024;
 const group = new ProcessGroup();
 const targets: Target[] = [];
 let lab: Lab;
 
 before(async () => {
-  lab = await startLab(group);
+  lab = await startLab(group, { peerArgs: STCP });
 });
 
 after(async () => {

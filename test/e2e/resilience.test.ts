@@ -6,6 +6,9 @@ import { ProcessGroup, startLab } from '../support/cli.js';
 import { echoTarget, type Target } from '../support/targets.js';
 import { exchange, sha256 } from '../support/client.js';
 
+/** These tests are about the relay path (issue 3): stcp keeps every byte on it. */
+const STCP = ['--mode', 'stcp'];
+
 const group = new ProcessGroup();
 const targets: Target[] = [];
 
@@ -22,7 +25,7 @@ async function roundTrip(port: number): Promise<void> {
 }
 
 test('rendezvous killed with SIGKILL and restarted: the provider re-registers within seconds, new connections work', async () => {
-  const lab = await startLab(group);
+  const lab = await startLab(group, { peerArgs: STCP });
   const target = await echoTarget();
   targets.push(target);
   const provider = await lab.provide('nas', 's3cret', target.port);
@@ -45,7 +48,7 @@ test('rendezvous killed with SIGKILL and restarted: the provider re-registers wi
 });
 
 test('provider restarted: visitors reconnect on their own', async () => {
-  const lab = await startLab(group);
+  const lab = await startLab(group, { peerArgs: STCP });
   const target = await echoTarget();
   targets.push(target);
   const provider = await lab.provide('files', 'pw', target.port);

@@ -142,7 +142,12 @@ export interface Lab {
 }
 
 /** A rendezvous on loopback plus helpers to start providers and visitors against it. */
-export async function startLab(group: ProcessGroup, opts: { token?: string; rendezvousArgs?: string[] } = {}): Promise<Lab> {
+/**
+ * `peerArgs` go to every provider and visitor (e.g. ['--mode', 'stcp'] for
+ * the relay-path tests; the CLI's default mode is xtcp).
+ */
+export async function startLab(group: ProcessGroup, opts: { token?: string; rendezvousArgs?: string[]; peerArgs?: string[] } = {}): Promise<Lab> {
+  const peerArgs = opts.peerArgs ?? [];
   const rvPort = await freePort();
   const token = opts.token ?? 'lab-token-' + rvPort;
   const lab: Lab = {
@@ -157,7 +162,7 @@ export async function startLab(group: ProcessGroup, opts: { token?: string; rend
     },
     async provide(name, secret, to, extra = []) {
       const p = group.spawn(`provider ${name}`, [
-        'provide', '--server', `127.0.0.1:${rvPort}`, '--token', token, '--name', name, '--secret', secret, '--to', `127.0.0.1:${to}`, ...extra,
+        'provide', '--server', `127.0.0.1:${rvPort}`, '--token', token, '--name', name, '--secret', secret, '--to', `127.0.0.1:${to}`, ...peerArgs, ...extra,
       ]);
       await p.waitEvent('registered');
       return p;
@@ -165,7 +170,7 @@ export async function startLab(group: ProcessGroup, opts: { token?: string; rend
     async visit(name, secret, extra = []) {
       const port = await freePort();
       const v = group.spawn(`visitor ${name}`, [
-        'visit', '--server', `127.0.0.1:${rvPort}`, '--token', token, '--name', name, '--secret', secret, '--listen', `127.0.0.1:${port}`, ...extra,
+        'visit', '--server', `127.0.0.1:${rvPort}`, '--token', token, '--name', name, '--secret', secret, '--listen', `127.0.0.1:${port}`, ...peerArgs, ...extra,
       ]);
       await v.waitEvent('listening');
       return { proc: v, port };
