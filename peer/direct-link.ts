@@ -51,6 +51,8 @@ export interface DirectOptions {
   /** Random-port probes from the easy side of birthday probing. Default 2048, at 1000/s. */
   birthdayProbes: number;
   birthdayPerSecond: number;
+  /** Wait this long before the first attempt (the session runs on the relay meanwhile). Default 0. */
+  startDelayMs: number;
 }
 
 export const DEFAULT_DIRECT: DirectOptions = {
@@ -62,6 +64,7 @@ export const DEFAULT_DIRECT: DirectOptions = {
   birthdaySockets: 256,
   birthdayProbes: 2048,
   birthdayPerSecond: 1000,
+  startDelayMs: 0,
 };
 
 export interface DirectLinkOptions {
@@ -141,6 +144,13 @@ export class DirectLink extends EventEmitter {
 
   /** Starts an attempt: gather candidates and offer them (the visitor's side starts; the provider answers punch-requests). */
   start(): void {
+    if (this.nextAttempt === 0 && this.opts.startDelayMs > 0 && this.retryTimer === null) {
+      this.retryTimer = this.o.scheduler.at(this.o.scheduler.now() + this.opts.startDelayMs, () => {
+        this.retryTimer = null;
+        if (this.nextAttempt === 0) void this.gather(this.nextAttempt++);
+      });
+      return;
+    }
     void this.gather(this.nextAttempt++);
   }
 
