@@ -127,6 +127,8 @@ export class DirectLink extends EventEmitter {
   private failures = 0;
   private closed = false;
   private readonly startedAt: number;
+  /** Starts at the configured interval; shortened when idle paths die (see onPathDead). */
+  private keepaliveMs: number;
   /** The relay to fall back to while there is no direct path (null: none). */
   relay: DatagramPath | null = null;
 
@@ -136,6 +138,7 @@ export class DirectLink extends EventEmitter {
     this.log = o.logger;
     this.codec = new ProbeCodec(derivePunchKeys(o.sessionKey, o.role, o.connId), (n) => o.random.bytes(n));
     this.startedAt = o.scheduler.now();
+    this.keepaliveMs = this.opts.keepaliveMs;
   }
 
   get directPath(): UdpPath | null {
@@ -332,7 +335,7 @@ export class DirectLink extends EventEmitter {
     // The winning socket keeps answering probes through the finished runner's codec.
     this.routeLocked(socket);
     this.pathSocket = socket;
-    this.monitor = new PathMonitor({ codec: this.codec, socket: 0, remote: locked.remote, now: this.o.scheduler.now(), keepaliveMs: this.opts.keepaliveMs });
+    this.monitor = new PathMonitor({ codec: this.codec, socket: 0, remote: locked.remote, now: this.o.scheduler.now(), keepaliveMs: this.keepaliveMs });
     const monitor = this.monitor;
     const scheduler = this.o.scheduler;
     const path = new (class extends UdpPath {
@@ -381,6 +384,16 @@ export class DirectLink extends EventEmitter {
 
   private onPathDead(): void {
     const dead = this.path;
+    const idle = this.monitor?.idleBeforeLossMs ?? null;
+    if (idle !== null && idle >= 1000) {
+      // The path died after idling: this NAT forgets mappings sooner than our
+      // keepalive. Keep future paths alive more often (bounded below at 1 s).
+      const next = Math.max(1000, Math.min(this.keepaliveMs / 2, idle / 2));
+      if (next < this.keepaliveMs) {
+        this.log.info('keepalive-shortened', { fromMs: Math.round(this.keepaliveMs), toMs: Math.round(next), idleBeforeLossMs: Math.round(idle) });
+        this.keepaliveMs = next;
+      }
+    }
     this.monitorTimer?.cancel();
     this.monitorTimer = null;
     this.monitor = null;

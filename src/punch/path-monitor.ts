@@ -48,6 +48,12 @@ export class PathMonitor {
   private nextCheckAt = 0;
   private queue: Transmit[] = [];
   keepalivesSent = 0;
+  /**
+   * How long the path had been quiet (nothing heard) before the send that
+   * went unanswered: when a path dies after idling, the NAT's mapping
+   * lifetime is probably shorter than that.
+   */
+  idleBeforeLossMs: number | null = null;
   checksSent = 0;
 
   constructor(opts: PathMonitorOptions) {
@@ -90,6 +96,7 @@ export class PathMonitor {
       if (this.waitingSince !== null && now - this.waitingSince >= this.suspectAfterMs && now - this.lastHeard >= this.suspectAfterMs) {
         this.health = 'suspect';
         this.suspectSince = now;
+        this.idleBeforeLossMs = Math.max(0, (this.waitingSince ?? now) - this.lastHeard);
         this.nextCheckAt = now;
       } else if (now - Math.max(this.lastSent, this.lastHeard) >= this.keepaliveMs) {
         this.send(now, ProbeType.Keepalive);
