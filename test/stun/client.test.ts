@@ -94,8 +94,9 @@ describe('BindingClient on a socket it does not own', () => {
     assert.equal(ownerSaw.length, 3);
     sock.inject(answer(req), SERVER);
     await clock.advance(0);
-    assert.ok(res.value?.ok);
-    assert.deepEqual(res.value.ok && res.value.info.mapped, PUBLIC);
+    const got = res.value as TransactionResult | null;
+    assert.ok(got?.ok);
+    assert.deepEqual(got.info.mapped, PUBLIC);
     assert.equal(ownerSaw.length, 3, 'the real answer was consumed');
     // A late duplicate of the answer is no longer ours.
     sock.inject(answer(req), SERVER);
