@@ -9,6 +9,7 @@ import { loadConfig } from './config.js';
 import { checkMode, required, runProvider, runRendezvous, runVisitor, type Running } from './run.js';
 import { runDemo } from './demo.js';
 import { addNetsimCommand } from './netsim.js';
+import { addNatCommand } from './nat.js';
 
 const EXIT_USAGE = 2;
 const EXIT_FATAL = 1;
@@ -185,21 +186,31 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
       .option('--listen <host:port>', 'TCP address for control and relay connections', '0.0.0.0:7000')
       .addOption(new Option('--token <token>', 'token peers must prove they know').env('BURROW_TOKEN'))
       .option('--relay-rate <bytes>', 'cap each relay link at this many bytes/s per direction (0 = no cap)', (v) => Number(v), 0)
-      .option('--tap <file>', 'append every byte the server sends or receives to FILE (audit: it is all ciphertext)'),
+      .option('--tap <file>', 'append every byte the server sends or receives to FILE (audit: it is all ciphertext)')
+      .option('--udp-port <port|off>', 'UDP port for STUN (peers learn their public address and NAT type here); PORT+1 is used too. Default: the TCP port\'s number')
+      .option('--alt-address <ip>', 'a second local IP address of this host: full RFC 5780 NAT discovery (answers from the other address); needs --listen on a concrete IP'),
   )
     .addHelpText(
       'after',
       `
 Example:
   burrow rendezvous --listen 0.0.0.0:7000 --token "$(openssl rand -hex 16)"
+  (open TCP 7000 and UDP 7000-7001 in the firewall)
+
+With two public addresses, for complete NAT discovery (burrow nat):
+  burrow rendezvous --listen 198.51.100.2:7000 --alt-address 198.51.100.3 --token "$TOKEN"
 
 The rendezvous never learns service secrets and cannot read tunnel traffic;
-it only checks the token, introduces peers and relays sealed packets.`,
+it only checks the token, introduces peers and relays sealed packets. Its
+STUN answers are never much bigger than the requests (no amplification).`,
     )
-    .action(async (opts: LogFlags & { listen: string; token?: string; relayRate: number; tap?: string }) => {
+    .action(async (opts: LogFlags & { listen: string; token?: string; relayRate: number; tap?: string; udpPort?: string; altAddress?: string }) => {
       const log = makeLogger(opts, 'rendezvous');
       const token = required(opts.token, '--token', 'BURROW_TOKEN');
-      const running = await runRendezvous({ listen: opts.listen, token, tap: opts.tap, relayRate: opts.relayRate }, log);
+      const running = await runRendezvous(
+        { listen: opts.listen, token, tap: opts.tap, relayRate: opts.relayRate, udpPort: opts.udpPort, altAddress: opts.altAddress },
+        log,
+      );
       exit(await supervise([running], new Promise(() => {})));
     });
 
@@ -291,6 +302,7 @@ Example (reach the NAS from a laptop):
       exit(await runDemo({ sizeMB: opts.size, logFormat: opts.logFormat ?? 'text' }));
     });
 
+  addNatCommand(program, exit);
   addNetsimCommand(program, exit);
 
   return program;
