@@ -1,0 +1,126 @@
+/**
+ * STUN on the real CLI rendezvous, on loopback: Debian's `stun` client gets
+ * its own address back and classifies "Open"; `burrow nat` reports no NAT;
+ * the rendezvous releases its UDP ports on exit.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { bindUdpSocket } from '../../src/net/bind.js';
+import type { NatReport } from '../../src/nat/report.js';
+import { parseStunOutput } from '../../netsim/kernel/stun.js';
+import { ProcessGroup, freePort, startLab } from '../support/cli.js';
+
+const run = promisify(execFile);
+const group = new ProcessGroup();
+after(() => group.killAll());
+
+async function haveStunClient(): Promise<boolean> {
+  try {
+    await run('stun', [], { timeout: 5000 });
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+}
+
+async function burrowNat(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = group.spawn('nat', ['nat', ...args], { json: false });
+  const code = await p.waitExit(30_000);
+  return { code, stdout: p.stdout, stderr: p.stderrText.join('\n') };
+}
+
+describe('STUN on the rendezvous (loopback, real processes)', () => {
+  it('listens for UDP on its TCP port number, +1, and on the alternate address; logs them on the listening line', async () => {
+    const lab = await startLab(group, { rendezvousArgs: ['--alt-address', '127.0.0.2'] });
+    const ev = await lab.rendezvous.waitEvent('listening');
+    const p = lab.rvPort;
+    assert.equal(ev.tcp, `127.0.0.1:${p}`);
+    assert.equal(ev.udp, `127.0.0.1:${p},127.0.0.1:${p + 1},127.0.0.2:${p},127.0.0.2:${p + 1}`);
+
+    await it("Debian's stun client gets its own address and port back, and says Open", async (t) => {
+      if (!(await haveStunClient())) {
+        t.skip('the stun binary (Debian package stun-client) is not installed');
+        return;
+      }
+      const r = await run('stun', [`127.0.0.1:${p}`, '-v'], { timeout: 20_000 }).catch((e: { stdout: string; stderr: string }) => e);
+      const out = `${r.stdout}\n${r.stderr}`;
+      const opened = [...out.matchAll(/Opened port (\d+)/g)].map((m) => Number(m[1]));
+      const mapped = [...out.matchAll(/MappedAddress = ([\d.]+):(\d+)/g)].map((m) => ({ ip: m[1], port: Number(m[2]) }));
+      assert.ok(mapped.length >= 3, `got mapped addresses: ${out.slice(-600)}`);
+      for (const m of mapped) {
+        assert.equal(m.ip, '127.0.0.1');
+        assert.ok(opened.includes(m.port), `mapped port ${m.port} is one of the client's own (${opened.join(', ')})`);
+      }
+      assert.match(out, /ChangedAddress = 127\.0\.0\.2:/);
+      const v = parseStunOutput(out);
+      assert.equal(v.nat, 'open', v.primary);
+    });
+
+    await it('burrow nat --json reports no NAT, endpoint-independent mapping and filtering', async () => {
+      const r = await burrowNat(['--server', `127.0.0.1:${p}`, '--json', '--timeout', '1000']);
+      assert.equal(r.code, 0, r.stderr);
+      const rep = JSON.parse(r.stdout) as NatReport;
+      assert.equal(rep.udp, 'ok');
+      assert.equal(rep.nat, 'none');
+      assert.deepEqual(rep.mapped, rep.local);
+      assert.equal(rep.mapping.behaviour, 'endpoint-independent');
+      assert.equal(rep.filtering.behaviour, 'endpoint-independent');
+      assert.deepEqual(rep.serverAlternate, { address: '127.0.0.2', port: p + 1 });
+      assert.deepEqual(rep.notRun, []);
+    });
+
+    await it('burrow nat in plain words', async () => {
+      const r = await burrowNat(['--server', `localhost:${p}`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /NAT\s+none/);
+      assert.match(r.stdout, /mapping\s+endpoint-independent/);
+      assert.match(r.stdout, /No NAT: your public address is your own/);
+    });
+
+    await it('the rendezvous closes its UDP sockets when it stops', async () => {
+      lab.rendezvous.kill('SIGTERM');
+      assert.equal(await lab.rendezvous.waitExit(10_000), 0);
+      for (const [address, port] of [['127.0.0.1', p], ['127.0.0.1', p + 1], ['127.0.0.2', p], ['127.0.0.2', p + 1]] as const) {
+        const s = await bindUdpSocket({ address, port });
+        s.close();
+      }
+    });
+  });
+
+  it('one address: --alt-port narrows filtering; without it the report says what it could not test', async () => {
+    const lab = await startLab(group);
+    const p = lab.rvPort;
+    const withAlt = JSON.parse((await burrowNat(['--server', `127.0.0.1:${p}`, '--json', '--alt-port', '--timeout', '1000'])).stdout) as NatReport;
+    assert.equal(withAlt.nat, 'none');
+    assert.deepEqual(withAlt.serverAlternate, { address: '127.0.0.1', port: p + 1 });
+    assert.deepEqual(withAlt.filtering.possible, ['endpoint-independent', 'address-dependent']);
+    const bare = await burrowNat(['--server', `127.0.0.1:${p}`, '--timeout', '1000']);
+    assert.equal(bare.code, 0);
+    assert.match(bare.stdout, /not tested\s+filtering: the server cannot answer from another address or port/);
+  });
+
+  it('exit 1 and a clear message when nothing answers; exit 2 on bad arguments', async () => {
+    const silent = await freePort();
+    const r = await burrowNat(['--server', `127.0.0.1:${silent}`, '--timeout', '300']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no STUN answer from 127\.0\.0\.1:\d+ over UDP/);
+    assert.match(r.stdout, /No answer from 127\.0\.0\.1:\d+ over UDP/);
+    assert.equal((await burrowNat(['--server', 'nonsense'])).code, 2);
+    assert.equal((await burrowNat([])).code, 2);
+    assert.equal((await burrowNat(['--server', '127.0.0.1:1', '--timeout', 'x'])).code, 2);
+  });
+
+  it('--udp-port off: no STUN at all; a bad --udp-port or --alt-address is a usage error', async () => {
+    const lab = await startLab(group, { rendezvousArgs: ['--udp-port', 'off'] });
+    const ev = await lab.rendezvous.waitEvent('listening');
+    assert.equal(ev.udp, undefined);
+    assert.equal((await burrowNat(['--server', `127.0.0.1:${lab.rvPort}`, '--timeout', '300'])).code, 1);
+    for (const bad of [['--udp-port', 'x'], ['--udp-port', '65535'], ['--alt-address', '127.0.0.2'], ['--udp-port', 'off', '--alt-address', '127.0.0.2']]) {
+      const listen = bad.includes('--alt-address') && !bad.includes('off') ? '0.0.0.0' : '127.0.0.1';
+      const rv = group.spawn('bad rendezvous', ['rendezvous', '--listen', `${listen}:${await freePort()}`, '--token', 't', ...bad]);
+      assert.equal(await rv.waitExit(10_000), 2, `${bad.join(' ')}: ${rv.stderrText.join(' ')}`);
+    }
+  });
+});
