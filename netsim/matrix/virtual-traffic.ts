@@ -1,0 +1,181 @@
+/**
+ * The matrix's byte-exact duplex check, in process, over any StreamTransport
+ * (the same protocol as traffic.ts, which the kernel lane runs as processes):
+ *
+ * - the target sends `size` bytes on every connection at once, hashes what it
+ *   receives and, after `size` bytes, sends their SHA-256 as a 32-byte trailer;
+ * - the client sends `size` bytes, reads `size` + 32, and checks both ways.
+ *
+ * Times come from the caller's clock (the virtual scheduler on the in-process lane).
+ */
+import { createHash } from 'node:crypto';
+import type { StreamServer, StreamSocket, StreamTransport } from '../../src/net/stream-transport.js';
+import { seededBytes, sha256hex, TRAILER_BYTES } from './traffic.js';
+
+/** Seeded payloads with their SHA-256, kept while the same seed and size are asked for again (a matrix reuses them). */
+export interface Payload {
+  readonly data: Buffer;
+  readonly sha256: Buffer;
+}
+
+const cache = new Map<string, Payload>();
+
+export function payload(seed: string, size: number): Payload {
+  const key = `${seed}/${size}`;
+  let p = cache.get(key);
+  if (p === undefined) {
+    // Bounded: a run uses two payloads (up and down).
+    if (cache.size >= 4) cache.clear();
+    const data = seededBytes(seed, size);
+    p = { data, sha256: createHash('sha256').update(data).digest() };
+    cache.set(key, p);
+  }
+  return p;
+}
+
+export interface TargetHandle {
+  readonly server: StreamServer;
+  /** Connections accepted so far. */
+  readonly connections: number;
+  close(): Promise<void>;
+}
+
+/** Starts the target service on `transport`, listening on host:port. */
+export async function startTarget(transport: StreamTransport, host: string, port: number, down: Payload): Promise<TargetHandle> {
+  const size = down.data.length;
+  const sockets = new Set<StreamSocket>();
+  let connections = 0;
+  const server = transport.createServer({ allowHalfOpen: true, noDelay: true }, (sock) => {
+    connections++;
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    const h = createHash('sha256');
+    let got = 0;
+    let done = false;
+    sock.on('error', () => {});
+    sock.write(down.data);
+    sock.on('data', (chunk: Buffer) => {
+      if (done) return;
+      const take = Math.min(chunk.length, size - got);
+      h.update(take === chunk.length ? chunk : chunk.subarray(0, take));
+      got += take;
+      if (got >= size) {
+        done = true;
+        sock.end(h.digest());
+      }
+    });
+  });
+  await server.listen(port, host);
+  return {
+    server,
+    get connections() {
+      return connections;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await server.close();
+    },
+  };
+}
+
+export interface ClientResult {
+  ok: boolean;
+  /** Connect called → first byte back, in the caller's clock. */
+  ttfbMs: number | null;
+  /** Connect called → both directions complete and checked. */
+  totalMs: number | null;
+  sentBytes: number;
+  receivedBytes: number;
+  downVerified: boolean;
+  upVerified: boolean;
+  /** SHA-256 (hex) of what arrived, for traces. */
+  downSha256: string | null;
+  error?: string;
+}
+
+export interface ClientRun {
+  /** Settles when the check is complete or failed. */
+  readonly result: Promise<ClientResult>;
+  /** Non-null once settled (for a scheduler's done() predicate). */
+  readonly settled: ClientResult | null;
+  /** Gives up now with this error (a bounded wait ran out). */
+  abort(error: string): void;
+}
+
+/** Connects to host:port, moves `up` and checks `down` (see the module comment). */
+export function runClient(transport: StreamTransport, host: string, port: number, up: Payload, down: Payload, now: () => number): ClientRun {
+  const size = up.data.length;
+  const h = createHash('sha256');
+  const trailer: Buffer[] = [];
+  let received = 0;
+  let trailerBytes = 0;
+  let sentBytes = 0;
+  let ttfb: number | null = null;
+  let settled: ClientResult | null = null;
+  const t0 = now();
+  let resolve!: (r: ClientResult) => void;
+  const result = new Promise<ClientResult>((r) => (resolve = r));
+  const sock = transport.connect({ host, port, noDelay: true });
+  const finish = (r: Partial<ClientResult>): void => {
+    if (settled !== null) return;
+    settled = {
+      ok: false,
+      ttfbMs: ttfb,
+      totalMs: null,
+      sentBytes,
+      receivedBytes: received,
+      downVerified: false,
+      upVerified: false,
+      downSha256: null,
+      ...r,
+    };
+    sock.destroy();
+    resolve(settled);
+  };
+  const check = (): void => {
+    if (received < size || trailerBytes < TRAILER_BYTES || sentBytes < size) return;
+    const t = Buffer.concat(trailer);
+    const got = h.digest();
+    const downVerified = got.equals(down.sha256);
+    const upVerified = t.length === TRAILER_BYTES && t.equals(up.sha256);
+    const ok = downVerified && upVerified;
+    finish({
+      ok,
+      totalMs: now() - t0,
+      downVerified,
+      upVerified,
+      downSha256: got.toString('hex'),
+      ...(ok ? {} : { error: t.length !== TRAILER_BYTES ? `${t.length - TRAILER_BYTES} bytes too many` : 'SHA-256 mismatch' }),
+    });
+  };
+  sock.on('connect', () => {
+    sock.write(up.data, () => {
+      sentBytes = size;
+      check();
+    });
+  });
+  sock.on('data', (chunk: Buffer) => {
+    if (ttfb === null) ttfb = now() - t0;
+    const take = Math.min(chunk.length, size - received);
+    if (take > 0) {
+      h.update(take === chunk.length ? chunk : chunk.subarray(0, take));
+      received += take;
+    }
+    if (take < chunk.length) {
+      trailer.push(chunk.subarray(take));
+      trailerBytes += chunk.length - take;
+    }
+    check();
+  });
+  sock.on('error', (e: Error) => finish({ error: e.message }));
+  sock.on('close', () => finish({ error: `connection closed early (sent ${sentBytes}, received ${received}+${trailerBytes})` }));
+  return {
+    result,
+    get settled() {
+      return settled;
+    },
+    abort: (error) => finish({ error }),
+  };
+}
+
+export { sha256hex };
