@@ -23,7 +23,9 @@ const COL = 12;
 export function cellText(r: PairResult | undefined): string {
   if (!r) return '·';
   if (r.outcome === 'failed') return 'FAIL';
-  const t = r.totalMs === null ? '?' : `${(r.totalMs / 1000).toFixed(1)}s`;
+  // xtcp cells show the time to the direct path; stcp cells the time to move both directions.
+  const v = r.outcome === 'direct' && r.directMs !== null ? r.directMs : r.totalMs;
+  const t = v === null ? '?' : `${(v / 1000).toFixed(1)}s`;
   return `${r.outcome} ${t}${r.asExpected ? '' : '!'}`;
 }
 
@@ -44,8 +46,15 @@ export function formatTable(run: MatrixRun): string {
   const by = new Map(run.results.map((r) => [`${r.provider}->${r.visitor}`, r]));
   const rowW = Math.max(22, ...run.rows.map((r) => r.length + 2));
   const lines: string[] = [];
-  lines.push(`relay (stcp) matrix, kernel lane: ${run.sizeBytes / (1024 * 1024)} MiB each way per pair, SHA-256 checked both ways`);
-  lines.push(`rows: provider behind; columns: visitor behind; cell: outcome and time to move both directions`);
+  const xtcp = run.mode === 'xtcp';
+  lines.push(
+    `${xtcp ? 'direct (xtcp)' : 'relay (stcp)'} matrix, kernel lane: ${run.sizeBytes / (1024 * 1024)} MiB each way per pair, SHA-256 checked both ways`,
+  );
+  lines.push(
+    xtcp
+      ? 'rows: provider behind; columns: visitor behind; cell: path of the connection and time from session up to the direct path (relay: time to move both directions)'
+      : 'rows: provider behind; columns: visitor behind; cell: outcome and time to move both directions',
+  );
   lines.push('');
   lines.push('provider ↓  visitor →'.padEnd(rowW) + run.cols.map((c) => SHORT[c].padEnd(COL)).join('').trimEnd());
   for (const row of run.rows) {
@@ -62,7 +71,9 @@ export function formatSummary(run: MatrixRun): string {
   const done = run.results.filter((r) => r.outcome !== 'failed');
   lines.push(
     `${run.results.length} pairs on ${run.sites.length} sites (lab ${run.runId}): ${ok} as expected, ${bad.length} contradict the expected table` +
-      ` (netsim/matrix/expected.ts: every pair must relay, byte-exact)`,
+      (run.mode === 'xtcp'
+        ? ' (netsim/matrix/expected.ts, direct column: "direct" must go direct, "relay" must relay, "birthday" may do either; all byte-exact)'
+        : ' (netsim/matrix/expected.ts: every pair must relay, byte-exact)'),
   );
   lines.push(
     `median: session set-up ${ms(median(done.flatMap((r) => (r.setupMs === null ? [] : [r.setupMs]))))}, ` +
@@ -76,15 +87,20 @@ export function formatSummary(run: MatrixRun): string {
         ` (up ${r.upVerified ? 'ok' : 'NOT verified'}, down ${r.downVerified ? 'ok' : 'NOT verified'})${r.error ? `: ${r.error}` : ''}`,
     );
   }
-  const direct = new Map<DirectExpectation, number>();
-  for (const r of run.results) {
-    const d = expectedFor(r.provider, r.visitor).direct;
-    direct.set(d, (direct.get(d) ?? 0) + 1);
+  if (run.mode === 'xtcp') {
+    const d = run.results.filter((r) => r.outcome === 'direct');
+    lines.push(
+      `direct: ${d.length} of ${run.results.length} pairs; time to direct median ${ms(median(d.flatMap((r) => (r.directMs === null ? [] : [r.directMs]))))}, ` +
+        `max ${ms(d.reduce<number | null>((m, r) => (r.directMs === null ? m : Math.max(m ?? 0, r.directMs)), null))}`,
+    );
+  } else {
+    const direct = new Map<DirectExpectation, number>();
+    for (const r of run.results) {
+      const d = expectedFor(r.provider, r.visitor).direct;
+      direct.set(d, (direct.get(d) ?? 0) + 1);
+    }
+    lines.push(`direct column of the expected table (run with --mode xtcp): ` + [...direct].map(([k, n]) => `${n} ${k}`).join(', '));
   }
-  lines.push(
-    `direct path (xtcp, not in this version; expected, not checked): ` +
-      [...direct].map(([k, n]) => `${n} ${k}`).join(', '),
-  );
   if (run.leftNamespaces.length) lines.push(`WARNING: namespaces left after teardown: ${run.leftNamespaces.join(', ')}`);
   return lines.join('\n');
 }

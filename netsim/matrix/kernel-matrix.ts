@@ -46,6 +46,8 @@ const TARGET_PORT = 9000;
 const VISIT_PORT_BASE = 20_000;
 
 export type PairOutcome = RelayOutcome | 'direct';
+/** stcp: every pair must relay (the relay column); xtcp: the direct column (punching, fallback to relay). */
+export type MatrixMode = 'stcp' | 'xtcp';
 
 export interface PairResult {
   provider: ProfileName;
@@ -55,8 +57,12 @@ export interface PairResult {
   visitorSite: number;
   service: string;
   outcome: PairOutcome;
-  /** Path the visitor reported for the connection ("relay" in this version). */
+  /** Path the visitor reported for the connection ("relay", "direct LAN", "direct internet"). */
   path: string | null;
+  /** xtcp: visitor's session up → direct path locked, ms (null: no direct path). */
+  directMs: number | null;
+  /** xtcp: why the punch failed, as the visitor logged it. */
+  punchFailure?: string;
   /** Provider started → visitor's session up, ms (process start-up, login, CPace, relay link). */
   setupMs: number | null;
   /** Client connect → first byte back, ms. */
@@ -68,8 +74,9 @@ export interface PairResult {
   bytesDown: number;
   upVerified: boolean;
   downVerified: boolean;
-  expected: RelayOutcome;
-  /** outcome === expected. */
+  /** What the expected-outcome table says for this mode ("relay", "direct", "birthday": direct or relay). */
+  expected: string;
+  /** The outcome agrees with the expected table. */
   asExpected: boolean;
   error?: string;
 }
@@ -84,6 +91,7 @@ export interface SiteInfo {
 
 export interface MatrixRun {
   lane: 'kernel';
+  mode: MatrixMode;
   runId: string;
   sizeBytes: number;
   /** Row profiles (provider side) and column profiles (visitor side), in table order. */
@@ -100,6 +108,8 @@ export interface MatrixRun {
 }
 
 export interface MatrixOptions {
+  /** Default stcp (the relay column). */
+  mode?: MatrixMode;
   /** The ordered pairs to run: [provider-side, visitor-side]. */
   pairs: ReadonlyArray<readonly [ProfileName, ProfileName]>;
   sizeBytes?: number;
@@ -178,6 +188,18 @@ async function waitEvent(p: LabProcess, what: string, event: string, timeoutMs: 
     if (!p.running) throw new Error(`${what} exited before "${event}": ${tail}`);
     if (Date.now() > deadline) throw new Error(`${what}: no "${event}" within ${timeoutMs} ms: ${tail}`);
     await sleep(10);
+  }
+}
+
+/** Waits (bounded, polling) for the first of several JSON log events. */
+async function waitAnyEvent(p: LabProcess, what: string, names: readonly string[], timeoutMs: number): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const hit = events(p).find((e) => typeof e.event === 'string' && names.includes(e.event));
+    if (hit) return hit;
+    if (!p.running) throw new Error(`${what} exited before ${names.join('/')}`);
+    if (Date.now() > deadline) throw new Error(`${what}: none of ${names.join('/')} within ${timeoutMs} ms`);
+    await sleep(20);
   }
 }
 
@@ -274,7 +296,9 @@ export async function runKernelMatrix(opts: MatrixOptions): Promise<MatrixRun> {
 
     const token = randomBytes(16).toString('hex');
     const server = `${lab.server.ip}:${RV_PORT}`;
-    const rv = spawn(lab.server, [BURROW_ENTRY, 'rendezvous', '--listen', server, '--token', token, '--log-format', 'json']);
+    const mode = opts.mode ?? 'stcp';
+    // The server has two addresses: the rendezvous's STUN ports answer RFC 5780 change requests.
+    const rv = spawn(lab.server, [BURROW_ENTRY, 'rendezvous', '--listen', server, '--alt-address', lab.server.ip2, '--token', token, '--log-format', 'json']);
     await waitEvent(rv, 'rendezvous', 'listening', 15_000);
 
     const seed = randomBytes(8).toString('hex');
@@ -307,8 +331,12 @@ export async function runKernelMatrix(opts: MatrixOptions): Promise<MatrixRun> {
         upSeed: `${seed}:up:pair${i}`,
         downSeed: targetSeed(pa),
         transferTimeoutMs,
+        mode,
       });
-      const expected = expectedFor(a, b).relay;
+      const cell = expectedFor(a, b);
+      const expected = mode === 'stcp' ? cell.relay : cell.direct === 'prediction' ? 'direct' : cell.direct;
+      const asExpected =
+        r.outcome !== 'failed' && (expected === 'birthday' ? r.outcome === 'direct' || r.outcome === 'relay' : r.outcome === expected);
       const res: PairResult = {
         provider: a,
         visitor: b,
@@ -317,7 +345,7 @@ export async function runKernelMatrix(opts: MatrixOptions): Promise<MatrixRun> {
         service,
         ...r,
         expected,
-        asExpected: r.outcome === expected,
+        asExpected,
       };
       results.push(res);
       i++;
@@ -328,7 +356,7 @@ export async function runKernelMatrix(opts: MatrixOptions): Promise<MatrixRun> {
     const still = (await listNamespaces().catch(() => [] as string[])).filter((n) => n.includes(`-${runId}-`));
     leftNamespaces = uniq([...left, ...still]);
   }
-  return { lane: 'kernel', runId, sizeBytes: size, rows, cols, sites, results, buildMs, totalMs: Date.now() - t0, leftNamespaces, pids };
+  return { lane: 'kernel', mode: opts.mode ?? 'stcp', runId, sizeBytes: size, rows, cols, sites, results, buildMs, totalMs: Date.now() - t0, leftNamespaces, pids };
 }
 
 interface PairSpec {
@@ -342,6 +370,7 @@ interface PairSpec {
   upSeed: string;
   downSeed: string;
   transferTimeoutMs: number;
+  mode: MatrixMode;
 }
 
 type PairMeasure = Omit<PairResult, 'provider' | 'visitor' | 'providerSite' | 'visitorSite' | 'service' | 'expected' | 'asExpected'>;
@@ -353,6 +382,7 @@ async function runPair(spawn: Spawner, s: PairSpec): Promise<PairMeasure> {
   const m: PairMeasure = {
     outcome: 'failed',
     path: null,
+    directMs: null,
     setupMs: null,
     ttfbMs: null,
     totalMs: null,
@@ -362,7 +392,7 @@ async function runPair(spawn: Spawner, s: PairSpec): Promise<PairMeasure> {
     downVerified: false,
   };
   const secret = randomBytes(16).toString('hex');
-  const peer = ['--server', s.server, '--token', s.token, '--name', s.service, '--secret', secret, '--log-format', 'json'];
+  const peer = ['--server', s.server, '--token', s.token, '--name', s.service, '--secret', secret, '--log-format', 'json', '--mode', s.mode];
   const started: LabProcess[] = [];
   const t0 = performance.now();
   try {
@@ -374,6 +404,12 @@ async function runPair(spawn: Spawner, s: PairSpec): Promise<PairMeasure> {
     const up = await waitEvent(visitor, 'visitor', 'session-up', 30_000);
     m.setupMs = performance.now() - t0;
     m.path = typeof up.path === 'string' ? up.path : null;
+    if (s.mode === 'xtcp') {
+      // Wait for the punch to settle, so the connection shows the path the pair ends up on.
+      const settled = await waitAnyEvent(visitor, 'visitor', ['direct-up', 'punch-failed'], 20_000).catch(() => null);
+      if (settled?.event === 'direct-up' && typeof settled.sinceSessionMs === 'number') m.directMs = settled.sinceSessionMs;
+      if (settled?.event === 'punch-failed') m.punchFailure = String(settled.reason ?? '');
+    }
 
     const client = spawn(s.visitorHost, [
       TRAFFIC_ENTRY,
@@ -398,7 +434,8 @@ async function runPair(spawn: Spawner, s: PairSpec): Promise<PairMeasure> {
     const conn = events(visitor).find((e) => e.event === 'connection');
     if (conn && typeof conn.path === 'string') m.path = conn.path;
     if (!rep.ok) throw new Error(rep.error ?? 'verification failed');
-    if (m.path === 'relay' || m.path === 'direct') m.outcome = m.path;
+    if (m.path === 'relay') m.outcome = 'relay';
+    else if (m.path?.startsWith('direct')) m.outcome = 'direct';
     else throw new Error(`the visitor reported no path for the connection (${JSON.stringify(conn ?? null)})`);
   } catch (e) {
     m.outcome = 'failed';
