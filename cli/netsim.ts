@@ -1,7 +1,8 @@
 /**
  * `burrow netsim`: the NAT lab from the command line. `burrow netsim matrix`
- * runs the relay path behind every pair of kernel NAT profiles and prints the
- * table (see netsim/matrix/).
+ * runs the relay path behind every pair of NAT profiles and prints the
+ * table (see netsim/matrix/), on the kernel lane (real NATs, root), the
+ * in-process lane (virtual NATs on a fake clock, no root) or both.
  */
 import { Command, Option } from 'commander';
 import { BurrowError } from '../src/errors.js';
@@ -15,7 +16,15 @@ import {
   formatSummary,
   formatTable,
   runKernelMatrix,
+  VIRTUAL_PROFILES,
+  allVirtualPairs,
+  formatVirtualSummary,
+  formatVirtualTable,
+  runVirtualMatrix,
+  virtualCellText,
+  virtualContradictions,
 } from '../netsim/matrix/index.js';
+import type { LabProfileName } from '../netsim/virtual/topology.js';
 
 /** Exit status when the lab cannot run here (not root, packages missing). */
 export const EXIT_CANNOT_RUN = 2;
@@ -39,16 +48,91 @@ export function netsimCannotRun(): string | undefined {
   return why ? `burrow netsim cannot run here: ${why}` : undefined;
 }
 
-function parseProfiles(text: string): ProfileName[] {
+function parseProfiles(text: string, known: readonly string[] = PROFILE_NAMES): string[] {
   const names = text
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
-  const unknown = names.filter((n) => !(PROFILE_NAMES as string[]).includes(n));
+  const unknown = names.filter((n) => !known.includes(n));
   if (unknown.length || names.length === 0) {
-    throw new BurrowError('ERR_INVALID_ARGUMENT', `--profiles: unknown profile ${unknown.join(', ') || '(none given)'}; known: ${PROFILE_NAMES.join(', ')}`);
+    throw new BurrowError('ERR_INVALID_ARGUMENT', `--profiles: unknown profile ${unknown.join(', ') || '(none given)'}; known: ${known.join(', ')}`);
   }
-  return [...new Set(names)] as ProfileName[];
+  return [...new Set(names)];
+}
+
+type Lane = 'kernel' | 'virtual' | 'both';
+
+interface MatrixCliOptions {
+  lane: Lane;
+  profiles?: string;
+  subset?: boolean;
+  size: number;
+  seed: number;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+const err = (s: string): void => void process.stderr.write(s + '\n');
+
+/** The in-process lane: no root, no processes; returns the exit status. */
+async function runVirtualLane(opts: MatrixCliOptions): Promise<number> {
+  const profiles = (opts.profiles ? parseProfiles(opts.profiles, opts.lane === 'both' ? PROFILE_NAMES : VIRTUAL_PROFILES) : VIRTUAL_PROFILES) as LabProfileName[];
+  const chosen = new Set<string>(profiles);
+  const pairs = opts.subset ? REPRESENTATIVE_PAIRS.filter(([a, b]) => chosen.has(a) && chosen.has(b)) : allVirtualPairs(profiles);
+  if (pairs.length === 0) throw new BurrowError('ERR_INVALID_ARGUMENT', 'no representative pair uses only those profiles');
+  err(`netsim matrix, in-process lane: ${pairs.length} pairs, ${opts.size} MiB each way per pair, seed ${opts.seed}`);
+  const run = await runVirtualMatrix({
+    pairs,
+    sizeBytes: Math.round(opts.size * MIB),
+    seed: opts.seed,
+    onPair: (r, done, total) =>
+      err(
+        `  [${done}/${total}] ${r.provider} -> ${r.visitor}: ${virtualCellText(r)}` +
+          (r.outcome === 'failed'
+            ? ` (${r.error ?? 'failed'})`
+            : ` (virtual: set-up ${Math.round(r.setupMs ?? 0)} ms, first byte ${Math.round(r.ttfbMs ?? 0)} ms; wall ${Math.round(r.realMs)} ms)`),
+      ),
+  });
+  if (opts.json) process.stdout.write(JSON.stringify(run, null, 2) + '\n');
+  else process.stdout.write(`${formatVirtualTable(run)}\n\n${formatVirtualSummary(run)}\n`);
+  return virtualContradictions(run).length > 0 ? EXIT_CONTRADICTS : 0;
+}
+
+/** The kernel lane: namespaces, nftables, real CLI processes; returns the exit status. */
+async function runKernelLane(opts: MatrixCliOptions): Promise<number> {
+  const profiles = (opts.profiles ? parseProfiles(opts.profiles) : PROFILE_NAMES) as ProfileName[];
+  const chosen = new Set(profiles);
+  const pairs = opts.subset ? REPRESENTATIVE_PAIRS.filter(([a, b]) => chosen.has(a) && chosen.has(b)) : allPairs(profiles);
+  if (pairs.length === 0) throw new BurrowError('ERR_INVALID_ARGUMENT', 'no representative pair uses only those profiles');
+  const cannot = netsimCannotRun();
+  if (cannot) {
+    process.stderr.write(`${cannot}\n`);
+    return EXIT_CANNOT_RUN;
+  }
+  const swept = await sweepStale().catch(() => undefined);
+  if (swept?.removed.length) err(`removed ${swept.removed.length} namespaces left by crashed earlier runs`);
+  err(`netsim matrix: ${pairs.length} pairs, ${opts.size} MiB each way per pair (this takes a while; Ctrl-C tears down cleanly)`);
+  let run;
+  try {
+    run = await runKernelMatrix({
+      pairs,
+      sizeBytes: Math.round(opts.size * MIB),
+      log: (m) => {
+        if (opts.verbose || !m.startsWith('lab: ')) err(`  ${m}`);
+      },
+      onPair: (r, done, total) =>
+        err(
+          `  [${done}/${total}] ${r.provider} -> ${r.visitor}: ${cellText(r)}` +
+            (r.outcome === 'failed' ? ` (${r.error ?? 'failed'})` : ` (set-up ${Math.round(r.setupMs ?? 0)} ms, first byte ${Math.round(r.ttfbMs ?? 0)} ms)`),
+        ),
+    });
+  } catch (e) {
+    err(`netsim matrix could not run: ${e instanceof Error ? e.message : String(e)}`);
+    return EXIT_CONTRADICTS;
+  }
+  if (opts.json) process.stdout.write(JSON.stringify(run, null, 2) + '\n');
+  else process.stdout.write(`${formatTable(run)}\n\n${formatSummary(run)}\n`);
+  return contradictions(run).length > 0 || run.leftNamespaces.length > 0 ? EXIT_CONTRADICTS : 0;
 }
 
 export function addNetsimCommand(program: Command, exit: (code: number) => void): void {
@@ -58,7 +142,12 @@ export function addNetsimCommand(program: Command, exit: (code: number) => void)
     .addHelpText(
       'after',
       `
-What it needs:
+Two lanes: the kernel lane (the default) runs real burrow processes behind
+real Linux NATs; the in-process lane (--lane virtual) runs the same code on a
+virtual network with modelled NATs and a fake clock, needs nothing, and
+repeats exactly for a given seed.
+
+What the kernel lane needs:
   Linux and root (it creates network namespaces, veth links and nftables rules;
   everything it creates carries a run id and is removed when it ends, also on
   Ctrl-C), and these Debian packages:
@@ -97,55 +186,45 @@ Example:
 
   netsim
     .command('matrix')
-    .description('run the relay path behind every pair of NAT profiles and print the table (needs root)')
-    .addOption(new Option('--lane <lane>', 'which lab: kernel (real NATs in network namespaces)').choices(['kernel']).default('kernel'))
-    .option('--profiles <list>', `comma-separated profiles (default: all ${PROFILE_NAMES.length})`)
+    .description('run the relay path behind every pair of NAT profiles and print the table (kernel lane: needs root; virtual lane: in process, no root)')
+    .addOption(
+      new Option('--lane <lane>', 'which lab: kernel (real NATs in network namespaces, root), virtual (in process, fake clock), or both')
+        .choices(['kernel', 'virtual', 'both'])
+        .default('kernel'),
+    )
+    .option('--profiles <list>', `comma-separated profiles (default: all; kernel ${PROFILE_NAMES.length}, virtual ${VIRTUAL_PROFILES.length} with symmetric-sequential)`)
     .option('--subset', 'only the representative pairs the test suite runs (every profile on each side at least once)')
     .option('--size <MiB>', 'MiB moved each way per pair', (v) => Number(v), 16)
+    .option('--seed <n>', 'virtual lane: seed of the first pair (pair i uses seed + i); the same seed repeats the run exactly', (v) => Number(v), 1)
     .option('--json', 'print the whole run as JSON instead of the table')
     .option('--verbose', 'log every lab step on stderr')
-    .addHelpText('after', '\nSee `burrow netsim --help` for what it needs, the profiles, and what the table means.')
-    .action(async (opts: { lane: string; profiles?: string; subset?: boolean; size: number; json?: boolean; verbose?: boolean }) => {
+    .addHelpText(
+      'after',
+      `
+The virtual lane runs the real rendezvous, provider and visitor code in this
+process on an in-process network (RFC 4787 NAT models, virtual TCP, a fake
+clock, seeded randomness); cell times are virtual. It needs no root.
+
+Examples:
+  burrow netsim matrix --lane virtual                   all 121 ordered pairs in process, about half a minute
+  burrow netsim matrix --lane virtual --subset --size 1
+  sudo burrow netsim matrix --lane both --subset
+
+See \`burrow netsim --help\` for what the kernel lane needs, the profiles, and what the table means.`,
+    )
+    .action(async (opts: MatrixCliOptions) => {
       if (!Number.isFinite(opts.size) || opts.size <= 0 || opts.size > 1024) {
         throw new BurrowError('ERR_INVALID_ARGUMENT', '--size must be a number of MiB between 0 and 1024');
       }
-      const profiles = opts.profiles ? parseProfiles(opts.profiles) : PROFILE_NAMES;
-      const chosen = new Set(profiles);
-      const pairs = opts.subset
-        ? REPRESENTATIVE_PAIRS.filter(([a, b]) => chosen.has(a) && chosen.has(b))
-        : allPairs(profiles);
-      if (pairs.length === 0) throw new BurrowError('ERR_INVALID_ARGUMENT', 'no representative pair uses only those profiles');
-      const cannot = netsimCannotRun();
-      if (cannot) {
-        process.stderr.write(`${cannot}\n`);
-        exit(EXIT_CANNOT_RUN);
-        return;
+      if (!Number.isInteger(opts.seed) || opts.seed < 0 || opts.seed > 0xffffffff) {
+        throw new BurrowError('ERR_INVALID_ARGUMENT', '--seed must be an integer between 0 and 4294967295');
       }
-      const err = (s: string): void => void process.stderr.write(s + '\n');
-      const swept = await sweepStale().catch(() => undefined);
-      if (swept?.removed.length) err(`removed ${swept.removed.length} namespaces left by crashed earlier runs`);
-      err(`netsim matrix: ${pairs.length} pairs, ${opts.size} MiB each way per pair (this takes a while; Ctrl-C tears down cleanly)`);
-      let run;
-      try {
-        run = await runKernelMatrix({
-          pairs,
-          sizeBytes: Math.round(opts.size * MIB),
-          log: (m) => {
-            if (opts.verbose || !m.startsWith('lab: ')) err(`  ${m}`);
-          },
-          onPair: (r, done, total) =>
-            err(
-              `  [${done}/${total}] ${r.provider} -> ${r.visitor}: ${cellText(r)}` +
-                (r.outcome === 'failed' ? ` (${r.error ?? 'failed'})` : ` (set-up ${Math.round(r.setupMs ?? 0)} ms, first byte ${Math.round(r.ttfbMs ?? 0)} ms)`),
-            ),
-        });
-      } catch (e) {
-        err(`netsim matrix could not run: ${e instanceof Error ? e.message : String(e)}`);
-        exit(EXIT_CONTRADICTS);
-        return;
-      }
-      if (opts.json) process.stdout.write(JSON.stringify(run, null, 2) + '\n');
-      else process.stdout.write(`${formatTable(run)}\n\n${formatSummary(run)}\n`);
-      exit(contradictions(run).length > 0 || run.leftNamespaces.length > 0 ? EXIT_CONTRADICTS : 0);
+      if (opts.lane === 'virtual') return exit(await runVirtualLane(opts));
+      if (opts.lane === 'kernel') return exit(await runKernelLane(opts));
+      // Both: the in-process lane first (it always runs), then the kernel lane if it can.
+      const virtual = await runVirtualLane(opts);
+      process.stdout.write('\n');
+      const kernel = await runKernelLane(opts);
+      exit(Math.max(virtual === EXIT_CONTRADICTS || kernel === EXIT_CONTRADICTS ? EXIT_CONTRADICTS : 0, kernel === EXIT_CANNOT_RUN ? EXIT_CANNOT_RUN : 0));
     });
 }

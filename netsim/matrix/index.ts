@@ -14,3 +14,15 @@ export type { MatrixRun, MatrixOptions, PairResult, PairOutcome, SiteInfo } from
 export { formatTable, formatSummary, contradictions, cellText, SHORT } from './format.js';
 export { seededBytes, sha256hex, TRAILER_BYTES } from './traffic.js';
 export type { ClientReport } from './traffic.js';
+export {
+  runVirtualMatrix,
+  allVirtualPairs,
+  virtualExpectedRelay,
+  VIRTUAL_PROFILES,
+  VIRTUAL_DEFAULT_SIZE,
+  VIRTUAL_DEFAULT_SEED,
+} from './virtual-matrix.js';
+export type { VirtualMatrixRun, VirtualMatrixOptions, VirtualPairResult } from './virtual-matrix.js';
+export { formatVirtualTable, formatVirtualSummary, virtualContradictions, virtualCellText } from './virtual-format.js';
+export { runVirtualSession, LANE_SESSION_TUNING } from './virtual-session.js';
+export type { VirtualSessionOptions, VirtualSessionResult } from './virtual-session.js';
