@@ -21,11 +21,10 @@
  * client pads its requests (PADDING) so it gets everything with no growth.
  */
 import type { UdpEndpoint } from '../src/net/udp-socket.js';
-import { Attr, isComprehensionRequired, Method } from '../src/stun/constants.js';
-import { addressValueSize, encodeAddressValue, encodeXorAddressValue } from '../src/stun/address.js';
+import { Attr, HEADER_SIZE, isComprehensionRequired, Method } from '../src/stun/constants.js';
+import { encodeAddressValue, encodeXorAddressValue } from '../src/stun/address.js';
 import { readChangeRequest } from '../src/stun/binding.js';
 import { attributeSize, decodeMessage, encodeMessage, hasMagicCookie, type StunAttribute } from '../src/stun/message.js';
-import { HEADER_SIZE } from '../src/stun/constants.js';
 import { DEFAULT_STUN_RATE_LIMIT, SourceRateLimiter, type RateLimitOptions } from './stun-rate-limit.js';
 
 export const RESPONSE_ALLOWANCE = 24;
@@ -193,8 +192,3 @@ function isWildcard(address: string): boolean {
   return address === '0.0.0.0' || address === '::';
 }
 
-/** Largest response this responder can produce for a client of this address family (for tests and docs). */
-export function largestResponse(client: UdpEndpoint): number {
-  const a = attributeSize(addressValueSize(client) ?? 20);
-  return HEADER_SIZE + 4 * a + 8;
-}
