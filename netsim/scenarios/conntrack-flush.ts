@@ -1,0 +1,129 @@
+/**
+ * Scenario: `conntrack -F` in a NAT router while a large transfer runs
+ * between the visitor (site B) and the provider (site A), both behind
+ * port-restricted-cone NATs — first in the provider's NAT, then in the
+ * visitor's. The NAT forgets every mapping at once, as a router reboot or a
+ * conntrack table overflow would.
+ */
+import { flushConntrack, listConntrack } from '../kernel/conntrack.js';
+import type { NatSite } from '../kernel/lab.js';
+import { firstNoticed, formatNoticed, noticedSince, recoverWithin, type Noticed, type Recovery, type Verdict } from './observe.js';
+import { startTransfer, type ScenarioMode } from './procs.js';
+import type { Pair, ScenarioLab } from './scenario-lab.js';
+import type { StreamReport } from './stream.js';
+
+export interface FlushOptions {
+  /** Bytes each way. */
+  size: number;
+  /** Flush once this fraction has moved each way. Default 0.25. */
+  at?: number;
+  /** A new connection must work within this long after the flush. Default 30 s. */
+  recoveryBoundMs?: number;
+  transferTimeoutMs?: number;
+}
+
+export interface FlushRound {
+  nat: 'provider' | 'visitor';
+  /** Conntrack entries (every mapping) the flush removed, by protocol. */
+  flushed: { tcp: number; udp: number };
+  /** Fraction received (down) when the flush ran; null if the transfer ended first. */
+  flushedAtFraction: number | null;
+  transfer: StreamReport;
+  /** The transfer completed byte-exact both ways. */
+  survived: boolean;
+  /** Flush → the client saw its connection fail, ms (when it did not survive). */
+  clientFailedAfterMs: number | null;
+  noticed: Record<string, Noticed[]>;
+  recovery: Recovery;
+}
+
+export interface FlushResult {
+  scenario: 'conntrack-flush';
+  mode: ScenarioMode;
+  size: number;
+  path: string;
+  rounds: FlushRound[];
+  verdict: Verdict;
+}
+
+/**
+ * What each mode must do. stcp carries everything over TCP connections
+ * through the NAT; when conntrack forgets them, the next packet from outside
+ * (the rendezvous's) is no longer translated: it reaches the NAT router
+ * itself, which answers with a TCP RST, and the rendezvous drops that link —
+ * the relayed session and the transfer in it are lost (if the peer's packet
+ * happens to go first, conntrack picks the connection up again and it
+ * survives). What stcp must do is notice and recover: a new connection works
+ * within the bound. xtcp (direct path over UDP) must keep the transfer.
+ */
+export const FLUSH_EXPECTATION: Record<ScenarioMode, string> = {
+  stcp: 'the transfer completes byte-exact, or it fails visibly (no hang) and a new connection works within the bound',
+  xtcp: 'the transfer completes byte-exact and a new connection works within the bound',
+};
+
+async function flushRound(sl: ScenarioLab, pair: Pair, site: NatSite, nat: 'provider' | 'visitor', o: FlushOptions): Promise<FlushRound> {
+  const timeout = o.transferTimeoutMs ?? 60_000;
+  const t = startTransfer(sl.lab, pair.visitorHost, pair.visitPort, o.size, o.size, timeout);
+  const reached = await t.reach(o.at ?? 0.25, timeout);
+  const before = await listConntrack(sl.lab, site.router);
+  const flushAt = Date.now();
+  await flushConntrack(sl.lab, site.router);
+  const transfer = await t.result();
+  const survived = transfer.ok;
+  // Survived or not, a *new* connection must work after the flush.
+  const recovery = await recoverWithin(sl, pair, flushAt, o.recoveryBoundMs ?? 30_000);
+  return {
+    nat,
+    flushed: { tcp: before.filter((e) => e.proto === 'tcp').length, udp: before.filter((e) => e.proto === 'udp').length },
+    flushedAtFraction: reached ? reached.recv / o.size : null,
+    transfer,
+    survived,
+    clientFailedAfterMs: survived ? null : transfer.endedAt - flushAt,
+    noticed: noticedSince({ visitor: pair.visitor, provider: pair.provider, rendezvous: sl.rendezvous }, flushAt),
+    recovery,
+  };
+}
+
+export async function conntrackFlushScenario(sl: ScenarioLab, o: FlushOptions): Promise<FlushResult> {
+  const rounds: FlushRound[] = [];
+  let path = '';
+  // A fresh pair per round: each round shows what one flush does, not the sum of two.
+  for (const [site, nat] of [[sl.siteA, 'provider'], [sl.siteB, 'visitor']] as const) {
+    const pair = await sl.startPair(sl.siteB);
+    path = pair.path;
+    try {
+      rounds.push(await flushRound(sl, pair, site, nat, o));
+    } finally {
+      await pair.stop();
+    }
+  }
+  const bound = o.recoveryBoundMs ?? 30_000;
+  const failures: string[] = [];
+  for (const r of rounds) {
+    const where = `flush in the ${r.nat}'s NAT`;
+    if (r.flushedAtFraction === null) failures.push(`${where}: the transfer ended before the flush (make it larger)`);
+    if (sl.mode === 'xtcp' && !r.survived) failures.push(`${where}: the transfer was lost (${r.transfer.error})`);
+    if (!r.survived && r.transfer.error?.startsWith('timed out')) failures.push(`${where}: the transfer hung until the client's timeout instead of failing`);
+    if (!r.survived && sl.mode === 'stcp' && (firstNoticed(r.noticed.visitor, 'session-closed') ?? Infinity) > 5000) {
+      failures.push(`${where}: the transfer was lost but the visitor did not log session-closed within 5 s`);
+    }
+    if (!r.recovery.ok) failures.push(`${where}: no new connection worked within ${bound} ms (${r.recovery.attempts} attempts, last: ${r.recovery.lastError})`);
+  }
+  return {
+    scenario: 'conntrack-flush',
+    mode: sl.mode,
+    size: o.size,
+    path,
+    rounds,
+    verdict: { ok: failures.length === 0, expected: FLUSH_EXPECTATION[sl.mode], failures },
+  };
+}
+
+export function describeFlush(r: FlushResult): string[] {
+  return r.rounds.map(
+    (x) =>
+      `conntrack -F in the ${x.nat}'s NAT at ${x.flushedAtFraction === null ? '?' : Math.round(x.flushedAtFraction * 100)}% ` +
+      `(${x.flushed.tcp} tcp + ${x.flushed.udp} udp entries): transfer ${x.survived ? `survived (${x.transfer.totalMs?.toFixed(0)} ms)` : `lost after +${x.clientFailedAfterMs} ms (${x.transfer.error})`}; ` +
+      `new connection ${x.recovery.ok ? `ok +${x.recovery.ms} ms after the flush (${x.recovery.attempts} attempt(s))` : 'FAILED'}; ${formatNoticed(x.noticed)}`,
+  );
+}

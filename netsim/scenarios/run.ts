@@ -1,0 +1,116 @@
+/**
+ * Runs the netsim scenarios with the full payload and prints what happened.
+ * Not a burrow command (yet): `node dist/netsim/scenarios/run.js [options]`
+ * as root, after `npm run build`.
+ *
+ *   --mode stcp|xtcp|both   default stcp; a mode the CLI refuses is reported "not implemented yet"
+ *   --only a,b              scenarios by name (default all): spray, rendezvous-kill, idle, idle-tcp, conntrack-flush
+ *   --size MIB              bytes each way of the broken transfers (default 64)
+ *   --json                  one JSON document instead of text
+ *
+ * Exit status: 0 every scenario as its mode requires, 1 some not, 2 cannot run here.
+ */
+import { fileURLToPath } from 'node:url';
+import { kernelLabSkipReason } from '../kernel/prereq.js';
+import { modeSupport, type ModeSupport, type ScenarioMode } from './procs.js';
+import { ScenarioLab } from './scenario-lab.js';
+import { FULL_SIZES, MIB, SCENARIO_NAMES, runScenario, type ScenarioName, type ScenarioOutcome } from './suite.js';
+
+interface Args {
+  modes: ScenarioMode[];
+  only: ScenarioName[];
+  sizeBytes: number;
+  json: boolean;
+}
+
+function parse(argv: string[]): Args | string {
+  const a: Args = { modes: ['stcp'], only: [...SCENARIO_NAMES], sizeBytes: FULL_SIZES.transferBytes, json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i];
+    const v = argv[i + 1];
+    if (f === '--json') a.json = true;
+    else if (f === '--mode' && v) {
+      i++;
+      if (v === 'both') a.modes = ['stcp', 'xtcp'];
+      else if (v === 'stcp' || v === 'xtcp') a.modes = [v];
+      else return `--mode must be stcp, xtcp or both, got ${v}`;
+    } else if (f === '--only' && v) {
+      i++;
+      const names = v.split(',').map((s) => s.trim());
+      const bad = names.filter((n) => !(SCENARIO_NAMES as readonly string[]).includes(n));
+      if (bad.length) return `unknown scenario ${bad.join(', ')}; known: ${SCENARIO_NAMES.join(', ')}`;
+      a.only = names as ScenarioName[];
+    } else if (f === '--size' && v) {
+      i++;
+      const n = Number(v);
+      if (!(n > 0 && n <= 4096)) return `--size must be 1..4096 MiB, got ${v}`;
+      a.sizeBytes = Math.round(n * MIB);
+    } else return `unknown argument ${f}`;
+  }
+  return a;
+}
+
+interface ModeReport {
+  mode: ScenarioMode;
+  support: ModeSupport;
+  outcomes: ScenarioOutcome[];
+  error?: string;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = parse(argv);
+  if (typeof args === 'string') {
+    process.stderr.write(`scenarios: ${args}\nusage: run [--mode stcp|xtcp|both] [--only names] [--size MiB] [--json]\n`);
+    return 2;
+  }
+  const why = kernelLabSkipReason();
+  if (why) {
+    process.stderr.write(`scenarios: cannot run here: ${why}\n`);
+    return 2;
+  }
+  const say = (s: string): void => {
+    if (!args.json) process.stdout.write(s + '\n');
+  };
+  const reports: ModeReport[] = [];
+  for (const mode of args.modes) {
+    const support = await modeSupport(mode);
+    const rep: ModeReport = { mode, support, outcomes: [] };
+    reports.push(rep);
+    if (!support.supported) {
+      say(`${mode}: not implemented yet (the CLI says: ${support.reason})`);
+      continue;
+    }
+    say(`${mode}: building the lab…`);
+    let sl: ScenarioLab | undefined;
+    try {
+      sl = await ScenarioLab.create({ mode });
+      for (const name of args.only) {
+        const o = await runScenario(name, sl, { transferBytes: args.sizeBytes });
+        rep.outcomes.push(o);
+        say(`\n[${mode}] ${name}: ${o.verdict.ok ? 'as required' : 'NOT as required'} (${(o.ms / 1000).toFixed(1)} s)`);
+        for (const l of o.lines) say(`  ${l}`);
+        say(`  required: ${o.verdict.expected}`);
+        for (const f of o.verdict.failures) say(`  ✗ ${f}`);
+      }
+    } catch (e) {
+      rep.error = e instanceof Error ? e.message : String(e);
+      say(`${mode}: ${rep.error}`);
+    } finally {
+      const left = await sl?.close();
+      if (left?.length) say(`left behind: ${left.join(', ')}`);
+    }
+  }
+  if (args.json) process.stdout.write(JSON.stringify({ sizeBytes: args.sizeBytes, reports }, null, 2) + '\n');
+  const bad = reports.some((r) => r.error !== undefined || r.outcomes.some((o) => !o.verdict.ok));
+  return bad ? 1 : 0;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (e: unknown) => {
+      process.stderr.write(`scenarios: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,147 @@
+/**
+ * Scenario: a third host on the outside (no NAT) sprays forged and random
+ * packets at the peers' public mappings and at the rendezvous while a
+ * transfer runs. It learns the mappings the way an observer on the path
+ * would: from the NATs' conntrack tables (the public ports the peers' flows
+ * to the rendezvous use, TCP and UDP).
+ *
+ * It cannot forge source addresses (no raw sockets from Node): a spoofed,
+ * in-window RST from an on-path attacker would end any TCP connection and is
+ * out of scope here.
+ */
+import { listConntrack } from '../kernel/conntrack.js';
+import { countFrom, readCounts, type SourceCounts } from '../kernel/counters.js';
+import type { LabNode, NatSite } from '../kernel/lab.js';
+import { events, startTransfer, type ScenarioMode } from './procs.js';
+import { recoverWithin, type Recovery, type Verdict } from './observe.js';
+import { RV_PORT, type ScenarioLab } from './scenario-lab.js';
+import { SPRAYER_SOURCE, type SprayStats } from './sprayer.js';
+import type { StreamReport } from './stream.js';
+
+export interface SprayOptions {
+  /** Bytes each way. */
+  size: number;
+  /** UDP datagrams per second. Default 3000. */
+  udpPps?: number;
+  /** TCP connection attempts in flight. Default 8. */
+  tcpInFlight?: number;
+  /** Ports either side of each learned public port that get UDP too. Default 16. */
+  portSpread?: number;
+  transferTimeoutMs?: number;
+}
+
+export interface SprayResult {
+  scenario: 'spray';
+  mode: ScenarioMode;
+  size: number;
+  path: string;
+  /** What the attacker aimed at, e.g. "udp:203.0.113.10:40984-41016". */
+  targets: string[];
+  sprayed: SprayStats;
+  sprayMs: number;
+  transfer: StreamReport;
+  /** Packets from the attacker counted where they entered each namespace. */
+  arrived: { natA: SourceCounts; natB: SourceCounts; server: SourceCounts };
+  /** …and at the peer hosts behind the NATs: what reached the peers. */
+  reachedPeers: { provider: SourceCounts; visitor: SourceCounts };
+  /** Processes that were not running after the spray (should be none). */
+  died: string[];
+  /** Log lines the rendezvous wrote during the spray (refusals are rate-limited). */
+  rendezvousLogLines: number;
+  /** A new connection after the spray. */
+  after: Recovery;
+  verdict: Verdict;
+}
+
+export const SPRAY_EXPECTATION: Record<ScenarioMode, string> = {
+  stcp: 'the transfer completes byte-exact, every process stays up, a new connection works afterwards',
+  xtcp: 'the transfer completes byte-exact, every process stays up, a new connection works afterwards',
+};
+
+/** The public ports (by protocol) a NAT uses for its hosts' flows, from its conntrack table. */
+async function publicPorts(sl: ScenarioLab, site: NatSite): Promise<{ tcp: number[]; udp: number[] }> {
+  const inside = new Set(site.hosts.map((h) => h.ip));
+  const entries = await listConntrack(sl.lab, site.router);
+  const pick = (proto: string): number[] => [
+    ...new Set(entries.filter((e) => e.proto === proto && inside.has(e.orig.src) && e.reply.dst === site.publicIp).map((e) => e.reply.dport)),
+  ];
+  return { tcp: pick('tcp'), udp: pick('udp') };
+}
+
+export async function sprayScenario(sl: ScenarioLab, o: SprayOptions): Promise<SprayResult> {
+  const { lab } = sl;
+  const attacker = lab.outside;
+  const pair = await sl.startPair(sl.siteB);
+  try {
+    const spread = o.portSpread ?? 16;
+    const targets: string[] = [];
+    for (const site of [sl.siteA, sl.siteB]) {
+      const ports = await publicPorts(sl, site);
+      for (const p of [...ports.tcp, ...ports.udp]) {
+        targets.push(`udp:${site.publicIp}:${Math.max(1, p - spread)}-${Math.min(65535, p + spread)}`);
+      }
+      for (const p of ports.tcp) targets.push(`tcp:${site.publicIp}:${p}`);
+    }
+    targets.push(`udp:${lab.server.ip}:${RV_PORT}`, `tcp:${lab.server.ip}:${RV_PORT}`);
+    const counted: LabNode[] = [sl.siteA.router, sl.siteB.router, lab.server, sl.siteA.hosts[0]!, pair.visitorHost];
+    for (const n of counted) await countFrom(lab, n, attacker.ip);
+
+    const rvLinesBefore = events(sl.rendezvous).length;
+    const timeout = o.transferTimeoutMs ?? 60_000;
+    const sprayer = lab.spawn(attacker, process.execPath, [
+      '-e', SPRAYER_SOURCE, String(timeout + 10_000), String(o.udpPps ?? 3000), String(o.tcpInFlight ?? 8), ...targets,
+    ]);
+    await sprayer.waitFor(/"ready":true/, 10_000);
+    const sprayStart = Date.now();
+    const transfer = await startTransfer(lab, pair.visitorHost, pair.visitPort, o.size, o.size, timeout).result();
+    await sprayer.stop(3000);
+    const sprayMs = Date.now() - sprayStart;
+    const line = sprayer.stdout().split('\n').find((l) => l.startsWith('{"stats"'));
+    const sprayed = line ? (JSON.parse(line) as { stats: SprayStats }).stats : ({} as SprayStats);
+    const rendezvousLogLines = events(sl.rendezvous).length - rvLinesBefore;
+
+    const [natA, natB, server, provider, visitor] = await Promise.all(counted.map((n) => readCounts(lab, n)));
+    const died = Object.entries({ rendezvous: sl.rendezvous, provider: pair.provider, visitor: pair.visitor, target: sl.target })
+      .filter(([, p]) => !p.running)
+      .map(([name]) => name);
+    const after = await recoverWithin(sl, pair, Date.now(), 15_000);
+
+    const failures: string[] = [];
+    if (!transfer.ok) failures.push(`the transfer failed under the spray (${transfer.error})`);
+    if (died.length) failures.push(`not running after the spray: ${died.join(', ')}`);
+    if (!after.ok) failures.push(`no new connection worked after the spray (${after.lastError})`);
+    if (!sprayed.udpSent || !sprayed.tcpAttempts) failures.push('the attacker sent nothing (the scenario did not test anything)');
+    return {
+      scenario: 'spray',
+      mode: sl.mode,
+      size: o.size,
+      path: pair.path,
+      targets,
+      sprayed,
+      sprayMs,
+      transfer,
+      arrived: { natA: natA!, natB: natB!, server: server! },
+      reachedPeers: { provider: provider!, visitor: visitor! },
+      died,
+      rendezvousLogLines,
+      after,
+      verdict: { ok: failures.length === 0, expected: SPRAY_EXPECTATION[sl.mode], failures },
+    };
+  } finally {
+    await pair.stop();
+  }
+}
+
+export function describeSpray(r: SprayResult): string[] {
+  const c = (x: SourceCounts): string => `udp ${x.udp.packets}, tcp ${x.tcp.packets}`;
+  const s = r.sprayed;
+  return [
+    `attacker sprayed for ${r.sprayMs} ms: ${s.udpSent} UDP datagrams (${(s.udpBytes / 1e6).toFixed(1)} MB), ${s.tcpAttempts} TCP connection attempts ` +
+      `(${s.tcpConnected} accepted, ${s.tcpRefused} refused, ${s.tcpReset} reset, ${s.tcpTimedOut} timed out) at ${r.targets.length} targets`,
+    `arrived: NAT A ${c(r.arrived.natA)}; NAT B ${c(r.arrived.natB)}; rendezvous host ${c(r.arrived.server)}; ` +
+      `reached the peers: provider host ${c(r.reachedPeers.provider)}, visitor host ${c(r.reachedPeers.visitor)}`,
+    `transfer ${r.transfer.ok ? `byte-exact in ${r.transfer.totalMs?.toFixed(0)} ms` : `FAILED (${r.transfer.error})`}; ` +
+      `${r.died.length ? `DIED: ${r.died.join(', ')}` : 'every process up'}; rendezvous logged ${r.rendezvousLogLines} lines; ` +
+      `new connection afterwards ${r.after.ok ? 'ok' : 'FAILED'}`,
+  ];
+}
