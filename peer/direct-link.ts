@@ -32,6 +32,8 @@ export interface ReflexiveDiscovery {
     srflx: UdpEndpoint | null;
     nat: SessionNatInfo;
     detail: string;
+    /** Smallest TTL that reached the rendezvous (null: unknown). */
+    hops: number | null;
   }>;
 }
 
@@ -44,8 +46,12 @@ export interface DirectOptions {
   keepaliveMs: number;
   /** Give one punch attempt this long. Default 6 s. */
   punchTimeoutMs: number;
-  /** TTL of priming packets; 0 = none. Default 2. */
-  primeTtl: number;
+  /**
+   * TTL of priming packets; 0 = none. 'auto' (default): one less than the hop
+   * count to the rendezvous, within 2..4 — past our own NATs (a carrier NAT
+   * too), short of the peer's.
+   */
+  primeTtl: number | 'auto';
   /** Extra sockets on the hard side of birthday probing. Default 256. */
   birthdaySockets: number;
   /** Random-port probes from the easy side of birthday probing. Default 2048, at 1000/s. */
@@ -60,7 +66,7 @@ export const DEFAULT_DIRECT: DirectOptions = {
   hostCandidates: true,
   keepaliveMs: 15_000,
   punchTimeoutMs: 6000,
-  primeTtl: 2,
+  primeTtl: 'auto',
   birthdaySockets: 256,
   birthdayProbes: 2048,
   birthdayPerSecond: 1000,
@@ -91,6 +97,7 @@ interface AttemptState {
   sockets: UdpSocket[];
   nat: SessionNatInfo | null;
   srflx: UdpEndpoint | null;
+  hops: number | null;
   offered: boolean;
   runner: PunchRunner | null;
   startTimer: TimerHandle | null;
@@ -192,7 +199,7 @@ export class DirectLink extends EventEmitter {
       return;
     }
     if (this.closed || this.currentAttempt !== n) return socket.close();
-    const state: AttemptState = { n, sockets: [socket], nat: null, srflx: null, offered: false, runner: null, startTimer: null, gathered: Promise.resolve() };
+    const state: AttemptState = { n, sockets: [socket], nat: null, srflx: null, hops: null, offered: false, runner: null, startTimer: null, gathered: Promise.resolve() };
     this.attempt = state;
     let stunHandler: ((data: Buffer, from: UdpEndpoint) => boolean) | null = null;
     this.routeSocket(state, 0, (data, from) => stunHandler?.(data, from) ?? false);
@@ -200,6 +207,7 @@ export class DirectLink extends EventEmitter {
     if (this.closed || this.attempt !== state) return;
     state.nat = found.nat;
     state.srflx = found.srflx;
+    state.hops = found.hops;
     const candidates: Candidate[] = [];
     const port = socket.localEndpoint().port;
     if (this.opts.hostCandidates) {
@@ -264,7 +272,7 @@ export class DirectLink extends EventEmitter {
       startAt,
       random: (n) => this.o.random.bytes(n),
       timeoutMs: this.opts.punchTimeoutMs + (birthday ? 3000 : 0),
-      primeTtl: this.opts.primeTtl,
+      primeTtl: this.primeTtl(state.hops),
       localHosts: this.hostAddresses(state.sockets[0]!),
       birthday,
     });
@@ -273,6 +281,7 @@ export class DirectLink extends EventEmitter {
       peerCandidates: m.candidates.length,
       plan: plan.reason,
       startInMs: Math.round(m.startInMs),
+      primeTtl: this.primeTtl(state.hops),
     });
     state.runner = new PunchRunner(punch, this.codec, state.sockets, this.o.scheduler, (locked, p) => {
       if (locked) this.onLocked(state, locked);
@@ -439,6 +448,11 @@ export class DirectLink extends EventEmitter {
     a.startTimer?.cancel();
     a.runner?.stop('superseded');
     for (const s of a.sockets) s.close();
+  }
+
+  private primeTtl(hops: number | null): number {
+    if (this.opts.primeTtl !== 'auto') return this.opts.primeTtl;
+    return hops === null ? 2 : Math.min(4, Math.max(2, hops - 1));
   }
 
   private hostAddresses(socket: UdpSocket): string[] {

@@ -2,7 +2,11 @@ import type { Scheduler } from '../src/clock/scheduler.js';
 import type { UdpEndpoint, UdpSocket } from '../src/net/udp-socket.js';
 import type { SessionNatInfo } from '../src/punch/index.js';
 import { BindingClient } from '../src/stun/binding-client.js';
+import { NORMAL_TTL } from '../src/punch/index.js';
 import type { ReflexiveDiscovery } from './direct-link.js';
+
+/** TTL-limited STUN requests 1..this find the hop count to the rendezvous. */
+const MAX_HOP_PROBE = 8;
 
 /**
  * What a session socket learns from the rendezvous's STUN ports before it
@@ -26,14 +30,33 @@ export class SessionStun implements ReflexiveDiscovery {
     route((data, from) => client.handle(data, from));
     const q = (to: UdpEndpoint) => ({ to, timeoutMs: this.timeoutMs, rtoMs: 250 });
     const targets = [this.servers.primary, this.servers.alternatePort, ...(this.servers.extra ?? [])];
+    // Hop count to the rendezvous: TTL-limited requests, one send each (a
+    // retransmission would go out at the normal TTL). The smallest TTL that is
+    // answered tells how far our NATs reach, so priming packets can be sent
+    // just past them (a carrier NAT behind the home NAT needs TTL 3, not 2).
+    const hopProbes: Promise<{ ttl: number; ok: boolean }>[] = [];
+    for (let ttl = 1; ttl <= MAX_HOP_PROBE; ttl++) {
+      socket.setTtl(ttl);
+      hopProbes.push(client.request({ to: this.servers.primary, timeoutMs: this.timeoutMs, maxSends: 1 }).then((r) => ({ ttl, ok: r.ok })));
+    }
+    socket.setTtl(NORMAL_TTL);
+    const reachedTtls: number[] = [];
+    for (const h of hopProbes) void h.then((r) => r.ok && reachedTtls.push(r.ttl));
+    const t0 = this.scheduler.now();
     const results = await client.requestAll(targets.map(q));
+    // Hop probes that can arrive have arrived within about one round trip of
+    // the main answers; the ones that died on the way never will, so don't wait for them.
+    const rtt = this.scheduler.now() - t0;
+    await new Promise<void>((resolve) => this.scheduler.at(this.scheduler.now() + Math.min(200, 20 + rtt), resolve));
     client.close();
+    const reached = reachedTtls;
+    const hops = reached.length > 0 ? Math.min(...reached) : null;
     const mapped = results.map((r) => (r.ok ? r.info.mapped : null));
     const [first, second] = mapped;
     const srflx = first ?? second ?? mapped.find((m) => m !== null) ?? null;
     const local = socket.localEndpoint();
     if (srflx === null) {
-      return { srflx: null, nat: { udp: false, mapping: 'unknown', allocation: 'unknown' } as SessionNatInfo, detail: 'no STUN answer over UDP' };
+      return { srflx: null, nat: { udp: false, mapping: 'unknown', allocation: 'unknown' } as SessionNatInfo, detail: 'no STUN answer over UDP', hops };
     }
     let nat: SessionNatInfo;
     if (first && second) {
@@ -46,11 +69,11 @@ export class SessionStun implements ReflexiveDiscovery {
             ? { udp: true, mapping: 'dependent', allocation: 'sequential', step }
             : { udp: true, mapping: 'dependent', allocation: 'random' };
         // The srflx for the peer is a guess either way; the last mapping seen is the base for prediction.
-        return { srflx: second, nat, detail: `mapping differs per destination (${first.port} then ${second.port})` };
+        return { srflx: second, nat, detail: `mapping differs per destination (${first.port} then ${second.port})`, hops };
       }
     } else {
       nat = { udp: true, mapping: 'unknown', allocation: 'unknown' };
     }
-    return { srflx, nat, detail: `mapped ${srflx.address}:${srflx.port}, ${nat.mapping} mapping` };
+    return { srflx, nat, detail: `mapped ${srflx.address}:${srflx.port}, ${nat.mapping} mapping${hops ? `, ${hops} hops to the rendezvous` : ''}`, hops };
   }
 }

@@ -126,14 +126,17 @@ export class PunchBroker<P extends BrokerPeer> {
     const startV = Math.max(0, Math.min(5000, at - rttV / 2));
     const startP = Math.max(0, Math.min(5000, at - rttP / 2));
     const declined = (o: Offer) => (o.candidates.length === 0 ? (o.reason ?? 'no candidates') : undefined);
-    const msg = (o: Offer, startInMs: number, other: Offer): ServerMessage => {
-      const reason = declined(o) ?? (declined(other) !== undefined ? `your side offered none: ${declined(other)}` : undefined);
-      const m: ServerMessage = { type: 'punch', connId, attempt, candidates: reason ? [] : o.candidates, startInMs, ...(o.nat ? { nat: o.nat as NatInfoMessage } : {}) };
+    // Each side gets the other's candidates, or why there will be no punch (whose side the reason is on).
+    const msg = (other: Offer, otherRole: string, startInMs: number, mine: Offer): ServerMessage => {
+      const theirs = declined(other);
+      const own = declined(mine);
+      const reason = theirs !== undefined ? `the ${otherRole} offers no direct path: ${theirs}` : own !== undefined ? `this side offered none: ${own}` : undefined;
+      const m: ServerMessage = { type: 'punch', connId, attempt, candidates: reason ? [] : other.candidates, startInMs, ...(other.nat ? { nat: other.nat as NatInfoMessage } : {}) };
       if (reason !== undefined) m.reason = reason;
       return m;
     };
-    pair.visitor.send(msg(p, startV, v));
-    pair.provider.send(msg(v, startP, p));
+    pair.visitor.send(msg(p, 'provider', startV, v));
+    pair.provider.send(msg(v, 'visitor', startP, p));
     this.brokered++;
     this.opts.log?.('punch-introduced', {
       conn: connId.slice(0, 8),

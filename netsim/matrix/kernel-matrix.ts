@@ -408,7 +408,7 @@ async function runPair(spawn: Spawner, s: PairSpec): Promise<PairMeasure> {
       // Wait for the punch to settle, so the connection shows the path the pair ends up on.
       const settled = await waitAnyEvent(visitor, 'visitor', ['direct-up', 'punch-failed'], 20_000).catch(() => null);
       if (settled?.event === 'direct-up' && typeof settled.sinceSessionMs === 'number') m.directMs = settled.sinceSessionMs;
-      if (settled?.event === 'punch-failed') m.punchFailure = String(settled.reason ?? '');
+      if (settled?.event === 'punch-failed') m.punchFailure = `${String(settled.reason ?? '')}${typeof settled.timeline === 'string' ? settled.timeline : ''}`;
     }
 
     const client = spawn(s.visitorHost, [
