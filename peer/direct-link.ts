@@ -132,6 +132,7 @@ export class DirectLink extends EventEmitter {
   private monitorTimer: TimerHandle | null = null;
   private retryTimer: TimerHandle | null = null;
   private failures = 0;
+  private lastFailure: string | null = null;
   private closed = false;
   private readonly startedAt: number;
   /** Starts at the configured interval; shortened when idle paths die (see onPathDead). */
@@ -150,6 +151,14 @@ export class DirectLink extends EventEmitter {
 
   get directPath(): UdpPath | null {
     return this.path;
+  }
+
+  /** Why the session is (or is not) on the direct path right now, in words for logs. */
+  get status(): string {
+    if (this.path !== null) return 'direct path up';
+    if (this.attempt?.runner) return 'punching';
+    if (this.attempt !== null || this.currentAttempt >= 0 && this.lastFailure === null) return 'looking for a direct path';
+    return this.lastFailure !== null ? `no direct path: ${this.lastFailure}` : 'direct path not tried yet';
   }
 
   /** Starts an attempt: gather candidates and offer them (the visitor's side starts; the provider answers punch-requests). */
@@ -355,6 +364,7 @@ export class DirectLink extends EventEmitter {
     })(socket, locked.remote, 1400);
     this.path = path;
     this.failures = 0;
+    this.lastFailure = null;
     this.o.session.setPath(path);
     old.path?.close();
     if (old.socket && old.socket !== socket) old.socket.close();
@@ -409,6 +419,7 @@ export class DirectLink extends EventEmitter {
     this.path = null;
     dead?.close();
     const reason = 'no answer on the direct path (NAT mapping changed or the peer went away)';
+    this.lastFailure = `${reason}; punching again`;
     if (this.relay !== null) this.o.session.setPath(this.relay);
     this.log.warn('direct-lost', { reason, fallback: this.relay ? 'relay' : 'none' });
     this.emit('lost', reason);
@@ -424,6 +435,7 @@ export class DirectLink extends EventEmitter {
     state.runner?.stop(reason);
     this.dropAttempt();
     this.failures++;
+    this.lastFailure = reason;
     this.log.warn('punch-failed', { reason, fallback: this.relay ? 'relay' : 'none', attempt: state.n, ...(timeline ? { timeline: `\n${timeline}` } : {}) });
     this.emit('failed', reason, timeline);
     this.scheduleRetry(reason, hopeless);

@@ -163,7 +163,8 @@ export class Visitor extends EventEmitter {
     const id = ++this.connections;
     const kind = session.currentPath?.kind;
     const path = kind === 'direct' ? (this.directKind ?? 'direct') : (kind ?? 'none');
-    this.log.info('connection', { id, from: `${socket.remoteAddress}:${socket.remotePort}`, stream: stream.id, path });
+    const why = this.mode === 'stcp' ? 'stcp mode: relay only' : kind === 'direct' ? undefined : this.direct?.status;
+    this.log.info('connection', { id, from: `${socket.remoteAddress}:${socket.remotePort}`, stream: stream.id, path, why });
     bridge(socket, stream, (err) => {
       this.log.debug('connection-closed', { id, error: err?.message });
     });
