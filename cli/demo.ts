@@ -115,6 +115,12 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     await waitFor((e) => e.proc === 'provider' && e.event === 'registered', 'the provider to register', 10_000);
     start('visitor', ['visit', ...peerArgs, '--listen', `127.0.0.1:${visitPort}`]);
     const up = await waitFor((e) => e.proc === 'visitor' && e.event === 'session-up', 'the visitor session', 15_000);
+    // xtcp: the session starts on the relay and punches alongside; let the punch settle so the demo shows where it ends up.
+    const settled = await waitFor(
+      (e) => e.proc === 'visitor' && (e.event === 'direct-up' || e.event === 'punch-failed'),
+      'the punch',
+      10_000,
+    ).catch(() => null);
 
     say(`  downloading http://127.0.0.1:${visitPort}/backup.bin through the visitor ...`);
     const t0 = performance.now();
@@ -125,7 +131,12 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     say(`result: ${ok ? 'OK' : 'FAILED'}`);
     say(`  bytes      ${bytes} of ${size}`);
     say(`  sha256     ${sha}${ok ? ' (matches the NAS copy)' : ` (expected ${expected})`}`);
-    say(`  path       ${String(up.path)} via ${String(up.via ?? "the rendezvous")}, end-to-end encrypted`);
+    if (settled?.event === 'direct-up') {
+      say(`  path       ${String(settled.path)} to ${String(settled.remote)} (UDP hole punched in ${String(settled.punchMs)} ms), end-to-end encrypted`);
+    } else {
+      const why = settled ? `: ${String(settled.reason)}` : '';
+      say(`  path       ${String(up.path)} via ${String(up.via ?? 'the rendezvous')}${why}, end-to-end encrypted`);
+    }
     say(`  throughput ${(bytes / 1e6 / seconds).toFixed(1)} MB/s (${seconds.toFixed(2)} s)`);
     return ok ? 0 : 1;
   } catch (err) {
