@@ -44,7 +44,7 @@ export interface DirectOptions {
   hostCandidates: boolean;
   /** Keepalive on an idle direct path. Default 15 s. */
   keepaliveMs: number;
-  /** Give one punch attempt this long. Default 6 s. */
+  /** Give one punch attempt this long (birthday probing gets 3 s more). Default 3 s; a failed attempt is retried with fresh sockets. */
   punchTimeoutMs: number;
   /**
    * TTL of priming packets; 0 = none. 'auto' (default): one less than the hop
@@ -65,7 +65,7 @@ export const DEFAULT_DIRECT: DirectOptions = {
   birthday: true,
   hostCandidates: true,
   keepaliveMs: 15_000,
-  punchTimeoutMs: 6000,
+  punchTimeoutMs: 3000,
   primeTtl: 'auto',
   birthdaySockets: 256,
   birthdayProbes: 2048,
@@ -105,7 +105,16 @@ interface AttemptState {
 }
 
 /** Re-punch backoff after a failed attempt or a lost direct path. */
-const RETRY_MS = [2000, 10_000, 30_000, 60_000, 300_000];
+const RETRY_MS = [500, 2000, 10_000, 30_000, 60_000, 300_000];
+
+/**
+ * Priming packets go out at the start; probes this much later. The peer's
+ * first probe must not reach our NAT before our primes have left it (the
+ * conntrack clash), so this covers the start skew between the two peers
+ * (their clocks are synchronised only through the rendezvous's round trips,
+ * and a busy host wakes a process late).
+ */
+const PROBE_LEAD_MS = 100;
 
 /**
  * The direct side of one tunnel session: its UDP socket (one per session,
@@ -282,6 +291,7 @@ export class DirectLink extends EventEmitter {
       random: (n) => this.o.random.bytes(n),
       timeoutMs: this.opts.punchTimeoutMs + (birthday ? 3000 : 0),
       primeTtl: this.primeTtl(state.hops),
+      probeLeadMs: PROBE_LEAD_MS,
       localHosts: this.hostAddresses(state.sockets[0]!),
       birthday,
     });

@@ -61,8 +61,10 @@ export interface PairResult {
   path: string | null;
   /** xtcp: visitor's session up → direct path locked, ms (null: no direct path). */
   directMs: number | null;
-  /** xtcp: why the punch failed, as the visitor logged it. */
+  /** xtcp: why the (last) punch attempt failed, as the visitor logged it. */
   punchFailure?: string;
+  /** xtcp: failed attempts before the outcome. */
+  punchAttempts?: number;
   /** Provider started → visitor's session up, ms (process start-up, login, CPace, relay link). */
   setupMs: number | null;
   /** Client connect → first byte back, ms. */
@@ -188,18 +190,6 @@ async function waitEvent(p: LabProcess, what: string, event: string, timeoutMs: 
     if (!p.running) throw new Error(`${what} exited before "${event}": ${tail}`);
     if (Date.now() > deadline) throw new Error(`${what}: no "${event}" within ${timeoutMs} ms: ${tail}`);
     await sleep(10);
-  }
-}
-
-/** Waits (bounded, polling) for the first of several JSON log events. */
-async function waitAnyEvent(p: LabProcess, what: string, names: readonly string[], timeoutMs: number): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const hit = events(p).find((e) => typeof e.event === 'string' && names.includes(e.event));
-    if (hit) return hit;
-    if (!p.running) throw new Error(`${what} exited before ${names.join('/')}`);
-    if (Date.now() > deadline) throw new Error(`${what}: none of ${names.join('/')} within ${timeoutMs} ms`);
-    await sleep(20);
   }
 }
 
@@ -405,10 +395,26 @@ async function runPair(spawn: Spawner, s: PairSpec): Promise<PairMeasure> {
     m.setupMs = performance.now() - t0;
     m.path = typeof up.path === 'string' ? up.path : null;
     if (s.mode === 'xtcp') {
-      // Wait for the punch to settle, so the connection shows the path the pair ends up on.
-      const settled = await waitAnyEvent(visitor, 'visitor', ['direct-up', 'punch-failed'], 20_000).catch(() => null);
-      if (settled?.event === 'direct-up' && typeof settled.sinceSessionMs === 'number') m.directMs = settled.sinceSessionMs;
-      if (settled?.event === 'punch-failed') m.punchFailure = `${String(settled.reason ?? '')}${typeof settled.timeline === 'string' ? settled.timeline : ''}`;
+      // Wait for the punch to settle (a failed attempt is retried with fresh
+      // sockets; a hopeless plan is not), so the connection shows where the pair ends up.
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const evs = events(visitor);
+        const upEv = evs.find((e) => e.event === 'direct-up');
+        const fails = evs.filter((e) => e.event === 'punch-failed');
+        if (fails.length > 0) {
+          const f = fails[fails.length - 1]!;
+          m.punchFailure = `${String(f.reason ?? '')}${typeof f.timeline === 'string' ? f.timeline : ''}`;
+          m.punchAttempts = fails.length;
+        }
+        if (upEv) {
+          if (typeof upEv.sinceSessionMs === 'number') m.directMs = upEv.sinceSessionMs;
+          break;
+        }
+        if (fails.some((e) => /no punch can meet|offers no direct path|UDP is blocked|offered none/.test(String(e.reason)))) break;
+        if (Date.now() > deadline || !visitor.running) break;
+        await sleep(20);
+      }
     }
 
     const client = spawn(s.visitorHost, [
