@@ -21,6 +21,7 @@ import { Provider } from '../../peer/provider.js';
 import { Visitor } from '../../peer/visitor.js';
 import type { SessionTuning } from '../../peer/tunnel-options.js';
 import { RendezvousServer } from '../../rendezvous/server.js';
+import { UdpService } from '../../rendezvous/udp-service.js';
 import { SeededRandom } from '../random.js';
 import { VirtualScheduler } from '../virtual-scheduler.js';
 import { buildTopology, labSite, SERVER_ADDRESSES, type LabProfileName, type Topology } from '../virtual/topology.js';
@@ -67,6 +68,8 @@ export interface VirtualSessionResult {
   path: string | null;
   /** Virtual ms: peers started → the visitor's session up (login, CPace, relay link). */
   setupMs: number | null;
+  /** xtcp: virtual ms from the visitor's session to the direct path (null: none). */
+  directMs: number | null;
   /** Virtual ms: the app's connect → first byte back. */
   ttfbMs: number | null;
   /** Virtual ms: the app's connect → both directions complete and verified. */
@@ -158,6 +161,21 @@ export async function runVirtualSession(opts: VirtualSessionOptions): Promise<Vi
   const up = payload('virtual-up', opts.sizeBytes);
   const down = payload('virtual-down', opts.sizeBytes);
 
+  const mode = opts.mode ?? 'stcp';
+  // The rendezvous's STUN ports in RFC 5780's layout, on both server addresses (xtcp only).
+  const udpService =
+    mode === 'xtcp'
+      ? new UdpService(
+          { primary: { address: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT }, altPort: RENDEZVOUS_PORT + 1, altAddress: SERVER_ADDRESSES[1] },
+          {
+            primary: topo.server.bind({ address: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT }),
+            altPort: topo.server.bind({ address: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT + 1 }),
+            altAddress: topo.server.bind({ address: SERVER_ADDRESSES[1], port: RENDEZVOUS_PORT }),
+            altBoth: topo.server.bind({ address: SERVER_ADDRESSES[1], port: RENDEZVOUS_PORT + 1 }),
+          },
+          { scheduler },
+        )
+      : null;
   const rendezvous = new RendezvousServer({
     host: SERVER_ADDRESSES[0],
     port: RENDEZVOUS_PORT,
@@ -172,7 +190,7 @@ export async function runVirtualSession(opts: VirtualSessionOptions): Promise<Vi
     token,
     services: [{ name: SERVICE, secret, target: { host: '127.0.0.1', port: TARGET_PORT } }],
     logger: memory.logger({ component: 'provider' }),
-    mode: opts.mode ?? 'stcp',
+    mode,
     session,
     ...providerRole,
   });
@@ -184,12 +202,13 @@ export async function runVirtualSession(opts: VirtualSessionOptions): Promise<Vi
     secret: opts.visitorSecret ?? secret,
     listen: { host: '127.0.0.1', port: VISITOR_PORT },
     logger: memory.logger({ component: 'visitor' }),
-    mode: opts.mode ?? 'stcp',
+    mode,
     session,
     ...visitorRole,
   });
 
   let setupMs: number | null = null;
+  let directMs: number | null = null;
   let client: ClientResult | null = null;
   let error: string | undefined;
   let fatal: string | null = null;
@@ -209,6 +228,22 @@ export async function runVirtualSession(opts: VirtualSessionOptions): Promise<Vi
       // What a failing peer sent before giving up still lands (e.g. the confirm that tells the provider of a wrong secret).
       await scheduler.advance(2_000);
     } else {
+      if (mode === 'xtcp') {
+        // Let the punch settle (retries included; a hopeless plan stops at once) so the connection shows where the pair ends up.
+        const settledBy = scheduler.now() + 20_000;
+        await scheduler.runUntil(
+          () =>
+            memory.events.some(
+              (e) =>
+                e.fields.component === 'visitor' &&
+                (e.event === 'direct-up' ||
+                  (e.event === 'punch-failed' && /no punch can meet|offers no direct path|UDP is blocked|offered none/.test(String(e.fields.reason)))),
+            ) || fatal !== null,
+          { maxTime: settledBy },
+        );
+        const d = memory.events.find((e) => e.fields.component === 'visitor' && e.event === 'direct-up');
+        if (d && typeof d.fields.sinceSessionMs === 'number') directMs = d.fields.sinceSessionMs;
+      }
       const run = runClient(visitorRole.transport, '127.0.0.1', VISITOR_PORT, up, down, () => scheduler.now());
       const limit = scheduler.now() + (opts.transferTimeoutMs ?? 300_000);
       await scheduler.runUntil(() => run.settled !== null || fatal !== null, { maxTime: limit });
@@ -222,6 +257,7 @@ export async function runVirtualSession(opts: VirtualSessionOptions): Promise<Vi
     visitor.stop();
     provider.stop();
     await rendezvous.close();
+    udpService?.close();
     await target.close();
     // Let FINs and resets in flight arrive (bounded).
     await scheduler.advance(5_000);
@@ -238,6 +274,7 @@ export async function runVirtualSession(opts: VirtualSessionOptions): Promise<Vi
     outcome: !ok ? 'failed' : path?.startsWith('direct') ? 'direct' : 'relay',
     path,
     setupMs,
+    directMs,
     ttfbMs: client?.ttfbMs ?? null,
     totalMs: client?.totalMs ?? null,
     bytesUp: client?.upVerified ? opts.sizeBytes : 0,
