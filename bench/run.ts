@@ -194,7 +194,92 @@ async function relay(): Promise<void> {
   }
 }
 
-const sections: Record<string, () => Promise<void>> = { bulk, latency, sim: referenceSim, idle, relay };
+async function p2p(): Promise<void> {
+  const bytes = Number(process.env.BENCH_RELAY_MB ?? 128) * 1e6;
+  console.log(`\n## Direct path (xtcp) vs relay (stcp), real CLI processes on loopback, ${bytes / 1e6} MB per round, median of ${ROUNDS}`);
+  const sink = await startSink();
+  const direct = await startCliLab(sink.port, 'xtcp');
+  const relayed = await startCliLab(sink.port, 'stcp');
+  const d: number[] = [];
+  const r: number[] = [];
+  try {
+    await pushThrough(direct.port, 16e6, sink, 60_000);
+    await pushThrough(relayed.port, 16e6, sink, 60_000);
+    for (let i = 0; i < ROUNDS; i++) {
+      d.push(bytes / 1e6 / (await pushThrough(direct.port, bytes, sink, 300_000)));
+      r.push(bytes / 1e6 / (await pushThrough(relayed.port, bytes, sink, 300_000)));
+    }
+  } finally {
+    direct.stop();
+    relayed.stop();
+    await sink.close();
+  }
+  console.log(`burrow relay (stcp, 32 KiB packets over TCP)    ${fmt(median(r))} MB/s  rounds: ${r.map((x) => fmt(x)).join(', ')}`);
+  console.log(`burrow direct (xtcp, punched UDP path)          ${fmt(median(d))} MB/s  rounds: ${d.map((x) => fmt(x)).join(', ')}`);
+
+  const banner = net.createServer((s) => {
+    s.on('error', () => {});
+    s.end('220 ready\r\n');
+  });
+  banner.listen(0, '127.0.0.1');
+  await once(banner, 'listening');
+  const bannerPort = (banner.address() as net.AddressInfo).port;
+  const x = await startCliLab(bannerPort, 'xtcp');
+  const y = await startCliLab(bannerPort, 'stcp');
+  try {
+    const firstByte = async (port: number) => {
+      const t0 = performance.now();
+      const s = net.connect(port, '127.0.0.1');
+      s.on('error', () => {});
+      await once(s, 'data');
+      s.destroy();
+      return performance.now() - t0;
+    };
+    const viaDirect: number[] = [];
+    const viaRelay: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      viaDirect.push(await firstByte(x.port));
+      viaRelay.push(await firstByte(y.port));
+    }
+    console.log(`connect -> first byte, relay (stcp)             p50 ${fmt(percentile(viaRelay, 50), 3)} ms   p99 ${fmt(percentile(viaRelay, 99), 3)} ms`);
+    console.log(`connect -> first byte, direct (xtcp)            p50 ${fmt(percentile(viaDirect, 50), 3)} ms   p99 ${fmt(percentile(viaDirect, 99), 3)} ms`);
+  } finally {
+    x.stop();
+    y.stop();
+    banner.close();
+  }
+  await kernelP2p();
+}
+
+/** Time to the direct path and direct throughput behind real Linux NATs (root only). */
+async function kernelP2p(): Promise<void> {
+  const { kernelLabSkipReason } = await import('../netsim/kernel/index.js');
+  const skip = kernelLabSkipReason();
+  if (skip) {
+    console.log(`kernel lane skipped: ${skip}`);
+    return;
+  }
+  const { runKernelMatrix } = await import('../netsim/matrix/kernel-matrix.js');
+  const PR = 'port-restricted-cone' as const;
+  const runs = Number(process.env.BENCH_PUNCH_RUNS ?? 20);
+  console.log(`\n## Behind two plain Linux (port-restricted) NATs, kernel lane: ${runs} fresh sessions`);
+  const punch = await runKernelMatrix({ mode: 'xtcp', pairs: Array.from({ length: runs }, () => [PR, PR] as const), sizeBytes: 1 << 20 });
+  const times = punch.results.flatMap((p) => (p.directMs === null ? [] : [p.directMs]));
+  console.log(
+    `direct in ${times.length}/${runs}; visitor session up -> direct path  p50 ${fmt(percentile(times, 50), 0)} ms   p95 ${fmt(percentile(times, 95), 0)} ms   max ${fmt(Math.max(...times), 0)} ms   (target < 1 s, p95 < 2 s)`,
+  );
+  const size = 64 * 1024 * 1024;
+  const rate = (mode: 'xtcp' | 'stcp') =>
+    runKernelMatrix({ mode, pairs: [[PR, PR]], sizeBytes: size }).then((m) => {
+      const p = m.results[0]!;
+      return p.totalMs ? { mbps: (2 * size) / 1e6 / (p.totalMs / 1000), path: p.path } : { mbps: NaN, path: p.path };
+    });
+  const dx = await rate('xtcp');
+  const rx = await rate('stcp');
+  console.log(`64 MiB each way at once (duplex), sum of both directions: direct (${dx.path}) ${fmt(dx.mbps)} MB/s, relay ${fmt(rx.mbps)} MB/s`);
+}
+
+const sections: Record<string, () => Promise<void>> = { bulk, latency, sim: referenceSim, idle, relay, p2p };
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);

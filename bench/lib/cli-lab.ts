@@ -29,15 +29,16 @@ export interface CliLab {
   stop(): void;
 }
 
-export async function startCliLab(targetPort: number): Promise<CliLab> {
+/** stcp: every byte on the relay; xtcp: resolves once the session is on the punched path. */
+export async function startCliLab(targetPort: number, mode: 'stcp' | 'xtcp' = 'stcp'): Promise<CliLab> {
   const procs: ChildProcess[] = [];
   const [rv, listen] = [await freePort(), await freePort()];
   const token = randomBytes(8).toString('hex');
   const common = ['--server', `127.0.0.1:${rv}`, '--token', token, '--name', 'bench', '--secret', 'bench-secret'];
   try {
     await start(['rendezvous', '--listen', `127.0.0.1:${rv}`, '--token', token], 'listening', procs);
-    await start(['provide', ...common, '--to', `127.0.0.1:${targetPort}`], 'registered', procs);
-    await start(['visit', ...common, '--listen', `127.0.0.1:${listen}`], 'session-up', procs);
+    await start(['provide', ...common, '--mode', mode, '--to', `127.0.0.1:${targetPort}`], 'registered', procs);
+    await start(['visit', ...common, '--mode', mode, '--listen', `127.0.0.1:${listen}`], mode === 'xtcp' ? 'direct-up' : 'session-up', procs);
   } catch (err) {
     for (const p of procs) p.kill('SIGKILL');
     throw err;
