@@ -125,6 +125,11 @@ export interface MatrixOptions {
   buildConcurrency?: number;
   /** Lab namespace prefix (default "bnk"). */
   prefix?: string;
+  /**
+   * A pair of a profile with itself puts both peers in one site (hosts 0 and 1
+   * of a two-host profile: hairpin, no-hairpin) instead of two sites.
+   */
+  sameSite?: boolean;
 }
 
 /** All ordered pairs of the given profiles. */
@@ -254,7 +259,7 @@ export async function runKernelMatrix(opts: MatrixOptions): Promise<MatrixRun> {
 
   // Sites: one per profile used, plus a second one for each profile paired with itself.
   const primaryNeeded = ordered(uniq(opts.pairs.flat()), profileOrder);
-  const secondNeeded = ordered(uniq(opts.pairs.filter(([a, b]) => a === b).map(([a]) => a)), profileOrder);
+  const secondNeeded = opts.sameSite ? [] : ordered(uniq(opts.pairs.filter(([a, b]) => a === b).map(([a]) => a)), profileOrder);
 
   const lab = await Lab.create({ prefix: opts.prefix, log: (m) => log(`lab: ${m}`) });
   const runId = lab.runId;
@@ -308,14 +313,16 @@ export async function runKernelMatrix(opts: MatrixOptions): Promise<MatrixRun> {
       // Closed under us (SIGINT/SIGTERM: the lab's handlers tear it down): stop, do not report 100 failures.
       if (lab.closed) throw new LabClosedError(runId);
       const pa = primary.get(a)!;
-      const pb = a === b ? second.get(b)! : primary.get(b)!;
+      const shared = a === b && opts.sameSite === true;
+      if (shared && pa.hosts.length < 2) throw new Error(`sameSite: ${a} has one host; pick a two-host profile (hairpin, no-hairpin)`);
+      const pb = a === b ? (shared ? pa : second.get(b)!) : primary.get(b)!;
       const service = `m${i}-${a}--${b}`.slice(0, 63);
       const r = await runPair(spawn, {
         server,
         token,
         service,
         providerHost: pa.hosts[0]!,
-        visitorHost: pb.hosts[0]!,
+        visitorHost: shared ? pb.hosts[1]! : pb.hosts[0]!,
         visitPort: VISIT_PORT_BASE + i,
         size,
         upSeed: `${seed}:up:pair${i}`,
