@@ -33,7 +33,12 @@ export const ConfigFile = z.strictObject({
   log_format: z.enum(['text', 'json']).optional(),
   log_level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
   rendezvous: z
-    .strictObject({ listen: hostPort, token: z.string().min(1).optional() })
+    .strictObject({
+      listen: hostPort,
+      token: z.string().min(1).optional(),
+      udp_port: z.union([z.number().int().min(0).max(65534), z.literal('off')]).optional(),
+      alt_address: z.string().optional(),
+    })
     .optional(),
   provide: z
     .array(z.strictObject({ name, secret, to: hostPort, mode: mode.optional(), server: hostPort.optional(), token: z.string().optional() }))

@@ -147,7 +147,15 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
     const parts: Running[] = [];
     if (cfg.rendezvous) {
       parts.push(
-        await runRendezvous({ listen: cfg.rendezvous.listen, token: (cfg.rendezvous.token ?? cfg.token)! }, log.child({ component: 'rendezvous' })),
+        await runRendezvous(
+          {
+            listen: cfg.rendezvous.listen,
+            token: (cfg.rendezvous.token ?? cfg.token)!,
+            ...(cfg.rendezvous.udp_port !== undefined ? { udpPort: String(cfg.rendezvous.udp_port) } : {}),
+            ...(cfg.rendezvous.alt_address !== undefined ? { altAddress: cfg.rendezvous.alt_address } : {}),
+          },
+          log.child({ component: 'rendezvous' }),
+        ),
       );
     }
     for (const p of cfg.provide ?? []) {

@@ -117,6 +117,20 @@ token = "t2"
 });
 
 describe('loadConfig: errors are ERR_CONFIG with a useful message', () => {
+  it('accepts the direct-path keys: mode, relay, the rendezvous\'s udp_port and alt_address', () => {
+    const cfg = loadConfig(
+      file(
+        'server = "x:1"\ntoken = "t"\n[rendezvous]\nlisten = "198.51.100.2:7000"\nudp_port = "off"\nalt_address = "198.51.100.3"\n' +
+          '[[visit]]\nname="a"\nsecret="s"\nlisten=":1"\nmode="xtcp"\nrelay="never"\n[[provide]]\nname="b"\nsecret="s"\nto=":2"\nmode="stcp"\n',
+      ),
+    );
+    assert.equal(cfg.rendezvous?.udp_port, 'off');
+    assert.equal(cfg.rendezvous?.alt_address, '198.51.100.3');
+    assert.equal(cfg.visit?.[0]?.relay, 'never');
+    assert.equal(cfg.provide?.[0]?.mode, 'stcp');
+    configError(file('server = "x:1"\ntoken = "t"\n[[visit]]\nname="a"\nsecret="s"\nlisten=":1"\nrelay="sometimes"\n'), /visit\.0\.relay/);
+  });
+
   it('an unknown top-level key is named', () => {
     configError(file('sever = "x:1"\ntoken = "t"\n[[visit]]\nname="a"\nsecret="s"\nlisten=":1"\n'), /Unrecognized key/, /sever/);
   });
