@@ -11,30 +11,19 @@
  *
  * Everything runs on one fake clock from one seed: the same options give the
  * same run, event for event (network traces, log events, virtual times).
+ * The pieces are built and started by VirtualSessionLab (virtual-lab.ts).
  */
 import { performance } from 'node:perf_hooks';
-import type { UdpSocketFactory } from '../../src/net/udp-factory.js';
-import type { RandomSource } from '../../src/clock/random.js';
-import type { StreamTransport } from '../../src/net/stream-transport.js';
-import type { TunnelSession } from '../../src/session/index.js';
-import { Provider } from '../../peer/provider.js';
-import { Visitor } from '../../peer/visitor.js';
+import type { DirectConfig } from '../../peer/direct-setup.js';
 import type { SessionTuning } from '../../peer/tunnel-options.js';
-import { RendezvousServer } from '../../rendezvous/server.js';
-import { UdpService } from '../../rendezvous/udp-service.js';
-import { SeededRandom } from '../random.js';
-import { VirtualScheduler } from '../virtual-scheduler.js';
-import { buildTopology, labSite, SERVER_ADDRESSES, type LabProfileName, type Topology } from '../virtual/topology.js';
-import type { VirtualHost, VirtualNode } from '../virtual/network.js';
-import { VirtualTcp, type TcpTraceEvent, type VirtualTcpOptions } from '../virtual/tcp.js';
+import type { LabProfileName } from '../virtual/topology.js';
+import type { TcpTraceEvent, VirtualTcpOptions } from '../virtual/tcp.js';
 import type { TraceEvent } from '../virtual/trace.js';
-import { MemoryLog, type LogEvent } from './virtual-log.js';
-import { payload, runClient, startTarget, type ClientResult } from './virtual-traffic.js';
+import type { LogEvent } from './virtual-log.js';
+import type { ClientResult } from './virtual-traffic.js';
+import { VirtualSessionLab } from './virtual-lab.js';
 
-export const RENDEZVOUS_PORT = 7000;
-export const TARGET_PORT = 9000;
-export const VISITOR_PORT = 5000;
-const SERVICE = 'svc';
+export { LANE_SESSION_TUNING, RENDEZVOUS_PORT, TARGET_PORT, VISITOR_PORT } from './virtual-lab.js';
 
 export interface VirtualSessionOptions {
   /** NAT profile of the provider's site and of the visitor's site. */
@@ -43,8 +32,10 @@ export interface VirtualSessionOptions {
   seed: number;
   /** Bytes each way. */
   sizeBytes: number;
-  /** Tunnel mode of both peers. Default 'stcp' (the relay); 'xtcp' needs the rendezvous's UDP service too (not started here yet). */
+  /** Tunnel mode of both peers. Default 'stcp' (the relay); 'xtcp' also starts the rendezvous's STUN ports and waits for the punch to settle before the transfer. */
   mode?: 'stcp' | 'xtcp';
+  /** Direct-path settings for both peers (xtcp). */
+  direct?: DirectConfig;
   /** Virtual-time bounds. Defaults 60 s for set-up, 300 s for the transfer. */
   setupTimeoutMs?: number;
   transferTimeoutMs?: number;
@@ -70,6 +61,9 @@ export interface VirtualSessionResult {
   setupMs: number | null;
   /** xtcp: virtual ms from the visitor's session to the direct path (null: none). */
   directMs: number | null;
+  /** xtcp: why the visitor's last punch attempt failed (with its timeline), and how many attempts failed before the transfer. */
+  punchFailure?: string;
+  punchAttempts?: number;
   /** Virtual ms: the app's connect → first byte back. */
   ttfbMs: number | null;
   /** Virtual ms: the app's connect → both directions complete and verified. */
@@ -100,171 +94,54 @@ export interface VirtualSessionResult {
   leftListeners: number;
 }
 
-/**
- * The in-process lane's session tuning: the mux keepalive runs on real timers
- * (src/mux/keepalive.ts), which would fire at wall-clock moments into a
- * virtual run; transfers here are short, so it is off. The session's own idle
- * timeout is on the virtual clock and stays.
- */
-export const LANE_SESSION_TUNING: SessionTuning = { mux: { keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 } };
-
-function allNodes(topo: Topology): VirtualNode[] {
-  const nodes: VirtualNode[] = [topo.core, topo.server];
-  for (const s of Object.values(topo.sites)) {
-    if (s.carrier) nodes.push(s.carrier);
-    if (s.nat) nodes.push(s.nat);
-    nodes.push(...s.hosts);
-  }
-  return nodes;
-}
-
-function udpOn(host: VirtualHost): UdpSocketFactory {
-  return (address) => host.bind(address === undefined ? {} : { address });
-}
-
-interface Role {
-  transport: StreamTransport;
-  udp: UdpSocketFactory;
-  scheduler: VirtualScheduler;
-  random: RandomSource;
-}
-
 /** Runs one session; never throws for a failed transfer (the result says why), always tears down. */
 export async function runVirtualSession(opts: VirtualSessionOptions): Promise<VirtualSessionResult> {
   const real0 = performance.now();
-  const scheduler = new VirtualScheduler();
-  const topo = buildTopology({
-    seed: opts.seed,
-    scheduler,
-    recordTrace: opts.recordTrace ?? false,
-    sites: [labSite(opts.provider, 'a'), labSite(opts.visitor, 'b')],
-  });
-  const tcp = new VirtualTcp(topo.network, {
-    ...opts.tcp,
-    nodes: allNodes(topo),
-    hashPayloads: opts.hashPayloads ?? false,
-    recordTrace: opts.recordTrace ?? false,
-  });
-  const rng = new SeededRandom(opts.seed ^ 0x5eed5eed);
-  const role = (host: VirtualHost): Role => ({ transport: tcp.transport(host), udp: udpOn(host), scheduler, random: rng.fork() });
-  const memory = new MemoryLog(() => scheduler.now());
-  const token = rng.bytes(16).toString('hex');
-  const secret = rng.bytes(16).toString('hex');
-  const session: SessionTuning = {
-    ...LANE_SESSION_TUNING,
-    ...opts.session,
-    mux: { ...LANE_SESSION_TUNING.mux, ...opts.session?.mux },
-  };
-  const providerHost = topo.site('a').host;
-  const visitorHost = topo.site('b').host;
-  const server = { host: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT };
-  const up = payload('virtual-up', opts.sizeBytes);
-  const down = payload('virtual-down', opts.sizeBytes);
-
   const mode = opts.mode ?? 'stcp';
-  // The rendezvous's STUN ports in RFC 5780's layout, on both server addresses (xtcp only).
-  const udpService =
-    mode === 'xtcp'
-      ? new UdpService(
-          { primary: { address: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT }, altPort: RENDEZVOUS_PORT + 1, altAddress: SERVER_ADDRESSES[1] },
-          {
-            primary: topo.server.bind({ address: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT }),
-            altPort: topo.server.bind({ address: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT + 1 }),
-            altAddress: topo.server.bind({ address: SERVER_ADDRESSES[1], port: RENDEZVOUS_PORT }),
-            altBoth: topo.server.bind({ address: SERVER_ADDRESSES[1], port: RENDEZVOUS_PORT + 1 }),
-          },
-          { scheduler },
-        )
-      : null;
-  const rendezvous = new RendezvousServer({
-    host: SERVER_ADDRESSES[0],
-    port: RENDEZVOUS_PORT,
-    token,
-    logger: memory.logger({ component: 'rendezvous' }),
-    ...role(topo.server),
-  });
-  const providerRole = role(providerHost);
-  const target = await startTarget(providerRole.transport, '127.0.0.1', TARGET_PORT, down);
-  const provider = new Provider({
-    server,
-    token,
-    services: [{ name: SERVICE, secret, target: { host: '127.0.0.1', port: TARGET_PORT } }],
-    logger: memory.logger({ component: 'provider' }),
+  const lab = await VirtualSessionLab.start({
+    provider: opts.provider,
+    visitor: opts.visitor,
+    seed: opts.seed,
     mode,
-    session,
-    ...providerRole,
+    upBytes: opts.sizeBytes,
+    downBytes: opts.sizeBytes,
+    ...(opts.recordTrace !== undefined ? { recordTrace: opts.recordTrace } : {}),
+    ...(opts.hashPayloads !== undefined ? { hashPayloads: opts.hashPayloads } : {}),
+    ...(opts.tcp ? { tcp: opts.tcp } : {}),
+    ...(opts.visitorSecret !== undefined ? { visitorSecret: opts.visitorSecret } : {}),
+    ...(opts.session ? { session: opts.session } : {}),
+    ...(opts.direct ? { direct: opts.direct } : {}),
   });
-  const visitorRole = role(visitorHost);
-  const visitor = new Visitor({
-    server,
-    token,
-    service: SERVICE,
-    secret: opts.visitorSecret ?? secret,
-    listen: { host: '127.0.0.1', port: VISITOR_PORT },
-    logger: memory.logger({ component: 'visitor' }),
-    mode,
-    session,
-    ...visitorRole,
-  });
-
-  let setupMs: number | null = null;
   let directMs: number | null = null;
+  let punchFailure: string | undefined;
+  let punchAttempts: number | undefined;
   let client: ClientResult | null = null;
   let error: string | undefined;
-  let fatal: string | null = null;
   try {
-    await rendezvous.listen();
-    const t0 = scheduler.now();
-    provider.on('fatal', (e: Error) => (fatal = `provider: ${e.message}`));
-    visitor.on('fatal', (e: Error) => (fatal = `visitor: ${e.message}`));
-    visitor.on('session', (_s: TunnelSession) => {
-      if (setupMs === null) setupMs = scheduler.now() - t0;
-    });
-    provider.start();
-    await visitor.start();
-    const up0 = await scheduler.runUntil(() => setupMs !== null || fatal !== null, { maxTime: t0 + (opts.setupTimeoutMs ?? 60_000) });
-    if (!up0 || fatal !== null) {
-      error = fatal ?? `no session within ${opts.setupTimeoutMs ?? 60_000} ms (virtual)`;
+    const setupTimeout = opts.setupTimeoutMs ?? 60_000;
+    if (!(await lab.waitSession(setupTimeout))) {
+      error = lab.fatal ?? `no session within ${setupTimeout} ms (virtual)`;
       // What a failing peer sent before giving up still lands (e.g. the confirm that tells the provider of a wrong secret).
-      await scheduler.advance(2_000);
+      await lab.scheduler.advance(2_000);
     } else {
       if (mode === 'xtcp') {
         // Let the punch settle (retries included; a hopeless plan stops at once) so the connection shows where the pair ends up.
-        const settledBy = scheduler.now() + 20_000;
-        await scheduler.runUntil(
-          () =>
-            memory.events.some(
-              (e) =>
-                e.fields.component === 'visitor' &&
-                (e.event === 'direct-up' ||
-                  (e.event === 'punch-failed' && /no punch can meet|offers no direct path|UDP is blocked|offered none/.test(String(e.fields.reason)))),
-            ) || fatal !== null,
-          { maxTime: settledBy },
-        );
-        const d = memory.events.find((e) => e.fields.component === 'visitor' && e.event === 'direct-up');
-        if (d && typeof d.fields.sinceSessionMs === 'number') directMs = d.fields.sinceSessionMs;
+        directMs = await lab.waitPunchSettled(20_000);
+        const fails = lab.log('visitor', 'punch-failed');
+        const last = fails[fails.length - 1];
+        if (last !== undefined) {
+          punchFailure = `${String(last.fields.reason ?? '')}${typeof last.fields.timeline === 'string' ? last.fields.timeline : ''}`;
+          punchAttempts = fails.length;
+        }
       }
-      const run = runClient(visitorRole.transport, '127.0.0.1', VISITOR_PORT, up, down, () => scheduler.now());
-      const limit = scheduler.now() + (opts.transferTimeoutMs ?? 300_000);
-      await scheduler.runUntil(() => run.settled !== null || fatal !== null, { maxTime: limit });
-      if (run.settled === null) run.abort(fatal ?? `transfer incomplete after ${opts.transferTimeoutMs ?? 300_000} ms (virtual)`);
-      client = await run.result;
+      client = await lab.requestToEnd(opts.transferTimeoutMs ?? 300_000);
       if (!client.ok) error = client.error;
     }
   } catch (e) {
     error = e instanceof Error ? e.message : String(e);
-  } finally {
-    visitor.stop();
-    provider.stop();
-    await rendezvous.close();
-    udpService?.close();
-    await target.close();
-    // Let FINs and resets in flight arrive (bounded).
-    await scheduler.advance(5_000);
   }
-  const leftSockets = tcp.openSockets;
-  const leftListeners = tcp.listening;
-  const conn = memory.events.find((e) => e.event === 'connection' && e.fields.component === 'visitor');
+  const { leftSockets, leftListeners } = await lab.teardown();
+  const conn = lab.log('visitor', 'connection')[0];
   const ok = client?.ok === true;
   const path = typeof conn?.fields.path === 'string' ? conn.fields.path : null;
   return {
@@ -273,8 +150,9 @@ export async function runVirtualSession(opts: VirtualSessionOptions): Promise<Vi
     seed: opts.seed,
     outcome: !ok ? 'failed' : path?.startsWith('direct') ? 'direct' : 'relay',
     path,
-    setupMs,
+    setupMs: lab.setupMs,
     directMs,
+    ...(punchFailure !== undefined ? { punchFailure, punchAttempts } : {}),
     ttfbMs: client?.ttfbMs ?? null,
     totalMs: client?.totalMs ?? null,
     bytesUp: client?.upVerified ? opts.sizeBytes : 0,
@@ -283,16 +161,16 @@ export async function runVirtualSession(opts: VirtualSessionOptions): Promise<Vi
     downVerified: client?.downVerified ?? false,
     downSha256: client?.downSha256 ?? null,
     ...(error !== undefined ? { error } : {}),
-    log: memory.events,
-    logDigest: memory.digest,
-    udpDigest: topo.network.trace.digest,
-    tcpDigest: tcp.trace.digest,
-    udpEvents: topo.network.trace.events,
-    tcpEvents: tcp.trace.events,
-    virtualEndMs: scheduler.now(),
-    schedulerEvents: scheduler.eventsRun,
+    log: lab.memory.events,
+    logDigest: lab.memory.digest,
+    udpDigest: lab.topo.network.trace.digest,
+    tcpDigest: lab.tcp.trace.digest,
+    udpEvents: lab.topo.network.trace.events,
+    tcpEvents: lab.tcp.trace.events,
+    virtualEndMs: lab.scheduler.now(),
+    schedulerEvents: lab.scheduler.eventsRun,
     realMs: performance.now() - real0,
-    targetConnections: target.connections,
+    targetConnections: lab.target?.connections ?? 0,
     leftSockets,
     leftListeners,
   };

@@ -2,9 +2,9 @@
  * The matrix's byte-exact duplex check, in process, over any StreamTransport
  * (the same protocol as traffic.ts, which the kernel lane runs as processes):
  *
- * - the target sends `size` bytes on every connection at once, hashes what it
- *   receives and, after `size` bytes, sends their SHA-256 as a 32-byte trailer;
- * - the client sends `size` bytes, reads `size` + 32, and checks both ways.
+ * - the target sends `down` bytes on every connection at once, hashes what it
+ *   receives and, after `up` bytes, sends their SHA-256 as a 32-byte trailer;
+ * - the client sends `up` bytes, reads `down` + 32, and checks both ways.
  *
  * Times come from the caller's clock (the virtual scheduler on the in-process lane).
  */
@@ -40,9 +40,9 @@ export interface TargetHandle {
   close(): Promise<void>;
 }
 
-/** Starts the target service on `transport`, listening on host:port. */
-export async function startTarget(transport: StreamTransport, host: string, port: number, down: Payload): Promise<TargetHandle> {
-  const size = down.data.length;
+/** Starts the target service on `transport`, listening on host:port; it reads `upSize` bytes (default: as many as it sends). */
+export async function startTarget(transport: StreamTransport, host: string, port: number, down: Payload, upSize = down.data.length): Promise<TargetHandle> {
+  const size = upSize;
   const sockets = new Set<StreamSocket>();
   let connections = 0;
   const server = transport.createServer({ allowHalfOpen: true, noDelay: true }, (sock) => {
@@ -98,13 +98,16 @@ export interface ClientRun {
   readonly result: Promise<ClientResult>;
   /** Non-null once settled (for a scheduler's done() predicate). */
   readonly settled: ClientResult | null;
+  /** Bytes of `down` received so far (to act mid-transfer). */
+  readonly received: number;
   /** Gives up now with this error (a bounded wait ran out). */
   abort(error: string): void;
 }
 
-/** Connects to host:port, moves `up` and checks `down` (see the module comment). */
+/** Connects to host:port, moves `up` and checks `down` (see the module comment; the two may differ in size). */
 export function runClient(transport: StreamTransport, host: string, port: number, up: Payload, down: Payload, now: () => number): ClientRun {
-  const size = up.data.length;
+  const upSize = up.data.length;
+  const size = down.data.length;
   const h = createHash('sha256');
   const trailer: Buffer[] = [];
   let received = 0;
@@ -133,7 +136,7 @@ export function runClient(transport: StreamTransport, host: string, port: number
     resolve(settled);
   };
   const check = (): void => {
-    if (received < size || trailerBytes < TRAILER_BYTES || sentBytes < size) return;
+    if (received < size || trailerBytes < TRAILER_BYTES || sentBytes < upSize) return;
     const t = Buffer.concat(trailer);
     const got = h.digest();
     const downVerified = got.equals(down.sha256);
@@ -150,7 +153,7 @@ export function runClient(transport: StreamTransport, host: string, port: number
   };
   sock.on('connect', () => {
     sock.write(up.data, () => {
-      sentBytes = size;
+      sentBytes = upSize;
       check();
     });
   });
@@ -173,6 +176,9 @@ export function runClient(transport: StreamTransport, host: string, port: number
     result,
     get settled() {
       return settled;
+    },
+    get received() {
+      return received;
     },
     abort: (error) => finish({ error }),
   };
