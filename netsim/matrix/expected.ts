@@ -12,7 +12,7 @@
  *   order of the pair (both peers only ever connect out, and the bytes take the
  *   same kind of path each way). A NAT that broke outbound TCP would fail here.
  *
- * - `direct` (documented, NOT checked yet): what the xtcp issue's UDP hole
+ * - `direct` (checked in xtcp mode by both lanes' matrices): what UDP hole
  *   punching should achieve, reasoned from RFC 4787 (mapping × filtering):
  *     direct      both NATs map endpoint-independently (EIM): each side learns
  *                 the other's mapping from the rendezvous and simultaneous
@@ -27,8 +27,9 @@
  *     prediction  one side maps per destination with *predictable* (e.g.
  *                 sequential) ports: guess the next port. None of the ten kernel
  *                 profiles allocates sequentially (symmetric-random is
- *                 `fully-random`), so no cell says this today; the value exists
- *                 for the in-process lane's sequential-port NATs.
+ *                 `fully-random`), so no kernel cell says this; the in-process
+ *                 lane's symmetric-sequential pairs do (labExpectedDirect below).
+ *                 Checked like "direct": must go direct.
  *     birthday    symmetric with random ports against a port-dependent filter
  *                 (port-restricted cone and its variants): the random side opens
  *                 many mappings, the cone side probes many ports; a birthday
@@ -41,6 +42,7 @@
  *   The table is symmetric in the pair for both columns.
  */
 import { PROFILE_NAMES, type ProfileName } from '../kernel/profiles.js';
+import type { LabProfileName } from '../virtual/topology.js';
 
 export type RelayOutcome = 'relay' | 'failed';
 export type DirectExpectation = 'direct' | 'prediction' | 'birthday' | 'relay';
@@ -48,7 +50,7 @@ export type DirectExpectation = 'direct' | 'prediction' | 'birthday' | 'relay';
 export interface ExpectedCell {
   /** What the stcp relay path must give now (checked). */
   relay: RelayOutcome;
-  /** What the direct path (xtcp, later) should give; documented, not checked yet. */
+  /** What the direct path (xtcp) should give; checked by the xtcp matrices. */
   direct: DirectExpectation;
   /** One-line RFC 4787 reason for `direct`. */
   why: string;
@@ -132,9 +134,9 @@ const RELAY_GRID: Readonly<Record<ProfileName, readonly RelayOutcome[]>> = {
 };
 
 /**
- * What the direct path (xtcp) should give; documented, NOT checked yet. The
- * xtcp issue turns these into checked cells. Must agree with rfc4787Direct()
- * (a test checks that).
+ * What the direct path (xtcp) should give, checked by the xtcp matrices
+ * ("birthday" may go either way). Must agree with rfc4787Direct() (a test
+ * checks that).
  */
 const DIRECT_GRID: Readonly<Record<ProfileName, readonly DirectExpectation[]>> = {
   //                      full restr port  sym  udpb hair nohp dbl  short lossy
@@ -172,4 +174,92 @@ export function expectedFor(provider: ProfileName, visitor: ProfileName): Expect
 /** Same profiles, same order (a guard against a profile added to the lane but not to the table). */
 export function gridCoversProfiles(): boolean {
   return GRID_ORDER.length === PROFILE_NAMES.length && PROFILE_NAMES.every((p) => GRID_ORDER.includes(p));
+}
+
+/**
+ * The in-process lane's extra profile, symmetric-sequential (S: a new public
+ * port per destination, handed out in sequence, step 1; address-and-port-
+ * dependent filtering; no kernel twin). Its pairs with every lab profile,
+ * reasoned from RFC 4787 and from what burrow's punch does with a sequential
+ * NAT (peer/session-stun.ts learns the step from its two STUN mappings,
+ * peer/direct-link.ts offers the last one seen as srflx plus the next 8 ports
+ * as "predicted" candidates, src/punch/nat-plan.ts picks the plan), and
+ * checked by the in-process xtcp matrix:
+ *
+ *   S ↔ endpoint-independent mapping (full, restricted, port-restricted cone
+ *       and the lab's port-restricted variants): prediction. The cone side has
+ *       one public port that S's probes reach; S's NAT gives the flow toward
+ *       that port the next port in sequence, which the cone side probes among
+ *       the predicted candidates (a port-dependent filter needs exactly it).
+ *       Must go direct.
+ *   S ↔ S: relay, though RFC 4787 allows prediction: if one side sent to one
+ *       predicted port and the other swept, the first swept probe would meet
+ *       it. burrow's plan has both sides prime and probe all nine of the
+ *       peer's public candidates in the same order, each destination taking
+ *       the next port of the prober's NAT, so A's flow toward B's port p+k
+ *       leaves from A's q+k+1 while B's flow toward A's q+k+1 leaves from
+ *       B's p+k+2: the two sequences stay two ports apart and never meet
+ *       (seen in the virtual trace). A plan change in src/punch, not a NAT
+ *       model question; this cell turns "direct" when that lands.
+ *   S ↔ symmetric-random: relay. The random side's mapping toward S cannot be
+ *       learned or guessed; burrow treats S as the easy side of birthday
+ *       probing, but every spray probe from S leaves from a new sequential
+ *       port, while the random side's many mappings point at S's srflx port
+ *       only, so its filter admits none of them.
+ *   S ↔ udp-blocked: relay.
+ */
+const SEQUENTIAL_DIRECT: Readonly<Record<LabProfileName, { direct: DirectExpectation; why: string }>> = (() => {
+  const prediction = {
+    direct: 'prediction' as const,
+    why: "the sequential side's next port is predicted from its two STUN mappings; the cone side probes it",
+  };
+  return {
+    'full-cone': prediction,
+    'restricted-cone': prediction,
+    'port-restricted-cone': prediction,
+    hairpin: prediction,
+    'no-hairpin': prediction,
+    'double-nat': prediction,
+    'short-lifetime': prediction,
+    'lossy-core': prediction,
+    'symmetric-sequential': {
+      direct: 'relay',
+      why: "both sides sweep each other's predicted ports, each probe taking the next port, so the sequences never meet (RFC 4787 allows it if one side holds still)",
+    },
+    'symmetric-random': {
+      direct: 'relay',
+      why: "the random side's port cannot be learned, and every probe from the sequential side leaves from a new port the random side's mappings do not admit",
+    },
+    'udp-blocked': { direct: 'relay', why: 'UDP is blocked on one side: only the TCP relay works' },
+  };
+})();
+
+function isKernelProfile(p: LabProfileName): p is ProfileName {
+  return (PROFILE_NAMES as readonly string[]).includes(p);
+}
+
+/**
+ * The direct column for any pair of the in-process lane's profiles: the
+ * kernel table for the ten kernel profiles, SEQUENTIAL_DIRECT for pairs with
+ * symmetric-sequential (symmetric in the pair).
+ */
+export function labExpectedDirect(provider: LabProfileName, visitor: LabProfileName): { direct: DirectExpectation; why: string } {
+  if (isKernelProfile(provider) && isKernelProfile(visitor)) {
+    const e = expectedFor(provider, visitor);
+    return { direct: e.direct, why: e.why };
+  }
+  return SEQUENTIAL_DIRECT[provider === 'symmetric-sequential' ? visitor : provider];
+}
+
+/** What a matrix cell must show in xtcp mode: 'direct' (prediction included), 'relay', or 'birthday' (either). */
+export type XtcpExpectation = 'direct' | 'relay' | 'birthday';
+
+export function xtcpExpectation(direct: DirectExpectation): XtcpExpectation {
+  return direct === 'prediction' ? 'direct' : direct;
+}
+
+/** Whether an xtcp outcome agrees with the expectation (a failed transfer never does). */
+export function xtcpAsExpected(expected: XtcpExpectation, outcome: 'direct' | 'relay' | 'failed'): boolean {
+  if (outcome === 'failed') return false;
+  return expected === 'birthday' ? true : outcome === expected;
 }
