@@ -1,8 +1,9 @@
 /**
  * `burrow netsim`: the NAT lab from the command line. `burrow netsim matrix`
- * runs the relay path behind every pair of NAT profiles and prints the
- * table (see netsim/matrix/), on the kernel lane (real NATs, root), the
- * in-process lane (virtual NATs on a fake clock, no root) or both.
+ * runs burrow behind every pair of NAT profiles — the relay (--mode stcp) or
+ * the direct path with relay fallback (--mode xtcp) — and prints the table
+ * (see netsim/matrix/), on the kernel lane (real NATs, root), the in-process
+ * lane (virtual NATs on a fake clock, no root) or both.
  */
 import { Command, Option } from 'commander';
 import { BurrowError } from '../src/errors.js';
@@ -61,9 +62,11 @@ function parseProfiles(text: string, known: readonly string[] = PROFILE_NAMES): 
 }
 
 type Lane = 'kernel' | 'virtual' | 'both';
+type Mode = 'stcp' | 'xtcp';
 
 interface MatrixCliOptions {
   lane: Lane;
+  mode: Mode;
   profiles?: string;
   subset?: boolean;
   size: number;
@@ -80,17 +83,20 @@ async function runVirtualLane(opts: MatrixCliOptions): Promise<number> {
   const chosen = new Set<string>(profiles);
   const pairs = opts.subset ? REPRESENTATIVE_PAIRS.filter(([a, b]) => chosen.has(a) && chosen.has(b)) : allVirtualPairs(profiles);
   if (pairs.length === 0) throw new BurrowError('ERR_INVALID_ARGUMENT', 'no representative pair uses only those profiles');
-  err(`netsim matrix, in-process lane: ${pairs.length} pairs, ${opts.size} MiB each way per pair, seed ${opts.seed}`);
+  err(`netsim matrix, in-process lane, ${opts.mode}: ${pairs.length} pairs, ${opts.size} MiB each way per pair, seed ${opts.seed}`);
   const run = await runVirtualMatrix({
     pairs,
     sizeBytes: Math.round(opts.size * MIB),
     seed: opts.seed,
+    mode: opts.mode,
     onPair: (r, done, total) =>
       err(
         `  [${done}/${total}] ${r.provider} -> ${r.visitor}: ${virtualCellText(r)}` +
           (r.outcome === 'failed'
             ? ` (${r.error ?? 'failed'})`
-            : ` (virtual: set-up ${Math.round(r.setupMs ?? 0)} ms, first byte ${Math.round(r.ttfbMs ?? 0)} ms; wall ${Math.round(r.realMs)} ms)`),
+            : ` (virtual: set-up ${Math.round(r.setupMs ?? 0)} ms,` +
+              (r.directMs !== null ? ` direct after ${Math.round(r.directMs)} ms,` : '') +
+              ` first byte ${Math.round(r.ttfbMs ?? 0)} ms; wall ${Math.round(r.realMs)} ms)`),
       ),
   });
   if (opts.json) process.stdout.write(JSON.stringify(run, null, 2) + '\n');
@@ -111,12 +117,13 @@ async function runKernelLane(opts: MatrixCliOptions): Promise<number> {
   }
   const swept = await sweepStale().catch(() => undefined);
   if (swept?.removed.length) err(`removed ${swept.removed.length} namespaces left by crashed earlier runs`);
-  err(`netsim matrix: ${pairs.length} pairs, ${opts.size} MiB each way per pair (this takes a while; Ctrl-C tears down cleanly)`);
+  err(`netsim matrix, ${opts.mode}: ${pairs.length} pairs, ${opts.size} MiB each way per pair (this takes a while; Ctrl-C tears down cleanly)`);
   let run;
   try {
     run = await runKernelMatrix({
       pairs,
       sizeBytes: Math.round(opts.size * MIB),
+      mode: opts.mode,
       log: (m) => {
         if (opts.verbose || !m.startsWith('lab: ')) err(`  ${m}`);
       },
@@ -166,17 +173,30 @@ burrow netsim matrix runs, for each pair of profiles, a provider (and a TCP
 service) behind the first NAT and a visitor behind the second, through one
 rendezvous, and moves 16 MiB each way through the tunnel, checking SHA-256
 both ways. The table has one row per provider-side profile and one column per
-visitor-side profile; a cell says how the bytes went and how long moving both
-directions took, e.g. "relay 0.5s", or FAIL. A pair of a profile with itself
-uses two sites of that profile, so the path crosses two such NATs.
-The run is compared with the expected-outcome table (netsim/matrix/expected.ts):
-in this version every pair must relay, byte-exact (the relay is TCP, so even
-udp-blocked must work); the direct-path column (direct, prediction, birthday or
-relay, per RFC 4787) is documented there for the coming xtcp mode. The exit
-status is 0 when every cell is as expected, 1 when one is not.
+visitor-side profile. A pair of a profile with itself uses two sites of that
+profile, so the path crosses two such NATs. The run is compared with the
+expected-outcome table (netsim/matrix/expected.ts), which has two columns:
+
+  --mode stcp (default): the relay column. Every pair must relay, byte-exact
+    (the relay is TCP, so even udp-blocked must work). A cell says how the
+    bytes went and how long moving both directions took, e.g. "relay 0.5s".
+  --mode xtcp: the direct column, reasoned from RFC 4787 (how each NAT maps
+    and filters UDP). The peers punch a path (relay meanwhile) before the
+    bytes move. "direct" (both NATs keep one mapping per socket, or the other
+    side is a full or restricted cone) and "prediction" (a sequential NAT's
+    next port is guessed) must go direct; "relay" (UDP blocked, or both NATs
+    symmetric) must relay and say why; "birthday" (a random-port symmetric NAT
+    against a port-dependent filter: many mappings times many probes) may do
+    either. A cell shows the path and the time from the visitor's session up
+    to the direct path, e.g. "direct 0.3s", or for a relayed pair the time to
+    move both directions, e.g. "relay 0.2s".
+
+FAIL means the bytes did not arrive intact; "!" marks a cell that contradicts
+the table. The exit status is 0 when every cell is as expected, 1 when one is not.
 
 Example:
   sudo burrow netsim matrix                         all 100 ordered pairs, a few minutes
+  sudo burrow netsim matrix --mode xtcp --subset    the direct path behind the representative pairs
   sudo burrow netsim matrix --profiles full-cone,symmetric-random,udp-blocked
   sudo burrow netsim matrix --subset --json         the representative pairs the tests run`,
     )
@@ -186,11 +206,16 @@ Example:
 
   netsim
     .command('matrix')
-    .description('run the relay path behind every pair of NAT profiles and print the table (kernel lane: needs root; virtual lane: in process, no root)')
+    .description('run burrow behind every pair of NAT profiles and print the table (kernel lane: needs root; virtual lane: in process, no root)')
     .addOption(
       new Option('--lane <lane>', 'which lab: kernel (real NATs in network namespaces, root), virtual (in process, fake clock), or both')
         .choices(['kernel', 'virtual', 'both'])
         .default('kernel'),
+    )
+    .addOption(
+      new Option('--mode <mode>', 'stcp: the relay only, every pair must relay; xtcp: punch a direct path (relay fallback), checked against the direct column')
+        .choices(['stcp', 'xtcp'])
+        .default('stcp'),
     )
     .option('--profiles <list>', `comma-separated profiles (default: all; kernel ${PROFILE_NAMES.length}, virtual ${VIRTUAL_PROFILES.length} with symmetric-sequential)`)
     .option('--subset', 'only the representative pairs the test suite runs (every profile on each side at least once)')
@@ -205,8 +230,14 @@ The virtual lane runs the real rendezvous, provider and visitor code in this
 process on an in-process network (RFC 4787 NAT models, virtual TCP, a fake
 clock, seeded randomness); cell times are virtual. It needs no root.
 
+In xtcp mode (--mode xtcp) a cell shows the path the connection took and the
+virtual time from the visitor's session up to the direct path ("direct
+0.3s"), or "relay" with the time to move both directions where the expected
+table says no direct path exists (or birthday probing missed).
+
 Examples:
   burrow netsim matrix --lane virtual                   all 121 ordered pairs in process, about half a minute
+  burrow netsim matrix --lane virtual --mode xtcp --size 1   the direct path behind all 121 pairs, ~15 s
   burrow netsim matrix --lane virtual --subset --size 1
   sudo burrow netsim matrix --lane both --subset
 
