@@ -8,7 +8,7 @@
 import { flushConntrack, listConntrack } from '../kernel/conntrack.js';
 import type { NatSite } from '../kernel/lab.js';
 import { firstNoticed, formatNoticed, noticedSince, recoverWithin, type Noticed, type Recovery, type Verdict } from './observe.js';
-import { startTransfer, type ScenarioMode } from './procs.js';
+import { isDirect, startTransfer, type ScenarioMode } from './procs.js';
 import type { Pair, ScenarioLab } from './scenario-lab.js';
 import type { StreamReport } from './stream.js';
 
@@ -24,6 +24,8 @@ export interface FlushOptions {
 
 export interface FlushRound {
   nat: 'provider' | 'visitor';
+  /** The pair's path when the transfer started. */
+  path: string;
   /** Conntrack entries (every mapping) the flush removed, by protocol. */
   flushed: { tcp: number; udp: number };
   /** Fraction received (down) when the flush ran; null if the transfer ended first. */
@@ -41,7 +43,6 @@ export interface FlushResult {
   scenario: 'conntrack-flush';
   mode: ScenarioMode;
   size: number;
-  path: string;
   rounds: FlushRound[];
   verdict: Verdict;
 }
@@ -54,11 +55,20 @@ export interface FlushResult {
  * the relayed session and the transfer in it are lost (if the peer's packet
  * happens to go first, conntrack picks the connection up again and it
  * survives). What stcp must do is notice and recover: a new connection works
- * within the bound. xtcp (direct path over UDP) must keep the transfer.
+ * within the bound.
+ *
+ * xtcp is held to the same: its direct path usually survives (the peer's
+ * next datagram re-creates the mapping on the same port), but when the
+ * other peer's datagram reaches the flushed NAT first, the conntrack clash
+ * moves the local flow to another port, the far NAT filters it and the
+ * direct path is dead — and the relay link it would fall back to was
+ * flushed too (seen once in 6 runs: 16 s stall, then reset). So xtcp must,
+ * like stcp, keep the transfer or fail visibly, and recover; `survived` is
+ * reported either way.
  */
 export const FLUSH_EXPECTATION: Record<ScenarioMode, string> = {
   stcp: 'the transfer completes byte-exact, or it fails visibly (no hang) and a new connection works within the bound',
-  xtcp: 'the transfer completes byte-exact and a new connection works within the bound',
+  xtcp: 'the transfer completes byte-exact (usually, on the direct path), or it fails visibly (no hang) and a new connection works within the bound',
 };
 
 async function flushRound(sl: ScenarioLab, pair: Pair, site: NatSite, nat: 'provider' | 'visitor', o: FlushOptions): Promise<FlushRound> {
@@ -74,6 +84,7 @@ async function flushRound(sl: ScenarioLab, pair: Pair, site: NatSite, nat: 'prov
   const recovery = await recoverWithin(sl, pair, flushAt, o.recoveryBoundMs ?? 30_000);
   return {
     nat,
+    path: pair.path,
     flushed: { tcp: before.filter((e) => e.proto === 'tcp').length, udp: before.filter((e) => e.proto === 'udp').length },
     flushedAtFraction: reached ? reached.recv / o.size : null,
     transfer,
@@ -86,11 +97,9 @@ async function flushRound(sl: ScenarioLab, pair: Pair, site: NatSite, nat: 'prov
 
 export async function conntrackFlushScenario(sl: ScenarioLab, o: FlushOptions): Promise<FlushResult> {
   const rounds: FlushRound[] = [];
-  let path = '';
   // A fresh pair per round: each round shows what one flush does, not the sum of two.
   for (const [site, nat] of [[sl.siteA, 'provider'], [sl.siteB, 'visitor']] as const) {
     const pair = await sl.startPair(sl.siteB);
-    path = pair.path;
     try {
       rounds.push(await flushRound(sl, pair, site, nat, o));
     } finally {
@@ -102,10 +111,13 @@ export async function conntrackFlushScenario(sl: ScenarioLab, o: FlushOptions): 
   for (const r of rounds) {
     const where = `flush in the ${r.nat}'s NAT`;
     if (r.flushedAtFraction === null) failures.push(`${where}: the transfer ended before the flush (make it larger)`);
-    if (sl.mode === 'xtcp' && !r.survived) failures.push(`${where}: the transfer was lost (${r.transfer.error})`);
+    if (sl.mode === 'xtcp' && !isDirect(r.path)) failures.push(`${where}: the session was not on a direct path when the transfer started (path: ${r.path})`);
     if (!r.survived && r.transfer.error?.startsWith('timed out')) failures.push(`${where}: the transfer hung until the client's timeout instead of failing`);
     if (!r.survived && sl.mode === 'stcp' && (firstNoticed(r.noticed.visitor, 'session-closed') ?? Infinity) > 5000) {
       failures.push(`${where}: the transfer was lost but the visitor did not log session-closed within 5 s`);
+    }
+    if (!r.survived && sl.mode === 'xtcp' && r.noticed.visitor?.length === 0) {
+      failures.push(`${where}: the transfer was lost but the visitor logged nothing about it`);
     }
     if (!r.recovery.ok) failures.push(`${where}: no new connection worked within ${bound} ms (${r.recovery.attempts} attempts, last: ${r.recovery.lastError})`);
   }
@@ -113,7 +125,6 @@ export async function conntrackFlushScenario(sl: ScenarioLab, o: FlushOptions): 
     scenario: 'conntrack-flush',
     mode: sl.mode,
     size: o.size,
-    path,
     rounds,
     verdict: { ok: failures.length === 0, expected: FLUSH_EXPECTATION[sl.mode], failures },
   };
@@ -122,7 +133,7 @@ export async function conntrackFlushScenario(sl: ScenarioLab, o: FlushOptions): 
 export function describeFlush(r: FlushResult): string[] {
   return r.rounds.map(
     (x) =>
-      `conntrack -F in the ${x.nat}'s NAT at ${x.flushedAtFraction === null ? '?' : Math.round(x.flushedAtFraction * 100)}% ` +
+      `path ${x.path}; conntrack -F in the ${x.nat}'s NAT at ${x.flushedAtFraction === null ? '?' : Math.round(x.flushedAtFraction * 100)}% ` +
       `(${x.flushed.tcp} tcp + ${x.flushed.udp} udp entries): transfer ${x.survived ? `survived (${x.transfer.totalMs?.toFixed(0)} ms)` : `lost after +${x.clientFailedAfterMs} ms (${x.transfer.error})`}; ` +
       `new connection ${x.recovery.ok ? `ok +${x.recovery.ms} ms after the flush (${x.recovery.attempts} attempt(s))` : 'FAILED'}; ${formatNoticed(x.noticed)}`,
   );

@@ -111,7 +111,7 @@ export async function idleScenario(sl: ScenarioLab, o: IdleOptions = {}): Promis
 export function describeIdle(r: IdleResult): string[] {
   const m = (x: { tcp: number; udp: number }): string => `${x.tcp} tcp + ${x.udp} udp`;
   return [
-    `idle ${r.idleMs} ms behind short-lifetime (${r.variant === 'udp-5s' ? 'UDP mappings 5 s' : 'UDP and TCP mappings 5 s'}): ` +
+    `path ${r.path}; idle ${r.idleMs} ms behind short-lifetime (${r.variant === 'udp-5s' ? 'UDP mappings 5 s' : 'UDP and TCP mappings 5 s'}): ` +
       `visitor NAT mappings ${m(r.mappingsBefore)} before, ${m(r.mappingsAfter)} after; ` +
       `request before ${r.before.ok ? `${r.before.totalMs?.toFixed(0)} ms` : 'FAILED'}, after ${r.after.ok ? `ok in ${r.afterMs} ms (connect → verified ${r.after.totalMs?.toFixed(0)} ms)` : `FAILED (${r.after.error})`}` +
       `${r.recovery ? `; recovery ${r.recovery.ok ? `+${r.recovery.ms} ms` : 'FAILED'}` : ''}`,

@@ -12,5 +12,5 @@ export type { SprayResult, SprayOptions } from './spray.js';
 export { idleScenario, describeIdle, IDLE_EXPECTATION } from './idle.js';
 export type { IdleResult, IdleOptions } from './idle.js';
 export type { Verdict, Recovery, Noticed } from './observe.js';
-export { runScenario, SCENARIO_NAMES, TEST_SIZES, FULL_SIZES, FLUSH_RECOVERY_BOUND_MS, MIB } from './suite.js';
+export { runScenario, SCENARIO_NAMES, TEST_SCENARIOS, TEST_SIZES, FULL_SIZES, FLUSH_RECOVERY_BOUND_MS, MIB } from './suite.js';
 export type { ScenarioName, ScenarioOutcome, SuiteSizes } from './suite.js';

@@ -166,6 +166,11 @@ export function startTransfer(lab: Lab, host: LabNode, port: number, down: numbe
 
 export type ScenarioMode = 'stcp' | 'xtcp';
 
+/** A visitor's path name for a punched path ("direct internet", "direct LAN", or plain "direct"). */
+export function isDirect(path: string): boolean {
+  return path.startsWith('direct');
+}
+
 export interface ModeSupport {
   mode: ScenarioMode;
   supported: boolean;

@@ -5,7 +5,7 @@
  */
 import { sleep } from '../kernel/exec.js';
 import { firstNoticed, formatNoticed, noticedSince, recoverWithin, type Noticed, type Recovery, type Verdict } from './observe.js';
-import { startTransfer, waitEvent, waitExit, type ScenarioMode } from './procs.js';
+import { eventsSince, isDirect, startTransfer, waitExit, type ScenarioMode } from './procs.js';
 import type { ScenarioLab } from './scenario-lab.js';
 import type { StreamReport } from './stream.js';
 
@@ -35,7 +35,7 @@ export interface KillResult {
   clientFailedAfterMs: number | null;
   /** What each process logged after the kill (ms after it). */
   noticed: Record<string, Noticed[]>;
-  /** Restart → the provider registered again / the visitor had a session again, ms. */
+  /** Restart → the provider registered again / the visitor set up a new session (null: none needed or none yet), ms. */
   reRegisteredMs: number | null;
   sessionAgainMs: number | null;
   /** Measured from the restart. */
@@ -71,14 +71,17 @@ export async function rendezvousKillScenario(sl: ScenarioLab, o: KillOptions): P
     await sleep(Math.max(0, (o.downtimeMs ?? 1000) - (Date.now() - killAt)));
     const restartAt = Date.now();
     await sl.startRendezvous();
-    const reg = await waitEvent(pair.provider, 'provider', 'registered', recoveryBound, { since: restartAt }).catch(() => null);
-    const up = await waitEvent(pair.visitor, 'visitor', 'session-up', recoveryBound, { since: restartAt }).catch(() => null);
+    // A connection right away: it waits in the visitor for a session if there is none (stcp), or
+    // goes over the session that outlived the rendezvous (xtcp, direct path).
     const recovery = await recoverWithin(sl, pair, restartAt, recoveryBound);
     const noticed = noticedSince({ visitor: pair.visitor, provider: pair.provider }, killAt);
+    const reg = eventsSince(pair.provider, restartAt, ['registered'])[0] ?? null;
+    const up = eventsSince(pair.visitor, restartAt, ['session-up'])[0] ?? null;
     const at = (e: { time?: string } | null): number | null => (e && typeof e.time === 'string' ? Date.parse(e.time) - restartAt : null);
 
     const failures: string[] = [];
     if (reached === null) failures.push('the transfer ended before the kill (make it larger)');
+    if (sl.mode === 'xtcp' && !isDirect(pair.path)) failures.push(`the session was not on a direct path when the transfer started (path: ${pair.path})`);
     if (sl.mode === 'xtcp' && !transfer.ok) failures.push(`the transfer was lost (${transfer.error}) although the direct path does not need the rendezvous`);
     if (sl.mode === 'stcp' && transfer.ok && reached !== null) failures.push('the transfer completed although its relay was killed (was it relayed?)');
     if (!transfer.ok && transfer.error?.startsWith('timed out')) failures.push('the transfer hung until the client\'s timeout instead of failing');
@@ -113,9 +116,10 @@ export async function rendezvousKillScenario(sl: ScenarioLab, o: KillOptions): P
 
 export function describeKill(r: KillResult): string[] {
   return [
-    `SIGKILL to the rendezvous at ${r.killedAtFraction === null ? '?' : Math.round(r.killedAtFraction * 100)}%: transfer ` +
+    `path ${r.path}; SIGKILL to the rendezvous at ${r.killedAtFraction === null ? '?' : Math.round(r.killedAtFraction * 100)}%: transfer ` +
       `${r.survived ? `completed (${r.transfer.totalMs?.toFixed(0)} ms)` : `lost after +${r.clientFailedAfterMs} ms (${r.transfer.error})`}; ${formatNoticed(r.noticed)}`,
-    `restart: provider registered again +${r.reRegisteredMs ?? '?'} ms, visitor session again +${r.sessionAgainMs ?? '?'} ms, ` +
+    `restart: provider registered again ${r.reRegisteredMs === null ? 'not yet' : `+${r.reRegisteredMs} ms`}, ` +
+      `visitor ${r.sessionAgainMs === null ? 'set up no new session' : `session again +${r.sessionAgainMs} ms`}, ` +
       `new connection ${r.recovery.ok ? `ok +${r.recovery.ms} ms (${r.recovery.attempts} attempt(s))` : 'FAILED'}`,
   ];
 }

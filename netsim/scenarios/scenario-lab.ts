@@ -6,6 +6,7 @@
  *   site A h0      stream target 127.0.0.1:9000, burrow provide     port-restricted-cone
  *   site B h0      burrow visit + stream clients                    port-restricted-cone
  *   site S h0      burrow visit + stream clients                    short-lifetime (UDP mappings live 5 s)
+ *   site F h0      burrow visit + stream clients                    full-cone (anyone reaches a UDP mapping)
  *
  * Each scenario starts its own provider/visitor pair (a fresh service name)
  * with `--mode <mode>`, so one lab serves stcp today and xtcp later.
@@ -13,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { Lab, type LabNode, type LabProcess, type NatSite } from '../kernel/lab.js';
 import type { ProfileName } from '../kernel/profiles.js';
-import { BURROW_ENTRY, STREAM_ENTRY, spawnNode, waitEvent, type LogEvent, type ScenarioMode } from './procs.js';
+import { BURROW_ENTRY, STREAM_ENTRY, isDirect, spawnNode, waitEvent, type LogEvent, type ScenarioMode } from './procs.js';
 
 export const RV_PORT = 7000;
 export const TARGET_PORT = 9000;
@@ -48,6 +49,7 @@ export class ScenarioLab {
     readonly siteA: NatSite,
     readonly siteB: NatSite,
     readonly siteShort: NatSite,
+    readonly siteFull: NatSite,
     private readonly log: (m: string) => void,
   ) {}
 
@@ -55,9 +57,9 @@ export class ScenarioLab {
     const log = o.log ?? (() => {});
     const lab = await Lab.create({ log: (m) => log(`lab: ${m}`) });
     try {
-      const want: ProfileName[] = ['port-restricted-cone', 'port-restricted-cone', 'short-lifetime'];
-      const [a, b, s] = await Promise.all(want.map((p) => lab.addSite(p)));
-      const sl = new ScenarioLab(lab, o.mode, a!, b!, s!, log);
+      const want: ProfileName[] = ['port-restricted-cone', 'port-restricted-cone', 'short-lifetime', 'full-cone'];
+      const [a, b, s, f] = await Promise.all(want.map((p) => lab.addSite(p)));
+      const sl = new ScenarioLab(lab, o.mode, a!, b!, s!, f!, log);
       await sl.startRendezvous();
       sl.target = spawnNode(lab, a!.hosts[0]!, [STREAM_ENTRY, 'target', '127.0.0.1', String(TARGET_PORT)]);
       await sl.target.waitFor(/"ready":true/, 15_000);
@@ -101,8 +103,9 @@ export class ScenarioLab {
       visitor = spawnNode(this.lab, visitorHost, [BURROW_ENTRY, 'visit', ...peer, '--listen', `127.0.0.1:${visitPort}`]);
       const up = await waitEvent(visitor, 'visitor', 'session-up', 30_000);
       let path = typeof up.path === 'string' ? up.path : 'unknown';
-      if (this.mode === 'xtcp' && path !== 'direct') {
-        const direct = await waitEvent(visitor, 'visitor', (e: LogEvent) => e.event === 'path' && e.path !== 'relay', o.directWaitMs ?? 15_000).catch(() => null);
+      if (this.mode === 'xtcp' && !isDirect(path)) {
+        const isPunched = (e: LogEvent): boolean => e.event === 'path' && typeof e.path === 'string' && isDirect(e.path);
+        const direct = await waitEvent(visitor, 'visitor', isPunched, o.directWaitMs ?? 15_000).catch(() => null);
         if (direct && typeof direct.path === 'string') path = direct.path;
       }
       const setupMs = Date.now() - t0;

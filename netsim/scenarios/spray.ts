@@ -3,7 +3,11 @@
  * packets at the peers' public mappings and at the rendezvous while a
  * transfer runs. It learns the mappings the way an observer on the path
  * would: from the NATs' conntrack tables (the public ports the peers' flows
- * to the rendezvous use, TCP and UDP).
+ * use, TCP and UDP). The provider sits behind a port-restricted cone (site
+ * A), the visitor behind a full cone (site F): whatever UDP mapping the
+ * visitor opens (xtcp), the spray is delivered to its socket, forged 0xb1
+ * session packets and 0xb2 probes included. stcp opens no UDP mapping, so
+ * there nothing of it gets through either NAT.
  *
  * It cannot forge source addresses (no raw sockets from Node): a spoofed,
  * in-window RST from an on-path attacker would end any TCP connection and is
@@ -40,10 +44,12 @@ export interface SprayResult {
   sprayed: SprayStats;
   sprayMs: number;
   transfer: StreamReport;
-  /** Packets from the attacker counted where they entered each namespace. */
-  arrived: { natA: SourceCounts; natB: SourceCounts; server: SourceCounts };
-  /** …and at the peer hosts behind the NATs: what reached the peers. */
+  /** Packets from the attacker counted where they entered each namespace (natF: the visitor's full cone). */
+  arrived: { natA: SourceCounts; natF: SourceCounts; server: SourceCounts };
+  /** …and at the peer hosts behind the NATs: what reached the peers (udpToPorts: their burrow process's UDP sockets). */
   reachedPeers: { provider: SourceCounts; visitor: SourceCounts };
+  /** UDP ports the provider and visitor processes had bound when the spray began. */
+  sockets: { provider: number[]; visitor: number[] };
   /** Processes that were not running after the spray (should be none). */
   died: string[];
   /** Log lines the rendezvous wrote during the spray (refusals are rate-limited). */
@@ -55,8 +61,20 @@ export interface SprayResult {
 
 export const SPRAY_EXPECTATION: Record<ScenarioMode, string> = {
   stcp: 'the transfer completes byte-exact, every process stays up, a new connection works afterwards',
-  xtcp: 'the transfer completes byte-exact, every process stays up, a new connection works afterwards',
+  xtcp: 'forged datagrams reach the visitor\'s UDP socket, and still: the transfer completes byte-exact, every process stays up, a new connection works afterwards',
 };
+
+/** UDP ports bound by process `pid` in a host's namespace (`ss -uanp`). */
+async function udpPortsOf(sl: ScenarioLab, host: LabNode, pid: number | undefined): Promise<number[]> {
+  if (pid === undefined) return [];
+  const r = await sl.lab.exec(host, 'ss', ['-H', '-u', '-a', '-n', '-p']);
+  const ports: number[] = [];
+  for (const line of r.stdout.split('\n')) {
+    const m = /\S+:(\d+)\s+\S+\s+users:\(\((.*)\)\)/.exec(line);
+    if (m && new RegExp(`pid=${pid},`).test(m[2]!)) ports.push(Number(m[1]));
+  }
+  return ports;
+}
 
 /** The public ports (by protocol) a NAT uses for its hosts' flows, from its conntrack table. */
 async function publicPorts(sl: ScenarioLab, site: NatSite): Promise<{ tcp: number[]; udp: number[] }> {
@@ -71,20 +89,27 @@ async function publicPorts(sl: ScenarioLab, site: NatSite): Promise<{ tcp: numbe
 export async function sprayScenario(sl: ScenarioLab, o: SprayOptions): Promise<SprayResult> {
   const { lab } = sl;
   const attacker = lab.outside;
-  const pair = await sl.startPair(sl.siteB);
+  const pair = await sl.startPair(sl.siteFull);
   try {
     const spread = o.portSpread ?? 16;
     const targets: string[] = [];
-    for (const site of [sl.siteA, sl.siteB]) {
+    for (const site of [sl.siteA, sl.siteFull]) {
       const ports = await publicPorts(sl, site);
       for (const p of [...ports.tcp, ...ports.udp]) {
         targets.push(`udp:${site.publicIp}:${Math.max(1, p - spread)}-${Math.min(65535, p + spread)}`);
       }
+      // A UDP mapping itself gets a target of its own: most of what hits it is forged 0xb1/0xb2 packets.
+      for (const p of ports.udp) targets.push(`udp:${site.publicIp}:${p}-${p}`);
       for (const p of ports.tcp) targets.push(`tcp:${site.publicIp}:${p}`);
     }
     targets.push(`udp:${lab.server.ip}:${RV_PORT}`, `tcp:${lab.server.ip}:${RV_PORT}`);
-    const counted: LabNode[] = [sl.siteA.router, sl.siteB.router, lab.server, sl.siteA.hosts[0]!, pair.visitorHost];
-    for (const n of counted) await countFrom(lab, n, attacker.ip);
+    const counted: LabNode[] = [sl.siteA.router, sl.siteFull.router, lab.server, sl.siteA.hosts[0]!, pair.visitorHost];
+    const sockets = {
+      provider: await udpPortsOf(sl, sl.siteA.hosts[0]!, pair.provider.pid),
+      visitor: await udpPortsOf(sl, pair.visitorHost, pair.visitor.pid),
+    };
+    const portsAt = [[], [], [], sockets.provider, sockets.visitor];
+    for (const [i, n] of counted.entries()) await countFrom(lab, n, attacker.ip, portsAt[i]);
 
     const rvLinesBefore = events(sl.rendezvous).length;
     const timeout = o.transferTimeoutMs ?? 60_000;
@@ -100,7 +125,7 @@ export async function sprayScenario(sl: ScenarioLab, o: SprayOptions): Promise<S
     const sprayed = line ? (JSON.parse(line) as { stats: SprayStats }).stats : ({} as SprayStats);
     const rendezvousLogLines = events(sl.rendezvous).length - rvLinesBefore;
 
-    const [natA, natB, server, provider, visitor] = await Promise.all(counted.map((n) => readCounts(lab, n)));
+    const [natA, natF, server, provider, visitor] = await Promise.all(counted.map((n) => readCounts(lab, n)));
     const died = Object.entries({ rendezvous: sl.rendezvous, provider: pair.provider, visitor: pair.visitor, target: sl.target })
       .filter(([, p]) => !p.running)
       .map(([name]) => name);
@@ -111,6 +136,9 @@ export async function sprayScenario(sl: ScenarioLab, o: SprayOptions): Promise<S
     if (died.length) failures.push(`not running after the spray: ${died.join(', ')}`);
     if (!after.ok) failures.push(`no new connection worked after the spray (${after.lastError})`);
     if (!sprayed.udpSent || !sprayed.tcpAttempts) failures.push('the attacker sent nothing (the scenario did not test anything)');
+    if (sl.mode === 'xtcp' && visitor!.udpToPorts.packets === 0) {
+      failures.push(`no sprayed datagram reached the visitor's UDP sockets (${sockets.visitor.join(', ') || 'none'}): the direct path was not tested`);
+    }
     return {
       scenario: 'spray',
       mode: sl.mode,
@@ -120,8 +148,9 @@ export async function sprayScenario(sl: ScenarioLab, o: SprayOptions): Promise<S
       sprayed,
       sprayMs,
       transfer,
-      arrived: { natA: natA!, natB: natB!, server: server! },
+      arrived: { natA: natA!, natF: natF!, server: server! },
       reachedPeers: { provider: provider!, visitor: visitor! },
+      sockets,
       died,
       rendezvousLogLines,
       after,
@@ -138,9 +167,11 @@ export function describeSpray(r: SprayResult): string[] {
   return [
     `attacker sprayed for ${r.sprayMs} ms: ${s.udpSent} UDP datagrams (${(s.udpBytes / 1e6).toFixed(1)} MB), ${s.tcpAttempts} TCP connection attempts ` +
       `(${s.tcpConnected} accepted, ${s.tcpRefused} refused, ${s.tcpReset} reset, ${s.tcpTimedOut} timed out) at ${r.targets.length} targets`,
-    `arrived: NAT A ${c(r.arrived.natA)}; NAT B ${c(r.arrived.natB)}; rendezvous host ${c(r.arrived.server)}; ` +
-      `reached the peers: provider host ${c(r.reachedPeers.provider)}, visitor host ${c(r.reachedPeers.visitor)}`,
-    `transfer ${r.transfer.ok ? `byte-exact in ${r.transfer.totalMs?.toFixed(0)} ms` : `FAILED (${r.transfer.error})`}; ` +
+    `arrived: provider's NAT (port-restricted) ${c(r.arrived.natA)}; visitor's NAT (full cone) ${c(r.arrived.natF)}; rendezvous host ${c(r.arrived.server)}; ` +
+      `reached the peers: provider host ${c(r.reachedPeers.provider)}, visitor host ${c(r.reachedPeers.visitor)}; ` +
+      `of it to burrow's UDP sockets: provider ${r.reachedPeers.provider.udpToPorts.packets} (ports ${r.sockets.provider.join(',') || 'none'}), ` +
+      `visitor ${r.reachedPeers.visitor.udpToPorts.packets} (ports ${r.sockets.visitor.join(',') || 'none'})`,
+    `path ${r.path}; transfer ${r.transfer.ok ? `byte-exact in ${r.transfer.totalMs?.toFixed(0)} ms` : `FAILED (${r.transfer.error})`}; ` +
       `${r.died.length ? `DIED: ${r.died.join(', ')}` : 'every process up'}; rendezvous logged ${r.rendezvousLogLines} lines; ` +
       `new connection afterwards ${r.after.ok ? 'ok' : 'FAILED'}`,
   ];
