@@ -104,8 +104,10 @@ export interface RunOutcome {
   caseId: CaseId;
   run: number;
   ok: boolean;
-  /** Both sides' actions ran on time. */
+  /** Both sides' actions ran on time (within 5 ms). */
   timingOk: boolean;
+  /** The largest delay of a scheduled action on either side, ms. */
+  maxLagMs: number;
   /** The late side's first probe minus the early side's, ms (sub-millisecond precision). */
   probeSkewMs: number | null;
   sides: [SideOutcome, SideOutcome];
@@ -159,6 +161,7 @@ export async function runPrimingCase(p: PrimingLab, c: PrimingCase, run: number)
     run,
     ok: sa.fromOriginal > 0 && sb.fromOriginal > 0,
     timingOk: sa.late.length === 0 && sb.late.length === 0,
+    maxLagMs: Math.max(0, ...ra.late.map((l) => l.lagMs), ...rb.late.map((l) => l.lagMs)),
     probeSkewMs:
       ra.firstProbeAt !== null && rb.firstProbeAt !== null ? (aEarly ? rb.firstProbeAt - ra.firstProbeAt : ra.firstProbeAt - rb.firstProbeAt) : null,
     sides: [sa, sb],

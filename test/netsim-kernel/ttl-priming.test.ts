@@ -20,7 +20,11 @@ test('TTL-2 priming on the kernel lane: cases a (ok), b and c (clash), two runs 
     const results: RunOutcome[] = [];
     for (const run of [0, 1]) {
       for (const c of CASES.filter((x) => x.id !== 'd')) {
-        const r = await runPrimingCase(p, c, run);
+        // A loaded machine (npm test runs two files at once) can start a process late; a run whose
+        // schedule slipped by 100 ms or more is not the case it claims to be: run it again (at most 3 times).
+        let r = await runPrimingCase(p, c, run);
+        for (let again = 0; again < 2 && r.maxLagMs >= 100; again++) r = await runPrimingCase(p, c, run);
+        assert.ok(r.maxLagMs < 100, `case ${c.id} run ${run}: the schedule slipped by ${r.maxLagMs} ms three times`);
         results.push(r);
         t.diagnostic(
           `case ${r.caseId} run ${run}: ${r.ok ? 'ok' : 'failed'}; ` +
