@@ -143,7 +143,7 @@ export type InboundDecision =
 
 /** Something the NAT did to its state, for the trace. */
 export interface NatStateEvent {
-  what: 'mapping-created' | 'mapping-expired' | 'unreplied-entry' | 'clash';
+  what: 'mapping-created' | 'mapping-expired' | 'unreplied-entry' | 'clash' | 'flushed';
   detail: string;
 }
 
@@ -163,7 +163,7 @@ export class NatTable {
   private nextSequential: number;
   /** Decisions worth tracing since the last drain. */
   private events: NatStateEvent[] = [];
-  readonly stats = { mappingsCreated: 0, mappingsExpired: 0, clashes: 0, unrepliedEntries: 0, filtered: 0, refused: 0 };
+  readonly stats = { mappingsCreated: 0, mappingsExpired: 0, clashes: 0, unrepliedEntries: 0, filtered: 0, refused: 0, flushes: 0 };
 
   constructor(
     options: NatOptions,
@@ -201,6 +201,26 @@ export class NatTable {
       out.push({ remote, externalPort: port, expiresAt: exp });
     }
     return out;
+  }
+
+  /**
+   * Forgets every mapping, flow and unreplied entry at once, like
+   * `conntrack -F` on the NAT router: the next outbound packet of a flow makes
+   * a new mapping (a port-preserving NAT usually gives the same port again),
+   * and inbound packets find nothing until then (and, with the clash modelled,
+   * leave unreplied entries). Returns how many mappings were dropped.
+   */
+  flush(): number {
+    const n = this.byPort.size;
+    for (const m of this.byPort.values()) m.removed = true;
+    this.byPort.clear();
+    this.byKey.clear();
+    this.byFlow.clear();
+    this.unreplied.clear();
+    this.sinceSweep = 0;
+    this.stats.flushes++;
+    this.events.push({ what: 'flushed', detail: `${n} mappings` });
+    return n;
   }
 
   /** An inside endpoint sends to `remote`. */

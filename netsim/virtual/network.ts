@@ -313,6 +313,13 @@ export class VirtualNat extends VirtualRouter {
     this.table = new NatTable(options, rng);
   }
 
+  /** `conntrack -F` on this router: every mapping, flow and unreplied entry forgotten (see NatTable.flush). */
+  flush(): number {
+    const n = this.table.flush();
+    this.traceState();
+    return n;
+  }
+
   override receive(packet: Buffer, iface: VirtualInterface): void {
     const h = decodeHeader(packet);
     const now = this.network.scheduler.now();
