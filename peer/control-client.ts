@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { after, type TimerHandle } from '../src/clock/scheduler.js';
+import { after, every, type TimerHandle } from '../src/clock/scheduler.js';
 import {
   ControlConnection,
   NONCE_LENGTH,
@@ -30,6 +30,9 @@ export interface ControlClientOptions extends RuntimeOptions {
 
 type Conn = ControlConnection<ServerMessage, ClientMessage>;
 
+/** How often a peer pings the rendezvous (the rendezvous pings every 10 s too). */
+const PEER_HEARTBEAT_MS = 5000;
+
 /**
  * A peer's control connection to the rendezvous, kept up for as long as the
  * peer runs: login by challenge-response (and a check of the server's own
@@ -52,7 +55,7 @@ export class ControlClient extends EventEmitter {
     super();
     this.rt = resolveRuntime(opts);
     this.backoff = opts.backoff ?? new Backoff(undefined, undefined, () => this.rt.random.next());
-    this.silenceTimeoutMs = opts.silenceTimeoutMs ?? 35_000;
+    this.silenceTimeoutMs = opts.silenceTimeoutMs ?? 20_000;
   }
 
   start(): void {
@@ -86,6 +89,7 @@ export class ControlClient extends EventEmitter {
     const clientNonce = this.rt.random.bytes(NONCE_LENGTH);
     let serverNonce: Buffer | null = null;
     let lastError = '';
+    let heartbeat: TimerHandle | null = null;
     const connectTimer = after(
       this.rt.scheduler,
       this.opts.connectTimeoutMs ?? 10_000,
@@ -123,6 +127,10 @@ export class ControlClient extends EventEmitter {
           }
           connectTimer.cancel();
           this.ready = true;
+          // Our own heartbeat: a connection the network broke under us (a NAT
+          // flushed its state, a mapping expired) is only noticed when we send —
+          // the reset comes back at once — not after the server's silence.
+          heartbeat = every(this.rt.scheduler, PEER_HEARTBEAT_MS, () => conn.send({ type: 'ping', t: this.rt.scheduler.now() }));
           this.backoff.reset();
           logger.info('rendezvous-connected', { server: formatHostPort(server), peerId: m.peerId });
           this.emit('up');
@@ -150,6 +158,7 @@ export class ControlClient extends EventEmitter {
     });
     conn.on('close', () => {
       connectTimer.cancel();
+      heartbeat?.cancel();
       this.silenceTimer?.cancel();
       const wasReady = this.ready;
       this.ready = false;

@@ -140,6 +140,7 @@ export class DirectLink extends EventEmitter {
   private monitor: PathMonitor | null = null;
   private monitorTimer: TimerHandle | null = null;
   private retryTimer: TimerHandle | null = null;
+  private noPathTimer: TimerHandle | null = null;
   private failures = 0;
   private lastFailure: string | null = null;
   private closed = false;
@@ -160,6 +161,33 @@ export class DirectLink extends EventEmitter {
 
   get directPath(): UdpPath | null {
     return this.path;
+  }
+
+  /**
+   * The relay link closed. On the direct path that changes nothing. Without
+   * one, the session keeps its streams for a while and punches again (the
+   * same network event often breaks both paths; the control channel comes
+   * back on its own): `onGiveUp` ends the session if no path is found in time.
+   */
+  relayLost(onGiveUp: (reason: string) => void, graceMs = 20_000): void {
+    this.relay = null;
+    if (this.closed) return;
+    if (this.path !== null) {
+      this.log.info('relay-lost', { reason: 'relay link closed; the session stays on the direct path' });
+      return;
+    }
+    this.log.warn('relay-lost', { reason: 'relay link closed and no direct path yet', waitingMs: graceMs });
+    if (this.o.role === 'initiator' && this.attempt === null) {
+      // Losing the relay is reason enough to punch now rather than after the backoff.
+      this.retryTimer?.cancel();
+      this.retryTimer = null;
+      void this.gather(this.nextAttempt++);
+    }
+    this.noPathTimer?.cancel();
+    this.noPathTimer = this.o.scheduler.at(this.o.scheduler.now() + graceMs, () => {
+      this.noPathTimer = null;
+      if (!this.closed && this.path === null) onGiveUp(`no path to the peer for ${Math.round(graceMs / 1000)} s (relay closed, no direct path)`);
+    });
   }
 
   /** Why the session is (or is not) on the direct path right now, in words for logs. */
@@ -198,6 +226,7 @@ export class DirectLink extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     this.retryTimer?.cancel();
+    this.noPathTimer?.cancel();
     this.monitorTimer?.cancel();
     this.dropAttempt();
     this.path?.close();
@@ -375,6 +404,8 @@ export class DirectLink extends EventEmitter {
     this.path = path;
     this.failures = 0;
     this.lastFailure = null;
+    this.noPathTimer?.cancel();
+    this.noPathTimer = null;
     this.o.session.setPath(path);
     old.path?.close();
     if (old.socket && old.socket !== socket) old.socket.close();

@@ -243,13 +243,9 @@ export class Provider extends EventEmitter {
     if (session.currentPath === null) session.setPath(link);
     session.on('close', () => link.close());
     link.whenClosed(() => {
-      direct.relay = null;
       if (session.closed) return;
-      if (direct.directPath && session.currentPath === direct.directPath) {
-        log.warn('relay-lost', { reason: 'relay link closed; the session stays on the direct path' });
-        return;
-      }
-      session.close(new BurrowError('ERR_SESSION_CLOSED', 'relay link closed'));
+      // The direct path (now or after the visitor's fresh punch) carries on without the relay.
+      direct.relayLost((reason) => session.close(new BurrowError('ERR_SESSION_CLOSED', reason)));
     });
   }
 

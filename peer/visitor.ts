@@ -285,11 +285,10 @@ export class Visitor extends EventEmitter {
       session.setPath(relay);
       log.info('session-up', { path: 'relay', via: relay.label, mode: this.mode });
       relay.whenClosed(() => {
-        if (direct !== null) direct.relay = null;
         if (session.closed) return;
-        // Once the direct path is up the rendezvous (and its relay) may go: the session carries on.
-        if (direct?.directPath && session.currentPath === direct.directPath) {
-          log.warn('relay-lost', { reason: 'relay link closed; the session stays on the direct path' });
+        if (direct !== null) {
+          // xtcp: the direct path (now or after a fresh punch) carries on without the relay.
+          direct.relayLost((reason) => session.close(new BurrowError('ERR_SESSION_CLOSED', reason)));
           return;
         }
         session.close(new BurrowError('ERR_SESSION_CLOSED', 'relay link closed'));
