@@ -135,6 +135,7 @@ export class VirtualSessionLab {
   /** A peer's fatal error, if any. */
   fatal: string | null = null;
   target: TargetHandle | null = null;
+  private readonly providerTransport: StreamTransport;
   private readonly visitorTransport: StreamTransport;
   private rendezvousClosed: Promise<void> | null = null;
 
@@ -227,8 +228,6 @@ export class VirtualSessionLab {
       ...visitorRole,
     });
   }
-
-  private readonly providerTransport: StreamTransport;
 
   /** Builds the lab and starts the rendezvous, the target, the provider and the visitor (nothing waited for beyond listening). */
   static async start(opts: VirtualLabOptions): Promise<VirtualSessionLab> {
