@@ -141,6 +141,9 @@ export class DirectLink extends EventEmitter {
   private monitorTimer: TimerHandle | null = null;
   private retryTimer: TimerHandle | null = null;
   private noPathTimer: TimerHandle | null = null;
+  private monitorArmedAt = Infinity;
+  /** The session's last path died (not superseded): the next lock resends what is in flight at once. */
+  private pathWasLost = false;
   private failures = 0;
   private lastFailure: string | null = null;
   private closed = false;
@@ -176,6 +179,7 @@ export class DirectLink extends EventEmitter {
       this.log.info('relay-lost', { reason: 'relay link closed; the session stays on the direct path' });
       return;
     }
+    this.pathWasLost = true;
     this.log.warn('relay-lost', { reason: 'relay link closed and no direct path yet', waitingMs: graceMs });
     if (this.o.role === 'initiator' && this.attempt === null) {
       // Losing the relay is reason enough to punch now rather than after the backoff.
@@ -395,10 +399,12 @@ export class DirectLink extends EventEmitter {
     this.monitor = new PathMonitor({ codec: this.codec, socket: 0, remote: locked.remote, now: this.o.scheduler.now(), keepaliveMs: this.keepaliveMs });
     const monitor = this.monitor;
     const scheduler = this.o.scheduler;
+    // The first unanswered send starts the liveness clock: make sure a timer is there for it.
+    const rearm = () => this.armMonitor();
     const path = new (class extends UdpPath {
       override send(packet: Uint8Array): void {
         super.send(packet);
-        monitor.onSent(scheduler.now());
+        if (monitor.onSent(scheduler.now())) rearm();
       }
     })(socket, locked.remote, 1400);
     this.path = path;
@@ -406,7 +412,9 @@ export class DirectLink extends EventEmitter {
     this.lastFailure = null;
     this.noPathTimer?.cancel();
     this.noPathTimer = null;
-    this.o.session.setPath(path);
+    // After a loss, what is in flight died with the old path: resend it here now.
+    this.o.session.setPath(path, { previousDied: this.pathWasLost });
+    this.pathWasLost = false;
     old.path?.close();
     if (old.socket && old.socket !== socket) old.socket.close();
     this.pumpMonitor();
@@ -437,13 +445,30 @@ export class DirectLink extends EventEmitter {
     m.tick(now);
     if (this.pathSocket) sendTransmits([this.pathSocket], m.drain());
     if (m.health === 'dead') return this.onPathDead();
-    const next = m.nextDeadline();
     this.monitorTimer?.cancel();
-    this.monitorTimer = next === null ? null : this.o.scheduler.at(next, () => this.pumpMonitor());
+    this.monitorTimer = null;
+    this.monitorArmedAt = Infinity;
+    this.armMonitor();
+  }
+
+  /** Arms the monitor's timer for its next deadline unless an earlier one is armed. */
+  private armMonitor(): void {
+    const m = this.monitor;
+    if (m === null || this.closed) return;
+    const next = m.nextDeadline();
+    if (next === null || next >= this.monitorArmedAt) return;
+    this.monitorTimer?.cancel();
+    this.monitorArmedAt = next;
+    this.monitorTimer = this.o.scheduler.at(next, () => {
+      this.monitorTimer = null;
+      this.monitorArmedAt = Infinity;
+      this.pumpMonitor();
+    });
   }
 
   private onPathDead(): void {
     const dead = this.path;
+    this.monitorArmedAt = Infinity;
     const idle = this.monitor?.idleBeforeLossMs ?? null;
     if (idle !== null && idle >= 1000) {
       // The path died after idling: this NAT forgets mappings sooner than our
@@ -461,7 +486,8 @@ export class DirectLink extends EventEmitter {
     dead?.close();
     const reason = 'no answer on the direct path (NAT mapping changed or the peer went away)';
     this.lastFailure = `${reason}; punching again`;
-    if (this.relay !== null) this.o.session.setPath(this.relay);
+    this.pathWasLost = true;
+    if (this.relay !== null) this.o.session.setPath(this.relay, { previousDied: true });
     this.log.warn('direct-lost', { reason, fallback: this.relay ? 'relay' : 'none' });
     this.emit('lost', reason);
     // Punch again at once with a fresh socket (a fresh NAT mapping).

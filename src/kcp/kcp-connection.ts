@@ -598,6 +598,27 @@ export class KcpConnection {
     if (this.optr > 0) this.emit();
   }
 
+  /**
+   * The path under the connection died and another took over: what is in
+   * flight was lost with the old path, and its backed-off timers describe the
+   * old path. Makes every unacknowledged segment due now, at the current RTO,
+   * so the next flush resends it on the new path instead of waiting out a
+   * backoff of seconds.
+   */
+  expediteRetransmit(now: number): void {
+    const current = now >>> 0;
+    const buf = this.sndBuf;
+    if (buf.count === 0) return;
+    const rto = this.rtt.rto;
+    for (let sn = this.sndUna; sn !== this.sndNxt; sn = (sn + 1) >>> 0) {
+      const seg = buf.slots[sn & buf.mask];
+      if (seg === null) continue;
+      seg.rto = rto;
+      seg.resendts = current >>> 0;
+    }
+    this.earliestResend = current >>> 0;
+  }
+
   private writeControl(cmd: number, wnd: number, una: number, current: number): void {
     if (this.optr + KCP_OVERHEAD > this.mtu) this.emit();
     writeHeader(this.obuf, this.optr, this.conv, cmd, 0, wnd, current, 0, una, 0);

@@ -35,6 +35,11 @@ export function planPunch(local: SessionNatInfo, remote: SessionNatInfo, opts: {
   }
   if (hardRandom(local) || hardRandom(remote)) {
     const hard = hardRandom(local) ? 'local' : 'remote';
+    const easy = hard === 'local' ? remote : local;
+    if (easy.mapping === 'dependent') {
+      // Birthday probing needs the easy side's probes to leave from one public port.
+      return { direct: false, reason: 'one NAT maps each destination to a random port and the other to a new (sequential) one: no punch can meet' };
+    }
     const who = hard === 'local' ? 'this side' : 'the peer';
     if (!opts.birthday) {
       return { direct: true, birthday: null, reason: `${who} is behind a symmetric NAT; birthday probing is off, trying plain probes only` };

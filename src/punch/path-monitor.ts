@@ -68,10 +68,15 @@ export class PathMonitor {
     this.lastSent = opts.now;
   }
 
-  /** The session sent a packet on this path. */
-  onSent(now: number): void {
+  /**
+   * The session sent a packet on this path. Returns true when this started
+   * the wait for an answer (the deadline moved closer: re-arm the timer).
+   */
+  onSent(now: number): boolean {
     this.lastSent = now;
-    if (this.waitingSince === null) this.waitingSince = now;
+    if (this.waitingSince !== null) return false;
+    this.waitingSince = now;
+    return true;
   }
 
   /** An authenticated packet (session or keepalive) came in from the path. */

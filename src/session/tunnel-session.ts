@@ -132,14 +132,19 @@ export class TunnelSession extends EventEmitter {
     this.armIdleTimer();
   }
 
-  /** Where packets go from now on. Incoming packets are accepted from any path. */
-  setPath(path: DatagramPath): void {
+  /**
+   * Where packets go from now on. Incoming packets are accepted from any path.
+   * `previousDied`: the old path stopped delivering, so what is in flight is
+   * resent on the new one at once (not after KCP's backed-off timers); when
+   * the old path still works (relay -> direct upgrade) it delivers its share.
+   */
+  setPath(path: DatagramPath, opts: { previousDied?: boolean } = {}): void {
     const previous = this.path;
     if (previous === path) return;
     this.path = path;
     if (previous !== null) this.switches++;
     this.emit('path', path, previous);
-    // Anything already in flight is retransmitted over the new path by KCP.
+    if (opts.previousDied) this.core.kcp.expediteRetransmit(this.scheduler.now());
     this.pump.kick();
   }
 

@@ -82,7 +82,8 @@ test('NAT table flushed mid-transfer (64 MiB each way, direct path, port-restric
   assert.ok(r.lostAfterMs !== null && r.backAfterMs !== null && r.backAfterMs > r.lostAfterMs);
   // Bounded by the PathMonitor's design: the next keepalive deadline (15 s) + suspect (2 s) + dead (2.5 s).
   // (It should be ~4.5 s once the monitor re-arms on sends; see netsim/virtual/README.md.)
-  assert.ok(r.lostAfterMs < 20_000, `lost after ${r.lostAfterMs} ms`);
+  // PathMonitor: suspect 2 s after the first unanswered send, dead 2.5 s later.
+  assert.ok(r.lostAfterMs <= 5_000, `lost after ${r.lostAfterMs} ms`);
   // The same session all along (a fresh punch, not a new session).
   for (const who of ['visitor', 'provider']) {
     assert.equal(r.events.filter((e) => e.event === 'session-up' && e.fields.component === who).length, 1, who);
@@ -146,8 +147,9 @@ test('short-lifetime NATs (5 s mappings) and a tunnel idle for 60 s: the next re
   assert.ok(r.endsDirect, `last path ${r.lastPath}`);
   // The idle path died behind the 5 s mappings and the keepalive came down below the lifetime.
   assert.ok(r.lostWhileIdle >= 1 && r.upWhileIdle >= r.lostWhileIdle);
-  assert.ok(r.keepalive.length >= 1);
-  assert.ok(r.keepalive[r.keepalive.length - 1]!.toMs < 5_000, JSON.stringify(r.keepalive));
+  // Both peers shorten their keepalives; together (staggered) they may hold a
+  // 5 s mapping at 7.5 s each, so what is asserted is that the path held.
+  assert.ok(r.keepalive.length >= 1 && r.keepalive.every((k) => k.toMs < k.fromMs), JSON.stringify(r.keepalive));
   // After the last shortening the path held: no loss in the last 20 s before the second request.
   const second = r.events.find((e) => e.event === 'connection' && e.fields.id === 2);
   const lastLost = r.events.filter((e) => e.event === 'direct-lost').pop();
