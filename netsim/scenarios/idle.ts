@@ -13,7 +13,7 @@
 import { sleep } from '../kernel/exec.js';
 import { listConntrack } from '../kernel/conntrack.js';
 import { formatNoticed, noticedSince, recoverWithin, type Noticed, type Recovery, type Verdict } from './observe.js';
-import { startTransfer, type ScenarioMode } from './procs.js';
+import { eventTime, events, startTransfer, type ScenarioMode } from './procs.js';
 import type { ScenarioLab } from './scenario-lab.js';
 import type { StreamReport } from './stream.js';
 
@@ -43,6 +43,8 @@ export interface IdleResult {
   afterMs: number;
   /** If the first request after the idle time failed: until one worked (from its start). */
   recovery: Recovery | null;
+  /** The path the visitor logged for the request after the idle time. */
+  afterPath: string | null;
   /** What the processes logged from the start of the idle time on. */
   noticed: Record<string, Noticed[]>;
   verdict: Verdict;
@@ -50,7 +52,7 @@ export interface IdleResult {
 
 export const IDLE_EXPECTATION: Record<ScenarioMode, string> = {
   stcp: 'the first request after the idle time goes through, byte-exact, within the bound',
-  xtcp: 'the first request after the idle time goes through, byte-exact, within the bound',
+  xtcp: 'the first request after the idle time goes through, byte-exact, within the bound, on the direct path',
 };
 
 const TCP_TIMEOUT_SYSCTL = 'net.netfilter.nf_conntrack_tcp_timeout_established';
@@ -58,7 +60,8 @@ const TCP_TIMEOUT_SYSCTL = 'net.netfilter.nf_conntrack_tcp_timeout_established';
 export async function idleScenario(sl: ScenarioLab, o: IdleOptions = {}): Promise<IdleResult> {
   const { lab } = sl;
   const router = sl.siteShort.router;
-  const idleMs = o.idleMs ?? 12_000;
+  // xtcp: longer than several 15 s keepalives (the DirectLink must learn the 5 s lifetime).
+  const idleMs = o.idleMs ?? (sl.mode === 'xtcp' ? 60_000 : 12_000);
   const bytes = o.requestBytes ?? 1 << 20;
   const bound = o.requestBoundMs ?? 20_000;
   let restore: string | null = null;
@@ -87,6 +90,12 @@ export async function idleScenario(sl: ScenarioLab, o: IdleOptions = {}): Promis
     const failures: string[] = [];
     if (!before.ok) failures.push(`the request before the idle time failed (${before.error})`);
     if (!after.ok) failures.push(`the first request after ${idleMs} ms idle failed (${after.error})${recovery?.ok ? `; one worked ${recovery.ms} ms after it started` : ''}`);
+    // Which path the visitor gave that request (its last 'connection' line).
+    const conns = events(pair.visitor).filter((e) => e.event === 'connection' && (eventTime(e) ?? 0) >= t0 - 1);
+    const afterPath = typeof conns[0]?.path === 'string' ? conns[0].path : null;
+    if (sl.mode === 'xtcp' && after.ok && !(afterPath ?? '').startsWith('direct')) {
+      failures.push(`the request after the idle time went ${afterPath ?? 'an unknown path'}, not direct`);
+    }
     return {
       scenario: 'idle',
       variant: o.tcpLifetimeS === undefined ? 'udp-5s' : 'udp-and-tcp',
@@ -98,6 +107,7 @@ export async function idleScenario(sl: ScenarioLab, o: IdleOptions = {}): Promis
       before,
       after,
       afterMs,
+      afterPath,
       recovery,
       noticed,
       verdict: { ok: failures.length === 0, expected: IDLE_EXPECTATION[sl.mode], failures },
@@ -113,7 +123,7 @@ export function describeIdle(r: IdleResult): string[] {
   return [
     `path ${r.path}; idle ${r.idleMs} ms behind short-lifetime (${r.variant === 'udp-5s' ? 'UDP mappings 5 s' : 'UDP and TCP mappings 5 s'}): ` +
       `visitor NAT mappings ${m(r.mappingsBefore)} before, ${m(r.mappingsAfter)} after; ` +
-      `request before ${r.before.ok ? `${r.before.totalMs?.toFixed(0)} ms` : 'FAILED'}, after ${r.after.ok ? `ok in ${r.afterMs} ms (connect → verified ${r.after.totalMs?.toFixed(0)} ms)` : `FAILED (${r.after.error})`}` +
+      `request before ${r.before.ok ? `${r.before.totalMs?.toFixed(0)} ms` : 'FAILED'}, after ${r.after.ok ? `ok (${r.afterPath ?? '?'}) in ${r.afterMs} ms (connect → verified ${r.after.totalMs?.toFixed(0)} ms)` : `FAILED (${r.after.error})`}` +
       `${r.recovery ? `; recovery ${r.recovery.ok ? `+${r.recovery.ms} ms` : 'FAILED'}` : ''}`,
     `during and after the idle time: ${formatNoticed(r.noticed)}`,
   ];
