@@ -205,6 +205,29 @@ Example:
     });
 
   netsim
+    .command('scenarios')
+    .description('break things mid-session behind real NATs and report what burrow did: conntrack -F, rendezvous SIGKILL, forged-packet spray, idle past the mapping lifetime (kernel lane, root)')
+    .addOption(new Option('--mode <mode>', 'which tunnel mode to put through them').choices(['stcp', 'xtcp', 'both']).default('both'))
+    .option('--only <list>', 'comma-separated scenarios: spray, rendezvous-kill, idle, idle-tcp, conntrack-flush (default: all)')
+    .option('--size <MiB>', 'MiB moved each way by the transfers that get broken', '64')
+    .option('--json', 'one JSON document instead of text')
+    .addHelpText(
+      'after',
+      `
+Each scenario says what its mode must do (stcp cannot keep a relayed
+transfer when the rendezvous dies; xtcp must) and whether it did; exit 0
+when every scenario did, 1 when one did not, 2 when the lab cannot run here.
+
+Example:
+  sudo burrow netsim scenarios --mode xtcp --only conntrack-flush,rendezvous-kill`,
+    )
+    .action(async (opts: { mode: string; only?: string; size: string; json?: boolean }) => {
+      const { runScenariosCli } = await import('../netsim/scenarios/run.js');
+      const argv = ['--mode', opts.mode, '--size', opts.size, ...(opts.only ? ['--only', opts.only] : []), ...(opts.json ? ['--json'] : [])];
+      exit(await runScenariosCli(argv));
+    });
+
+  netsim
     .command('matrix')
     .description('run burrow behind every pair of NAT profiles and print the table (kernel lane: needs root; virtual lane: in process, no root)')
     .addOption(

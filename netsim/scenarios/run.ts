@@ -57,7 +57,8 @@ interface ModeReport {
   error?: string;
 }
 
-async function main(argv: string[]): Promise<number> {
+/** `burrow netsim scenarios` and this file's own command line; returns the exit status. */
+export async function runScenariosCli(argv: string[]): Promise<number> {
   const args = parse(argv);
   if (typeof args === 'string') {
     process.stderr.write(`scenarios: ${args}\nusage: run [--mode stcp|xtcp|both] [--only names] [--size MiB] [--json]\n`);
@@ -106,7 +107,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main(process.argv.slice(2)).then(
+  runScenariosCli(process.argv.slice(2)).then(
     (code) => (process.exitCode = code),
     (e: unknown) => {
       process.stderr.write(`scenarios: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
