@@ -135,6 +135,27 @@ async function idle(): Promise<void> {
   }
 }
 
+/** A TCP service that speaks first (like SSH or SMTP), for connect -> first byte timings. */
+async function startBanner(): Promise<{ port: number; close(): void }> {
+  const banner = net.createServer((s) => {
+    s.on('error', () => {});
+    s.end('220 ready\r\n');
+  });
+  banner.listen(0, '127.0.0.1');
+  await once(banner, 'listening');
+  return { port: (banner.address() as net.AddressInfo).port, close: () => banner.close() };
+}
+
+/** ms from TCP connect to the first byte back. */
+async function firstByte(port: number): Promise<number> {
+  const t0 = performance.now();
+  const s = net.connect(port, '127.0.0.1');
+  s.on('error', () => {});
+  await once(s, 'data');
+  s.destroy();
+  return performance.now() - t0;
+}
+
 async function relay(): Promise<void> {
   const bytes = Number(process.env.BENCH_RELAY_MB ?? 128) * 1e6;
   console.log(`\n## Relay path (stcp): visitor -> rendezvous -> provider, real CLI processes, ${bytes / 1e6} MB per round, median of ${ROUNDS}`);
@@ -163,23 +184,10 @@ async function relay(): Promise<void> {
   console.log(`relay / pipe = ${fmt(o / b, 2)}x   (target >= 0.80x)`);
 
   // Time from a visitor's TCP connect to the first byte back (the target speaks first).
-  const banner = net.createServer((s) => {
-    s.on('error', () => {});
-    s.end('220 ready\r\n');
-  });
-  banner.listen(0, '127.0.0.1');
-  await once(banner, 'listening');
-  const bannerPort = (banner.address() as net.AddressInfo).port;
+  const banner = await startBanner();
+  const bannerPort = banner.port;
   const lab2 = await startCliLab(bannerPort);
   try {
-    const firstByte = async (port: number) => {
-      const t0 = performance.now();
-      const s = net.connect(port, '127.0.0.1');
-      s.on('error', () => {});
-      await once(s, 'data');
-      s.destroy();
-      return performance.now() - t0;
-    };
     const direct: number[] = [];
     const relayed: number[] = [];
     for (let i = 0; i < 200; i++) {
@@ -217,24 +225,10 @@ async function p2p(): Promise<void> {
   console.log(`burrow relay (stcp, 32 KiB packets over TCP)    ${fmt(median(r))} MB/s  rounds: ${r.map((x) => fmt(x)).join(', ')}`);
   console.log(`burrow direct (xtcp, punched UDP path)          ${fmt(median(d))} MB/s  rounds: ${d.map((x) => fmt(x)).join(', ')}`);
 
-  const banner = net.createServer((s) => {
-    s.on('error', () => {});
-    s.end('220 ready\r\n');
-  });
-  banner.listen(0, '127.0.0.1');
-  await once(banner, 'listening');
-  const bannerPort = (banner.address() as net.AddressInfo).port;
-  const x = await startCliLab(bannerPort, 'xtcp');
-  const y = await startCliLab(bannerPort, 'stcp');
+  const banner = await startBanner();
+  const x = await startCliLab(banner.port, 'xtcp');
+  const y = await startCliLab(banner.port, 'stcp');
   try {
-    const firstByte = async (port: number) => {
-      const t0 = performance.now();
-      const s = net.connect(port, '127.0.0.1');
-      s.on('error', () => {});
-      await once(s, 'data');
-      s.destroy();
-      return performance.now() - t0;
-    };
     const viaDirect: number[] = [];
     const viaRelay: number[] = [];
     for (let i = 0; i < 200; i++) {
