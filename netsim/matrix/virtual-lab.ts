@@ -71,12 +71,11 @@ export interface VirtualLabOptions {
 }
 
 /**
- * The in-process lane's session tuning: the mux keepalive runs on real timers
- * (src/mux/keepalive.ts), which would fire at wall-clock moments into a
- * virtual run; transfers here are short, so it is off. The session's own idle
- * timeout is on the virtual clock and stays.
+ * The in-process lane's session tuning: none. Every timer of a session — the
+ * mux keepalive and pings included — runs on the session's Scheduler, so the
+ * lane runs the production defaults on its fake clock.
  */
-export const LANE_SESSION_TUNING: SessionTuning = { mux: { keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 } };
+export const LANE_SESSION_TUNING: SessionTuning = {};
 
 function allNodes(topo: Topology): VirtualNode[] {
   const nodes: VirtualNode[] = [topo.core, topo.server];

@@ -11,12 +11,9 @@
  * on the direct path. The result says how long the second request took and
  * which path it used.
  *
- * The mux keepalive (15 s pings on the session itself) runs on real timers
- * and is off on this lane, so the session's own silence timeout (30 s, on
- * the virtual clock) would end an idle tunnel that the pings keep alive in a
- * real run; the scenario turns that timeout off (`idleTimeoutMs: 0`) to keep
- * the tunnel of the real run, and only the DirectLink's own keepalives cross
- * the NATs while idle.
+ * The session's mux keepalive (a ping every 10 s) runs on the virtual clock
+ * as in a real run, so the NATs see it and the DirectLink's keepalives while
+ * the tunnel idles.
  */
 import { performance } from 'node:perf_hooks';
 import type { LabProfileName } from '../virtual/topology.js';
@@ -67,7 +64,7 @@ export async function virtualIdleScenario(opts: VirtualIdleOptions = {}): Promis
     seed,
     upBytes: size,
     downBytes: size,
-    session: { idleTimeoutMs: 0 },
+
   });
   const request = async (id: number): Promise<IdleRequest> => {
     const r = await lab.requestToEnd(120_000);

@@ -3,10 +3,10 @@
  * `intervalMs`, and declares the peer dead when nothing was received for
  * `timeoutMs`. touch() only records a timestamp (it runs per received
  * chunk); the single timer re-checks and re-arms itself when it fires, so
- * there is no timer churn on the hot path. The timer is unref'd: a quiet
- * session must not keep the process alive.
+ * there is no timer churn on the hot path. Timers come from a Scheduler (the
+ * real one does not keep the process alive; netsim's is a fake clock).
  */
-import { performance } from 'node:perf_hooks';
+import { realScheduler, type Scheduler, type TimerHandle } from '../clock/scheduler.js';
 
 export interface KeepaliveHooks {
   sendPing(): void;
@@ -16,27 +16,28 @@ export interface KeepaliveHooks {
 export class Keepalive {
   private lastIn: number;
   private lastPing: number;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: TimerHandle | null = null;
   private stopped = false;
 
   constructor(
     private readonly intervalMs: number,
     private readonly timeoutMs: number,
     private readonly hooks: KeepaliveHooks,
+    private readonly scheduler: Scheduler = realScheduler,
   ) {
-    this.lastIn = performance.now();
+    this.lastIn = scheduler.now();
     this.lastPing = this.lastIn;
     this.arm();
   }
 
   /** A frame arrived. */
   touch(): void {
-    this.lastIn = performance.now();
+    this.lastIn = this.scheduler.now();
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.timer !== null) this.timer.cancel();
     this.timer = null;
   }
 
@@ -46,15 +47,14 @@ export class Keepalive {
     if (this.intervalMs > 0) next = Math.max(this.lastIn, this.lastPing) + this.intervalMs;
     if (this.timeoutMs > 0) next = Math.min(next, this.lastIn + this.timeoutMs);
     if (next === Number.POSITIVE_INFINITY) return;
-    const delay = Math.max(1, Math.ceil(next - performance.now()));
-    this.timer = setTimeout(() => this.fire(), delay);
-    this.timer.unref();
+    // At least 1 ms out, so a timer never fires in the instant that armed it.
+    this.timer = this.scheduler.at(Math.max(next, this.scheduler.now() + 1), () => this.fire());
   }
 
   private fire(): void {
     this.timer = null;
     if (this.stopped) return;
-    const now = performance.now();
+    const now = this.scheduler.now();
     const silent = now - this.lastIn;
     if (this.timeoutMs > 0 && silent >= this.timeoutMs) {
       this.stopped = true;

@@ -2,6 +2,7 @@
  * MuxSession options: public shape, defaults, validation. Validation happens
  * once at construction so the hot paths can trust every number.
  */
+import { realScheduler, type Scheduler } from '../clock/scheduler.js';
 import { BurrowError } from '../errors.js';
 import { DEFAULT_MAX_FRAME_PAYLOAD, INITIAL_STREAM_WINDOW } from './protocol.js';
 
@@ -25,6 +26,8 @@ export interface MuxOptions {
   keepaliveIntervalMs?: number;
   /** Close the session (ERR_MUX_TIMEOUT) when nothing has been received for this long. 0 = off. Default 45000. */
   keepaliveTimeoutMs?: number;
+  /** Time and timers for the keepalive and ping(); default the real event loop (netsim passes a fake clock). */
+  scheduler?: Scheduler;
 }
 
 export interface ResolvedMuxOptions {
@@ -34,6 +37,7 @@ export interface ResolvedMuxOptions {
   readonly maxStreams: number;
   readonly keepaliveIntervalMs: number;
   readonly keepaliveTimeoutMs: number;
+  readonly scheduler: Scheduler;
 }
 
 export const MUX_DEFAULTS = {
@@ -67,5 +71,6 @@ export function resolveMuxOptions(opts: MuxOptions): ResolvedMuxOptions {
     maxStreams: intIn('maxStreams', opts.maxStreams, MUX_DEFAULTS.maxStreams, 1, 1 << 24),
     keepaliveIntervalMs: intIn('keepaliveIntervalMs', opts.keepaliveIntervalMs, MUX_DEFAULTS.keepaliveIntervalMs, 0, MAX_TIMER_MS),
     keepaliveTimeoutMs: intIn('keepaliveTimeoutMs', opts.keepaliveTimeoutMs, MUX_DEFAULTS.keepaliveTimeoutMs, 0, MAX_TIMER_MS),
+    scheduler: opts.scheduler ?? realScheduler,
   };
 }

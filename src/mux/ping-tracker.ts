@@ -1,9 +1,9 @@
 /**
  * Outstanding ping() calls: opaque id -> start time, promise, timeout timer.
- * Bounded (more is a caller bug and is refused) and every timer is unref'd
- * and cleared on answer, timeout or close.
+ * Bounded (more is a caller bug and is refused); every timer (from a
+ * Scheduler) is cleared on answer, timeout or close.
  */
-import { performance } from 'node:perf_hooks';
+import { realScheduler, type Scheduler, type TimerHandle } from '../clock/scheduler.js';
 import { BurrowError } from '../errors.js';
 import { MAX_U32 } from './protocol.js';
 
@@ -11,7 +11,7 @@ interface PendingPing {
   readonly start: number;
   readonly resolve: (rttMs: number) => void;
   readonly reject: (err: BurrowError) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly timer: TimerHandle;
 }
 
 export class PingTracker {
@@ -20,7 +20,10 @@ export class PingTracker {
   private nextId = 1;
   private readonly max: number;
 
-  constructor(max: number) {
+  constructor(
+    max: number,
+    private readonly scheduler: Scheduler = realScheduler,
+  ) {
     this.max = max;
   }
 
@@ -36,12 +39,11 @@ export class PingTracker {
     while (this.pending.has(id)) id = id >= MAX_U32 ? 1 : id + 1;
     this.nextId = id >= MAX_U32 ? 1 : id + 1;
     return new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.scheduler.at(this.scheduler.now() + timeoutMs, () => {
         this.pending.delete(id);
         reject(new BurrowError('ERR_MUX_TIMEOUT', `mux ping unanswered after ${timeoutMs} ms`));
-      }, timeoutMs);
-      timer.unref();
-      this.pending.set(id, { start: performance.now(), resolve, reject, timer });
+      });
+      this.pending.set(id, { start: this.scheduler.now(), resolve, reject, timer });
       send(id);
     });
   }
@@ -51,15 +53,15 @@ export class PingTracker {
     const p = this.pending.get(id);
     if (p === undefined) return;
     this.pending.delete(id);
-    clearTimeout(p.timer);
-    p.resolve(performance.now() - p.start);
+    p.timer.cancel();
+    p.resolve(this.scheduler.now() - p.start);
   }
 
   rejectAll(err: BurrowError): void {
     const all = [...this.pending.values()];
     this.pending.clear();
     for (const p of all) {
-      clearTimeout(p.timer);
+      p.timer.cancel();
       p.reject(err);
     }
   }

@@ -105,7 +105,7 @@ export class MuxSession extends EventEmitter {
   private readonly streams = new Map<number, StreamState>();
   private readonly ready = new ReadyRing<StreamState>();
   private readonly control: ControlQueue;
-  private readonly pings = new PingTracker(MAX_PINGS);
+  private readonly pings: PingTracker;
   private readonly keepalive: Keepalive | null;
   /** What each MuxStream's Duplex hooks call; kept off the public surface. */
   private readonly hooks: StreamHooks = {
@@ -143,13 +143,14 @@ export class MuxSession extends EventEmitter {
     // stray-DATA answers; beyond that the peer floods SYNs while we can't write.
     this.control = new ControlQueue(this.opts.maxStreams + 1024);
     const { keepaliveIntervalMs, keepaliveTimeoutMs } = this.opts;
+    this.pings = new PingTracker(MAX_PINGS, this.opts.scheduler);
     this.keepalive =
       keepaliveIntervalMs > 0 || keepaliveTimeoutMs > 0
         ? new Keepalive(keepaliveIntervalMs, keepaliveTimeoutMs, {
             sendPing: () => this.sendKeepalive(),
             timedOut: (ms) =>
               this.close(new BurrowError('ERR_MUX_TIMEOUT', `mux peer silent for ${ms} ms (keepalive timeout)`)),
-          })
+          }, this.opts.scheduler)
         : null;
   }
 

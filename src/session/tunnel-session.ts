@@ -122,7 +122,14 @@ export class TunnelSession extends EventEmitter {
           return true;
         },
       },
-      { keepaliveIntervalMs: 10_000, keepaliveTimeoutMs: 0, initialWindow: DEFAULT_STREAM_WINDOW, ...opts.mux, role: opts.role },
+      {
+        keepaliveIntervalMs: 10_000,
+        keepaliveTimeoutMs: 0,
+        initialWindow: DEFAULT_STREAM_WINDOW,
+        ...opts.mux,
+        role: opts.role,
+        scheduler: this.scheduler,
+      },
     );
     this.mux.on('stream', (stream: MuxStream) => this.emit('stream', stream));
     this.mux.watchReceiveBudget(this.receiveBudget);
