@@ -7,9 +7,9 @@ import type { Logger } from '../src/log/logger.js';
 import type { UdpSocketFactory } from '../src/net/udp-factory.js';
 import type { UdpEndpoint, UdpSocket } from '../src/net/udp-socket.js';
 import type { DatagramPath } from '../src/path/datagram-path.js';
-import { UdpPath } from '../src/path/udp-path.js';
+import type { UdpPath } from '../src/path/udp-path.js';
+import { LockedPath } from './locked-path.js';
 import {
-  PathMonitor,
   ProbeCodec,
   ProbeType,
   PunchRunner,
@@ -17,7 +17,6 @@ import {
   derivePunchKeys,
   describeCandidate,
   planPunch,
-  sendTransmits,
   type BirthdayRole,
   type Candidate,
   type LockedEndpoint,
@@ -135,13 +134,9 @@ export class DirectLink extends EventEmitter {
   /** The attempt being gathered or punched (set before any await, so a punch-request for it is not doubled). */
   private currentAttempt = -1;
   private nextAttempt = 0;
-  private path: UdpPath | null = null;
-  private pathSocket: UdpSocket | null = null;
-  private monitor: PathMonitor | null = null;
-  private monitorTimer: TimerHandle | null = null;
+  private locked: LockedPath | null = null;
   private retryTimer: TimerHandle | null = null;
   private noPathTimer: TimerHandle | null = null;
-  private monitorArmedAt = Infinity;
   /** The session's last path died (not superseded): the next lock resends what is in flight at once. */
   private pathWasLost = false;
   private failures = 0;
@@ -163,7 +158,7 @@ export class DirectLink extends EventEmitter {
   }
 
   get directPath(): UdpPath | null {
-    return this.path;
+    return this.locked?.path ?? null;
   }
 
   /**
@@ -175,7 +170,7 @@ export class DirectLink extends EventEmitter {
   relayLost(onGiveUp: (reason: string) => void, graceMs = 20_000): void {
     this.relay = null;
     if (this.closed) return;
-    if (this.path !== null) {
+    if (this.locked !== null) {
       this.log.info('relay-lost', { reason: 'relay link closed; the session stays on the direct path' });
       return;
     }
@@ -190,13 +185,13 @@ export class DirectLink extends EventEmitter {
     this.noPathTimer?.cancel();
     this.noPathTimer = this.o.scheduler.at(this.o.scheduler.now() + graceMs, () => {
       this.noPathTimer = null;
-      if (!this.closed && this.path === null) onGiveUp(`no path to the peer for ${Math.round(graceMs / 1000)} s (relay closed, no direct path)`);
+      if (!this.closed && this.locked === null) onGiveUp(`no path to the peer for ${Math.round(graceMs / 1000)} s (relay closed, no direct path)`);
     });
   }
 
   /** Why the session is (or is not) on the direct path right now, in words for logs. */
   get status(): string {
-    if (this.path !== null) return 'direct path up';
+    if (this.locked !== null) return 'direct path up';
     if (this.attempt?.runner) return 'punching';
     if (this.attempt !== null || this.currentAttempt >= 0 && this.lastFailure === null) return 'looking for a direct path';
     return this.lastFailure !== null ? `no direct path: ${this.lastFailure}` : 'direct path not tried yet';
@@ -231,10 +226,9 @@ export class DirectLink extends EventEmitter {
     this.closed = true;
     this.retryTimer?.cancel();
     this.noPathTimer?.cancel();
-    this.monitorTimer?.cancel();
     this.dropAttempt();
-    this.path?.close();
-    this.pathSocket?.close();
+    this.locked?.close();
+    this.locked = null;
     this.removeAllListeners();
   }
 
@@ -353,123 +347,67 @@ export class DirectLink extends EventEmitter {
         else this.onProbeOutsidePunch(data, from, socket);
         return;
       }
-      if (kind === PacketKind.Session) return this.onSessionPacket(data, from);
+      if (kind === PacketKind.Session) return this.onSessionPacket(data);
       if (looksLikeStun(kind)) stun(data, from);
     });
   }
 
-  private onSessionPacket(data: Buffer, from: UdpEndpoint): void {
-    const path = this.path;
-    const ok = this.o.session.receive(data, path ?? undefined);
-    if (ok && this.monitor && path && from.address === path.remote.address && from.port === path.remote.port) {
-      this.monitor.onHeard(this.o.scheduler.now());
-    }
+  /** A session packet on an attempt's socket (the peer locked before we did). */
+  private onSessionPacket(data: Buffer): void {
+    this.o.session.receive(data);
   }
 
-  /** Probe-kind packets on the locked path's socket: keepalives, and late probes from the peer still punching. */
+  /** Probe-kind packets on an attempt's socket before its punch runs: answer, nothing more. */
   private onProbeOutsidePunch(data: Buffer, from: UdpEndpoint, socket: UdpSocket): void {
     const p = this.codec.open(data);
     if (p === null) return;
-    const now = this.o.scheduler.now();
-    if (p.type === ProbeType.Probe) {
-      socket.send(this.codec.make(ProbeType.Ack, from, p.nonce).data, from);
-      return;
-    }
-    if (this.monitor && (p.type === ProbeType.Keepalive || p.type === ProbeType.KeepaliveAck)) {
-      this.monitor.handle(p, from, now);
-      this.pumpMonitor();
-    } else if (p.type === ProbeType.Keepalive) {
-      socket.send(this.codec.make(ProbeType.KeepaliveAck, from, p.nonce).data, from);
-    }
+    if (p.type === ProbeType.Probe) socket.send(this.codec.make(ProbeType.Ack, from, p.nonce).data, from);
+    else if (p.type === ProbeType.Keepalive) socket.send(this.codec.make(ProbeType.KeepaliveAck, from, p.nonce).data, from);
   }
 
-  private onLocked(state: AttemptState, locked: LockedEndpoint): void {
+  private onLocked(state: AttemptState, found: LockedEndpoint): void {
     if (this.closed || this.attempt !== state) return;
-    const socket = state.sockets[locked.socket]!;
+    const socket = state.sockets[found.socket]!;
     // Keep only the socket that won; its NAT mapping is the path.
     state.sockets.forEach((s, i) => {
-      if (i !== locked.socket) s.close();
+      if (i !== found.socket) s.close();
     });
-    const old = { path: this.path, socket: this.pathSocket };
     state.sockets = [];
     this.attempt = null;
-    // The winning socket keeps answering probes through the finished runner's codec.
-    this.routeLocked(socket);
-    this.pathSocket = socket;
-    this.monitor = new PathMonitor({ codec: this.codec, socket: 0, remote: locked.remote, now: this.o.scheduler.now(), keepaliveMs: this.keepaliveMs });
-    const monitor = this.monitor;
-    const scheduler = this.o.scheduler;
-    // The first unanswered send starts the liveness clock: make sure a timer is there for it.
-    const rearm = () => this.armMonitor();
-    const path = new (class extends UdpPath {
-      override send(packet: Uint8Array): void {
-        super.send(packet);
-        if (monitor.onSent(scheduler.now())) rearm();
-      }
-    })(socket, locked.remote, 1400);
-    this.path = path;
+    const old = this.locked;
+    const locked = new LockedPath({
+      socket,
+      remote: found.remote,
+      codec: this.codec,
+      scheduler: this.o.scheduler,
+      session: this.o.session,
+      keepaliveMs: this.keepaliveMs,
+      onDead: (idle) => {
+        if (this.locked === locked) this.onPathDead(idle);
+      },
+    });
+    this.locked = locked;
     this.failures = 0;
     this.lastFailure = null;
     this.noPathTimer?.cancel();
     this.noPathTimer = null;
     // After a loss, what is in flight died with the old path: resend it here now.
-    this.o.session.setPath(path, { previousDied: this.pathWasLost });
+    this.o.session.setPath(locked.path, { previousDied: this.pathWasLost });
     this.pathWasLost = false;
-    old.path?.close();
-    if (old.socket && old.socket !== socket) old.socket.close();
-    this.pumpMonitor();
-    const how = describeCandidate({ kind: locked.kind, ...locked.remote });
+    old?.close();
     this.log.info('direct-up', {
-      path: how,
-      remote: `${locked.remote.address}:${locked.remote.port}`,
-      candidate: locked.kind,
-      rttMs: Math.round(locked.rttMs * 10) / 10,
-      punchMs: Math.round(locked.afterMs),
-      sinceSessionMs: Math.round(scheduler.now() - this.startedAt),
+      path: describeCandidate({ kind: found.kind, ...found.remote }),
+      remote: `${found.remote.address}:${found.remote.port}`,
+      candidate: found.kind,
+      rttMs: Math.round(found.rttMs * 10) / 10,
+      punchMs: Math.round(found.afterMs),
+      sinceSessionMs: Math.round(this.o.scheduler.now() - this.startedAt),
     });
-    this.emit('direct', path, locked);
+    this.emit('direct', locked.path, found);
   }
 
-  private routeLocked(socket: UdpSocket): void {
-    socket.onMessage((data, from) => {
-      const kind = data[0];
-      if (kind === PacketKind.Session) this.onSessionPacket(data, from);
-      else if (kind === PacketKind.Probe) this.onProbeOutsidePunch(data, from, socket);
-    });
-  }
-
-  private pumpMonitor(): void {
-    const m = this.monitor;
-    if (m === null || this.closed) return;
-    const now = this.o.scheduler.now();
-    m.tick(now);
-    if (this.pathSocket) sendTransmits([this.pathSocket], m.drain());
-    if (m.health === 'dead') return this.onPathDead();
-    this.monitorTimer?.cancel();
-    this.monitorTimer = null;
-    this.monitorArmedAt = Infinity;
-    this.armMonitor();
-  }
-
-  /** Arms the monitor's timer for its next deadline unless an earlier one is armed. */
-  private armMonitor(): void {
-    const m = this.monitor;
-    if (m === null || this.closed) return;
-    const next = m.nextDeadline();
-    if (next === null || next >= this.monitorArmedAt) return;
-    this.monitorTimer?.cancel();
-    this.monitorArmedAt = next;
-    this.monitorTimer = this.o.scheduler.at(next, () => {
-      this.monitorTimer = null;
-      this.monitorArmedAt = Infinity;
-      this.pumpMonitor();
-    });
-  }
-
-  private onPathDead(): void {
-    const dead = this.path;
-    this.monitorArmedAt = Infinity;
-    const idle = this.monitor?.idleBeforeLossMs ?? null;
+  private onPathDead(idle: number | null): void {
+    const dead = this.locked;
     if (idle !== null && idle >= 1000) {
       // The path died after idling: this NAT forgets mappings sooner than our
       // keepalive. Keep future paths alive more often (bounded below at 1 s).
@@ -479,10 +417,7 @@ export class DirectLink extends EventEmitter {
         this.keepaliveMs = next;
       }
     }
-    this.monitorTimer?.cancel();
-    this.monitorTimer = null;
-    this.monitor = null;
-    this.path = null;
+    this.locked = null;
     dead?.close();
     const reason = 'no answer on the direct path (NAT mapping changed or the peer went away)';
     this.lastFailure = `${reason}; punching again`;
@@ -491,8 +426,6 @@ export class DirectLink extends EventEmitter {
     this.log.warn('direct-lost', { reason, fallback: this.relay ? 'relay' : 'none' });
     this.emit('lost', reason);
     // Punch again at once with a fresh socket (a fresh NAT mapping).
-    this.pathSocket?.close();
-    this.pathSocket = null;
     // The visitor drives attempts; the provider answers the punch-request that follows.
     if (this.o.role === 'initiator') this.start();
   }
@@ -509,14 +442,14 @@ export class DirectLink extends EventEmitter {
   }
 
   private scheduleRetry(reason: string, hopeless = false): void {
-    if (this.closed || this.retryTimer !== null || this.path !== null) return;
+    if (this.closed || this.retryTimer !== null || this.locked !== null) return;
     // The visitor drives attempts; the provider answers punch-requests.
     if (this.o.role !== 'initiator') return;
     const delay = hopeless ? 600_000 : RETRY_MS[Math.min(this.failures, RETRY_MS.length) - 1] ?? RETRY_MS[0]!;
     this.log.debug('punch-retry', { inMs: delay, reason });
     this.retryTimer = this.o.scheduler.at(this.o.scheduler.now() + delay, () => {
       this.retryTimer = null;
-      if (this.path === null) this.start();
+      if (this.locked === null) this.start();
     });
   }
 
