@@ -29,7 +29,14 @@ export class SessionStun implements ReflexiveDiscovery {
     const client = new BindingClient(socket, { scheduler: this.scheduler, random: this.random });
     route((data, from) => client.handle(data, from));
     const q = (to: UdpEndpoint) => ({ to, timeoutMs: this.timeoutMs, rtoMs: 250 });
-    const targets = [this.servers.primary, this.servers.alternatePort, ...(this.servers.extra ?? [])];
+    // Extra STUN servers run alongside and get only the grace below: one that
+    // never answers must not hold up the session.
+    const extraMapped: UdpEndpoint[] = [];
+    for (const to of this.servers.extra ?? []) {
+      void client.request(q(to)).then((r) => {
+        if (r.ok && r.info.mapped) extraMapped.push(r.info.mapped);
+      });
+    }
     // Hop count to the rendezvous: TTL-limited requests, one send each (a
     // retransmission would go out at the normal TTL). The smallest TTL that is
     // answered tells how far our NATs reach, so priming packets can be sent
@@ -43,20 +50,24 @@ export class SessionStun implements ReflexiveDiscovery {
     const reachedTtls: number[] = [];
     for (const h of hopProbes) void h.then((r) => r.ok && reachedTtls.push(r.ttl));
     const t0 = this.scheduler.now();
-    const results = await client.requestAll(targets.map(q));
-    // Hop probes that can arrive have arrived within about one round trip of
-    // the main answers; the ones that died on the way never will, so don't wait for them.
+    const results = await client.requestAll([this.servers.primary, this.servers.alternatePort].map(q));
+    // Hop probes (and extra servers) that can answer have answered within
+    // about one round trip of the main answers; the ones that died on the way
+    // never will, so don't wait for them.
     const rtt = this.scheduler.now() - t0;
     await new Promise<void>((resolve) => this.scheduler.at(this.scheduler.now() + Math.min(200, 20 + rtt), resolve));
     client.close();
     const reached = reachedTtls;
     const hops = reached.length > 0 ? Math.min(...reached) : null;
-    const mapped = results.map((r) => (r.ok ? r.info.mapped : null));
-    const [first, second] = mapped;
-    const srflx = first ?? second ?? mapped.find((m) => m !== null) ?? null;
+    const [first, second] = results.map((r) => (r.ok ? r.info.mapped : null));
+    const srflx = first ?? second ?? extraMapped[0] ?? null;
     const local = socket.localEndpoint();
     if (srflx === null) {
-      return { srflx: null, nat: { udp: false, mapping: 'unknown', allocation: 'unknown' } as SessionNatInfo, detail: 'no STUN answer over UDP', hops };
+      return {
+        srflx: null,         nat: { udp: false, mapping: 'unknown', allocation: 'unknown' } as SessionNatInfo,
+        detail: 'no STUN answer over UDP',
+        hops,
+      };
     }
     let nat: SessionNatInfo;
     if (first && second) {

@@ -1,0 +1,75 @@
+/**
+ * The session socket's address discovery (peer/session-stun.ts) on the
+ * in-process network: what it learns behind each kind of NAT, and that an
+ * extra STUN server that never answers does not hold a session up.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SessionStun } from '../../peer/session-stun.js';
+import { UdpService } from '../../rendezvous/udp-service.js';
+import { SeededRandom } from '../../netsim/random.js';
+import { buildTopology, labSite, SERVER_ADDRESSES, type LabProfileName } from '../../netsim/virtual/index.js';
+
+async function discover(profile: LabProfileName, extra: { address: string; port: number }[] = []) {
+  const topo = buildTopology({ seed: 5, recordTrace: false, sites: [labSite(profile, 'a')] });
+  const [ip1, ip2] = SERVER_ADDRESSES;
+  const udp = new UdpService(
+    { primary: { address: ip1, port: 7000 }, altPort: 7001, altAddress: ip2 },
+    {
+      primary: topo.server.bind({ address: ip1, port: 7000 }),
+      altPort: topo.server.bind({ address: ip1, port: 7001 }),
+      altAddress: topo.server.bind({ address: ip2, port: 7000 }),
+      altBoth: topo.server.bind({ address: ip2, port: 7001 }),
+    },
+    { scheduler: topo.scheduler },
+  );
+  const rng = new SeededRandom(9);
+  const stun = new SessionStun(
+    { primary: { address: ip1, port: 7000 }, alternatePort: { address: ip1, port: 7001 }, extra },
+    topo.scheduler,
+    (n) => rng.bytes(n),
+  );
+  const socket = topo.site('a').host.bind({});
+  let handler: ((d: Buffer, f: { address: string; port: number }) => boolean) | null = null;
+  socket.onMessage((d, f) => handler?.(d, f));
+  const t0 = topo.scheduler.now();
+  let result: Awaited<ReturnType<SessionStun['discover']>> | null = null;
+  void stun.discover(socket, (h) => (handler = h)).then((r) => (result = r));
+  await topo.scheduler.runUntil(() => result !== null, { maxTime: t0 + 10_000 });
+  udp.close();
+  return { result: result!, tookMs: topo.scheduler.now() - t0, publicAddress: topo.site('a').publicAddress };
+}
+
+test('behind a port-restricted cone: the public address, one mapping per socket, ports preserved, 3 hops to the rendezvous', async () => {
+  const { result, publicAddress } = await discover('port-restricted-cone');
+  assert.equal(result.srflx?.address, publicAddress);
+  assert.deepEqual(result.nat, { udp: true, mapping: 'independent', allocation: 'preserving' });
+  assert.equal(result.hops, 3, 'host -> NAT -> core -> server');
+});
+
+test('behind a double NAT the hop count is one more (priming must pass the carrier NAT too)', async () => {
+  const { result } = await discover('double-nat');
+  assert.equal(result.hops, 4);
+});
+
+test('behind a random symmetric NAT: the mapping depends on the destination; behind a sequential one, the step', async () => {
+  assert.deepEqual((await discover('symmetric-random')).result.nat, { udp: true, mapping: 'dependent', allocation: 'random' });
+  const seq = await discover('symmetric-sequential' as LabProfileName);
+  assert.equal(seq.result.nat.mapping, 'dependent');
+  assert.equal(seq.result.nat.allocation, 'sequential');
+  assert.equal(seq.result.nat.step, 1);
+});
+
+test('UDP blocked: no server-reflexive address, udp false', async () => {
+  const { result } = await discover('udp-blocked');
+  assert.equal(result.srflx, null);
+  assert.equal(result.nat.udp, false);
+});
+
+test('an extra STUN server that never answers does not hold the session up', async () => {
+  const base = await discover('port-restricted-cone');
+  const withDead = await discover('port-restricted-cone', [{ address: '198.51.100.99', port: 3478 }]);
+  assert.deepEqual(withDead.result.srflx, base.result.srflx);
+  assert.equal(withDead.tookMs, base.tookMs, 'the dead server adds nothing');
+  assert.ok(withDead.tookMs < 500, `discovery took ${withDead.tookMs} ms (virtual); the request timeout is 1500 ms`);
+});
