@@ -276,7 +276,13 @@ Example (share a NAS web UI):
 Example (reach the NAS from a laptop):
   burrow visit --server rv.example.com:7000 --token "$TOKEN" \\
     --name nas --secret "$SECRET" --listen 127.0.0.1:5000
-  then open http://127.0.0.1:5000`,
+  then open http://127.0.0.1:5000
+
+With the default --mode xtcp the first bytes go over the relay while the
+peers punch through their NATs; the session then moves to the direct path,
+open connections included. Each connection's log line says its path
+(relay, direct LAN, direct internet) and, when not direct, why; a failed
+punch logs "punch-failed" with a timeline of what was tried.`,
     )
     .action(async (opts: LogFlags & PeerFlags & { listen: string; relay: string }) => {
       checkMode(opts.mode);
