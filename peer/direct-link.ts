@@ -91,16 +91,13 @@ export interface DirectLinkOptions {
   bindAddress?: string;
 }
 
+/** One punch attempt: its sockets (the session socket, plus birthday sockets), what STUN found, the punch once it runs. */
 interface AttemptState {
   n: number;
   sockets: UdpSocket[];
   nat: SessionNatInfo | null;
-  srflx: UdpEndpoint | null;
   hops: number | null;
-  offered: boolean;
   runner: PunchRunner | null;
-  startTimer: TimerHandle | null;
-  gathered: Promise<void>;
 }
 
 /** Re-punch backoff after a failed attempt or a lost direct path. */
@@ -244,14 +241,13 @@ export class DirectLink extends EventEmitter {
       return;
     }
     if (this.closed || this.currentAttempt !== n) return socket.close();
-    const state: AttemptState = { n, sockets: [socket], nat: null, srflx: null, hops: null, offered: false, runner: null, startTimer: null, gathered: Promise.resolve() };
+    const state: AttemptState = { n, sockets: [socket], nat: null, hops: null, runner: null };
     this.attempt = state;
     let stunHandler: ((data: Buffer, from: UdpEndpoint) => boolean) | null = null;
     this.routeSocket(state, 0, (data, from) => stunHandler?.(data, from) ?? false);
     const found = await this.o.discovery.discover(socket, (h) => (stunHandler = h));
     if (this.closed || this.attempt !== state) return;
     state.nat = found.nat;
-    state.srflx = found.srflx;
     state.hops = found.hops;
     const candidates: Candidate[] = [];
     const port = socket.localEndpoint().port;
@@ -267,7 +263,6 @@ export class DirectLink extends EventEmitter {
       }
     }
     this.log.debug('candidates', { attempt: n, candidates: candidates.map((c) => `${c.kind} ${c.address}:${c.port}`).join(', '), nat: found.detail });
-    state.offered = true;
     const offer: ClientMessage = {
       type: 'offer',
       connId: this.o.connId,
@@ -457,7 +452,6 @@ export class DirectLink extends EventEmitter {
     const a = this.attempt;
     if (a === null) return;
     this.attempt = null;
-    a.startTimer?.cancel();
     a.runner?.stop('superseded');
     for (const s of a.sockets) s.close();
   }

@@ -130,7 +130,3 @@ function ipv6Bytes(address: string): Buffer {
 export function sameEndpoint(a: UdpEndpoint, b: UdpEndpoint): boolean {
   return a.port === b.port && a.address === b.address;
 }
-
-export function endpointKey(e: UdpEndpoint): string {
-  return `${e.address}:${e.port}`;
-}

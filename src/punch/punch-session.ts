@@ -2,7 +2,7 @@ import type { UdpEndpoint } from '../net/udp-socket.js';
 import { normaliseCandidates, type Candidate, type CandidateKind } from './candidate.js';
 import { ProbeType, type ProbeCodec, type RandomBytes } from './probe-codec.js';
 import type { ProbePacket } from './probe-packet.js';
-import { endpointKey, sameEndpoint } from './probe-packet.js';
+import { sameEndpoint } from './probe-packet.js';
 import { PunchTimeline } from './timeline.js';
 
 /** One datagram to send: from which of the session's sockets, where, and at what TTL. */
@@ -131,7 +131,6 @@ export class PunchSession {
   private readonly afterLockProbes: number;
   private round = 0;
   private nextRoundAt: number;
-  private started = false;
   private pendingLock: (LockedEndpoint & { graceUntil: number }) | null = null;
   private afterLockLeft = 0;
   private afterLockAt = 0;
@@ -235,7 +234,6 @@ export class PunchSession {
 
   private begin(now: number): void {
     this.state = 'punching';
-    this.started = true;
     this.timeline.record(now, 'start', undefined, `${this.candidates.length} candidates`);
     if (this.primeTtl > 0) {
       for (const c of this.candidates) {
@@ -397,11 +395,6 @@ export class PunchSession {
     if (this.queue.length >= MAX_QUEUE) this.queue.shift();
     this.queue.push(t);
   }
-
-  /** For logs: was the punch ever started? */
-  get begun(): boolean {
-    return this.started;
-  }
 }
 
 function sameSubnet24(a: string, b: string): boolean {
@@ -410,4 +403,3 @@ function sameSubnet24(a: string, b: string): boolean {
   return pa.length === 4 && pb.length === 4 && pa[0] === pb[0] && pa[1] === pb[1] && pa[2] === pb[2];
 }
 
-export { endpointKey };
