@@ -20,8 +20,9 @@
 import net from 'node:net';
 import { createCipheriv, createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { PayloadCheck } from './payload-check.js';
 
-export const TRAILER_BYTES = 32;
+export { TRAILER_BYTES } from './payload-check.js';
 
 /** Deterministic pseudo-random bytes: AES-256-CTR keystream keyed by SHA-256(seed). */
 export function seededBytes(seed: string, size: number): Buffer {
@@ -91,11 +92,8 @@ function target(ip: string, port: number, size: number, seed: string): void {
 function client(ip: string, port: number, size: number, upSeed: string, downSeed: string, timeoutMs: number): void {
   const up = seededBytes(upSeed, size);
   const upHash = createHash('sha256').update(up).digest();
-  const downHash = sha256hex(seededBytes(downSeed, size));
-  const h = createHash('sha256');
-  const trailer: Buffer[] = [];
-  let received = 0;
-  let trailerBytes = 0;
+  const downHash = createHash('sha256').update(seededBytes(downSeed, size)).digest();
+  const rx = new PayloadCheck(size);
   let sentBytes = 0;
   let ttfb: number | null = null;
   let finished = false;
@@ -109,7 +107,7 @@ function client(ip: string, port: number, size: number, upSeed: string, downSeed
       ttfbMs: ttfb,
       totalMs: null,
       sentBytes,
-      receivedBytes: received,
+      receivedBytes: rx.received,
       downVerified: false,
       upVerified: false,
       ...r,
@@ -119,7 +117,7 @@ function client(ip: string, port: number, size: number, upSeed: string, downSeed
     process.exitCode = full.ok ? 0 : 1;
   };
   const timer = setTimeout(
-    () => report({ error: `timed out after ${timeoutMs} ms (sent ${sentBytes}, received ${received}+${trailerBytes})` }),
+    () => report({ error: `timed out after ${timeoutMs} ms (sent ${sentBytes}, received ${rx.received}+${rx.trailerBytes})` }),
     timeoutMs,
   );
   const sock = net.connect({ host: ip, port });
@@ -132,32 +130,15 @@ function client(ip: string, port: number, size: number, upSeed: string, downSeed
   });
   sock.on('data', (chunk: Buffer) => {
     if (ttfb === null) ttfb = performance.now() - t0;
-    const take = Math.min(chunk.length, size - received);
-    if (take > 0) {
-      h.update(take === chunk.length ? chunk : chunk.subarray(0, take));
-      received += take;
-    }
-    if (take < chunk.length) {
-      trailer.push(chunk.subarray(take));
-      trailerBytes += chunk.length - take;
-    }
+    rx.push(chunk);
     check();
   });
   sock.on('error', (e) => report({ error: e.message }));
-  sock.on('close', () => report({ error: `connection closed early (sent ${sentBytes}, received ${received}+${trailerBytes})` }));
+  sock.on('close', () => report({ error: `connection closed early (sent ${sentBytes}, received ${rx.received}+${rx.trailerBytes})` }));
   function check(): void {
-    if (received < size || trailerBytes < TRAILER_BYTES || sentBytes < size) return;
-    const t = Buffer.concat(trailer);
-    const downVerified = h.digest('hex') === downHash;
-    const upVerified = t.length === TRAILER_BYTES && t.equals(upHash);
-    const ok = downVerified && upVerified;
-    report({
-      ok,
-      totalMs: performance.now() - t0,
-      downVerified,
-      upVerified,
-      ...(ok ? {} : { error: t.length !== TRAILER_BYTES ? `${t.length - TRAILER_BYTES} bytes too many` : 'SHA-256 mismatch' }),
-    });
+    if (!rx.complete || sentBytes < size) return;
+    const { downSha256: _, ...v } = rx.verdict(downHash, upHash);
+    report({ ...v, totalMs: performance.now() - t0 });
   }
 }
 

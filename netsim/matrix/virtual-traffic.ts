@@ -10,7 +10,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { StreamServer, StreamSocket, StreamTransport } from '../../src/net/stream-transport.js';
-import { seededBytes, sha256hex, TRAILER_BYTES } from './traffic.js';
+import { seededBytes, sha256hex } from './traffic.js';
+import { PayloadCheck } from './payload-check.js';
 
 /** Seeded payloads with their SHA-256, kept while the same seed and size are asked for again (a matrix reuses them). */
 export interface Payload {
@@ -108,10 +109,7 @@ export interface ClientRun {
 export function runClient(transport: StreamTransport, host: string, port: number, up: Payload, down: Payload, now: () => number): ClientRun {
   const upSize = up.data.length;
   const size = down.data.length;
-  const h = createHash('sha256');
-  const trailer: Buffer[] = [];
-  let received = 0;
-  let trailerBytes = 0;
+  const rx = new PayloadCheck(size);
   let sentBytes = 0;
   let ttfb: number | null = null;
   let settled: ClientResult | null = null;
@@ -126,7 +124,7 @@ export function runClient(transport: StreamTransport, host: string, port: number
       ttfbMs: ttfb,
       totalMs: null,
       sentBytes,
-      receivedBytes: received,
+      receivedBytes: rx.received,
       downVerified: false,
       upVerified: false,
       downSha256: null,
@@ -136,20 +134,9 @@ export function runClient(transport: StreamTransport, host: string, port: number
     resolve(settled);
   };
   const check = (): void => {
-    if (received < size || trailerBytes < TRAILER_BYTES || sentBytes < upSize) return;
-    const t = Buffer.concat(trailer);
-    const got = h.digest();
-    const downVerified = got.equals(down.sha256);
-    const upVerified = t.length === TRAILER_BYTES && t.equals(up.sha256);
-    const ok = downVerified && upVerified;
-    finish({
-      ok,
-      totalMs: now() - t0,
-      downVerified,
-      upVerified,
-      downSha256: got.toString('hex'),
-      ...(ok ? {} : { error: t.length !== TRAILER_BYTES ? `${t.length - TRAILER_BYTES} bytes too many` : 'SHA-256 mismatch' }),
-    });
+    if (!rx.complete || sentBytes < upSize) return;
+    const v = rx.verdict(down.sha256, up.sha256);
+    finish({ ...v, totalMs: now() - t0, downSha256: v.downSha256.toString('hex') });
   };
   sock.on('connect', () => {
     sock.write(up.data, () => {
@@ -159,26 +146,18 @@ export function runClient(transport: StreamTransport, host: string, port: number
   });
   sock.on('data', (chunk: Buffer) => {
     if (ttfb === null) ttfb = now() - t0;
-    const take = Math.min(chunk.length, size - received);
-    if (take > 0) {
-      h.update(take === chunk.length ? chunk : chunk.subarray(0, take));
-      received += take;
-    }
-    if (take < chunk.length) {
-      trailer.push(chunk.subarray(take));
-      trailerBytes += chunk.length - take;
-    }
+    rx.push(chunk);
     check();
   });
   sock.on('error', (e: Error) => finish({ error: e.message }));
-  sock.on('close', () => finish({ error: `connection closed early (sent ${sentBytes}, received ${received}+${trailerBytes})` }));
+  sock.on('close', () => finish({ error: `connection closed early (sent ${sentBytes}, received ${rx.received}+${rx.trailerBytes})` }));
   return {
     result,
     get settled() {
       return settled;
     },
     get received() {
-      return received;
+      return rx.received;
     },
     abort: (error) => finish({ error }),
   };

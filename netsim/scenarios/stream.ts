@@ -23,9 +23,9 @@
 import net from 'node:net';
 import { createCipheriv, createHash, type Cipher } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { PayloadCheck } from '../matrix/payload-check.js';
 
 const CHUNK = 1 << 20;
-const TRAILER = 32;
 const MAX_HEADER = 1024;
 const PROGRESS_MS = 100;
 
@@ -155,16 +155,13 @@ function client(ip: string, port: number, down: number, up: number, seed: string
   const downHash = seededHash(`${seed}:down`, down);
   const upHash = seededHash(`${seed}:up`, up);
   const t0 = performance.now();
-  const h = createHash('sha256');
-  const trailer: Buffer[] = [];
-  let received = 0;
-  let trailerBytes = 0;
+  const rx = new PayloadCheck(down);
   let sent = 0;
   let sentAll = up === 0;
   let ttfb: number | null = null;
   let finished = false;
   const since = (): number => performance.now() - t0;
-  const progress = setInterval(() => say({ progress: { recv: received, sent, t: Math.round(since()) } satisfies StreamProgress }), PROGRESS_MS);
+  const progress = setInterval(() => say({ progress: { recv: rx.received, sent, t: Math.round(since()) } satisfies StreamProgress }), PROGRESS_MS);
   const report = (r: Partial<StreamReport>): void => {
     if (finished) return;
     finished = true;
@@ -175,7 +172,7 @@ function client(ip: string, port: number, down: number, up: number, seed: string
       ttfbMs: ttfb,
       totalMs: null,
       sentBytes: sent,
-      receivedBytes: received,
+      receivedBytes: rx.received,
       downVerified: false,
       upVerified: false,
       endedAt: Date.now(),
@@ -197,32 +194,15 @@ function client(ip: string, port: number, down: number, up: number, seed: string
   });
   sock.on('data', (chunk: Buffer) => {
     ttfb ??= since();
-    const take = Math.min(chunk.length, down - received);
-    if (take > 0) {
-      h.update(take === chunk.length ? chunk : chunk.subarray(0, take));
-      received += take;
-    }
-    if (take < chunk.length) {
-      trailer.push(chunk.subarray(take));
-      trailerBytes += chunk.length - take;
-    }
+    rx.push(chunk);
     check();
   });
   sock.on('error', (e: NodeJS.ErrnoException) => report({ error: e.code ?? e.message }));
   sock.on('close', () => report({ error: 'connection closed early' }));
   function check(): void {
-    if (received < down || trailerBytes < TRAILER || !sentAll) return;
-    const t = Buffer.concat(trailer);
-    const downVerified = h.digest().equals(downHash);
-    const upVerified = t.length === TRAILER && t.equals(upHash);
-    const ok = downVerified && upVerified;
-    report({
-      ok,
-      totalMs: since(),
-      downVerified,
-      upVerified,
-      ...(ok ? {} : { error: t.length !== TRAILER ? `${t.length - TRAILER} bytes too many` : 'SHA-256 mismatch' }),
-    });
+    if (!rx.complete || !sentAll) return;
+    const { downSha256: _, ...v } = rx.verdict(downHash, upHash);
+    report({ ...v, totalMs: since() });
   }
 }
 
