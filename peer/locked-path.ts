@@ -1,4 +1,5 @@
 import type { Scheduler, TimerHandle } from '../src/clock/scheduler.js';
+import { sameEndpoint } from '../src/net/endpoint.js';
 import type { UdpEndpoint, UdpSocket } from '../src/net/udp-socket.js';
 import { UdpPath } from '../src/path/udp-path.js';
 import { PathMonitor, ProbeType, sendTransmits, type ProbeCodec } from '../src/punch/index.js';
@@ -66,7 +67,7 @@ export class LockedPath {
 
   private onSessionPacket(data: Buffer, from: UdpEndpoint): void {
     const ok = this.o.session.receive(data, this.path);
-    if (ok && from.address === this.remote.address && from.port === this.remote.port) this.monitor.onHeard(this.o.scheduler.now());
+    if (ok && sameEndpoint(from, this.remote)) this.monitor.onHeard(this.o.scheduler.now());
   }
 
   private onProbe(data: Buffer, from: UdpEndpoint): void {

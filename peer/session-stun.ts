@@ -1,4 +1,5 @@
 import type { Scheduler } from '../src/clock/scheduler.js';
+import { sameEndpoint } from '../src/net/endpoint.js';
 import type { UdpEndpoint, UdpSocket } from '../src/net/udp-socket.js';
 import type { SessionNatInfo } from '../src/punch/index.js';
 import { BindingClient } from '../src/stun/binding-client.js';
@@ -71,7 +72,7 @@ export class SessionStun implements ReflexiveDiscovery {
     }
     let nat: SessionNatInfo;
     if (first && second) {
-      if (first.port === second.port && first.address === second.address) {
+      if (sameEndpoint(first, second)) {
         nat = { udp: true, mapping: 'independent', allocation: srflx.port === local.port ? 'preserving' : 'unknown' };
       } else {
         const step = second.port - first.port;

@@ -9,6 +9,7 @@
  * transaction id, 1 flag byte (1 = change address, 2 = change port);
  * response = "NSB1", transaction id, mapped IPv4 address, mapped port.
  */
+import { sameEndpoint } from '../../src/net/endpoint.js';
 import type { UdpEndpoint } from '../../src/net/udp-socket.js';
 import type { VirtualScheduler } from '../virtual-scheduler.js';
 import type { FilteringBehaviour, MappingBehaviour } from './nat.js';
@@ -140,11 +141,11 @@ export async function classifyNat(opts: ClassifyOptions): Promise<NatClassificat
       preservesPort: x1.port === m.localEndpoint().port,
     };
     const x2 = await ask(m, server.endpoint(1, 0), 0);
-    if (x2 !== null && same(x1, x2)) {
+    if (x2 !== null && sameEndpoint(x1, x2)) {
       result.mapping = 'endpoint-independent';
     } else {
       const x3 = await ask(m, server.endpoint(1, 1), 0);
-      result.mapping = x2 !== null && x3 !== null && same(x2, x3) ? 'address-dependent' : 'address-and-port-dependent';
+      result.mapping = x2 !== null && x3 !== null && sameEndpoint(x2, x3) ? 'address-dependent' : 'address-and-port-dependent';
     }
 
     // Hairpin: a packet to our own mapped address.
@@ -173,10 +174,6 @@ export async function classifyNat(opts: ClassifyOptions): Promise<NatClassificat
     m.close();
     f.close();
   }
-}
-
-function same(a: UdpEndpoint, b: UdpEndpoint): boolean {
-  return a.address === b.address && a.port === b.port;
 }
 
 /** Runs the scheduler until `done` or `ms` of virtual time have passed. */

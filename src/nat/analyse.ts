@@ -4,8 +4,7 @@
  * The probes themselves are in discovery.ts.
  */
 import type { UdpEndpoint } from '../net/udp-socket.js';
-import { formatEndpoint } from '../net/endpoint.js';
-import { sameEndpoint } from '../stun/transaction.js';
+import { formatEndpoint, sameEndpoint } from '../net/endpoint.js';
 import { BEHAVIOURS, type Behaviour, type BehaviourResult, type HairpinResult, type NatReport, type PortAllocationResult, type PortSample } from './report.js';
 
 /** What the discovery probes saw. `undefined` = the test did not run; null = no answer. */

@@ -20,7 +20,8 @@ import { randomBytes } from 'node:crypto';
 import { realScheduler, type Scheduler } from '../clock/scheduler.js';
 import type { UdpEndpoint, UdpSocket } from '../net/udp-socket.js';
 import { BindingClient, type BindingQuery } from '../stun/binding-client.js';
-import { sameEndpoint as same, type TransactionResult } from '../stun/transaction.js';
+import { sameEndpoint } from '../net/endpoint.js';
+import type { TransactionResult } from '../stun/transaction.js';
 import { looksLikeStun } from '../wire/packet-kind.js';
 import { analyse, type Observations } from './analyse.js';
 import type { NatReport, PortSample } from './report.js';
@@ -128,7 +129,7 @@ export async function discoverNat(opts: DiscoveryOptions): Promise<NatReport> {
         const alt = obs.altAddress;
         const r2 = await ask(main, { to: { address: alt.address, port: server.port } });
         obs.mappingAltAddress = r2.ok ? r2.info.mapped : null;
-        if (obs.mappingAltAddress !== null && !same(obs.mappingAltAddress, x1)) {
+        if (obs.mappingAltAddress !== null && !sameEndpoint(obs.mappingAltAddress, x1)) {
           const r3 = await ask(main, { to: alt });
           obs.mappingAltBoth = r3.ok ? r3.info.mapped : null;
         }
@@ -171,7 +172,7 @@ export async function discoverNat(opts: DiscoveryOptions): Promise<NatReport> {
     }
     obs.portSamples = samples;
 
-    if (!same(x1, main.local)) obs.hairpin = await hairpinTest(main, x1, await openProbe(), opts, scheduler, random, ask, server);
+    if (!sameEndpoint(x1, main.local)) obs.hairpin = await hairpinTest(main, x1, await openProbe(), opts, scheduler, random, ask, server);
     obs.durationMs = scheduler.now() - started;
     return analyse(obs);
   } finally {

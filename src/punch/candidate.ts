@@ -1,3 +1,4 @@
+import { normaliseEndpoint } from '../net/endpoint.js';
 import type { UdpEndpoint } from '../net/udp-socket.js';
 
 /**
@@ -21,12 +22,13 @@ export function describeCandidate(c: Candidate): 'direct LAN' | 'direct internet
   return c.kind === 'host' ? 'direct LAN' : 'direct internet';
 }
 
-/** Drops duplicates (first kind wins, in priority order) and keeps at most `max`. */
+/** Drops duplicates (same endpoint after normaliseEndpoint; first kind wins, in priority order) and keeps at most `max`. */
 export function normaliseCandidates(list: readonly Candidate[], max: number): Candidate[] {
   const seen = new Set<string>();
   const out: Candidate[] = [];
   for (const c of [...list].sort((a, b) => CANDIDATE_PRIORITY[a.kind] - CANDIDATE_PRIORITY[b.kind])) {
-    const key = `${c.address}:${c.port}`;
+    const n = normaliseEndpoint(c);
+    const key = `${n.address}|${n.port}`;
     if (seen.has(key) || c.port < 1 || c.port > 65535) continue;
     seen.add(key);
     out.push(c);

@@ -1,5 +1,5 @@
 export { derivePunchKeys, type PunchKeys, type PunchRole } from './punch-keys.js';
-export { ProbeType, PROBE_LENGTH, decodeProbe, encodeProbe, sameEndpoint, type ProbePacket } from './probe-packet.js';
+export { ProbeType, PROBE_LENGTH, decodeProbe, encodeProbe, type ProbePacket } from './probe-packet.js';
 export { ProbeCodec, type RandomBytes } from './probe-codec.js';
 export { PunchTimeline, type TimelineEntry } from './timeline.js';
 export { normaliseCandidates, describeCandidate, CANDIDATE_PRIORITY, type Candidate, type CandidateKind } from './candidate.js';

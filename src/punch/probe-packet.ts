@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { isIPv4, isIPv6 } from 'node:net';
+import { normaliseAddress } from '../net/endpoint.js';
+import { bytesToIp, ipToBytes } from '../net/ip.js';
 import type { UdpEndpoint } from '../net/udp-socket.js';
 import { PacketKind } from '../wire/packet-kind.js';
 
@@ -19,9 +20,17 @@ import { PacketKind } from '../wire/packet-kind.js';
  *   47 u16  port
  *   49 16B  MAC over bytes 0..48
  *
- * `endpoint` is where a probe was aimed (so the receiver learns which of its
- * candidates worked) or, in an ack, where the answered probe came from (so
- * the prober learns its address as the peer sees it).
+ * `endpoint` is where a probe was aimed, or, in an ack, where the answered
+ * probe came from: the prober's address as the peer sees it. An IPv4-mapped
+ * IPv6 address (what a dual-stack socket reports) goes out as family 4, so it
+ * decodes as the plain IPv4 address; IPv6 decodes in its RFC 5952 form.
+ *
+ * Nothing steers by it: the receiver already knows where a packet came from
+ * (the socket tells it), and a peer's claim must not move the locked path.
+ * It is read only for the punch timeline (an ack's endpoint that differs
+ * from our server-reflexive address shows the NAT gave the punch a new port,
+ * the symptom of the conntrack race), and it stays on the wire, under the
+ * MAC, so probes keep their size and format between versions.
  */
 export const ProbeType = {
   /** Low-TTL packet that opens the sender's own NAT mapping and dies in the core. */
@@ -90,16 +99,11 @@ function mac(key: Buffer, b: Buffer): Buffer {
 }
 
 function writeEndpoint(b: Buffer, e: UdpEndpoint): void {
-  if (isIPv4(e.address)) {
-    b[30] = 4;
-    const parts = e.address.split('.').map(Number);
-    for (let i = 0; i < 4; i++) b[31 + i] = parts[i]!;
-  } else if (isIPv6(e.address)) {
-    b[30] = 6;
-    ipv6Bytes(e.address).copy(b, 31);
-  } else {
-    return;
-  }
+  const ip = ipToBytes(e.address);
+  // Not an IP literal: family 0, "no endpoint", as for null.
+  if (ip === null) return;
+  b[30] = ip.length === 4 ? 4 : 6;
+  b.set(ip, 31);
   b.writeUInt16BE(e.port & 0xffff, 47);
 }
 
@@ -108,25 +112,8 @@ function readEndpoint(b: Buffer): UdpEndpoint | null | undefined {
   const family = b[30];
   const port = b.readUInt16BE(47);
   if (family === 0) return null;
-  if (family === 4) return { address: `${b[31]}.${b[32]}.${b[33]}.${b[34]}`, port };
-  if (family === 6) {
-    const groups: string[] = [];
-    for (let i = 0; i < 8; i++) groups.push(b.readUInt16BE(31 + 2 * i).toString(16));
-    return { address: groups.join(':'), port };
-  }
+  if (family === 4) return { address: bytesToIp(b.subarray(31, 35)), port };
+  // An IPv4-mapped address that arrives as family 6 still reads as the IPv4 address.
+  if (family === 6) return { address: normaliseAddress(bytesToIp(b.subarray(31, 47))), port };
   return undefined;
-}
-
-function ipv6Bytes(address: string): Buffer {
-  const out = Buffer.alloc(16);
-  const [head = '', tail = ''] = address.split('::');
-  const h = head === '' ? [] : head.split(':');
-  const t = address.includes('::') ? (tail === '' ? [] : tail.split(':')) : [];
-  const groups = address.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
-  groups.slice(0, 8).forEach((g, i) => out.writeUInt16BE(parseInt(g, 16) & 0xffff, 2 * i));
-  return out;
-}
-
-export function sameEndpoint(a: UdpEndpoint, b: UdpEndpoint): boolean {
-  return a.port === b.port && a.address === b.address;
 }

@@ -1,8 +1,8 @@
+import { formatEndpoint, sameAddress, sameEndpoint } from '../net/endpoint.js';
 import type { UdpEndpoint } from '../net/udp-socket.js';
 import { normaliseCandidates, type Candidate, type CandidateKind } from './candidate.js';
 import { ProbeType, type ProbeCodec, type RandomBytes } from './probe-codec.js';
 import type { ProbePacket } from './probe-packet.js';
-import { sameEndpoint } from './probe-packet.js';
 import { PunchTimeline } from './timeline.js';
 
 /** One datagram to send: from which of the session's sockets, where, and at what TTL. */
@@ -331,7 +331,7 @@ export class PunchSession {
     let sent = this.outstanding.get(key);
     if (sent === undefined && this.birthdayNonce !== null && p.echo.equals(this.birthdayNonce) && socket === 0) {
       const hard = this.candidates.find((c) => c.kind === 'srflx');
-      if (hard !== undefined && from.address === hard.address && this.birthdayPorts.has(from.port)) {
+      if (hard !== undefined && sameAddress(from.address, hard.address) && this.birthdayPorts.has(from.port)) {
         sent = { socket: 0, to: from, kind: 'prflx', sentAt: this.birthdaySprayStartedAt };
       }
     }
@@ -340,7 +340,10 @@ export class PunchSession {
       this.timeline.record(now, 'ack-unmatched', from);
       return;
     }
-    this.timeline.record(now, 'ack-received', from, sent.kind);
+    // The ack's endpoint is where the peer saw our probe come from: in the
+    // timeline, a port other than our srflx shows the NAT remapped the punch.
+    const seenAs = p.endpoint === null ? '' : `, peer saw us at ${formatEndpoint(p.endpoint)}`;
+    this.timeline.record(now, 'ack-received', from, `${sent.kind}${seenAs}`);
     if (this.state !== 'punching') return;
     const found: LockedEndpoint = {
       socket,

@@ -6,7 +6,7 @@
  * rewrite addresses they find in payloads leave it alone.
  */
 import type { UdpEndpoint } from '../net/udp-socket.js';
-import { bytesToIp, ipToBytes } from './ip.js';
+import { bytesToIp, ipToBytes } from '../net/ip.js';
 
 const FAMILY_IPV4 = 0x01;
 const FAMILY_IPV6 = 0x02;

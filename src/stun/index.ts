@@ -5,6 +5,6 @@ export type { StunAttribute, StunDecodeError, StunDecodeResult, StunMessage } fr
 export { decodeAddressValue, decodeXorAddressValue, encodeAddressValue, encodeXorAddressValue } from './address.js';
 export { encodeBindingRequest, newStunId, PADDED_REQUEST_SIZE, readBindingResponse, readChangeRequest, readErrorCode } from './binding.js';
 export type { BindingRequestOptions, BindingResponseInfo, ChangeRequest } from './binding.js';
-export { BindingTransaction, sameEndpoint, DEFAULT_MAX_SENDS, DEFAULT_RTO_MS, DEFAULT_TRANSACTION_TIMEOUT_MS } from './transaction.js';
+export { BindingTransaction, DEFAULT_MAX_SENDS, DEFAULT_RTO_MS, DEFAULT_TRANSACTION_TIMEOUT_MS } from './transaction.js';
 export type { TransactionOptions, TransactionResult } from './transaction.js';
 export { BindingClient, type BindingClientOptions, type BindingClientStats, type BindingQuery } from './binding-client.js';

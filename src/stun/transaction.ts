@@ -7,7 +7,7 @@
  * the server said it would answer from).
  */
 import type { UdpEndpoint } from '../net/udp-socket.js';
-import { ipToBytes } from './ip.js';
+import { sameEndpoint } from '../net/endpoint.js';
 import { readBindingResponse, readErrorCode, type BindingResponseInfo } from './binding.js';
 import { Method } from './constants.js';
 import { transactionKey, type StunMessage } from './message.js';
@@ -134,13 +134,4 @@ export class BindingTransaction {
     if (this.acceptFrom === 'any') return true;
     return this.acceptFrom.some((e) => sameEndpoint(e, from));
   }
-}
-
-/** Same port and same IP (IPv4-mapped IPv6 equals its IPv4 address). */
-export function sameEndpoint(a: UdpEndpoint, b: UdpEndpoint): boolean {
-  if (a.port !== b.port) return false;
-  if (a.address === b.address) return true;
-  const x = ipToBytes(a.address);
-  const y = ipToBytes(b.address);
-  return x !== null && y !== null && Buffer.from(x).equals(Buffer.from(y));
 }

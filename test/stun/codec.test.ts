@@ -14,7 +14,7 @@ import {
 } from '../../src/stun/address.js';
 import { encodeBindingRequest, newStunId, PADDED_REQUEST_SIZE, readBindingResponse, readChangeRequest } from '../../src/stun/binding.js';
 import { Attr, MAX_ATTRIBUTES, MAX_MESSAGE_SIZE, Method } from '../../src/stun/constants.js';
-import { bytesToIp, ipToBytes } from '../../src/stun/ip.js';
+import { bytesToIp, ipToBytes } from '../../src/net/ip.js';
 import { decodeMessage, encodeMessage, findAttribute, hasMagicCookie, messageType, type StunMessage } from '../../src/stun/message.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');

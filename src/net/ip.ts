@@ -1,8 +1,10 @@
 /**
- * IP address text <-> bytes for STUN address attributes. Small and strict:
- * IPv4 dotted quads, IPv6 text (with `::` and an embedded dotted quad), and
- * IPv4-mapped IPv6 (`::ffff:a.b.c.d`, what a dual-stack socket reports for an
- * IPv4 peer) treated as the IPv4 address it stands for.
+ * IP address text <-> bytes, for every codec that puts an address on the wire
+ * (STUN address attributes, punch probes) and for comparing endpoints. Small
+ * and strict: IPv4 dotted quads, IPv6 text (with `::` and an embedded dotted
+ * quad), and IPv4-mapped IPv6 (`::ffff:a.b.c.d` as a dual-stack socket
+ * reports an IPv4 peer, or the same in hex groups) treated as the IPv4
+ * address it stands for: on the wire and in comparisons they are one host.
  */
 import { isIPv4, isIPv6 } from 'node:net';
 
@@ -11,8 +13,17 @@ export function ipToBytes(text: string): Uint8Array | null {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(text);
   if (mapped) return ipv4ToBytes(mapped[1]!);
   if (isIPv4(text)) return ipv4ToBytes(text);
-  if (isIPv6(text)) return ipv6ToBytes(text);
+  if (isIPv6(text)) {
+    const v6 = ipv6ToBytes(text);
+    return v6 !== null && isV4Mapped(v6) ? v6.slice(12) : v6;
+  }
   return null;
+}
+
+/** ::ffff:0:0/96 (RFC 4291 section 2.5.5.2). */
+function isV4Mapped(b: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
+  return b[10] === 0xff && b[11] === 0xff;
 }
 
 function ipv4ToBytes(text: string): Uint8Array | null {
