@@ -8,6 +8,7 @@ import type { UdpSocketFactory } from '../src/net/udp-factory.js';
 import type { UdpEndpoint, UdpSocket } from '../src/net/udp-socket.js';
 import type { DatagramPath } from '../src/path/datagram-path.js';
 import type { UdpPath } from '../src/path/udp-path.js';
+import type { Role } from '../src/role.js';
 import { LockedPath } from './locked-path.js';
 import {
   ProbeCodec,
@@ -74,7 +75,7 @@ export const DEFAULT_DIRECT: DirectOptions = {
 
 export interface DirectLinkOptions {
   connId: string;
-  role: 'initiator' | 'responder';
+  role: Role;
   sessionKey: Buffer;
   session: TunnelSession;
   udp: UdpSocketFactory;

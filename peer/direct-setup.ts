@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import type { ClientMessage } from '../src/control/index.js';
 import type { Logger } from '../src/log/logger.js';
 import type { Runtime } from '../src/net/runtime.js';
+import type { Role } from '../src/role.js';
 import type { UdpEndpoint } from '../src/net/udp-socket.js';
 import type { TunnelSession } from '../src/session/index.js';
 import { DirectLink, type DirectOptions } from './direct-link.js';
@@ -34,7 +35,7 @@ async function resolveServer(host: string): Promise<string | null> {
 
 export async function createDirectLink(args: {
   connId: string;
-  role: 'initiator' | 'responder';
+  role: Role;
   sessionKey: Buffer;
   session: TunnelSession;
   runtime: Runtime;

@@ -2,4 +2,4 @@ export { SEALED_OVERHEAD, SEALED_HEADER_LENGTH, SEALED_TAG_LENGTH, MAX_COUNTER }
 export { PacketSealer } from './sealer.js';
 export { PacketOpener, DEFAULT_REPLAY_WINDOW, type OpenerStats, type PacketOpenerOptions } from './opener.js';
 export { ReplayWindow, ReplayVerdict, MAX_REPLAY_WINDOW, type ReplayVerdictValue } from './replay-window.js';
-export { deriveSessionKeys, type SessionKeys, type SessionRole } from './session-keys.js';
+export { deriveSessionKeys, type SessionKeys } from './session-keys.js';

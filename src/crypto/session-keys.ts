@@ -1,14 +1,14 @@
 import { hkdfSync } from 'node:crypto';
 import { BurrowError } from '../errors.js';
+import { isRole, type Role } from '../role.js';
 import { SESSION_KEY_LENGTH } from './packet-format.js';
 
-export type SessionRole = 'initiator' | 'responder';
-
+/** One key per direction, from deriveSessionKeys; what SecureKcp and TunnelSession take. */
 export interface SessionKeys {
   /** Seals what this side sends (PacketSealer). */
-  sendKey: Buffer;
+  readonly sendKey: Buffer;
   /** Opens what this side receives (PacketOpener). */
-  recvKey: Buffer;
+  readonly recvKey: Buffer;
 }
 
 const SALT = Buffer.from('burrow session keys v1', 'utf8');
@@ -29,12 +29,12 @@ function directionKey(sessionKey: Uint8Array, label: string, context: string): B
  * space). `context` (e.g. a session id or transcript hash) binds the keys to
  * one session; both sides must pass the same string.
  */
-export function deriveSessionKeys(sessionKey: Uint8Array, role: SessionRole, context = ''): SessionKeys {
+export function deriveSessionKeys(sessionKey: Uint8Array, role: Role, context = ''): SessionKeys {
   if (!(sessionKey instanceof Uint8Array) || sessionKey.byteLength !== SESSION_KEY_LENGTH) {
     const got = sessionKey instanceof Uint8Array ? `${sessionKey.byteLength} bytes` : typeof sessionKey;
     throw new BurrowError('ERR_CRYPTO_KEY', `session key must be ${SESSION_KEY_LENGTH} bytes, got ${got}`);
   }
-  if (role !== 'initiator' && role !== 'responder') {
+  if (!isRole(role)) {
     throw new BurrowError('ERR_INVALID_ARGUMENT', `role must be 'initiator' or 'responder', got ${String(role)}`);
   }
   if (typeof context !== 'string') {

@@ -1,5 +1,6 @@
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BurrowError } from '../errors.js';
+import type { Role } from '../role.js';
 import { CPACE_POINT_LENGTH, cpaceFinish, cpaceShare, randomScalar, type CpaceShare } from './cpace.js';
 
 /**
@@ -47,7 +48,7 @@ function expand(isk: Buffer, label: string, length = 32): Buffer {
   return Buffer.from(hkdfSync('sha256', isk, Buffer.alloc(0), Buffer.from(label, 'utf8'), length));
 }
 
-function confirmation(isk: Buffer, who: 'initiator' | 'responder', sid: Buffer, ya: Buffer, yb: Buffer): Buffer {
+function confirmation(isk: Buffer, who: Role, sid: Buffer, ya: Buffer, yb: Buffer): Buffer {
   return createHmac('sha256', expand(isk, `burrow confirm ${who}`)).update(sid).update(ya).update(yb).digest();
 }
 

@@ -4,11 +4,12 @@
  */
 import { realScheduler, type Scheduler } from '../clock/scheduler.js';
 import { BurrowError } from '../errors.js';
+import { isRole, type Role } from '../role.js';
 import { DEFAULT_MAX_FRAME_PAYLOAD, INITIAL_STREAM_WINDOW } from './protocol.js';
 
 export interface MuxOptions {
   /** The initiator opens odd stream ids, the responder even ones. */
-  role: 'initiator' | 'responder';
+  role: Role;
   /**
    * Per-stream receive window in bytes: how much unconsumed data a stream
    * may hold on our side. Default 256 KiB. (Until the first grant the peer
@@ -31,7 +32,7 @@ export interface MuxOptions {
 }
 
 export interface ResolvedMuxOptions {
-  readonly role: 'initiator' | 'responder';
+  readonly role: Role;
   readonly initialWindow: number;
   readonly maxFramePayload: number;
   readonly maxStreams: number;
@@ -60,7 +61,7 @@ function intIn(name: string, value: number | undefined, fallback: number, min: n
 }
 
 export function resolveMuxOptions(opts: MuxOptions): ResolvedMuxOptions {
-  if (opts.role !== 'initiator' && opts.role !== 'responder') {
+  if (!isRole(opts.role)) {
     throw new BurrowError('ERR_INVALID_ARGUMENT', `mux option role must be 'initiator' or 'responder', got ${String(opts.role)}`);
   }
   return {

@@ -1,4 +1,4 @@
-export { derivePunchKeys, type PunchKeys, type PunchRole } from './punch-keys.js';
+export { derivePunchKeys, type PunchKeys } from './punch-keys.js';
 export { ProbeType, PROBE_LENGTH, decodeProbe, encodeProbe, type ProbePacket } from './probe-packet.js';
 export { ProbeCodec, type RandomBytes } from './probe-codec.js';
 export { PunchTimeline, type TimelineEntry } from './timeline.js';

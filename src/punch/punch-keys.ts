@@ -1,7 +1,6 @@
 import { hkdfSync } from 'node:crypto';
 import { BurrowError } from '../errors.js';
-
-export type PunchRole = 'initiator' | 'responder';
+import type { Role } from '../role.js';
 
 /**
  * Keys for punch probes, derived from the end-to-end session key (the PAKE's
@@ -25,7 +24,7 @@ function hkdf(key: Uint8Array, info: string, length: number): Buffer {
   return Buffer.from(hkdfSync('sha256', key, SALT, Buffer.from(info, 'utf8'), length));
 }
 
-export function derivePunchKeys(sessionKey: Uint8Array, role: PunchRole, context: string): PunchKeys {
+export function derivePunchKeys(sessionKey: Uint8Array, role: Role, context: string): PunchKeys {
   if (!(sessionKey instanceof Uint8Array) || sessionKey.byteLength !== 32) {
     throw new BurrowError('ERR_CRYPTO_KEY', 'punch keys need the 32-byte session key');
   }

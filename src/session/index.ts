@@ -1,2 +1,2 @@
-export { SecureKcp, type SecureKcpOptions, type SessionKeys } from './secure-kcp.js';
-export { TunnelSession, type TunnelSessionOptions, type TunnelSessionStats, type SessionRole } from './tunnel-session.js';
+export { SecureKcp, type SecureKcpOptions } from './secure-kcp.js';
+export { TunnelSession, type TunnelSessionOptions, type TunnelSessionStats } from './tunnel-session.js';

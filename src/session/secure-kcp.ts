@@ -1,10 +1,5 @@
 import { KcpConnection, type KcpOptions } from '../kcp/index.js';
-import { PacketOpener, PacketSealer, SEALED_OVERHEAD } from '../crypto/index.js';
-
-export interface SessionKeys {
-  readonly sendKey: Uint8Array;
-  readonly recvKey: Uint8Array;
-}
+import { PacketOpener, PacketSealer, SEALED_OVERHEAD, type SessionKeys } from '../crypto/index.js';
 
 export interface SecureKcpOptions {
   keys: SessionKeys;

@@ -1,17 +1,17 @@
 import { EventEmitter } from 'node:events';
 import { BurrowError } from '../errors.js';
+import type { Role } from '../role.js';
 import { realScheduler, type Scheduler, type TimerHandle } from '../clock/scheduler.js';
 import type { DatagramPath } from '../path/datagram-path.js';
 import { MuxSession, type MuxOptions, type MuxStream } from '../mux/index.js';
 import type { KcpConnection, KcpOptions } from '../kcp/index.js';
-import { SecureKcp, type SessionKeys } from './secure-kcp.js';
+import type { SessionKeys } from '../crypto/index.js';
+import { SecureKcp } from './secure-kcp.js';
 import { KcpPump } from './kcp-pump.js';
-
-export type SessionRole = 'initiator' | 'responder';
 
 export interface TunnelSessionOptions {
   keys: SessionKeys;
-  role: SessionRole;
+  role: Role;
   /** KCP conversation id; both ends must agree. Default 1. */
   conv?: number;
   scheduler?: Scheduler;

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isBurrowError, type BurrowError } from '../../src/errors.js';
+import type { Role } from '../../src/role.js';
 import {
   Flag,
   FrameDecoder,
@@ -25,7 +26,7 @@ interface Harness {
   streams: MuxStream[];
 }
 
-function harness(role: 'initiator' | 'responder' = 'responder'): Harness {
+function harness(role: Role = 'responder'): Harness {
   const out: Uint8Array[] = [];
   const session = new MuxSession(
     { write: (b) => (out.push(b), true) },

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { UdpEndpoint } from '../../src/net/udp-socket.js';
+import type { Role } from '../../src/role.js';
 import {
   ProbeCodec,
   PunchRunner,
@@ -54,7 +55,7 @@ export async function setupPair(s: PairSetup): Promise<Pair> {
   const sessionKey = randomBytes(32);
   const hostA = topo.site(s.sites[0].name).hosts[0]!;
   const hostB = s.sameSite ? topo.site(s.sites[0].name).hosts[1]! : topo.site(s.sites[1]!.name).host;
-  const mk = async (name: string, host: typeof hostA, role: 'initiator' | 'responder'): Promise<Side> => {
+  const mk = async (name: string, host: typeof hostA, role: Role): Promise<Side> => {
     const socket = host.bind({});
     const srflx = await rv.register(topo.scheduler, name, socket);
     return {

@@ -2,6 +2,7 @@ import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { deriveSessionKeys } from '../../src/crypto/index.js';
+import type { Role } from '../../src/role.js';
 import { TunnelSession, type TunnelSessionOptions } from '../../src/session/index.js';
 import { VirtualScheduler } from '../../netsim/virtual-scheduler.js';
 import { VirtualLink, type LinkProfile } from '../../netsim/link.js';
@@ -27,7 +28,7 @@ export function tunnelPair(
   const link = new VirtualLink(scheduler, new SeededRandom(opts.seed ?? 1), profile);
   const key = opts.sessionKey ?? randomBytes(32);
   const mtu = profile.mtu ?? 1400;
-  const make = (role: 'initiator' | 'responder', end: typeof link.a) => {
+  const make = (role: Role, end: typeof link.a) => {
     const session = new TunnelSession({
       packetMtu: mtu,
       ...opts.session,
