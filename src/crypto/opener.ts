@@ -12,7 +12,15 @@ import {
 } from './packet-format.js';
 import { ReplayVerdict, ReplayWindow } from './replay-window.js';
 
-export const DEFAULT_REPLAY_WINDOW = 2048;
+/**
+ * Counters a session remembers behind the newest one: a packet up to this far
+ * behind is still accepted once. The one default for every session (SecureKcp
+ * and a bare PacketOpener alike). Sized for KCP's 1024-segment windows, whose
+ * data and acks share one counter per direction, with room for the moment a
+ * session moves paths and the relay's backlog lands after newer packets from
+ * the direct path.
+ */
+export const DEFAULT_REPLAY_WINDOW = 4096;
 
 /** Why packets were dropped (and how many were accepted). Counts only grow. */
 export interface OpenerStats {
@@ -32,7 +40,7 @@ export interface OpenerStats {
 }
 
 export interface PacketOpenerOptions {
-  /** Counters remembered behind the highest accepted one. Default 2048. */
+  /** Counters remembered behind the highest accepted one. Default DEFAULT_REPLAY_WINDOW (4096). */
   replayWindow?: number;
 }
 

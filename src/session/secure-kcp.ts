@@ -1,5 +1,5 @@
 import { KcpConnection, type KcpOptions } from '../kcp/index.js';
-import { PacketOpener, PacketSealer, SEALED_OVERHEAD, type SessionKeys } from '../crypto/index.js';
+import { DEFAULT_REPLAY_WINDOW, PacketOpener, PacketSealer, SEALED_OVERHEAD, type SessionKeys } from '../crypto/index.js';
 
 export interface SecureKcpOptions {
   keys: SessionKeys;
@@ -10,6 +10,7 @@ export interface SecureKcpOptions {
   kcp?: Omit<KcpOptions, 'conv' | 'output' | 'mtu'>;
   /** Receives every sealed packet ready for the wire. */
   onPacket: (sealed: Buffer) => void;
+  /** Default DEFAULT_REPLAY_WINDOW. */
   replayWindow?: number;
 }
 
@@ -33,7 +34,7 @@ export class SecureKcp {
 
   constructor(opts: SecureKcpOptions) {
     this.sealer = new PacketSealer(opts.keys.sendKey);
-    this.opener = new PacketOpener(opts.keys.recvKey, { replayWindow: opts.replayWindow ?? 4096 });
+    this.opener = new PacketOpener(opts.keys.recvKey, { replayWindow: opts.replayWindow ?? DEFAULT_REPLAY_WINDOW });
     const onPacket = opts.onPacket;
     this.kcp = new KcpConnection({
       ...opts.kcp,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { MAX_COUNTER, PacketOpener, PacketSealer, SEALED_OVERHEAD, type OpenerStats } from '../../src/crypto/index.js';
+import { DEFAULT_REPLAY_WINDOW, MAX_COUNTER, PacketOpener, PacketSealer, SEALED_OVERHEAD, type OpenerStats } from '../../src/crypto/index.js';
 import { isBurrowError } from '../../src/errors.js';
 import { JumpingSealer, key } from './helpers.js';
 
@@ -144,14 +144,15 @@ describe('PacketSealer / PacketOpener', () => {
     assert.equal(opener.highestCounter, 199);
   });
 
-  it('uses a 2048-packet window by default', () => {
+  it('uses the sessions\' 4096-packet window by default', () => {
+    assert.equal(DEFAULT_REPLAY_WINDOW, 4096);
     const k = key();
     const sealer = new PacketSealer(k);
-    const packets = Array.from({ length: 3000 }, () => sealer.seal(Buffer.alloc(0)));
+    const packets = Array.from({ length: 5000 }, () => sealer.seal(Buffer.alloc(0)));
     const opener = new PacketOpener(k);
-    assert.notEqual(opener.open(packets[2999]), null);
-    assert.notEqual(opener.open(packets[2999 - 2047]), null);
-    assert.equal(opener.open(packets[2999 - 2048]), null);
+    assert.notEqual(opener.open(packets[4999]), null);
+    assert.notEqual(opener.open(packets[4999 - 4095]), null);
+    assert.equal(opener.open(packets[4999 - 4096]), null);
     assert.equal(opener.stats.tooOld, 1);
   });
 

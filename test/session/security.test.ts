@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { DatagramPath } from '../../src/path/datagram-path.js';
 import type { MuxStream } from '../../src/mux/index.js';
-import { deriveSessionKeys } from '../../src/crypto/index.js';
-import { TunnelSession } from '../../src/session/index.js';
+import { DEFAULT_REPLAY_WINDOW, PacketSealer, deriveSessionKeys } from '../../src/crypto/index.js';
+import { SecureKcp, TunnelSession } from '../../src/session/index.js';
 import { VirtualScheduler } from '../../netsim/virtual-scheduler.js';
 import { digestOf, patternBytes, sha256 } from '../support/tunnel-pair.js';
 
@@ -102,4 +102,18 @@ test('a peer with the wrong key never yields data', async () => {
   assert.ok(s.b.stats.packetsDropped > 0);
   s.a.close();
   s.b.close();
+});
+
+test('a session\'s replay window is DEFAULT_REPLAY_WINDOW: one packet that far behind the newest is too old, one less is not', () => {
+  const keys = deriveSessionKeys(randomBytes(32), 'responder');
+  // Seals as the peer would: with the key this side opens with.
+  const sealer = new PacketSealer(keys.recvKey);
+  const core = new SecureKcp({ keys, conv: 1, packetMtu: 1400, onPacket: () => {} });
+  const packets = Array.from({ length: DEFAULT_REPLAY_WINDOW + 2 }, () => sealer.seal(Buffer.from('not kcp')));
+  const newest = packets.length - 1;
+  core.receive(packets[newest]!, 0);
+  core.receive(packets[newest - DEFAULT_REPLAY_WINDOW]!, 0);
+  core.receive(packets[newest - (DEFAULT_REPLAY_WINDOW - 1)]!, 0);
+  assert.equal(core.opener.stats.tooOld, 1);
+  assert.equal(core.opener.stats.accepted, 2);
 });
