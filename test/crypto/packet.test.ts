@@ -150,9 +150,9 @@ describe('PacketSealer / PacketOpener', () => {
     const sealer = new PacketSealer(k);
     const packets = Array.from({ length: 5000 }, () => sealer.seal(Buffer.alloc(0)));
     const opener = new PacketOpener(k);
-    assert.notEqual(opener.open(packets[4999]), null);
-    assert.notEqual(opener.open(packets[4999 - 4095]), null);
-    assert.equal(opener.open(packets[4999 - 4096]), null);
+    assert.notEqual(opener.open(packets[4999]!), null);
+    assert.notEqual(opener.open(packets[4999 - 4095]!), null);
+    assert.equal(opener.open(packets[4999 - 4096]!), null);
     assert.equal(opener.stats.tooOld, 1);
   });
 
