@@ -1,6 +1,7 @@
 import type { Scheduler } from '../src/clock/scheduler.js';
 import { sameEndpoint } from '../src/net/endpoint.js';
 import type { UdpEndpoint, UdpSocket } from '../src/net/udp-socket.js';
+import { isSequentialStep } from '../src/nat/port-step.js';
 import type { SessionNatInfo } from '../src/punch/index.js';
 import { BindingClient } from '../src/stun/binding-client.js';
 import { NORMAL_TTL } from '../src/punch/index.js';
@@ -77,7 +78,7 @@ export class SessionStun implements ReflexiveDiscovery {
       } else {
         const step = second.port - first.port;
         nat =
-          Math.abs(step) <= 16 && step !== 0
+          isSequentialStep(step)
             ? { udp: true, mapping: 'dependent', allocation: 'sequential', step }
             : { udp: true, mapping: 'dependent', allocation: 'random' };
         // The srflx for the peer is a guess either way; the last mapping seen is the base for prediction.

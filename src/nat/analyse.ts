@@ -5,6 +5,7 @@
  */
 import type { UdpEndpoint } from '../net/udp-socket.js';
 import { formatEndpoint, sameEndpoint } from '../net/endpoint.js';
+import { isSequentialStep } from './port-step.js';
 import { BEHAVIOURS, type Behaviour, type BehaviourResult, type HairpinResult, type NatReport, type PortAllocationResult, type PortSample } from './report.js';
 
 /** What the discovery probes saw. `undefined` = the test did not run; null = no answer. */
@@ -38,9 +39,6 @@ const PLAIN: Record<Behaviour, string> = {
   'address-dependent': 'address-dependent (depends on the remote IP address)',
   'address-and-port-dependent': 'address-and-port-dependent (depends on the remote IP address and port)',
 };
-
-/** Largest port step still called "sequential". */
-const MAX_SEQUENTIAL_STEP = 64;
 
 export function analyse(o: Observations): NatReport {
   const notRun: string[] = [];
@@ -186,7 +184,8 @@ export function portResult(samples: PortSample[], noNat: boolean, notRun: string
   const [step, hits] = [...counts].sort((a, b) => b[1] - a[1])[0]!;
   // Another host behind the same NAT may take a port in between: allow one miss.
   const enough = hits >= Math.max(2, deltas.length - 1);
-  if (step !== 0 && Math.abs(step) <= MAX_SEQUENTIAL_STEP && enough) {
+  // The same bound the sessions punch by (port-step.ts), so "sequential" here means what it means there.
+  if (isSequentialStep(step) && enough) {
     return {
       kind: 'sequential',
       step,
