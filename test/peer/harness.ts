@@ -76,14 +76,16 @@ export async function startVisitor(lab: LoopbackLab, extra: Partial<VisitorOptio
   return { visitor, port: a.port };
 }
 
-/** A TCP service that echoes everything back. */
-export async function echoServer(): Promise<{ port: number; close(): void }> {
+/** A TCP service that echoes everything back, and counts the connections it accepted. */
+export async function echoServer(): Promise<{ port: number; connections(): number; close(): void }> {
+  let accepted = 0;
   const s = net.createServer({ allowHalfOpen: true }, (c) => {
+    accepted++;
     c.on('error', () => {});
     c.pipe(c);
   });
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  return { port: (s.address() as net.AddressInfo).port, close: () => s.close() };
+  return { port: (s.address() as net.AddressInfo).port, connections: () => accepted, close: () => s.close() };
 }
 
 export function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
