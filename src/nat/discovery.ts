@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { realScheduler, type Scheduler } from '../clock/scheduler.js';
 import type { UdpEndpoint, UdpSocket } from '../net/udp-socket.js';
 import { BindingClient, type BindingQuery } from '../stun/binding-client.js';
-import { sameEndpoint } from '../net/endpoint.js';
+import { sameAddress, sameEndpoint } from '../net/endpoint.js';
 import type { TransactionResult } from '../stun/transaction.js';
 import { looksLikeStun } from '../wire/packet-kind.js';
 import { analyse, type Observations } from './analyse.js';
@@ -117,7 +117,7 @@ export async function discoverNat(opts: DiscoveryOptions): Promise<NatReport> {
     obs.first = { mapped: x1, other: r1.info.other };
     // OTHER-ADDRESS is the server's own view; trust it only if it differs in address and port.
     const other = r1.info.other;
-    if (other !== null && other.address !== server.address && other.port !== server.port) {
+    if (other !== null && !sameAddress(other.address, server.address) && other.port !== server.port) {
       obs.altAddress = other;
       obs.altPort = { address: server.address, port: other.port };
     } else if (opts.altPort && server.port < 65535) {
