@@ -142,6 +142,7 @@ describe('message layout', () => {
     }
     assert.equal(bytesToIp(ipToBytes('2001:db8:0:0:1:0:0:1')!), '2001:db8::1:0:0:1');
     assert.equal(bytesToIp(ipToBytes('::ffff:192.0.2.9')!), '192.0.2.9', 'IPv4-mapped = IPv4');
+    assert.equal(bytesToIp(ipToBytes('::FFFF:c000:209')!), '192.0.2.9', 'IPv4-mapped in hex groups = IPv4');
     assert.deepEqual([...ipToBytes('::192.0.2.9')!].slice(12), [192, 0, 2, 9]);
     for (const bad of ['', 'example.com', '1.2.3', '1.2.3.256', ':::', '1::2::3', 'fe80::1%eth0']) assert.equal(ipToBytes(bad), null, bad);
   });
