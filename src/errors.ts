@@ -4,6 +4,8 @@
  */
 export type BurrowErrorCode =
   | 'ERR_INVALID_ARGUMENT'
+  /** An index burrow proved valid was not: a bug in burrow, never bad input. */
+  | 'ERR_INTERNAL'
   | 'ERR_KCP_MESSAGE_TOO_LARGE'
   | 'ERR_KCP_DEAD_LINK'
   | 'ERR_KCP_RELEASED'
