@@ -63,7 +63,7 @@ export class ReplayWindow {
     if (this.top - counter >= this.size) return ReplayVerdict.TooOld;
     // `>>> 5` and `& 31` see the low 32 bits of the counter, which is all the
     // ring index needs: the ring has at most 2^16 blocks.
-    const seen = this.bits[(counter >>> 5) & this.mask] & (1 << (counter & 31));
+    const seen = this.block((counter >>> 5) & this.mask) & (1 << (counter & 31));
     return seen === 0 ? ReplayVerdict.Fresh : ReplayVerdict.Replayed;
   }
 
@@ -82,6 +82,14 @@ export class ReplayWindow {
     } else if (this.top - counter >= this.size) {
       return;
     }
-    this.bits[(counter >>> 5) & this.mask] |= 1 << (counter & 31);
+    const j = (counter >>> 5) & this.mask;
+    this.bits[j] = this.block(j) | (1 << (counter & 31));
+  }
+
+  /** Ring block `j`; every `x & mask` is one, so the throw marks a bug, not input. */
+  private block(j: number): number {
+    const b = this.bits[j];
+    if (b === undefined) throw new BurrowError('ERR_INTERNAL', `replay window block ${j} out of range`);
+    return b;
   }
 }

@@ -17,6 +17,7 @@
 import { BurrowError } from '../errors.js';
 import { CongestionWindow } from './congestion.js';
 import { Fifo } from '../util/fifo.js';
+import { readU16LE, readU32LE, u8 } from '../util/bytes.js';
 import { type KcpMode } from './modes.js';
 import {
   KCP_RTO_MAX,
@@ -35,7 +36,6 @@ import {
   KCP_CMD_WASK,
   KCP_CMD_WINS,
   KCP_OVERHEAD,
-  readU32LE,
   writeHeader,
 } from './segment.js';
 import { SendSegment, SendWindow } from './send-window.js';
@@ -348,9 +348,9 @@ export class KcpConnection {
     let latestTs = 0;
     let o = 0;
     while (o < n) {
-      const cmd = b[o + 4];
-      const frg = b[o + 5];
-      const wnd = b[o + 6] | (b[o + 7] << 8);
+      const cmd = u8(b, o + 4);
+      const frg = u8(b, o + 5);
+      const wnd = readU16LE(b, o + 6);
       const ts = readU32LE(b, o + 8);
       const sn = readU32LE(b, o + 12);
       const una = readU32LE(b, o + 16);
@@ -360,10 +360,11 @@ export class KcpConnection {
         stats.acksReceived++;
         // Sample the RTT only for a segment still in flight, so duplicated
         // or late ACKs do not skew it; do it before una removes the segment.
-        if (diff32(sn, this.sndUna) >= 0 && this.sndBuf.get(sn) !== null) {
+        const acked = diff32(sn, this.sndUna) >= 0 ? this.sndBuf.get(sn) : null;
+        if (acked !== null) {
           const rtt = diff32(current, ts);
           if (rtt >= 0) this.rtt.sample(rtt, this.interval, this.minRto);
-          this.ackOne(sn);
+          this.ackOne(sn, acked);
         }
         if (!hasAck || diff32(sn, maxAck) > 0) {
           hasAck = true;
@@ -423,8 +424,8 @@ export class KcpConnection {
     while (o < n) {
       if (n - o < KCP_OVERHEAD) return INPUT_MALFORMED;
       if (readU32LE(b, o) !== this.conv) return INPUT_WRONG_CONV;
-      const cmd = b[o + 4];
-      const frg = b[o + 5];
+      const cmd = u8(b, o + 4);
+      const frg = u8(b, o + 5);
       const len = readU32LE(b, o + 20);
       if (len > n - o - KCP_OVERHEAD) return INPUT_MALFORMED;
       if (diff32(readU32LE(b, o + 16), this.sndNxt) > 0) return INPUT_MALFORMED;
@@ -441,12 +442,11 @@ export class KcpConnection {
     return INPUT_OK;
   }
 
-  /** Removes one acknowledged in-flight segment (caller checked it is there). */
-  private ackOne(sn: number): void {
+  /** Removes one acknowledged in-flight segment (the caller found it in sndBuf). */
+  private ackOne(sn: number, seg: SendSegment): void {
     const buf = this.sndBuf;
-    const j = sn & buf.mask;
-    this.recycle(buf.slots[j] as SendSegment);
-    buf.slots[j] = null;
+    this.recycle(seg);
+    buf.slots[sn & buf.mask] = null;
     buf.count--;
     if (sn === this.sndUna) this.advanceUna();
   }
@@ -459,7 +459,7 @@ export class KcpConnection {
     for (let sn = this.sndUna; sn !== una; sn = (sn + 1) >>> 0) {
       const j = sn & mask;
       const seg = slots[j];
-      if (seg !== null) {
+      if (seg != null) {
         this.recycle(seg);
         slots[j] = null;
         buf.count--;
@@ -494,7 +494,7 @@ export class KcpConnection {
     const limit = this.fastLimit;
     for (let sn = this.sndUna; diff32(sn, maxAck) < 0; sn = (sn + 1) >>> 0) {
       const seg = slots[sn & mask];
-      if (seg === null || diff32(ts, seg.ts) < 0) continue;
+      if (seg == null || diff32(ts, seg.ts) < 0) continue;
       if (++seg.fastack >= resend && (limit === 0 || seg.xmit <= limit)) this.fastPending = true;
     }
   }
@@ -568,9 +568,15 @@ export class KcpConnection {
 
     const acks = this.ackCount;
     if (acks > 0) {
+      const ackTs = this.ackTs;
+      const ackSn = this.ackSn;
       for (let i = 0; i < acks; i++) {
+        const ts = ackTs[i];
+        const sn = ackSn[i];
+        // ackCount never exceeds the arrays' length (queueAck).
+        if (ts === undefined || sn === undefined) throw new BurrowError('ERR_INTERNAL', `no pending ACK ${i}`);
         if (this.optr + KCP_OVERHEAD > this.mtu) this.emit();
-        writeHeader(ob, this.optr, conv, KCP_CMD_ACK, 0, wnd, this.ackTs[i], this.ackSn[i], una, 0);
+        writeHeader(ob, this.optr, conv, KCP_CMD_ACK, 0, wnd, ts, sn, una, 0);
         this.optr += KCP_OVERHEAD;
       }
       this.ackCount = 0;
@@ -612,7 +618,7 @@ export class KcpConnection {
     const rto = this.rtt.rto;
     for (let sn = this.sndUna; sn !== this.sndNxt; sn = (sn + 1) >>> 0) {
       const seg = buf.slots[sn & buf.mask];
-      if (seg === null) continue;
+      if (seg == null) continue;
       seg.rto = rto;
       seg.resendts = current >>> 0;
     }
@@ -643,7 +649,7 @@ export class KcpConnection {
       let earliest = (current + 0x3fffffff) >>> 0;
       for (let sn = this.sndUna; sn !== this.sndNxt; sn = (sn + 1) >>> 0) {
         const seg = buf.slots[sn & buf.mask];
-        if (seg === null) continue;
+        if (seg == null) continue;
         if (diff32(current, seg.resendts) >= 0) {
           // Back off: x2, or x1.5 in nodelay mode; never beyond the RTO cap.
           seg.rto = Math.min(KCP_RTO_MAX, seg.rto + (this.nodelay ? seg.rto >>> 1 : Math.max(seg.rto, rto)));
@@ -678,7 +684,8 @@ export class KcpConnection {
         if (buf.count === 0 || diff32(firstResend, this.earliestResend) < 0) this.earliestResend = firstResend;
         let budget = this.maxBurst > 0 ? this.maxBurst : 0x7fffffff;
         while (q.length > 0 && diff32(this.sndNxt, limitSn) < 0 && budget-- > 0) {
-          const seg = q.shift() as SendSegment;
+          const seg = q.shift();
+          if (seg === undefined) break;
           // A stream segment leaving the queue can no longer grow: trim spare room.
           if (seg.len !== seg.data.length) seg.data = seg.data.subarray(0, seg.len);
           seg.sn = this.sndNxt;

@@ -3,8 +3,18 @@
  * segments keyed by sn); FragmentQueue is rcv_queue (in-order segments the
  * application has not read). Both are rings of parallel arrays, so receiving
  * allocates nothing beyond the payload view.
+ *
+ * Every slot index is `x & mask` into arrays of mask + 1 entries, so a read
+ * is never out of range; `== null` below treats the `undefined` of the index
+ * type like an empty slot.
  */
+import { BurrowError } from '../errors.js';
+import { u8 } from '../util/bytes.js';
 import { ringCapacity } from './pow2.js';
+
+function emptySlot(i: number): BurrowError {
+  return new BurrowError('ERR_INTERNAL', `fragment queue slot ${i} is empty`);
+}
 
 export class FragmentQueue {
   private data: (Buffer | null)[];
@@ -31,8 +41,8 @@ export class FragmentQueue {
     const frg = new Uint8Array(cap);
     for (let i = 0; i < this.length; i++) {
       const j = (this.head + i) & this.mask;
-      data[i] = this.data[j];
-      frg[i] = this.frg[j];
+      data[i] = this.data[j] ?? null;
+      frg[i] = u8(this.frg, j);
     }
     this.data = data;
     this.frg = frg;
@@ -50,17 +60,23 @@ export class FragmentQueue {
     if (frg === 0) this.complete++;
   }
 
+  /** Payload of the i-th queued segment; the caller has checked `i < length`. */
   dataAt(i: number): Buffer {
-    return this.data[(this.head + i) & this.mask] as Buffer;
+    const d = this.data[(this.head + i) & this.mask];
+    if (d == null) throw emptySlot(i);
+    return d;
   }
 
+  /** frg of the i-th queued segment; the caller has checked `i < length`. */
   frgAt(i: number): number {
-    return this.frg[(this.head + i) & this.mask];
+    return u8(this.frg, (this.head + i) & this.mask);
   }
 
+  /** Removes the first queued segment; the caller has checked `length > 0`. */
   shift(): Buffer {
     const j = this.head;
-    const d = this.data[j] as Buffer;
+    const d = this.data[j];
+    if (d == null) throw emptySlot(0);
     this.data[j] = null;
     if (this.frg[j] === 0) this.complete--;
     this.head = (j + 1) & this.mask;
@@ -103,9 +119,10 @@ export class FragmentWindow {
     for (let i = 0; i < old; i++) {
       const sn = (from + i) >>> 0;
       const j = sn & this.mask;
-      if (this.data[j] !== null) {
-        data[sn & mask] = this.data[j];
-        frg[sn & mask] = this.frg[j];
+      const d = this.data[j];
+      if (d != null) {
+        data[sn & mask] = d;
+        frg[sn & mask] = u8(this.frg, j);
       }
     }
     this.data = data;
@@ -131,8 +148,8 @@ export class FragmentWindow {
     while (this.count > 0 && queue.length < limit) {
       const j = next & this.mask;
       const d = this.data[j];
-      if (d === null) break;
-      queue.push(d, this.frg[j]);
+      if (d == null) break;
+      queue.push(d, u8(this.frg, j));
       this.data[j] = null;
       this.count--;
       next = (next + 1) >>> 0;

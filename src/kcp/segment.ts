@@ -13,6 +13,7 @@
  *         20  len  u32   payload length
  */
 import { BurrowError } from '../errors.js';
+import { readU16LE, readU32LE, u8, writeU32LE } from '../util/bytes.js';
 import { isU32 } from './seq.js';
 
 export const KCP_OVERHEAD = 24;
@@ -38,17 +39,6 @@ export interface KcpSegment {
   sn: number;
   una: number;
   data: Uint8Array;
-}
-
-export function readU32LE(b: Uint8Array, o: number): number {
-  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
-}
-
-export function writeU32LE(b: Uint8Array, o: number, v: number): void {
-  b[o] = v;
-  b[o + 1] = v >>> 8;
-  b[o + 2] = v >>> 16;
-  b[o + 3] = v >>> 24;
 }
 
 /**
@@ -137,15 +127,15 @@ export function decodeSegments(datagram: Uint8Array): KcpSegment[] | null {
   let o = 0;
   while (o < n) {
     if (n - o < KCP_OVERHEAD) return null;
-    const cmd = datagram[o + 4];
+    const cmd = u8(datagram, o + 4);
     if (!isKcpCommand(cmd)) return null;
     const len = readU32LE(datagram, o + 20);
     if (len > n - o - KCP_OVERHEAD) return null;
     segs.push({
       conv: readU32LE(datagram, o),
       cmd,
-      frg: datagram[o + 5],
-      wnd: datagram[o + 6] | (datagram[o + 7] << 8),
+      frg: u8(datagram, o + 5),
+      wnd: readU16LE(datagram, o + 6),
       ts: readU32LE(datagram, o + 8),
       sn: readU32LE(datagram, o + 12),
       una: readU32LE(datagram, o + 16),

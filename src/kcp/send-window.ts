@@ -1,7 +1,8 @@
 /**
  * The send side's in-flight segments (ikcp's snd_buf), addressed by sequence
  * number so an ACK finds its segment in O(1). Acked segments leave a hole
- * (null) until snd_una moves past them.
+ * (null) until snd_una moves past them. `slots[sn & mask]` is never out of
+ * range, so readers test `== null`: the index type's `undefined` is a hole too.
  */
 import { ringCapacity } from './pow2.js';
 
@@ -45,8 +46,9 @@ export class SendWindow {
     return this.mask + 1;
   }
 
+  /** The in-flight segment with this sn, or null. Every `sn & mask` is a slot, so `?? null` only narrows the index type. */
   get(sn: number): SendSegment | null {
-    return this.slots[sn & this.mask];
+    return this.slots[sn & this.mask] ?? null;
   }
 
   /** Grows so that `span` consecutive sns starting at `from` fit, keeping entries. */
@@ -58,7 +60,7 @@ export class SendWindow {
     const old = this.capacity;
     for (let i = 0; i < old; i++) {
       const seg = this.slots[((from + i) >>> 0) & this.mask];
-      if (seg !== null) slots[seg.sn & mask] = seg;
+      if (seg != null) slots[seg.sn & mask] = seg;
     }
     this.slots = slots;
     this.mask = mask;

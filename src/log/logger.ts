@@ -25,13 +25,15 @@ export interface LoggerOptions {
 
 export class Logger {
   private readonly format: LogFormat;
+  private readonly level: LogLevel;
   private readonly minLevel: number;
   private readonly sink: LogSink;
   private readonly fields: LogFields;
 
   constructor(opts: LoggerOptions = {}) {
     this.format = opts.format ?? 'text';
-    this.minLevel = LEVELS[opts.level ?? 'info'];
+    this.level = opts.level ?? 'info';
+    this.minLevel = LEVELS[this.level];
     this.sink = opts.sink ?? process.stderr;
     this.fields = opts.fields ?? {};
   }
@@ -39,7 +41,7 @@ export class Logger {
   child(fields: LogFields): Logger {
     return new Logger({
       format: this.format,
-      level: (Object.keys(LEVELS) as LogLevel[]).find((l) => LEVELS[l] === this.minLevel),
+      level: this.level,
       sink: this.sink,
       fields: { ...this.fields, ...fields },
     });

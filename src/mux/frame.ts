@@ -8,6 +8,7 @@
  * soon as its 12 bytes are complete, before a single payload byte is kept.
  */
 import { BurrowError } from '../errors.js';
+import { readU16BE, readU32BE, u8 } from '../util/bytes.js';
 import {
   FrameType,
   HEADER_LENGTH,
@@ -117,11 +118,6 @@ export function encodeFrame(frame: Frame): Buffer {
   return encodeControl(frame.type, frame.flags, frame.streamId, frame.value);
 }
 
-function readU32(b: Uint8Array, off: number): number {
-  // Multiply instead of `<< 24`: a shift would make ids >= 2^31 negative.
-  return b[off] * 0x100_0000 + ((b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]);
-}
-
 /**
  * Incremental decoder: feed chunks split anywhere, get whole frames back.
  *
@@ -196,11 +192,12 @@ export class FrameDecoder {
         hOff = 0;
       }
 
-      const version = h[hOff];
-      const type = h[hOff + 1];
-      const flags = (h[hOff + 2] << 8) | h[hOff + 3];
-      const streamId = readU32(h, hOff + 4);
-      const length = readU32(h, hOff + 8);
+      // h holds HEADER_LENGTH bytes from hOff (both branches above).
+      const version = u8(h, hOff);
+      const type = u8(h, hOff + 1);
+      const flags = readU16BE(h, hOff + 2);
+      const streamId = readU32BE(h, hOff + 4);
+      const length = readU32BE(h, hOff + 8);
       if (version !== MUX_VERSION) {
         return this.fail(frames, 'bad-version', `unsupported mux version ${version} (expected ${MUX_VERSION})`);
       }

@@ -7,6 +7,7 @@
  */
 import type { UdpEndpoint } from '../net/udp-socket.js';
 import { bytesToIp, ipToBytes } from '../net/ip.js';
+import { readU16BE, u8 } from '../util/bytes.js';
 
 const FAMILY_IPV4 = 0x01;
 const FAMILY_IPV6 = 0x02;
@@ -37,7 +38,7 @@ export function decodeAddressValue(value: Uint8Array): UdpEndpoint | null {
   const family = value[1];
   const want = family === FAMILY_IPV4 ? 8 : family === FAMILY_IPV6 ? 20 : -1;
   if (value.length !== want) return null;
-  return { address: bytesToIp(value.subarray(4)), port: (value[2]! << 8) | value[3]! };
+  return { address: bytesToIp(value.subarray(4)), port: readU16BE(value, 2) };
 }
 
 export function decodeXorAddressValue(value: Uint8Array, id: Uint8Array): UdpEndpoint | null {
@@ -55,9 +56,9 @@ export function addressValueSize(ep: UdpEndpoint): number | null {
 
 /** Port XOR the cookie's top 16 bits; address XOR cookie (IPv4) or cookie + transaction id (IPv6). */
 function xorInPlace(v: Uint8Array, id: Uint8Array): void {
-  v[2] ^= id[0]!;
-  v[3] ^= id[1]!;
-  for (let i = 4; i < v.length; i++) v[i] ^= id[i - 4]!;
+  v[2] = u8(v, 2) ^ u8(id, 0);
+  v[3] = u8(v, 3) ^ u8(id, 1);
+  for (let i = 4; i < v.length; i++) v[i] = u8(v, i) ^ u8(id, i - 4);
 }
 
 function validPort(port: number): boolean {
