@@ -7,6 +7,8 @@
  * a peer announcing a huge frame is refused before a byte of it is buffered.
  * Sans-I/O: bytes in, frames out; never throws on input.
  */
+import { at } from '../util/at.js';
+
 export const CONTROL_VERSION = 1;
 export const CONTROL_HEADER_LENGTH = 4;
 /** Control messages are small; anything bigger is an attack or a bug. */
@@ -76,7 +78,7 @@ export class ControlFrameDecoder {
     if (length > this.maxFrame) return this.fail('FRAME_TOO_LARGE', `frame of ${length} bytes exceeds ${this.maxFrame}`);
     if (this.buffered < CONTROL_HEADER_LENGTH + length) return null;
     const frame = this.take(CONTROL_HEADER_LENGTH + length);
-    const version = frame[CONTROL_HEADER_LENGTH]!;
+    const version = frame.readUInt8(CONTROL_HEADER_LENGTH);
     if (version !== CONTROL_VERSION) {
       return this.fail('BAD_VERSION', `control protocol version ${version}, this side speaks ${CONTROL_VERSION}`);
     }
@@ -103,13 +105,13 @@ export class ControlFrameDecoder {
   }
 
   private peek(n: number): Buffer {
-    const first = this.chunks[0]!;
+    const first = at(this.chunks, 0);
     if (first.length >= n) return first;
     return Buffer.concat(this.chunks, this.buffered).subarray(0, n);
   }
 
   private take(n: number): Buffer {
-    let whole = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+    let whole = this.chunks.length === 1 ? at(this.chunks, 0) : Buffer.concat(this.chunks, this.buffered);
     const frame = whole.subarray(0, n);
     whole = whole.subarray(n);
     this.chunks = whole.length > 0 ? [whole] : [];

@@ -53,8 +53,8 @@ export function randomScalar(random: (n: number) => Uint8Array = randomBytes): b
   const Fn = Point.Fn;
   for (;;) {
     const wide = random(64);
-    let x = 0n;
-    for (let i = wide.length - 1; i >= 0; i--) x = (x << 8n) | BigInt(wide[i]!);
+    // Little-endian: the last byte is the most significant.
+    const x = wide.reduceRight((acc, byte) => (acc << 8n) | BigInt(byte), 0n);
     const s = Fn.create(x);
     if (s !== 0n) return s;
   }

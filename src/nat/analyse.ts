@@ -6,6 +6,7 @@
 import type { UdpEndpoint } from '../net/udp-socket.js';
 import { formatEndpoint, sameEndpoint } from '../net/endpoint.js';
 import { isSequentialStep } from './port-step.js';
+import { at } from '../util/at.js';
 import { BEHAVIOURS, type Behaviour, type BehaviourResult, type HairpinResult, type NatReport, type PortAllocationResult, type PortSample } from './report.js';
 
 /** What the discovery probes saw. `undefined` = the test did not run; null = no answer. */
@@ -178,10 +179,11 @@ export function portResult(samples: PortSample[], noNat: boolean, notRun: string
   if (samples.length < 3) {
     return { kind: 'unknown', samples, explanation: `Ports are not preserved; ${samples.length} sample(s) are too few to tell sequential from random.` };
   }
-  const deltas = samples.slice(1).map((s, i) => s.mapped - samples[i]!.mapped);
+  const deltas = samples.slice(1).map((s, i) => s.mapped - at(samples, i).mapped);
   const counts = new Map<number, number>();
   for (const d of deltas) counts.set(d, (counts.get(d) ?? 0) + 1);
-  const [step, hits] = [...counts].sort((a, b) => b[1] - a[1])[0]!;
+  // deltas has at least two entries (samples.length >= 3), so counts is not empty.
+  const [step, hits] = at([...counts].sort((a, b) => b[1] - a[1]), 0);
   // Another host behind the same NAT may take a port in between: allow one miss.
   const enough = hits >= Math.max(2, deltas.length - 1);
   // The same bound the sessions punch by (port-step.ts), so "sequential" here means what it means there.

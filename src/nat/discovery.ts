@@ -23,6 +23,7 @@ import { BindingClient, type BindingQuery } from '../stun/binding-client.js';
 import { sameAddress, sameEndpoint } from '../net/endpoint.js';
 import type { TransactionResult } from '../stun/transaction.js';
 import { looksLikeStun } from '../wire/packet-kind.js';
+import { u8 } from '../util/bytes.js';
 import { analyse, type Observations } from './analyse.js';
 import type { NatReport, PortSample } from './report.js';
 
@@ -65,7 +66,7 @@ class ProbeSocket {
   ) {
     this.client = new BindingClient(socket, { scheduler, random });
     socket.onMessage((data, from) => {
-      if (data.length > 0 && looksLikeStun(data[0]!) && this.client.handle(data, from)) return;
+      if (data.length > 0 && looksLikeStun(u8(data, 0)) && this.client.handle(data, from)) return;
       // Only our own hairpin probes are kept, and only a few.
       if (data.length === HAIRPIN_MAGIC.length + 8 && data.subarray(0, HAIRPIN_MAGIC.length).equals(HAIRPIN_MAGIC) && this.other.length < 16) {
         this.other.push(Buffer.from(data));

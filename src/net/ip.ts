@@ -7,11 +7,13 @@
  * address it stands for: on the wire and in comparisons they are one host.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { at } from '../util/at.js';
+import { readU16BE } from '../util/bytes.js';
 
 /** Four or sixteen bytes in network order, or null when `text` is not an IP literal. */
 export function ipToBytes(text: string): Uint8Array | null {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(text);
-  if (mapped) return ipv4ToBytes(mapped[1]!);
+  if (mapped) return ipv4ToBytes(at(mapped, 1));
   if (isIPv4(text)) return ipv4ToBytes(text);
   if (isIPv6(text)) {
     const v6 = ipv6ToBytes(text);
@@ -38,17 +40,18 @@ function ipv6ToBytes(text: string): Uint8Array | null {
   let tail4: number[] = [];
   const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   if (dotted) {
-    const v4 = ipv4ToBytes(dotted[2]!);
+    const v4 = ipv4ToBytes(at(dotted, 2));
     if (v4 === null) return null;
     tail4 = [...v4];
-    head = dotted[1]!.endsWith('::') ? dotted[1]! : dotted[1]!.slice(0, -1);
+    const lead = at(dotted, 1);
+    head = lead.endsWith('::') ? lead : lead.slice(0, -1);
   }
   const groupsWanted = 8 - tail4.length / 2;
   const halves = head.split('::');
   if (halves.length > 2) return null;
   const parse = (s: string): number[] => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
-  const left = parse(halves[0]!);
-  const right = halves.length === 2 ? parse(halves[1]!) : [];
+  const left = parse(at(halves, 0));
+  const right = halves.length === 2 ? parse(at(halves, 1)) : [];
   const fill = groupsWanted - left.length - right.length;
   if (halves.length === 1 ? fill !== 0 : fill < 0) return null;
   const groups = [...left, ...new Array<number>(halves.length === 2 ? fill : 0).fill(0), ...right];
@@ -65,7 +68,7 @@ function ipv6ToBytes(text: string): Uint8Array | null {
 export function bytesToIp(bytes: Uint8Array): string {
   if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
   const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
+  for (let i = 0; i < 16; i += 2) groups.push(readU16BE(bytes, i));
   let bestStart = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {

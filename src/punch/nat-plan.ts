@@ -10,7 +10,7 @@ export interface SessionNatInfo {
   /** Port allocation for new mappings, when the mapping is dependent. */
   allocation: 'preserving' | 'sequential' | 'random' | 'unknown';
   /** Port step of a sequential NAT. */
-  step?: number;
+  step?: number | undefined;
 }
 
 export type PunchStrategy =

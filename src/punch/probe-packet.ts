@@ -78,7 +78,7 @@ export function decodeProbe(b: Buffer, tag: Buffer, key: Buffer): ProbeDecode {
   if (b[0] !== PacketKind.Probe) return { ok: false, reason: 'kind' };
   if (!b.subarray(2, 10).equals(tag)) return { ok: false, reason: 'tag' };
   if (!timingSafeEqual(mac(key, b), b.subarray(MAC_OFFSET))) return { ok: false, reason: 'mac' };
-  const type = b[1]!;
+  const type = b.readUInt8(1);
   if (type < ProbeType.Prime || type > ProbeType.KeepaliveAck) return { ok: false, reason: 'type' };
   const endpoint = readEndpoint(b);
   if (endpoint === undefined) return { ok: false, reason: 'endpoint' };

@@ -1,5 +1,6 @@
 import { formatEndpoint, sameAddress, sameEndpoint } from '../net/endpoint.js';
 import type { UdpEndpoint } from '../net/udp-socket.js';
+import { at } from '../util/at.js';
 import { normaliseCandidates, type Candidate, type CandidateKind } from './candidate.js';
 import { ProbeType, type ProbeCodec, type RandomBytes } from './probe-codec.js';
 import type { ProbePacket } from './probe-packet.js';
@@ -205,9 +206,9 @@ export class PunchSession {
     if (now >= this.deadlineAt) return this.fail(now, 'no authenticated answer from any candidate in time');
     while (now >= this.nextRoundAt && this.state === 'punching') {
       this.probeRound(now);
-      this.nextRoundAt += this.gaps[Math.min(this.round, this.gaps.length - 1)]!;
+      this.nextRoundAt += at(this.gaps, Math.min(this.round, this.gaps.length - 1));
       this.round++;
-      if (this.nextRoundAt <= now) this.nextRoundAt = now + this.gaps[this.gaps.length - 1]!;
+      if (this.nextRoundAt <= now) this.nextRoundAt = now + at(this.gaps, this.gaps.length - 1);
     }
     if (this.birthday && now >= this.birthdayNextAt) this.birthdayStep(now);
   }

@@ -3,6 +3,7 @@
  */
 import type { UdpEndpoint } from '../net/udp-socket.js';
 import { BurrowError } from '../errors.js';
+import { u8 } from '../util/bytes.js';
 import { decodeAddressValue, decodeXorAddressValue } from './address.js';
 import { Attr, CHANGE_IP, CHANGE_PORT, HEADER_SIZE, ID_SIZE, MAGIC_COOKIE_BYTES, Method } from './constants.js';
 import { attributeSize, encodeMessage, findAttribute, hasMagicCookie, type StunAttribute, type StunMessage } from './message.js';
@@ -80,7 +81,7 @@ export function readChangeRequest(msg: StunMessage): ChangeRequest | 'malformed'
   const a = findAttribute(msg, Attr.ChangeRequest);
   if (a === undefined) return { ip: false, port: false };
   if (a.value.length !== 4) return 'malformed';
-  const flags = a.value[3]!;
+  const flags = u8(a.value, 3);
   return { ip: (flags & CHANGE_IP) !== 0, port: (flags & CHANGE_PORT) !== 0 };
 }
 
@@ -88,7 +89,7 @@ export function readChangeRequest(msg: StunMessage): ChangeRequest | 'malformed'
 export function readErrorCode(msg: StunMessage): { code: number; reason: string } | null {
   const a = findAttribute(msg, Attr.ErrorCode);
   if (a === undefined || a.value.length < 4) return null;
-  const code = (a.value[2]! & 0x07) * 100 + a.value[3]!;
+  const code = (u8(a.value, 2) & 0x07) * 100 + u8(a.value, 3);
   return { code, reason: Buffer.from(a.value.subarray(4)).toString('utf8') };
 }
 

@@ -9,6 +9,8 @@
  */
 import { crc32 } from 'node:zlib';
 import { BurrowError } from '../errors.js';
+import { at } from '../util/at.js';
+import { readU32BE } from '../util/bytes.js';
 import {
   Attr,
   FINGERPRINT_XOR,
@@ -61,12 +63,12 @@ export function messageType(method: number, cls: StunClass): number {
 function splitType(type: number): { method: number; cls: StunClass } {
   const method = (type & 0x000f) | ((type & 0x00e0) >> 1) | ((type & 0x3e00) >> 2);
   const c = ((type >> 4) & 1) | ((type >> 7) & 2);
-  return { method, cls: CLASSES[c]! };
+  return { method, cls: at(CLASSES, c) };
 }
 
 /** True when the header carries the RFC 5389 magic cookie (so XOR addresses and FINGERPRINT apply). */
 export function hasMagicCookie(id: Uint8Array): boolean {
-  return id.length === ID_SIZE && ((id[0]! << 24) | (id[1]! << 16) | (id[2]! << 8) | id[3]!) >>> 0 === MAGIC_COOKIE;
+  return id.length === ID_SIZE && readU32BE(id, 0) === MAGIC_COOKIE;
 }
 
 /** The transaction id as a map key (all 16 header bytes, so RFC 3489 ids work too). */
