@@ -5,6 +5,7 @@
  *
  *   npx tsx bench/kcp-micro.ts [megabytes]
  */
+import { at } from '../src/util/at.js';
 import { KcpConnection } from '../src/kcp/index.js';
 
 const totalMB = Number(process.argv[2] ?? 512);
@@ -33,14 +34,14 @@ while (received < TOTAL) {
     sent += CHUNK;
   }
   a.flush(now);
-  for (let i = 0; i < toB.length; i++) b.input(toB[i], now);
+  for (const d of toB) b.input(d, now);
   toB.length = 0;
   for (let r = b.recv(); r !== null; r = b.recv()) {
     received += r.length;
-    checksum = (checksum + r[0]) | 0;
+    checksum = (checksum + at(r, 0)) | 0;
   }
   b.flush(now);
-  for (let i = 0; i < toA.length; i++) a.input(toA[i], now);
+  for (const d of toA) a.input(d, now);
   toA.length = 0;
 }
 const secs = (performance.now() - t0) / 1000;

@@ -8,6 +8,7 @@
  *
  *   node --import tsx bench/mux-micro.ts [megabytes] [initialWindowKiB]
  */
+import { at } from '../src/util/at.js';
 import { performance } from 'node:perf_hooks';
 import { MuxSession, type MuxStream, type MuxTransport } from '../src/mux/index.js';
 
@@ -73,7 +74,7 @@ let checksum = 0;
 b.on('stream', (t: MuxStream) => {
   t.on('data', (c: Buffer) => {
     received += c.length;
-    checksum = (checksum + c[0] + c[c.length - 1]) >>> 0; // touch the data
+    checksum = (checksum + at(c, 0) + at(c, c.length - 1)) >>> 0; // touch the data
   });
   t.on('end', () => {
     const ms = performance.now() - t0;

@@ -1,3 +1,4 @@
+import { at } from '../../src/util/at.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isBurrowError } from '../../src/errors.js';
@@ -40,7 +41,7 @@ describe('fast resend', () => {
       maxTime: 60_000,
       step: (now) => {
         if (next < msgs.length && now >= nextAt) {
-          p.a.send(msgs[next++]);
+          p.a.send(at(msgs, next++));
           nextAt = now + 5;
         }
         for (let m = p.b.recv(); m !== null; m = p.b.recv()) got.push(m);
@@ -83,7 +84,7 @@ describe('window probing', () => {
     let reading = false;
     const got: Buffer[] = [];
     const step = () => {
-      while (next < msgs.length && p.a.waitSnd() < 64) p.a.send(msgs[next++]);
+      while (next < msgs.length && p.a.waitSnd() < 64) p.a.send(at(msgs, next++));
       if (reading) for (let m = p.b.recv(); m !== null; m = p.b.recv()) got.push(m);
     };
     return {
@@ -231,12 +232,12 @@ describe('check() deadlines', () => {
     // First RTO: 200 + 200/8 in normal mode.
     assert.equal(due, t + 225);
     assert.equal(b.k.check(t + 10), t + 10 + KCP_IDLE_CHECK);
-    b.k.input(a.out[0], t + 10);
+    b.k.input(at(a.out, 0), t + 10);
     assert.equal(b.k.check(t + 10), t + 10, 'an ACK is pending');
     assert.equal(b.k.peekSize(), 4);
     b.k.flush(t + 10);
     assert.equal(b.k.check(t + 10), t + 10 + KCP_IDLE_CHECK);
-    a.k.input(b.out[0], t + 20);
+    a.k.input(at(b.out, 0), t + 20);
     assert.equal(a.k.waitSnd(), 0);
     assert.equal(a.k.check(t + 20), t + 20 + KCP_IDLE_CHECK);
     assert.equal(b.k.recv()?.toString(), 'ping');

@@ -3,6 +3,7 @@
  * fake clock, and a link that delays, drops, duplicates and reorders
  * datagrams with a seeded PRNG.
  */
+import { at } from '../../src/util/at.js';
 import { KcpConnection, type KcpOptions } from '../../src/kcp/index.js';
 
 /** mulberry32: small, fast, good enough to pick losses. */
@@ -88,19 +89,19 @@ export class SimLink {
     let hi = q.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (q[mid].at <= p.at) lo = mid + 1;
+      if (at(q, mid).at <= p.at) lo = mid + 1;
       else hi = mid;
     }
     q.splice(lo, 0, p);
   }
 
   nextDelivery(): number {
-    return this.queue.length > 0 ? this.queue[0].at : Infinity;
+    return this.queue.length > 0 ? at(this.queue, 0).at : Infinity;
   }
 
   takeDue(now: number): InFlight[] {
     let n = 0;
-    while (n < this.queue.length && this.queue[n].at <= now) n++;
+    while (n < this.queue.length && at(this.queue, n).at <= now) n++;
     const due = this.queue.splice(0, n);
     this.delivered += due.length;
     return due;
@@ -159,7 +160,7 @@ export function run(p: Pair, r: RunOptions): void {
     if (r.done()) return;
     const due = p.link.takeDue(p.now);
     if (due.length > 0) {
-      for (const d of due) conns[d.to].input(d.data, p.now);
+      for (const d of due) at(conns, d.to).input(d.data, p.now);
       continue;
     }
     let next = p.link.nextDelivery();
@@ -207,7 +208,7 @@ export function messageTransfer(p: Pair, messages: Buffer[], maxTime = 3_600_000
   run(p, {
     maxTime,
     step: () => {
-      while (next < messages.length && p.a.waitSnd() < 256) p.a.send(messages[next++]);
+      while (next < messages.length && p.a.waitSnd() < 256) p.a.send(at(messages, next++));
       for (let m = p.b.recv(); m !== null; m = p.b.recv()) got.push(m);
     },
     done: () => got.length >= messages.length,

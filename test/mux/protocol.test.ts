@@ -1,6 +1,7 @@
 /**
  * Hostile or broken peers: raw frames fed straight into one session.
  */
+import { at } from '../../src/util/at.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -72,7 +73,7 @@ describe('protocol errors close the session with ERR_MUX_PROTOCOL, never throw',
     assert.equal(h.session.closed, false);
     h.session.receive(data(1, 0, new Uint8Array(1)));
     assertProtocolClose(h, /window/);
-    assert.equal(h.streams[0].destroyed, true);
+    assert.equal(at(h.streams, 0).destroyed, true);
   });
 
   it('unknown frame type', () => {
@@ -149,7 +150,8 @@ describe('protocol errors close the session with ERR_MUX_PROTOCOL, never throw',
       rsts.map((f) => f.streamId),
       [41, 41],
     );
-    assert.equal(rsts[0].type === FrameType.WindowUpdate && rsts[0].value, ResetReason.Reset);
+    const rst = at(rsts, 0);
+    assert.equal(rst.type === FrameType.WindowUpdate && rst.value, ResetReason.Reset);
     h.session.close();
   });
 

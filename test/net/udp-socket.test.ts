@@ -1,3 +1,4 @@
+import { at } from '../../src/util/at.js';
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -39,8 +40,8 @@ describe('NodeUdpSocket on loopback', () => {
     for (const m of got) assert.deepEqual(m.from, a.localEndpoint());
 
     const atA = receive(a, 1);
-    b.send(new Uint8Array([1, 2, 3]), got[0].from);
-    const [reply] = await atA;
+    b.send(new Uint8Array([1, 2, 3]), at(got, 0).from);
+    const reply = at(await atA, 0);
     assert.deepEqual([...reply.data], [1, 2, 3]);
     assert.deepEqual(reply.from, b.localEndpoint());
 
@@ -65,7 +66,7 @@ describe('NodeUdpSocket on loopback', () => {
     buf.fill(0xff);
     const got = await atB;
     assert.deepEqual(
-      got.map((m) => m.data[0]).sort((x, y) => x - y),
+      got.map((m) => at(m.data, 0)).sort((x, y) => x - y),
       Array.from({ length: 50 }, (_, i) => i),
     );
     for (const m of got) assert.ok(m.data.every((byte) => byte === m.data[0]));
@@ -102,7 +103,7 @@ describe('NodeUdpSocket on loopback', () => {
     a.setTtl(255);
     const atB = receive(b, 1);
     a.send(Buffer.from('after ttl'), b.localEndpoint());
-    assert.equal((await atB)[0].data.toString(), 'after ttl');
+    assert.equal(at(await atB, 0).data.toString(), 'after ttl');
     for (const ttl of [0, 256, 1.5, -1]) {
       assert.throws(() => a.setTtl(ttl), (e: unknown) => isBurrowError(e, 'ERR_INVALID_ARGUMENT'));
     }
@@ -178,7 +179,7 @@ describe('NodeUdpSocket on loopback', () => {
     // Whatever ICMP did, the socket still works.
     const atB = receive(b, 1);
     a.send(Buffer.from('still here'), b.localEndpoint());
-    assert.equal((await atB)[0].data.toString(), 'still here');
+    assert.equal(at(await atB, 0).data.toString(), 'still here');
     assert.equal(errors.length, a.stats.sendErrors + a.stats.socketErrors);
   });
 
@@ -201,7 +202,7 @@ describe('NodeUdpSocket on loopback', () => {
     // And the socket carries on.
     const atB = receive(b, 1);
     a.send(Buffer.from('fine'), b.localEndpoint());
-    assert.equal((await atB)[0].data.toString(), 'fine');
+    assert.equal(at(await atB, 0).data.toString(), 'fine');
   });
 
   it('supports IPv6 loopback when the host has it', async (t) => {
@@ -217,7 +218,7 @@ describe('NodeUdpSocket on loopback', () => {
     opened.push(r);
     const atR = receive(r, 1);
     s.send(Buffer.from('v6'), r.localEndpoint());
-    const [m] = await atR;
+    const m = at(await atR, 0);
     assert.equal(m.data.toString(), 'v6');
     assert.deepEqual(m.from, { address: '::1', port: s.localEndpoint().port });
   });

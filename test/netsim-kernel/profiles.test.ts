@@ -56,7 +56,7 @@ async function reaches(
   target: { ip: string; port: number },
   bindPort = 0,
   hostIndex = 0,
-): Promise<{ reached: boolean; from?: string }> {
+): Promise<{ reached: boolean; from: string | undefined }> {
   const listener = await udpListen(lab, site.hosts[hostIndex]!, listenPort, 800);
   await udpSend(lab, from, { bindPort, dst: target.ip, dstPort: target.port, count: 3, intervalMs: 30, waitMs: 50 });
   const got = (await listener.result()).filter((d) => d.data.startsWith('probe'));

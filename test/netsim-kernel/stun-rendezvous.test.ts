@@ -115,7 +115,7 @@ describe('STUN on the rendezvous behind kernel NATs', { skip, timeout: 120_000 }
       for (const ip of mapped) assert.equal(ip, site.publicIp, 'the mapped address is the NAT\'s public address');
       const verdict = parseStunOutput(out);
       assert.deepEqual(
-        compareVerdict({ nat: reference.nat, mapping: reference.mapping, filtering: reference.filtering, ports: reference.ports, hairpin: reference.hairpin }, verdict),
+        compareVerdict(reference, verdict),
         [],
         `against stund: "${reference.primary}"; against the rendezvous: "${verdict.primary}"`,
       );

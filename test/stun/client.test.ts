@@ -3,6 +3,7 @@
  * attempts and deadline, matching by transaction id and source, parallel
  * servers, and living on a socket it does not own.
  */
+import { at } from '../../src/util/at.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { VirtualScheduler } from '../../netsim/virtual-scheduler.js';
@@ -86,7 +87,7 @@ describe('BindingClient on a socket it does not own', () => {
     sock.inject(answer(req), { address: '192.0.2.66', port: 3478 });
     // Wrong id.
     const other = Buffer.from(answer(req));
-    other[19] ^= 1;
+    other[19] = at(other, 19) ^ 1;
     sock.inject(other, SERVER);
     // Not STUN at all.
     sock.inject(Buffer.from([0xb1, 0, 0]), SERVER);
