@@ -2,8 +2,8 @@ import { Logger, type LogFormat, type LogLevel } from '../src/log/logger.js';
 import { BurrowError } from '../src/errors.js';
 
 export interface LogFlags {
-  logFormat?: string;
-  logLevel?: string;
+  logFormat?: string | undefined;
+  logLevel?: string | undefined;
 }
 
 export function makeLogger(flags: LogFlags, component: string): Logger {

@@ -39,12 +39,12 @@ export function required(value: string | undefined, flag: string, env?: string):
 export interface RendezvousCliOptions {
   listen: string;
   token: string;
-  tap?: string;
+  tap?: string | undefined;
   relayRate?: number;
   /** UDP (STUN) port: a number, "off", or undefined = the TCP port's number. */
-  udpPort?: string;
+  udpPort?: string | undefined;
   /** Second local address for RFC 5780 NAT discovery (change-IP answers). */
-  altAddress?: string;
+  altAddress?: string | undefined;
 }
 
 /** "off" -> null; undefined -> the TCP port; else a port number (0 = any free pair). */

@@ -28,7 +28,7 @@ export interface RendezvousOptions extends RuntimeOptions {
   logger?: Logger;
   limits?: Partial<RendezvousLimits>;
   /** Sees every byte the server receives ('in') or sends ('out'), for audits and tests. */
-  tap?: (direction: 'in' | 'out', bytes: Buffer) => void;
+  tap?: ((direction: 'in' | 'out', bytes: Buffer) => void) | undefined;
 }
 
 type Conn = ControlConnection<ClientMessage, ServerMessage>;

@@ -248,7 +248,7 @@ export function formatSummary(s: readonly CaseSummary[]): string {
 
 export interface ExperimentOptions {
   runs: number;
-  cases?: readonly CaseId[];
+  cases?: readonly CaseId[] | undefined;
   log?: (m: string) => void;
   onRun?: (r: RunOutcome) => void;
 }

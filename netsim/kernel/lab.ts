@@ -72,11 +72,11 @@ export interface NatSite {
 
 export interface LabOptions {
   /** Namespace name prefix, default "bnk". */
-  prefix?: string;
+  prefix?: string | undefined;
   /** Check stund from the outside host (must say "Open") before returning. Default true. */
   selfCheck?: boolean;
   /** Progress messages (one per step), e.g. for a test's diagnostic output. */
-  log?: (msg: string) => void;
+  log?: ((msg: string) => void) | undefined;
 }
 
 export interface AddSiteOptions {

@@ -24,7 +24,7 @@ export interface StunVerdict {
   hairpin?: boolean;
   /** The text after "Primary: ", trimmed. */
   primary: string;
-  returnValue?: number;
+  returnValue?: number | undefined;
 }
 
 /** What a profile claims `stun` says. Absent fields are not checked. */

@@ -63,7 +63,7 @@ export interface VirtualSessionResult {
   directMs: number | null;
   /** xtcp: why the visitor's last punch attempt failed (with its timeline), and how many attempts failed before the transfer. */
   punchFailure?: string;
-  punchAttempts?: number;
+  punchAttempts?: number | undefined;
   /** Virtual ms: the app's connect → first byte back. */
   ttfbMs: number | null;
   /** Virtual ms: the app's connect → both directions complete and verified. */
