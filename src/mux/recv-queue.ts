@@ -41,10 +41,11 @@ export class RecvQueue {
   shift(): Buffer | undefined {
     const c = this.chunks.shift();
     if (c !== undefined) return c;
-    if (this.tailFill === 0) return undefined;
+    // tailFill > 0 only while a tail exists.
+    const tail = this.tail;
+    if (this.tailFill === 0 || tail === null) return undefined;
     // Hand out the tail itself and start a fresh one next time: the
     // consumer keeps the Buffer, so we must not write into it again.
-    const tail = this.tail as Buffer;
     const out = tail.subarray(0, this.tailFill);
     this.tail = null;
     this.tailFill = 0;
