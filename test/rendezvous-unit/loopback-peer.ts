@@ -7,7 +7,8 @@ import { parseServerMessage, type ClientMessage, type ServerMessage } from '../.
 
 export class LoopbackPeer {
   readonly inbox: ServerMessage[] = [];
-  private waiters: { pred: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }[] = [];
+  private waiters: { pred: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void; reject: (e: Error) => void }[] = [];
+  private closed = false;
 
   private constructor(readonly conn: ControlConnection<ServerMessage, ClientMessage>) {
     conn.on('message', (m: ServerMessage) => {
@@ -18,6 +19,10 @@ export class LoopbackPeer {
       } else {
         this.inbox.push(m);
       }
+    });
+    conn.on('close', () => {
+      this.closed = true;
+      for (const w of this.waiters.splice(0)) w.reject(new Error(`connection closed (inbox: ${this.inbox.map((m) => m.type).join(',')})`));
     });
   }
 
@@ -44,6 +49,7 @@ export class LoopbackPeer {
     const pred = (m: ServerMessage): boolean => m.type === type && also(m as M);
     const i = this.inbox.findIndex(pred);
     if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0] as M);
+    if (this.closed) return Promise.reject(new Error(`connection closed before a "${type}"`));
     return new Promise<M>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.resolve !== done);
@@ -53,7 +59,14 @@ export class LoopbackPeer {
         clearTimeout(timer);
         resolve(m as M);
       };
-      this.waiters.push({ pred, resolve: done });
+      this.waiters.push({
+        pred,
+        resolve: done,
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
     });
   }
 
