@@ -89,6 +89,8 @@ export class RendezvousServer {
   private readonly refusals: RateLimitedLog;
   private readonly invalids: RateLimitedLog;
   private readonly overflows: RateLimitedLog;
+  /** The core's warnings (a stranger's punch offers, refused registrations) are the peers' doing: rate-limited. */
+  private readonly setupWarnings: RateLimitedLog;
   private heartbeat: TimerHandle | null = null;
   private wakeup: { at: number; timer: TimerHandle } | null = null;
   private nextConnId = 1;
@@ -105,6 +107,7 @@ export class RendezvousServer {
     this.refusals = new RateLimitedLog(this.log, undefined, undefined, now);
     this.invalids = new RateLimitedLog(this.log, undefined, undefined, now);
     this.overflows = new RateLimitedLog(this.log, undefined, undefined, now);
+    this.setupWarnings = new RateLimitedLog(this.log, undefined, undefined, now);
     this.server = this.rt.transport.createServer({ noDelay: true, maxConnections: this.limits.maxConnections }, (socket) =>
       this.onSocket(socket),
     );
@@ -296,7 +299,7 @@ export class RendezvousServer {
       case 'splice':
         return this.splice(o);
       case 'log':
-        return this.log.log(o.level, o.event, o.fields);
+        return o.level === 'warn' ? this.setupWarnings.log(o.level, o.event, o.fields) : this.log.log(o.level, o.event, o.fields);
     }
   }
 
