@@ -55,10 +55,11 @@ export class Rendezvous {
 
 export interface StartRendezvousOptions extends Omit<RendezvousConfig, 'stun'> {
   /**
-   * The STUN port on the real network: 'off'; sockets already bound; or
-   * where to bind — `port` defaults to the TCP port's number (with TCP port
-   * 0, the UDP pair is found first and TCP takes its number), `altAddress`
-   * adds RFC 5780's second address.
+   * The STUN port: 'off' (or left out) for none; sockets already bound; or
+   * where to bind on the real network — `port` defaults to the TCP port's
+   * number (with TCP port 0, a free UDP pair is found first and TCP takes its
+   * number), `altAddress` adds RFC 5780's second address, `bindErrorHint` is
+   * appended to a bind failure's message.
    */
   stun?: 'off' | BoundStunSockets | { port?: number; altAddress?: string | null; bindErrorHint?: string };
 }
