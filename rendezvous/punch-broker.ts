@@ -14,7 +14,7 @@ export interface BrokerIo {
 }
 
 export interface PunchBrokerOptions {
-  /** Sessions that may punch at once; the least recently active is forgotten beyond it. */
+  /** Sessions that may punch at once; beyond it one whose relay closed goes first, else the least recently active. */
   maxPairs: number;
   /** How long one side's offer waits for the other's. */
   offerTimeoutMs: number;
@@ -73,6 +73,12 @@ export class PunchBroker {
    * on a monotonic clock, so insertion order is deadline order.
    */
   private readonly waiting = new Map<string, Attempt>();
+  /**
+   * Pairs whose relay link closed: most such sessions are over, but one that
+   * is on its direct path carries on (and punches again if that dies), so
+   * they are only the first to be evicted, not forgotten.
+   */
+  private readonly relayClosed = new Set<string>();
   private readonly counts = { brokered: 0, offersIgnored: 0, evicted: 0 };
 
   constructor(
@@ -92,7 +98,7 @@ export class PunchBroker {
   authorize(connId: string, visitor: PeerId, provider: PeerId): void {
     this.forget(connId);
     if (this.pairs.size >= this.opts.maxPairs) {
-      const oldest = this.pairs.keys().next().value;
+      const oldest = this.relayClosed.values().next().value ?? this.pairs.keys().next().value;
       if (oldest !== undefined) {
         this.counts.evicted++;
         this.io.log('warn', 'punch-pair-evicted', { conn: oldest.slice(0, 8), pairs: this.pairs.size });
@@ -121,9 +127,10 @@ export class PunchBroker {
       this.io.log('warn', 'punch-offer-ignored', { conn: m.connId.slice(0, 8), peer: from, reason: 'not a peer of this session' });
       return;
     }
-    // Recently used pairs are the last to be evicted.
+    // Recently used pairs are the last to be evicted; one that punches is alive, whatever its relay did.
     this.pairs.delete(m.connId);
     this.pairs.set(m.connId, pair);
+    this.relayClosed.delete(m.connId);
     let a = pair.attempts.get(m.attempt);
     if (a === undefined) {
       if (m.attempt <= pair.lastAttempt - MAX_ATTEMPTS_KEPT) return;
@@ -143,12 +150,18 @@ export class PunchBroker {
     }
   }
 
+  /** The session's relay link closed: it may be over (see relayClosed). */
+  relayEnded(connId: string): void {
+    if (this.pairs.has(connId)) this.relayClosed.add(connId);
+  }
+
   /** The session is over (or its setup failed): its peers may not punch for it any more. */
   forget(connId: string): void {
     const pair = this.pairs.get(connId);
     if (pair === undefined) return;
     for (const n of [...pair.attempts.keys()]) this.dropAttempt(pair, connId, n);
     this.pairs.delete(connId);
+    this.relayClosed.delete(connId);
     for (const p of [pair.visitor, pair.provider]) {
       const set = this.byPeer.get(p);
       set?.delete(connId);

@@ -77,7 +77,8 @@ export class SessionSetup {
   private readonly pending = new Map<string, Pending>();
   /** Which pending setup a relay connection joined, so its going can be noticed. */
   private readonly joins = new Map<PeerId, string>();
-  private readonly relays = new Set<number>();
+  /** Spliced relay links, by link number: the session each carries. */
+  private readonly relays = new Map<number, string>();
   private readonly broker: PunchBroker;
   private outputs: SetupOutput[] = [];
   private nextLink = 1;
@@ -179,15 +180,22 @@ export class SessionSetup {
     // Both ends are here: the shell hands the two connections over to the splice.
     this.drop(s, false);
     const link = this.nextLink++;
-    this.relays.add(link);
+    this.relays.set(link, s.connId);
     this.outputs.push({ kind: 'splice', link, connId: s.connId, service: s.service, visitor: s.visitorJoin, provider: s.providerJoin });
     this.log('info', 'relay-start', { conn: s.connId.slice(0, 8), service: s.service });
     return true;
   }
 
-  /** A spliced relay link ended. The session may live on over its direct path, so its punch pair stays. */
+  /**
+   * A spliced relay link ended. The session may live on over its direct
+   * path (and punch again if that dies), so its punch pair stays, first in
+   * line for eviction.
+   */
   relayEnded(link: number): void {
+    const connId = this.relays.get(link);
+    if (connId === undefined) return;
     this.relays.delete(link);
+    this.broker.relayEnded(connId);
   }
 
   /** A connection closed: a logged-in peer's services, setups and punch pairs go with it. */

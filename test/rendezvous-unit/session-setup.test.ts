@@ -266,6 +266,45 @@ describe('SessionSetup: punch brokering', () => {
     assert.equal(one(s.takeOutputs(), 'P', 'punch-request').attempt, 1);
   });
 
+  it('at capacity, a session whose relay closed is evicted before a live one, yet it may still punch until then', () => {
+    const s = withPeers({ maxPunchPairs: 2 });
+    const [a, b, c] = [sessionId(41), sessionId(42), sessionId(43)];
+    handshake(s, a, 0);
+    const t = handshake(s, b, 0);
+    s.relayJoin('rv', b, t.visitorTicket);
+    s.relayJoin('rp', b, t.providerTicket);
+    const splice = s.takeOutputs().find((o) => o.kind === 'splice');
+    assert.ok(splice && splice.kind === 'splice');
+    s.relayEnded(splice.link);
+    // b is the most recently active, but its relay is gone: it is the one to make room.
+    handshake(s, c, 1);
+    s.takeOutputs();
+    s.handle('V', { type: 'offer', connId: b, attempt: 0, candidates: cand(1) }, 2);
+    assert.match(one(s.takeOutputs(), 'V', 'punch').reason ?? '', /does not know this session/);
+    s.handle('V', { type: 'offer', connId: a, attempt: 0, candidates: cand(1) }, 2);
+    assert.equal(one(s.takeOutputs(), 'P', 'punch-request').attempt, 0);
+  });
+
+  it('a session whose relay closed but which punches again is alive: not evicted first', () => {
+    const s = withPeers({ maxPunchPairs: 2 });
+    const [a, b, c] = [sessionId(51), sessionId(52), sessionId(53)];
+    const t = handshake(s, a, 0);
+    s.relayJoin('rv', a, t.visitorTicket);
+    s.relayJoin('rp', a, t.providerTicket);
+    const splice = s.takeOutputs().find((o) => o.kind === 'splice');
+    assert.ok(splice && splice.kind === 'splice');
+    s.relayEnded(splice.link);
+    handshake(s, b, 1);
+    // a loses its relay and punches again (DirectLink.relayLost): it is in use.
+    s.handle('V', { type: 'offer', connId: a, attempt: 0, candidates: cand(1) }, 2);
+    handshake(s, c, 3);
+    s.takeOutputs();
+    s.handle('V', { type: 'offer', connId: a, attempt: 1, candidates: cand(1) }, 4);
+    assert.equal(one(s.takeOutputs(), 'P', 'punch-request').attempt, 1);
+    s.handle('V', { type: 'offer', connId: b, attempt: 0, candidates: cand(1) }, 4);
+    assert.match(one(s.takeOutputs(), 'V', 'punch').reason ?? '', /does not know this session/);
+  });
+
   it('when a peer goes, its sessions can no longer punch, and a stranger cannot take the id over', () => {
     const s = withPeers();
     const id = sessionId(30);
