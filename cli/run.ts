@@ -1,14 +1,12 @@
 import { createWriteStream } from 'node:fs';
 import { BurrowError } from '../src/errors.js';
-import { Logger, type LogFields, type LogLevel } from '../src/log/logger.js';
+import type { Logger } from '../src/log/logger.js';
 import { SERVICE_NAME } from '../src/control/messages.js';
-import { RendezvousServer } from '../rendezvous/server.js';
+import { startRendezvous } from '../rendezvous/rendezvous.js';
 import { Provider } from '../peer/provider.js';
 import { Visitor } from '../peer/visitor.js';
 import { parseHostPort } from '../peer/endpoint-arg.js';
 import type { DirectConfig } from '../peer/direct-setup.js';
-import { bindStunSockets } from '../rendezvous/stun-bind.js';
-import { UdpService } from '../rendezvous/udp-service.js';
 
 /** What a running role offers the process: a way to stop, and a way to fail. */
 export interface Running {
@@ -57,27 +55,6 @@ export function parseUdpPort(text: string | undefined, tcpPort: number): number 
   return Number(text);
 }
 
-/**
- * The server logs `listening` with its TCP address; the UDP addresses belong
- * on the same line, so scripts waiting for it learn both at once.
- */
-class ListeningLogger extends Logger {
-  constructor(
-    private readonly base: Logger,
-    private readonly extra: LogFields,
-  ) {
-    super();
-  }
-  override log(level: LogLevel, event: string, fields: LogFields = {}): void {
-    this.base.log(level, event, event === 'listening' ? { ...fields, ...this.extra } : fields);
-  }
-  override child(fields: LogFields): Logger {
-    return this.base.child(fields);
-  }
-}
-
-const SAME_PORT_ATTEMPTS = 5;
-
 export async function runRendezvous(opts: RendezvousCliOptions, log: Logger): Promise<Running> {
   const listen = parseHostPort(opts.listen, '--listen');
   const udpPort = parseUdpPort(opts.udpPort, listen.port);
@@ -90,45 +67,32 @@ export async function runRendezvous(opts: RendezvousCliOptions, log: Logger): Pr
     tap = (_dir, bytes) => void file.write(bytes);
     log.warn('tap-enabled', { file: opts.tap, note: 'every byte the rendezvous sends or receives is appended to this file' });
   }
-  // With one port number for TCP and UDP and "any free port" asked for, the
-  // UDP pair is found first and TCP takes the same number (retried if taken).
-  const sharedEphemeral = udpPort === 0 && opts.udpPort === undefined;
-  for (let attempt = 1; ; attempt++) {
-    let udp: UdpService | null = null;
-    if (udpPort !== null) {
-      const bound = await bindStunSockets({ host: listen.host, port: udpPort, altAddress: opts.altAddress ?? null }).catch((err: unknown) => {
-        if (err instanceof BurrowError && err.code === 'ERR_SOCKET_BIND') {
-          throw new BurrowError('ERR_SOCKET_BIND', `${err.message} (the STUN port; choose another with --udp-port N, or --udp-port off)`, { cause: err });
-        }
-        throw err;
-      });
-      udp = new UdpService(bound.layout, bound.sockets);
-    }
-    const tcpPort = sharedEphemeral && udp ? udp.endpoints()[0]!.endpoint.port : listen.port;
-    const server = new RendezvousServer({
-      host: listen.host,
-      port: tcpPort,
-      token: opts.token,
-      logger: udp ? new ListeningLogger(log, { udp: udp.describe() }) : log,
-      tap,
-      limits: opts.relayRate ? { relayBytesPerSecond: opts.relayRate } : {},
-    });
-    try {
-      await server.listen();
-    } catch (err) {
-      udp?.close();
-      const e = err as NodeJS.ErrnoException;
-      if (sharedEphemeral && e.code === 'EADDRINUSE' && attempt < SAME_PORT_ATTEMPTS) continue;
-      throw new BurrowError('ERR_INVALID_ARGUMENT', `cannot listen on ${listen.host}:${tcpPort}: ${e.code ?? e.message}`);
-    }
-    return {
-      async stop() {
-        udp?.close();
-        await server.close();
-        tapFile?.end();
-      },
-    };
-  }
+  const rendezvous = await startRendezvous({
+    host: listen.host,
+    port: listen.port,
+    token: opts.token,
+    logger: log,
+    tap,
+    limits: opts.relayRate ? { relayBytesPerSecond: opts.relayRate } : {},
+    stun:
+      udpPort === null
+        ? 'off'
+        : {
+            // Without --udp-port, "any free port" means one number for TCP and UDP both.
+            ...(opts.udpPort !== undefined ? { port: udpPort } : {}),
+            altAddress: opts.altAddress ?? null,
+            bindErrorHint: 'the STUN port; choose another with --udp-port N, or --udp-port off',
+          },
+  }).catch((err: unknown) => {
+    tapFile?.end();
+    throw err;
+  });
+  return {
+    async stop() {
+      await rendezvous.close();
+      tapFile?.end();
+    },
+  };
 }
 
 export function runProvider(

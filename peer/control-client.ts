@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { after, every, type TimerHandle } from '../src/clock/scheduler.js';
 import {
   ControlConnection,
+  ControlErrorCode,
   NONCE_LENGTH,
   clientProof,
   parseServerMessage,
@@ -140,7 +141,7 @@ export class ControlClient extends EventEmitter {
           conn.send({ type: 'pong', t: m.t });
           return;
         case 'error':
-          if (m.code === 'BAD_TOKEN') {
+          if (m.code === ControlErrorCode.BAD_TOKEN) {
             this.stopped = true;
             this.emit(
               'fatal',

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { after, type TimerHandle } from '../src/clock/scheduler.js';
-import type { ServerMessage } from '../src/control/index.js';
+import { ControlErrorCode, type ServerMessage } from '../src/control/index.js';
 import { deriveSessionKeys } from '../src/crypto/index.js';
 import { BurrowError, isBurrowError } from '../src/errors.js';
 import { HandshakeResponder } from '../src/handshake/index.js';
@@ -117,7 +117,7 @@ export class Provider extends EventEmitter {
         return;
       case 'error':
         this.log.error('rendezvous-error', { code: m.code, error: m.message });
-        if (m.code === 'NAME_TAKEN') {
+        if (m.code === ControlErrorCode.NAME_TAKEN) {
           this.emit('name-taken', m.message);
           // The holder may be a stale registration of ours (a restart before the
           // rendezvous noticed the old connection die): try again a little later.
@@ -136,18 +136,18 @@ export class Provider extends EventEmitter {
     }
   }
 
-  private refuse(connId: string, code: string, message: string): void {
+  private refuse(connId: string, code: ControlErrorCode, message: string): void {
     this.control.send({ type: 'refuse', connId, code, message });
   }
 
   private onIncoming(connId: string, name: string, helloB64: string): void {
     const service = this.services.get(name);
-    if (service === undefined) return this.refuse(connId, 'NO_SUCH_SERVICE', `this provider does not serve "${name}"`);
+    if (service === undefined) return this.refuse(connId, ControlErrorCode.NO_SUCH_SERVICE, `this provider does not serve "${name}"`);
     if (this.handshakes.size >= (this.opts.maxPendingHandshakes ?? 64)) {
       this.refusals.log('warn', 'visitor-refused', { service: name, reason: 'too many handshakes in progress' });
-      return this.refuse(connId, 'BUSY', 'the provider is busy; try again');
+      return this.refuse(connId, ControlErrorCode.BUSY, 'the provider is busy; try again');
     }
-    if (this.sessions.size >= (this.opts.maxSessions ?? 1024)) return this.refuse(connId, 'BUSY', 'the provider has too many sessions');
+    if (this.sessions.size >= (this.opts.maxSessions ?? 1024)) return this.refuse(connId, ControlErrorCode.BUSY, 'the provider has too many sessions');
     const responder = new HandshakeResponder({ secret: service.secret, service: name, randomBytes: (n) => this.rt.random.bytes(n) });
     let reply: Buffer;
     try {
@@ -155,7 +155,7 @@ export class Provider extends EventEmitter {
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.refusals.log('warn', 'visitor-refused', { service: name, reason: message });
-      return this.refuse(connId, 'HANDSHAKE', message);
+      return this.refuse(connId, ControlErrorCode.HANDSHAKE, message);
     }
     const timer = after(this.rt.scheduler, 30_000, () => this.handshakes.delete(connId));
     this.handshakes.set(connId, { responder, service, timer });
@@ -177,7 +177,7 @@ export class Provider extends EventEmitter {
         conn: connId.slice(0, 8),
         reason: mismatch ? 'the visitor does not know the service secret' : String(err),
       });
-      return this.refuse(connId, mismatch ? 'SECRET_MISMATCH' : 'HANDSHAKE', 'the service secret does not match');
+      return this.refuse(connId, mismatch ? ControlErrorCode.SECRET_MISMATCH : ControlErrorCode.HANDSHAKE, 'the service secret does not match');
     }
     void this.startSession(connId, h.service, sessionKey, ticket, direct);
   }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { after, type TimerHandle } from '../src/clock/scheduler.js';
-import type { ServerMessage } from '../src/control/index.js';
+import { ControlErrorCode, type ServerMessage } from '../src/control/index.js';
 import { deriveSessionKeys } from '../src/crypto/index.js';
 import { BurrowError, isBurrowError } from '../src/errors.js';
 import { HandshakeInitiator } from '../src/handshake/index.js';
@@ -203,7 +203,7 @@ export class Visitor extends EventEmitter {
     if (setup === null || !('connId' in m) || m.connId !== setup.connId) return;
     if (m.type === 'connect-failed') {
       this.setup = null;
-      if (m.code === 'SECRET_MISMATCH') return; // already reported from the reply
+      if (m.code === ControlErrorCode.SECRET_MISMATCH) return; // already reported from the reply
       this.log.warn('connect-failed', { service: this.opts.service, code: m.code, error: m.message });
       return this.retryLater();
     }

@@ -19,6 +19,17 @@ export interface RendezvousLimits {
   /** Per relay link and direction; 0 = unlimited. */
   relayBytesPerSecond: number;
   maxServicesPerProvider: number;
+  /** Sessions whose peers may punch (through the broker) at once; the least recently active is forgotten beyond it. */
+  maxPunchPairs: number;
+  /** How long one side's punch offer waits for the other's. */
+  punchOfferTimeoutMs: number;
+  /**
+   * Bytes a control connection may leave unsent (a reader that does not
+   * read): past it the peer is cut off, so it cannot grow our memory.
+   */
+  maxControlQueueBytes: number;
+  /** How long a control connection's socket may stay full before the peer is cut off. */
+  controlStallTimeoutMs: number;
 }
 
 export const DEFAULT_RENDEZVOUS_LIMITS: RendezvousLimits = {
@@ -34,4 +45,8 @@ export const DEFAULT_RENDEZVOUS_LIMITS: RendezvousLimits = {
   relayIdleTimeoutMs: 90_000,
   relayBytesPerSecond: 0,
   maxServicesPerProvider: 64,
+  maxPunchPairs: 4096,
+  punchOfferTimeoutMs: 8000,
+  maxControlQueueBytes: 256 * 1024,
+  controlStallTimeoutMs: 60_000,
 };

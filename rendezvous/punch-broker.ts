@@ -1,42 +1,57 @@
-import type { Scheduler, TimerHandle } from '../src/clock/scheduler.js';
-import type { CandidateMessage, ClientMessage, NatInfoMessage, ServerMessage } from '../src/control/index.js';
+import type { ClientMessage, NatInfoMessage, ServerMessage } from '../src/control/index.js';
 
-/** What the broker needs of a logged-in peer. */
-export interface BrokerPeer {
-  readonly id: string;
-  send(message: ServerMessage): void;
-  /** Latest control-channel round trip, ms (null until measured). */
-  readonly rttMs: number | null;
-}
+/** A peer, by its control connection's id. */
+export type PeerId = string;
 
 type Offer = Extract<ClientMessage, { type: 'offer' }>;
 
-interface Attempt {
-  visitor: Offer | null;
-  provider: Offer | null;
-  timer: TimerHandle;
-}
-
-interface PunchPair<P extends BrokerPeer> {
-  visitor: P;
-  provider: P;
-  service: string;
-  attempts: Map<number, Attempt>;
-  lastAttempt: number;
+/** What the broker does to the outside world: it only sends, and asks for round trips. */
+export interface BrokerIo {
+  send(to: PeerId, message: ServerMessage): void;
+  /** Latest control round trip of this peer, ms (null until measured). */
+  rttMs(peer: PeerId): number | null;
+  log(level: 'info' | 'warn', event: string, fields: Record<string, string | number | undefined>): void;
 }
 
 export interface PunchBrokerOptions {
-  scheduler: Scheduler;
-  /** Sessions that may punch at once; the oldest is forgotten beyond it. */
-  maxPairs?: number;
+  /** Sessions that may punch at once; beyond it one whose relay closed goes first, else the least recently active. */
+  maxPairs: number;
   /** How long one side's offer waits for the other's. */
-  offerTimeoutMs?: number;
+  offerTimeoutMs: number;
   /** Added to the computed start delay, for the peers' processing. */
-  marginMs?: number;
-  log?: (event: string, fields: Record<string, string | number | undefined>) => void;
+  marginMs: number;
 }
 
+export const DEFAULT_PUNCH_BROKER_OPTIONS: PunchBrokerOptions = { maxPairs: 4096, offerTimeoutMs: 8000, marginMs: 20 };
+
+/** Attempts of one session kept at once (a late offer for an older one is dropped). */
 const MAX_ATTEMPTS_KEPT = 4;
+/** The latest start the broker asks for: the schema's bound. */
+const MAX_START_MS = 5000;
+
+interface Attempt {
+  readonly connId: string;
+  readonly n: number;
+  readonly deadline: number;
+  visitor: Offer | null;
+  provider: Offer | null;
+}
+
+interface PunchPair {
+  readonly visitor: PeerId;
+  readonly provider: PeerId;
+  readonly attempts: Map<number, Attempt>;
+  lastAttempt: number;
+}
+
+export interface PunchBrokerStats {
+  pairs: number;
+  brokered: number;
+  /** Offers from a peer that is not a side of the session named. */
+  offersIgnored: number;
+  /** Pairs forgotten to make room (still live as far as the broker knew). */
+  evicted: number;
+}
 
 /**
  * Introduces the two peers of a session for hole punching: collects each
@@ -45,86 +60,163 @@ const MAX_ATTEMPTS_KEPT = 4;
  * at (nearly) the same instant — the message to the nearer peer waits
  * longer. The broker learns addresses only; probes are authenticated with a
  * key it never sees, so it cannot make a peer lock onto anything.
+ *
+ * Sans-I/O: time comes in as `now`, offers time out in handleTimeout(),
+ * nextDeadline() says when to call it.
  */
-export class PunchBroker<P extends BrokerPeer> {
-  private readonly pairs = new Map<string, PunchPair<P>>();
-  private readonly maxPairs: number;
-  private readonly offerTimeoutMs: number;
-  private readonly marginMs: number;
-  brokered = 0;
+export class PunchBroker {
+  private readonly pairs = new Map<string, PunchPair>();
+  /** Sessions of each peer, so a peer that goes takes its pairs along. */
+  private readonly byPeer = new Map<PeerId, Set<string>>();
+  /**
+   * Every waiting attempt in deadline order: all wait the same offerTimeoutMs
+   * on a monotonic clock, so insertion order is deadline order.
+   */
+  private readonly waiting = new Map<string, Attempt>();
+  /**
+   * Pairs whose relay link closed: most such sessions are over, but one that
+   * is on its direct path carries on (and punches again if that dies), so
+   * they are only the first to be evicted, not forgotten.
+   */
+  private readonly relayClosed = new Set<string>();
+  private readonly counts = { brokered: 0, offersIgnored: 0, evicted: 0 };
 
-  constructor(private readonly opts: PunchBrokerOptions) {
-    this.maxPairs = opts.maxPairs ?? 4096;
-    this.offerTimeoutMs = opts.offerTimeoutMs ?? 8000;
-    this.marginMs = opts.marginMs ?? 20;
+  constructor(
+    private readonly opts: PunchBrokerOptions,
+    private readonly io: BrokerIo,
+  ) {}
+
+  get stats(): PunchBrokerStats {
+    return { pairs: this.pairs.size, ...this.counts };
   }
 
-  get size(): number {
-    return this.pairs.size;
+  has(connId: string): boolean {
+    return this.pairs.has(connId);
   }
 
-  /** The session's handshake completed through us: these two may punch. */
-  authorize(connId: string, visitor: P, provider: P, service: string): void {
-    if (this.pairs.size >= this.maxPairs && !this.pairs.has(connId)) {
-      const oldest = this.pairs.keys().next().value;
-      if (oldest !== undefined) this.forget(oldest);
+  /** The session's handshake completed through us: these two (and only these two) may punch. */
+  authorize(connId: string, visitor: PeerId, provider: PeerId): void {
+    this.forget(connId);
+    if (this.pairs.size >= this.opts.maxPairs) {
+      const oldest = this.relayClosed.values().next().value ?? this.pairs.keys().next().value;
+      if (oldest !== undefined) {
+        this.counts.evicted++;
+        this.io.log('warn', 'punch-pair-evicted', { conn: oldest.slice(0, 8), pairs: this.pairs.size });
+        this.forget(oldest);
+      }
     }
-    this.pairs.set(connId, { visitor, provider, service, attempts: new Map(), lastAttempt: -1 });
+    this.pairs.set(connId, { visitor, provider, attempts: new Map(), lastAttempt: -1 });
+    for (const p of [visitor, provider]) {
+      let set = this.byPeer.get(p);
+      if (set === undefined) this.byPeer.set(p, (set = new Set()));
+      set.add(connId);
+    }
   }
 
-  /** An offer from a peer; ignored unless the peer is a side of that session (by role). */
-  offer(peer: P, role: 'visitor' | 'provider', m: Offer): void {
+  /** An offer; taken only from one of the session's two peers. */
+  offer(from: PeerId, m: Offer, now: number): void {
     const pair = this.pairs.get(m.connId);
     if (pair === undefined) {
-      peer.send({ type: 'punch', connId: m.connId, attempt: m.attempt, candidates: [], startInMs: 0, reason: 'the rendezvous does not know this session (it may have restarted)' });
+      this.io.send(from, { type: 'punch', connId: m.connId, attempt: m.attempt, candidates: [], startInMs: 0, reason: 'the rendezvous does not know this session (it may have restarted)' });
       return;
     }
-    // A peer that reconnected has a new control connection: follow it.
-    if (role === 'visitor') pair.visitor = peer;
-    else pair.provider = peer;
+    const role = from === pair.visitor ? 'visitor' : from === pair.provider ? 'provider' : null;
+    if (role === null) {
+      // Someone else's session: answering would tell a stranger it exists.
+      this.counts.offersIgnored++;
+      this.io.log('warn', 'punch-offer-ignored', { conn: m.connId.slice(0, 8), peer: from, reason: 'not a peer of this session' });
+      return;
+    }
+    // Recently used pairs are the last to be evicted; one that punches is alive, whatever its relay did.
+    this.pairs.delete(m.connId);
+    this.pairs.set(m.connId, pair);
+    this.relayClosed.delete(m.connId);
     let a = pair.attempts.get(m.attempt);
     if (a === undefined) {
       if (m.attempt <= pair.lastAttempt - MAX_ATTEMPTS_KEPT) return;
-      a = { visitor: null, provider: null, timer: this.opts.scheduler.at(this.opts.scheduler.now() + this.offerTimeoutMs, () => this.expire(m.connId, m.attempt)) };
+      a = { connId: m.connId, n: m.attempt, deadline: now + this.opts.offerTimeoutMs, visitor: null, provider: null };
       pair.attempts.set(m.attempt, a);
+      this.waiting.set(attemptKey(m.connId, m.attempt), a);
       pair.lastAttempt = Math.max(pair.lastAttempt, m.attempt);
-      for (const [n, old] of pair.attempts) {
-        if (n <= pair.lastAttempt - MAX_ATTEMPTS_KEPT) {
-          old.timer.cancel();
-          pair.attempts.delete(n);
-        }
-      }
+      for (const n of [...pair.attempts.keys()]) if (n <= pair.lastAttempt - MAX_ATTEMPTS_KEPT) this.dropAttempt(pair, m.connId, n);
       // Ask the other side to gather candidates for this attempt too.
-      const other = role === 'visitor' ? pair.provider : pair.visitor;
-      other.send({ type: 'punch-request', connId: m.connId, attempt: m.attempt });
+      this.io.send(role === 'visitor' ? pair.provider : pair.visitor, { type: 'punch-request', connId: m.connId, attempt: m.attempt });
     }
     if (role === 'visitor') a.visitor = m;
     else a.provider = m;
-    if (a.visitor !== null && a.provider !== null) this.introduce(m.connId, pair, m.attempt, a.visitor, a.provider);
+    if (a.visitor !== null && a.provider !== null) {
+      this.dropAttempt(pair, m.connId, m.attempt);
+      this.introduce(m.connId, pair, m.attempt, a.visitor, a.provider);
+    }
   }
 
-  /** The session is over (both control connections gone, or told). */
+  /** The session's relay link closed: it may be over (see relayClosed). */
+  relayEnded(connId: string): void {
+    if (this.pairs.has(connId)) this.relayClosed.add(connId);
+  }
+
+  /** The session is over (or its setup failed): its peers may not punch for it any more. */
   forget(connId: string): void {
     const pair = this.pairs.get(connId);
     if (pair === undefined) return;
-    for (const a of pair.attempts.values()) a.timer.cancel();
+    for (const n of [...pair.attempts.keys()]) this.dropAttempt(pair, connId, n);
     this.pairs.delete(connId);
+    this.relayClosed.delete(connId);
+    for (const p of [pair.visitor, pair.provider]) {
+      const set = this.byPeer.get(p);
+      set?.delete(connId);
+      if (set?.size === 0) this.byPeer.delete(p);
+    }
+  }
+
+  /** A peer's control connection is gone: every session it was a side of is over for the broker. */
+  forgetPeer(peer: PeerId): number {
+    const sessions = [...(this.byPeer.get(peer) ?? [])];
+    for (const id of sessions) this.forget(id);
+    return sessions.length;
+  }
+
+  nextDeadline(): number | null {
+    const first = this.waiting.values().next();
+    return first.done === true ? null : first.value.deadline;
+  }
+
+  /** Tells the waiting side of every attempt past its deadline that the other sent nothing. */
+  handleTimeout(now: number): void {
+    for (const a of this.waiting.values()) {
+      if (a.deadline > now) return;
+      const pair = this.pairs.get(a.connId);
+      if (pair !== undefined) this.dropAttempt(pair, a.connId, a.n);
+      else this.waiting.delete(attemptKey(a.connId, a.n));
+      if (pair === undefined) continue;
+      const missing = a.visitor !== null ? 'provider' : 'visitor';
+      this.io.send(a.visitor !== null ? pair.visitor : pair.provider, {
+        type: 'punch',
+        connId: a.connId,
+        attempt: a.n,
+        candidates: [],
+        startInMs: 0,
+        reason: `the ${missing} sent no candidates within ${this.opts.offerTimeoutMs} ms`,
+      });
+    }
   }
 
   close(): void {
     for (const id of [...this.pairs.keys()]) this.forget(id);
   }
 
-  private introduce(connId: string, pair: PunchPair<P>, attempt: number, v: Offer, p: Offer): void {
-    const a = pair.attempts.get(attempt);
-    a?.timer.cancel();
-    pair.attempts.delete(attempt);
-    const rttV = pair.visitor.rttMs ?? 0;
-    const rttP = pair.provider.rttMs ?? 0;
+  private dropAttempt(pair: PunchPair, connId: string, n: number): void {
+    pair.attempts.delete(n);
+    this.waiting.delete(attemptKey(connId, n));
+  }
+
+  private introduce(connId: string, pair: PunchPair, attempt: number, v: Offer, p: Offer): void {
+    const rttV = this.io.rttMs(pair.visitor) ?? 0;
+    const rttP = this.io.rttMs(pair.provider) ?? 0;
     // Each message takes about rtt/2 to arrive; start both at max(rtt)/2 + margin from now.
-    const at = Math.max(rttV, rttP) / 2 + this.marginMs;
-    const startV = Math.max(0, Math.min(5000, at - rttV / 2));
-    const startP = Math.max(0, Math.min(5000, at - rttP / 2));
+    const at = Math.max(rttV, rttP) / 2 + this.opts.marginMs;
+    const startV = Math.max(0, Math.min(MAX_START_MS, at - rttV / 2));
+    const startP = Math.max(0, Math.min(MAX_START_MS, at - rttP / 2));
     const declined = (o: Offer) => (o.candidates.length === 0 ? (o.reason ?? 'no candidates') : undefined);
     // Each side gets the other's candidates, or why there will be no punch (whose side the reason is on).
     const msg = (other: Offer, otherRole: string, startInMs: number, mine: Offer): ServerMessage => {
@@ -135,10 +227,10 @@ export class PunchBroker<P extends BrokerPeer> {
       if (reason !== undefined) m.reason = reason;
       return m;
     };
-    pair.visitor.send(msg(p, 'provider', startV, v));
-    pair.provider.send(msg(v, 'visitor', startP, p));
-    this.brokered++;
-    this.opts.log?.('punch-introduced', {
+    this.io.send(pair.visitor, msg(p, 'provider', startV, v));
+    this.io.send(pair.provider, msg(v, 'visitor', startP, p));
+    this.counts.brokered++;
+    this.io.log('info', 'punch-introduced', {
       conn: connId.slice(0, 8),
       attempt,
       visitorCandidates: v.candidates.length,
@@ -147,23 +239,8 @@ export class PunchBroker<P extends BrokerPeer> {
       startProviderMs: Math.round(startP),
     });
   }
-
-  private expire(connId: string, attempt: number): void {
-    const pair = this.pairs.get(connId);
-    const a = pair?.attempts.get(attempt);
-    if (pair === undefined || a === undefined) return;
-    pair.attempts.delete(attempt);
-    const waiting = a.visitor !== null ? pair.visitor : pair.provider;
-    const missing = a.visitor !== null ? 'provider' : 'visitor';
-    waiting.send({
-      type: 'punch',
-      connId,
-      attempt,
-      candidates: [],
-      startInMs: 0,
-      reason: `the ${missing} sent no candidates within ${this.offerTimeoutMs} ms`,
-    });
-  }
 }
 
-export type { CandidateMessage };
+function attemptKey(connId: string, attempt: number): string {
+  return `${connId}/${attempt}`;
+}

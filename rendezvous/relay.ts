@@ -26,6 +26,8 @@ export function spliceRelay(
   limits: RelayLimits,
   done: (r: RelayResult) => void,
   scheduler: Scheduler = realScheduler,
+  /** Sees every byte forwarded (for the rendezvous's --tap). */
+  onForward?: (bytes: Buffer) => void,
 ): void {
   const result: RelayResult = { bytesAtoB: 0, bytesBtoA: 0, reason: 'closed' };
   let finished = false;
@@ -49,6 +51,7 @@ export function spliceRelay(
     from.on('data', (chunk: Buffer) => {
       lastActivity = scheduler.now();
       count(chunk.length);
+      onForward?.(chunk);
       if (!to.write(chunk)) {
         from.pause();
         to.once('drain', () => from.resume());

@@ -21,8 +21,7 @@ import { Provider } from '../../peer/provider.js';
 import { Visitor } from '../../peer/visitor.js';
 import type { DirectConfig } from '../../peer/direct-setup.js';
 import type { SessionTuning } from '../../peer/tunnel-options.js';
-import { RendezvousServer } from '../../rendezvous/server.js';
-import { UdpService } from '../../rendezvous/udp-service.js';
+import { Rendezvous } from '../../rendezvous/rendezvous.js';
 import { SeededRandom } from '../random.js';
 import { VirtualScheduler } from '../virtual-scheduler.js';
 import { buildTopology, labSite, SERVER_ADDRESSES, type LabProfileName, type SiteSpec, type Topology } from '../virtual/topology.js';
@@ -120,9 +119,8 @@ export class VirtualSessionLab {
   readonly mode: 'stcp' | 'xtcp';
   readonly providerHost: VirtualHost;
   readonly visitorHost: VirtualHost;
-  readonly rendezvous: RendezvousServer;
-  /** The rendezvous's STUN ports (xtcp only). */
-  readonly udpService: UdpService | null;
+  /** The rendezvous, with its STUN ports for xtcp. */
+  readonly rendezvous: Rendezvous;
   readonly provider: Provider;
   readonly visitor: Visitor;
   readonly up: Payload;
@@ -180,25 +178,24 @@ export class VirtualSessionLab {
     this.up = payload('virtual-up', opts.upBytes);
     this.down = payload('virtual-down', opts.downBytes);
     // The rendezvous's STUN ports in RFC 5780's layout, on both server addresses (xtcp only).
-    this.udpService =
-      this.mode === 'xtcp'
-        ? new UdpService(
-            { primary: { address: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT }, altPort: RENDEZVOUS_PORT + 1, altAddress: SERVER_ADDRESSES[1] },
-            {
-              primary: topo.server.bind({ address: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT }),
-              altPort: topo.server.bind({ address: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT + 1 }),
-              altAddress: topo.server.bind({ address: SERVER_ADDRESSES[1], port: RENDEZVOUS_PORT }),
-              altBoth: topo.server.bind({ address: SERVER_ADDRESSES[1], port: RENDEZVOUS_PORT + 1 }),
-            },
-            { scheduler },
-          )
-        : null;
-    this.rendezvous = new RendezvousServer({
+    this.rendezvous = new Rendezvous({
       host: SERVER_ADDRESSES[0],
       port: RENDEZVOUS_PORT,
       token,
       logger: this.memory.logger({ component: 'rendezvous' }),
       ...role(topo.server, null),
+      stun:
+        this.mode === 'xtcp'
+          ? {
+              layout: { primary: { address: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT }, altPort: RENDEZVOUS_PORT + 1, altAddress: SERVER_ADDRESSES[1] },
+              sockets: {
+                primary: topo.server.bind({ address: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT }),
+                altPort: topo.server.bind({ address: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT + 1 }),
+                altAddress: topo.server.bind({ address: SERVER_ADDRESSES[1], port: RENDEZVOUS_PORT }),
+                altBoth: topo.server.bind({ address: SERVER_ADDRESSES[1], port: RENDEZVOUS_PORT + 1 }),
+              },
+            }
+          : null,
     });
     const providerRole = role(this.providerHost, 'provider');
     this.providerTransport = providerRole.transport;
@@ -319,7 +316,6 @@ export class VirtualSessionLab {
   /** Closes every socket of the rendezvous, TCP and UDP (the rendezvous goes away); the clock keeps running. */
   closeRendezvous(): void {
     if (this.rendezvousClosed !== null) return;
-    this.udpService?.close();
     this.rendezvousClosed = this.rendezvous.close();
   }
 
@@ -329,7 +325,6 @@ export class VirtualSessionLab {
     this.provider.stop();
     if (this.rendezvousClosed === null) {
       await this.rendezvous.close();
-      this.udpService?.close();
     } else {
       await this.rendezvousClosed;
     }

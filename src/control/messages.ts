@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { CONTROL_ERROR_CODES } from './error-codes.js';
 
 /**
  * Control-channel messages, validated on arrival: anything that does not
@@ -19,7 +20,8 @@ export const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 export const serviceName = z.string().regex(SERVICE_NAME, 'service names are 1-63 letters, digits, ".", "_" or "-"');
 /** Connection ids are chosen by the visitor: 16 random bytes as hex. */
 export const connId = z.string().regex(/^[0-9a-f]{32}$/);
-const errorCode = z.string().regex(/^[A-Z_]{2,40}$/);
+/** One of the codes both ends know (error-codes.ts); anything else is refused like any malformed field. */
+const errorCode = z.enum(CONTROL_ERROR_CODES);
 const text = z.string().max(500);
 
 export const PeerRole = z.enum(['provider', 'visitor']);

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { ControlConnection } from '../../src/control/connection.js';
+import type { WriterOverflow } from '../../src/control/bounded-writer.js';
 import { ControlFrameDecoder, encodeControlFrame } from '../../src/control/frame.js';
 import {
   parseClientMessage,
@@ -172,6 +173,28 @@ describe('ControlConnection over loopback TCP', { timeout: 10_000 }, () => {
     conn.close();
     assert.equal(closes, 1);
     assert.doesNotThrow(() => conn.send({ type: 'ping', t: 1 }));
+  });
+});
+
+describe('ControlConnection: a reader that does not read', { timeout: 30_000 }, () => {
+  it('is cut off once more than maxQueuedBytes would be left unsent: "overflow", then "close"; nothing more is queued', async () => {
+    const { a, b } = await pair();
+    a.pause(); // the client never reads
+    const conn = new ControlConnection<ClientMessage, ServerMessage>(b, parseClientMessage, { maxQueuedBytes: 32 * 1024 });
+    const events: string[] = [];
+    conn.on('overflow', (o: WriterOverflow) => events.push(`overflow ${o.reason}`));
+    conn.on('close', () => events.push('close'));
+    let peak = 0;
+    // Loopback buffers take a few MB first; the loop is bounded either way.
+    for (let i = 0; i < 200_000 && !conn.isClosed; i++) {
+      conn.send({ type: 'ping', t: i });
+      peak = Math.max(peak, b.writableLength);
+      if (i % 1000 === 0) await new Promise((r) => setImmediate(r));
+    }
+    assert.deepEqual(events, ['overflow queue', 'close']);
+    assert.ok(peak <= 32 * 1024, `queued ${peak}`);
+    assert.ok(conn.peakQueuedBytes <= 32 * 1024);
+    assert.equal(b.destroyed, true);
   });
 });
 

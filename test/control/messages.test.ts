@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { parseClientMessage, parseServerMessage, type Parsed } from '../../src/control/messages.js';
+import { CONTROL_ERROR_CODES, ControlErrorCode } from '../../src/control/error-codes.js';
 
 const b64 = (n: number, fill = 0xab) => Buffer.alloc(n, fill).toString('base64');
 const NONCE = b64(32, 1);
@@ -159,6 +160,19 @@ describe('refusals carry a reason string', () => {
       refused(parseServerMessage({ ...validServer['relay-ok'], connId: c }), /^connId: /);
       refused(parseServerMessage({ ...validServer['connect-failed'], connId: c }), /^connId: /);
     }
+  });
+
+  it('error codes: every code both ends know is accepted in every message that carries one; a well-formed unknown code is refused', () => {
+    for (const code of CONTROL_ERROR_CODES) {
+      accepted(parseClientMessage({ ...validClient.refuse, code }), { ...validClient.refuse, code });
+      accepted(parseServerMessage({ ...validServer.error, code }), { ...validServer.error, code });
+      accepted(parseServerMessage({ ...validServer['connect-failed'], code }), { ...validServer['connect-failed'], code });
+    }
+    // The wire strings are the names: renaming one would break older peers.
+    for (const [name, code] of Object.entries(ControlErrorCode)) assert.equal(code, name);
+    refused(parseClientMessage({ ...validClient.refuse, code: 'NOT_A_CODE' }), /code/);
+    refused(parseServerMessage({ ...validServer.error, code: 'NOT_A_CODE' }), /code/);
+    refused(parseServerMessage({ ...validServer['connect-failed'], code: 'NOT_A_CODE' }), /code/);
   });
 
   it('other field constraints: role, error codes, text length, numbers, booleans, literals', () => {

@@ -1,16 +1,13 @@
 /** A rendezvous (TCP + STUN ports), a provider and a visitor in this process, on loopback. */
 import net from 'node:net';
-import { RendezvousServer } from '../../rendezvous/server.js';
-import { bindStunSockets } from '../../rendezvous/stun-bind.js';
-import { UdpService } from '../../rendezvous/udp-service.js';
+import { startRendezvous, type Rendezvous } from '../../rendezvous/rendezvous.js';
 import { Provider, type ProviderOptions } from '../../peer/provider.js';
 import { Visitor, type VisitorOptions } from '../../peer/visitor.js';
 import { Logger } from '../../src/log/logger.js';
 
 export interface LoopbackLab {
   server: { host: string; port: number };
-  rendezvous: RendezvousServer;
-  udp: UdpService;
+  rendezvous: Rendezvous;
   logs: { component: string; event: string; fields: Record<string, unknown> }[];
   logger(component: string): Logger;
   close(): Promise<void>;
@@ -31,20 +28,14 @@ export async function startLoopbackLab(): Promise<LoopbackLab> {
         },
       },
     });
-  const rendezvous = new RendezvousServer({ host: '127.0.0.1', port: 0, token: 'tok', logger: logger('rendezvous') });
-  const addr = await rendezvous.listen();
-  const bound = await bindStunSockets({ host: '127.0.0.1', port: addr.port });
-  const udp = new UdpService(bound.layout, bound.sockets);
+  // TCP and STUN on one port number, as the CLI does by default.
+  const rendezvous = await startRendezvous({ host: '127.0.0.1', port: 0, token: 'tok', logger: logger('rendezvous'), stun: {} });
   return {
-    server: { host: '127.0.0.1', port: addr.port },
+    server: { host: '127.0.0.1', port: rendezvous.tcp!.port },
     rendezvous,
-    udp,
     logs,
     logger,
-    async close() {
-      udp.close();
-      await rendezvous.close();
-    },
+    close: () => rendezvous.close(),
   };
 }
 

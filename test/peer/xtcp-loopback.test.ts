@@ -117,7 +117,7 @@ test('once direct, the transfer survives the rendezvous going away, and new conn
 
 test('--relay never without a direct path: connections are refused and the log says why', { timeout: 60_000 }, async () => {
   const lab = await startLoopbackLab();
-  lab.udp.close(); // no STUN answers: both sides look UDP-blocked
+  lab.rendezvous.udp?.close(); // no STUN answers: both sides look UDP-blocked
   const echo = await echoServer();
   const provider = startProvider(lab, echo.port);
   const { visitor, port } = await startVisitor(lab, { relay: 'never', waitTimeoutMs: 2000 });
