@@ -223,6 +223,7 @@ export class DirectLink extends EventEmitter {
     if (this.closed || this.attempt !== state) return;
     state.nat = found.nat;
     state.hops = found.hops;
+    if (found.reason !== undefined) this.log.warn('direct-unavailable', { reason: found.reason });
     const hosts = this.opts.hostCandidates ? this.hostAddresses(socket) : [];
     const candidates = candidatesFor(found, hosts, socket.localEndpoint().port);
     this.log.debug('candidates', { attempt: n, candidates: candidates.map((c) => `${c.kind} ${c.address}:${c.port}`).join(', '), nat: found.detail });
