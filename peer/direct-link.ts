@@ -243,7 +243,10 @@ export class DirectLink extends EventEmitter {
     if (m.candidates.length === 0 || state.nat === null) {
       return this.attemptFailed(state, m.reason ?? 'the peer offered no candidates', '');
     }
-    const remoteNat: SessionNatInfo = m.nat ? { ...m.nat } : { udp: true, mapping: 'unknown', allocation: 'unknown' };
+    const peerNat = m.nat;
+    const remoteNat: SessionNatInfo = peerNat
+      ? { udp: peerNat.udp, mapping: peerNat.mapping, allocation: peerNat.allocation, ...(peerNat.step !== undefined ? { step: peerNat.step } : {}) }
+      : { udp: true, mapping: 'unknown', allocation: 'unknown' };
     const plan = planPunch(state.nat, remoteNat, { birthday: this.opts.birthday });
     if (!plan.direct) return this.attemptFailed(state, plan.reason, '', true);
     const startAt = this.o.scheduler.now() + m.startInMs;

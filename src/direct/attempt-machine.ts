@@ -81,6 +81,8 @@ export class AttemptMachine {
   /** start-delay, retry or hopeless-retry: one slot, as one attempt at a time is wanted. */
   private wait: Armed | null = null;
   private giveUp: { at: number; reason: string } | null = null;
+  /** Set once the relay is gone (it does not come back within a session): how long a session may go without any path. */
+  private relayGoneGraceMs: number | null = null;
   private actions: AttemptAction[] = [];
 
   constructor(o: AttemptMachineOptions) {
@@ -210,6 +212,7 @@ export class AttemptMachine {
    */
   relayLost(now: number, graceMs: number = DIRECT_TIMERS.relayLostGiveUpMs): 'direct' | 'waiting' | 'closed' {
     if (this.closed) return 'closed';
+    this.relayGoneGraceMs = graceMs;
     if (this.locked) return 'direct';
     this.pathWasLost = true;
     if (this.role === 'initiator' && this.live === null) {
@@ -217,9 +220,7 @@ export class AttemptMachine {
       this.cancelWait();
       this.gather(this.next++);
     }
-    this.cancelGiveUp();
-    this.giveUp = { at: now + graceMs, reason: `no path to the peer for ${Math.round(graceMs / 1000)} s (relay closed, no direct path)` };
-    this.actions.push({ type: 'arm', timer: 'relay-lost-give-up', at: this.giveUp.at });
+    this.armGiveUp(now, graceMs);
     return 'waiting';
   }
 
@@ -274,6 +275,8 @@ export class AttemptMachine {
     this.lastFailure = `${reason}; punching again`;
     this.pathWasLost = true;
     this.actions.push({ type: 'fall-back', reason });
+    // No relay to fall back to: the session now has no path at all, the same deadline applies.
+    if (this.relayGoneGraceMs !== null) this.armGiveUp(now, this.relayGoneGraceMs);
     // Punch again at once with a fresh socket (a fresh NAT mapping); the
     // responder answers the punch-request that follows.
     if (this.role === 'initiator') this.start(now);
@@ -302,6 +305,12 @@ export class AttemptMachine {
     if (this.wait === null) return;
     this.actions.push({ type: 'cancel', timer: this.wait.timer });
     this.wait = null;
+  }
+
+  private armGiveUp(now: number, graceMs: number): void {
+    this.cancelGiveUp();
+    this.giveUp = { at: now + graceMs, reason: `no path to the peer for ${Math.round(graceMs / 1000)} s (relay closed, no direct path)` };
+    this.actions.push({ type: 'arm', timer: 'relay-lost-give-up', at: this.giveUp.at });
   }
 
   private cancelGiveUp(): void {

@@ -11,7 +11,8 @@
  *  - hopelessRetry  a punch failed because the two NATs cannot be punched at all
  *                   (planPunch said no): try again only after this long, the
  *                   networks may have changed by then.
- *  - relayLostGiveUp the relay link closed while there was no direct path: end the
+ *  - relayLostGiveUp the relay link closed while there was no direct path, or the
+ *                   direct path died after the relay had closed: end the
  *                   session if no path is found by then.
  *
  * One punch (PunchSession, armed by the rendezvous's 'punch' message):

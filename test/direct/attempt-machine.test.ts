@@ -181,6 +181,27 @@ test('relay lost, then a lock in time: no give-up, and the lock resends what was
   assert.deepEqual(d.runTo(60_000).filter((a) => a.type === 'give-up'), []);
 });
 
+test('the relay closed while direct, then the path dies: the session has no path at all, so the 20 s give-up is armed', () => {
+  const d = initiator();
+  d.m.start(0);
+  d.punch(0);
+  d.m.punchLocked(0);
+  d.m.relayLost(10);
+  d.collect();
+  d.now = 30_000;
+  d.m.pathDied(null, d.now);
+  assert.deepEqual(d.collect(), [
+    { type: 'fall-back', reason: 'no answer on the direct path (NAT mapping changed or the peer went away)' },
+    { type: 'arm', timer: 'relay-lost-give-up', at: 50_000 },
+    { type: 'gather', attempt: 1 },
+  ]);
+  d.punch(1);
+  d.now = 33_000;
+  d.fail(1);
+  const giveUps = d.runTo(50_000).filter((a) => a.type === 'give-up');
+  assert.equal(giveUps.length, 1);
+});
+
 test('relay lost while on the direct path changes nothing', () => {
   const d = initiator();
   d.m.start(0);
