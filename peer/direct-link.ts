@@ -114,11 +114,12 @@ export class DirectLink extends EventEmitter {
     this.relay = null;
     const outcome = this.machine.relayLost(this.o.scheduler.now(), graceMs);
     if (outcome === 'closed') return;
+    // Kept even while direct: if that path dies later, the session has no path at all.
+    this.onGiveUp = onGiveUp;
     if (outcome === 'direct') {
       this.log.info('relay-lost', { reason: 'relay link closed; the session stays on the direct path' });
       return;
     }
-    this.onGiveUp = onGiveUp;
     this.log.warn('relay-lost', { reason: 'relay link closed and no direct path yet', waitingMs: graceMs });
     this.apply();
   }

@@ -70,6 +70,8 @@ export interface Lab {
   responder: Peer;
   logs: LogLine[];
   relay: DatagramPath;
+  /** The stand-in rendezvous: set controlUp = false to refuse offers. */
+  broker: { controlUp: boolean };
   events(role: Role, event: string): LogLine[];
   close(): void;
 }
@@ -120,7 +122,7 @@ class Broker {
   }
 }
 
-export function startLab(seed = 1): Lab {
+export function startLab(seed = 1, options: { startDelayMs?: number } = {}): Lab {
   const topo = buildTopology({ seed, recordTrace: false, sites: [{ name: 'a', nat: null, hosts: 2 }] });
   const rng = new SeededRandom(seed ^ 0x51);
   const random = { bytes: (n: number) => rng.bytes(n), next: () => rng.next() };
@@ -159,6 +161,7 @@ export function startLab(seed = 1): Lab {
       sendControl: (m) => broker.send(role, m),
       logger,
       hostAddresses: () => [host.address],
+      ...(role === 'initiator' && options.startDelayMs !== undefined ? { options: { startDelayMs: options.startDelayMs } } : {}),
     });
     link.relay = fakeRelay;
     broker.links[role] = link;
@@ -173,6 +176,7 @@ export function startLab(seed = 1): Lab {
     responder,
     logs,
     relay: fakeRelay,
+    broker,
     events: (role, event) => logs.filter((l) => l.role === role && l.event === event),
     close() {
       initiator.link.close();
