@@ -1,5 +1,3 @@
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import type { ClientMessage } from '../src/control/index.js';
 import type { Logger } from '../src/log/logger.js';
 import type { Runtime } from '../src/net/runtime.js';
@@ -7,8 +5,8 @@ import type { Role } from '../src/role.js';
 import type { UdpEndpoint } from '../src/net/udp-socket.js';
 import type { TunnelSession } from '../src/session/index.js';
 import { DirectLink, type DirectOptions } from './direct-link.js';
+import { RendezvousDiscovery, dnsResolveIpv4, type ResolveIpv4 } from './direct/rendezvous-discovery.js';
 import type { HostPort } from './endpoint-arg.js';
-import { SessionStun } from './session-stun.js';
 
 /** How a peer reaches for the direct path (xtcp). */
 export interface DirectConfig {
@@ -23,16 +21,6 @@ export interface DirectConfig {
   bindAddress?: string;
 }
 
-/** UDP needs an address: resolve the rendezvous's name once per session. */
-async function resolveServer(host: string): Promise<string | null> {
-  if (isIP(host) !== 0) return host;
-  try {
-    return (await lookup(host, { family: 4 })).address;
-  } catch {
-    return null;
-  }
-}
-
 export async function createDirectLink(args: {
   connId: string;
   role: Role;
@@ -43,14 +31,16 @@ export async function createDirectLink(args: {
   config: DirectConfig;
   sendControl: (m: ClientMessage) => boolean;
   logger: Logger;
+  /** How the rendezvous's name becomes an address for UDP (default: node:dns, IPv4). */
+  resolve?: ResolveIpv4;
 }): Promise<DirectLink> {
   const { runtime: rt, config } = args;
-  const address = (await resolveServer(args.server.host)) ?? '0.0.0.0';
-  const port = config.udpPort ?? args.server.port;
-  const discovery = new SessionStun(
-    { primary: { address, port }, alternatePort: { address, port: port + 1 }, ...(config.stunServers ? { extra: config.stunServers } : {}) },
+  // UDP needs an address: the name is resolved when the first attempt asks for its address (see RendezvousDiscovery).
+  const discovery = new RendezvousDiscovery(
+    { host: args.server.host, port: config.udpPort ?? args.server.port, ...(config.stunServers ? { extra: config.stunServers } : {}) },
     rt.scheduler,
     (n) => rt.random.bytes(n),
+    args.resolve ?? dnsResolveIpv4,
   );
   return new DirectLink({
     connId: args.connId,

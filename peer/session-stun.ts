@@ -5,7 +5,8 @@ import { isSequentialStep } from '../src/nat/port-step.js';
 import type { SessionNatInfo } from '../src/punch/index.js';
 import { BindingClient } from '../src/stun/binding-client.js';
 import { NORMAL_TTL } from '../src/punch/index.js';
-import type { ReflexiveDiscovery } from './direct-link.js';
+import { DIRECT_TIMERS } from '../src/direct/index.js';
+import type { ReflexiveDiscovery } from './direct/options.js';
 
 /** TTL-limited STUN requests 1..this find the hop count to the rendezvous. */
 const MAX_HOP_PROBE = 8;
@@ -24,13 +25,13 @@ export class SessionStun implements ReflexiveDiscovery {
     private readonly servers: { primary: UdpEndpoint; alternatePort: UdpEndpoint; extra?: readonly UdpEndpoint[] },
     private readonly scheduler: Scheduler,
     private readonly random: (n: number) => Uint8Array,
-    private readonly timeoutMs = 1500,
+    private readonly timeoutMs: number = DIRECT_TIMERS.stunTimeoutMs,
   ) {}
 
   async discover(socket: UdpSocket, route: (handler: (data: Buffer, from: UdpEndpoint) => boolean) => void) {
     const client = new BindingClient(socket, { scheduler: this.scheduler, random: this.random });
     route((data, from) => client.handle(data, from));
-    const q = (to: UdpEndpoint) => ({ to, timeoutMs: this.timeoutMs, rtoMs: 250 });
+    const q = (to: UdpEndpoint) => ({ to, timeoutMs: this.timeoutMs, rtoMs: DIRECT_TIMERS.stunRtoMs });
     // Extra STUN servers run alongside and get only the grace below: one that
     // never answers must not hold up the session.
     const extraMapped: UdpEndpoint[] = [];
@@ -57,7 +58,7 @@ export class SessionStun implements ReflexiveDiscovery {
     // about one round trip of the main answers; the ones that died on the way
     // never will, so don't wait for them.
     const rtt = this.scheduler.now() - t0;
-    await new Promise<void>((resolve) => this.scheduler.at(this.scheduler.now() + Math.min(200, 20 + rtt), resolve));
+    await new Promise<void>((resolve) => this.scheduler.at(this.scheduler.now() + Math.min(DIRECT_TIMERS.stunSettleMaxMs, 20 + rtt), resolve));
     client.close();
     const reached = reachedTtls;
     const hops = reached.length > 0 ? Math.min(...reached) : null;

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { bindUdpSocket } from '../../src/net/index.js';
 import { deriveSessionKeys } from '../../src/crypto/index.js';
 import { TunnelSession } from '../../src/session/index.js';
-import { UdpPath } from '../../src/path/udp-path.js';
+import { UdpPath } from '../../src/direct/udp-path.js';
 import { bridge } from '../../peer/bridge.js';
 
 export interface EndpointConfig {

@@ -12,6 +12,5 @@ export {
   type Transmit,
   type BirthdayRole,
 } from './punch-session.js';
-export { PathMonitor, type PathHealth, type PathMonitorOptions } from './path-monitor.js';
 export { sendTransmits, NORMAL_TTL } from './transmit.js';
 export { PunchRunner } from './punch-runner.js';

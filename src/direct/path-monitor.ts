@@ -1,7 +1,6 @@
 import type { UdpEndpoint } from '../net/udp-socket.js';
-import { ProbeType, type ProbeCodec } from './probe-codec.js';
-import type { ProbePacket } from './probe-packet.js';
-import type { Transmit } from './punch-session.js';
+import { ProbeType, type ProbeCodec, type ProbePacket, type Transmit } from '../punch/index.js';
+import { DIRECT_TIMERS } from './timers.js';
 
 export interface PathMonitorOptions {
   codec: ProbeCodec;
@@ -10,14 +9,14 @@ export interface PathMonitorOptions {
   now: number;
   /**
    * Keepalive when nothing was sent on the path for this long: holds the NAT
-   * mappings open (well under the common 30 s UDP timeout). Default 15 s.
+   * mappings open (well under the common 30 s UDP timeout). Default DIRECT_TIMERS.keepaliveInitialMs.
    */
   keepaliveMs?: number;
-  /** Sent but heard nothing back for this long: the path is suspect and gets checked quickly. Default 2000 ms. */
+  /** Sent but heard nothing back for this long: the path is suspect and gets checked quickly. Default DIRECT_TIMERS.suspectAfterMs. */
   suspectAfterMs?: number;
-  /** Checks while suspect, this far apart. Default 300 ms. */
+  /** Checks while suspect, this far apart. Default DIRECT_TIMERS.checkIntervalMs. */
   checkIntervalMs?: number;
-  /** Suspect for this long with no answer: the path is dead. Default 2500 ms. */
+  /** Suspect for this long with no answer: the path is dead. Default DIRECT_TIMERS.deadAfterMs. */
   deadAfterMs?: number;
 }
 
@@ -60,10 +59,10 @@ export class PathMonitor {
     this.codec = opts.codec;
     this.socket = opts.socket;
     this.remote = opts.remote;
-    this.keepaliveMs = opts.keepaliveMs ?? 15_000;
-    this.suspectAfterMs = opts.suspectAfterMs ?? 2000;
-    this.checkIntervalMs = opts.checkIntervalMs ?? 300;
-    this.deadAfterMs = opts.deadAfterMs ?? 2500;
+    this.keepaliveMs = opts.keepaliveMs ?? DIRECT_TIMERS.keepaliveInitialMs;
+    this.suspectAfterMs = opts.suspectAfterMs ?? DIRECT_TIMERS.suspectAfterMs;
+    this.checkIntervalMs = opts.checkIntervalMs ?? DIRECT_TIMERS.checkIntervalMs;
+    this.deadAfterMs = opts.deadAfterMs ?? DIRECT_TIMERS.deadAfterMs;
     this.lastHeard = opts.now;
     this.lastSent = opts.now;
   }

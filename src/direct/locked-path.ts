@@ -1,10 +1,19 @@
-import type { Scheduler, TimerHandle } from '../src/clock/scheduler.js';
-import { sameEndpoint } from '../src/net/endpoint.js';
-import type { UdpEndpoint, UdpSocket } from '../src/net/udp-socket.js';
-import { UdpPath } from '../src/path/udp-path.js';
-import { PathMonitor, ProbeType, sendTransmits, type ProbeCodec } from '../src/punch/index.js';
-import type { TunnelSession } from '../src/session/index.js';
-import { PacketKind } from '../src/wire/packet-kind.js';
+import type { Scheduler, TimerHandle } from '../clock/scheduler.js';
+import { sameEndpoint } from '../net/endpoint.js';
+import type { UdpEndpoint, UdpSocket } from '../net/udp-socket.js';
+import { ProbeType, sendTransmits, type ProbeCodec } from '../punch/index.js';
+import type { DatagramPath } from '../path/datagram-path.js';
+import { PacketKind } from '../wire/packet-kind.js';
+import { PathMonitor } from './path-monitor.js';
+import { UdpPath } from './udp-path.js';
+
+/** What the direct path needs of the tunnel session it carries (TunnelSession has it). */
+export interface DirectSession {
+  /** An incoming sealed packet; true when it authenticated. */
+  receive(packet: Buffer, path?: DatagramPath): boolean;
+  /** Moves the session's sending to `path`; previousDied: resend what is in flight at once. */
+  setPath(path: DatagramPath, opts?: { previousDied?: boolean }): void;
+}
 
 export interface LockedPathOptions {
   /** The socket that won the punch; the LockedPath owns it from now on. */
@@ -12,10 +21,12 @@ export interface LockedPathOptions {
   remote: UdpEndpoint;
   codec: ProbeCodec;
   scheduler: Scheduler;
-  session: TunnelSession;
+  session: DirectSession;
   keepaliveMs: number;
   /** The path stopped answering; `idleBeforeLossMs` is how long it had been quiet before (see PathMonitor). */
   onDead: (idleBeforeLossMs: number | null) => void;
+  /** An asynchronous error on the socket (the owner decides whether it is fatal). */
+  onSocketError?: (err: Error) => void;
 }
 
 /**
@@ -48,6 +59,10 @@ export class LockedPath {
         if (monitor.onSent(scheduler.now())) rearm();
       }
     })(o.socket, o.remote, 1400);
+    const onSocketError = o.onSocketError;
+    o.socket.onError((err) => {
+      if (!this.closed) onSocketError?.(err);
+    });
     o.socket.onMessage((data, from) => {
       const kind = data[0];
       if (kind === PacketKind.Session) this.onSessionPacket(data, from);

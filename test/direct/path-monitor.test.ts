@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { PathMonitor, ProbeCodec, ProbeType, derivePunchKeys } from '../../src/punch/index.js';
+import { DIRECT_TIMERS, PATH_DEATH_MS, PathMonitor } from '../../src/direct/index.js';
+import { ProbeCodec, ProbeType, derivePunchKeys } from '../../src/punch/index.js';
 
 const key = randomBytes(32);
 const mine = new ProbeCodec(derivePunchKeys(key, 'initiator', 'x'), randomBytes);
@@ -10,6 +11,7 @@ const remote = { address: '203.0.113.9', port: 9 };
 
 test('an idle path gets a keepalive every 15 s, and the peer\'s answer keeps it alive', () => {
   const m = new PathMonitor({ codec: mine, socket: 0, remote, now: 0 });
+  assert.equal(DIRECT_TIMERS.keepaliveInitialMs, 15_000);
   assert.equal(m.nextDeadline(), 15_000);
   m.tick(15_000);
   const out = m.drain();
@@ -30,9 +32,11 @@ test('an idle path gets a keepalive every 15 s, and the peer\'s answer keeps it 
   assert.equal(m.keepalivesSent, 3);
 });
 
-test('a path that stops answering while data is sent turns suspect, is checked quickly, and is dead within 5 s', () => {
+test('a path that stops answering while data is sent turns suspect, is checked quickly, and is dead 4.5 s after the first unanswered send', () => {
+  assert.equal(PATH_DEATH_MS, 4500);
   const m = new PathMonitor({ codec: mine, socket: 0, remote, now: 0 });
   let deadAt = -1;
+  let suspectAt = -1;
   for (let t = 0; t <= 10_000; t += 10) {
     if (t < 1000) {
       m.onSent(t);
@@ -42,10 +46,14 @@ test('a path that stops answering while data is sent turns suspect, is checked q
     }
     m.tick(t);
     m.drain();
+    if (m.health === 'suspect' && suspectAt < 0) suspectAt = t;
     if (m.health === 'dead' && deadAt < 0) deadAt = t;
   }
-  assert.ok(deadAt > 1000 && deadAt <= 6000, `dead at ${deadAt}`);
-  assert.ok(m.checksSent >= 5);
+  // The first unanswered send is the one at 1000 ms (the one at 990 was answered at 995).
+  assert.equal(suspectAt, 1000 + DIRECT_TIMERS.suspectAfterMs);
+  assert.equal(deadAt, 1000 + PATH_DEATH_MS);
+  // Checks every 300 ms while suspect: at +0, +300, ... +2400.
+  assert.equal(m.checksSent, Math.floor((DIRECT_TIMERS.deadAfterMs - 1) / DIRECT_TIMERS.checkIntervalMs) + 1);
 });
 
 test('a keepalive from the peer is answered and counts as life', () => {

@@ -1,5 +1,5 @@
 import type { UdpEndpoint, UdpSocket } from '../net/udp-socket.js';
-import type { DatagramPath } from './datagram-path.js';
+import type { DatagramPath } from '../path/datagram-path.js';
 
 /**
  * A direct path: the session's UDP socket aimed at one remote endpoint.

@@ -1,0 +1,81 @@
+import type { UdpEndpoint, UdpSocket } from '../../src/net/udp-socket.js';
+import { ProbeType, type ProbeCodec, type PunchRunner, type SessionNatInfo } from '../../src/punch/index.js';
+import { PacketKind, looksLikeStun } from '../../src/wire/packet-kind.js';
+
+export type StunHandler = (data: Buffer, from: UdpEndpoint) => boolean;
+
+export interface AttemptHooks {
+  codec: ProbeCodec;
+  /** A session packet on an attempt's socket (the peer locked before we did). */
+  onSession: (data: Buffer) => void;
+  /** An asynchronous error on socket `index` (0: the session socket). */
+  onError: (index: number, err: Error) => void;
+}
+
+/**
+ * One punch attempt's sockets (the session socket first, then any birthday
+ * sockets), what address discovery found, and the punch once it runs. It
+ * demultiplexes each socket: probes to the punch (or answered while no punch
+ * runs), session packets to the session, STUN to discovery.
+ */
+export class Attempt {
+  readonly sockets: UdpSocket[] = [];
+  nat: SessionNatInfo | null = null;
+  hops: number | null = null;
+  runner: PunchRunner | null = null;
+  private stun: StunHandler | null = null;
+
+  constructor(
+    readonly n: number,
+    private readonly hooks: AttemptHooks,
+  ) {}
+
+  /** Adds a socket and routes its datagrams; returns its index. */
+  add(socket: UdpSocket): number {
+    const index = this.sockets.push(socket) - 1;
+    socket.onError((err) => this.hooks.onError(index, err));
+    socket.onMessage((data, from) => this.route(index, socket, data, from));
+    return index;
+  }
+
+  /** Where STUN answers on the session socket go (address discovery). */
+  routeStun(handler: StunHandler): void {
+    this.stun = handler;
+  }
+
+  /** Hands socket `keep` over (it won the punch) and closes the others. */
+  release(keep: number): UdpSocket | undefined {
+    const kept = this.sockets[keep];
+    this.sockets.forEach((s, i) => {
+      if (i !== keep) s.close();
+    });
+    this.sockets.length = 0;
+    return kept;
+  }
+
+  close(reason: string): void {
+    this.runner?.stop(reason);
+    for (const s of this.sockets) s.close();
+  }
+
+  private route(index: number, socket: UdpSocket, data: Buffer, from: UdpEndpoint): void {
+    const kind = data[0];
+    if (kind === undefined) return;
+    if (kind === PacketKind.Probe) {
+      if (this.runner !== null) this.runner.feed(data, from, index);
+      else this.answerProbe(data, from, socket);
+      return;
+    }
+    if (kind === PacketKind.Session) return this.hooks.onSession(data);
+    if (index === 0 && looksLikeStun(kind)) this.stun?.(data, from);
+  }
+
+  /** Probe-kind packets before the punch runs: answer, nothing more. */
+  private answerProbe(data: Buffer, from: UdpEndpoint, socket: UdpSocket): void {
+    const codec = this.hooks.codec;
+    const p = codec.open(data);
+    if (p === null) return;
+    if (p.type === ProbeType.Probe) socket.send(codec.make(ProbeType.Ack, from, p.nonce).data, from);
+    else if (p.type === ProbeType.Keepalive) socket.send(codec.make(ProbeType.KeepaliveAck, from, p.nonce).data, from);
+  }
+}
