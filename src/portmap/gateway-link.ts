@@ -24,7 +24,7 @@ const MAX_SSDP_ANSWERS = 16;
 
 export class GatewayLink {
   private readonly waiters = new Set<Waiter>();
-  private ssdpAnswers: SsdpAnswer[] | null = null;
+  private search: { answers: SsdpAnswer[]; enough: (a: SsdpAnswer) => boolean; finish: () => void } | null = null;
   private closedFlag = false;
   /** Datagrams that failed to decode, or came from elsewhere. */
   dropped = 0;
@@ -91,23 +91,30 @@ export class GatewayLink {
 
   /**
    * M-SEARCH for an IGD: unicast to the gateway first (host firewalls may drop
-   * multicast answers), then multicast; collects answers from the gateway for
+   * multicast answers), then multicast for IGD:1, then ssdp:all (which draws
+   * one answer per device and service, so it goes last). Collects answers
+   * from the gateway; resolves at the first one `enough` accepts, or after
    * `waitMs`.
    */
-  searchSsdp(waitMs: number): Promise<SsdpAnswer[]> {
+  searchSsdp(waitMs: number, enough: (a: SsdpAnswer) => boolean): Promise<SsdpAnswer[]> {
     return new Promise((resolve) => {
-      if (this.closedFlag) {
+      if (this.closedFlag || this.search !== null) {
         resolve([]);
         return;
       }
       const answers: SsdpAnswer[] = [];
-      this.ssdpAnswers = answers;
-      for (const st of [IGD_V1, SSDP_ALL]) this.socket.send(encodeMSearch(st), { address: this.gateway, port: SSDP_PORT });
-      for (const st of [IGD_V1, SSDP_ALL]) this.socket.send(encodeMSearch(st), { address: SSDP_MULTICAST, port: SSDP_PORT });
-      this.scheduler.at(this.scheduler.now() + waitMs, () => {
-        if (this.ssdpAnswers === answers) this.ssdpAnswers = null;
+      const finish = (): void => {
+        if (this.search !== search) return;
+        this.search = null;
+        timer.cancel();
         resolve(answers);
-      });
+      };
+      const search = { answers, enough, finish };
+      this.search = search;
+      this.socket.send(encodeMSearch(IGD_V1), { address: this.gateway, port: SSDP_PORT });
+      this.socket.send(encodeMSearch(IGD_V1), { address: SSDP_MULTICAST, port: SSDP_PORT });
+      this.socket.send(encodeMSearch(SSDP_ALL), { address: SSDP_MULTICAST, port: SSDP_PORT });
+      const timer = this.scheduler.at(this.scheduler.now() + waitMs, finish);
     });
   }
 
@@ -115,6 +122,7 @@ export class GatewayLink {
     if (this.closedFlag) return;
     this.closedFlag = true;
     for (const w of [...this.waiters]) w.cancel();
+    this.search?.finish();
     this.socket.close();
   }
 
@@ -128,15 +136,19 @@ export class GatewayLink {
       this.dropped++;
       return;
     }
-    if (this.ssdpAnswers !== null && this.ssdpAnswers.length < MAX_SSDP_ANSWERS) {
-      try {
-        this.ssdpAnswers.push(parseSsdpAnswer(data));
-        return;
-      } catch {
-        /* counted below */
-      }
+    // SSDP answers come from whatever port the device likes (miniupnpd: not 1900). ssdp:all draws one
+    // answer per device and service: past the cap, or after the search, they are just ignored.
+    const search = this.search;
+    if (search === null || search.answers.length >= MAX_SSDP_ANSWERS) return;
+    let answer: SsdpAnswer;
+    try {
+      answer = parseSsdpAnswer(data);
+    } catch {
+      this.dropped++;
+      return;
     }
-    this.dropped++;
+    search.answers.push(answer);
+    if (search.enough(answer)) search.finish();
   }
 }
 

@@ -23,9 +23,11 @@ export interface WanService {
 }
 
 /** One tag seen by the scanner: its local name (prefix dropped), whether it closes, and where it sits. */
-interface Tag {
+export interface Tag {
   name: string;
   closing: boolean;
+  /** <x/>: an element with no content. */
+  selfClosing: boolean;
   /** Index of its '<'. */
   start: number;
   /** Index just past its '>'. */
@@ -35,7 +37,7 @@ interface Tag {
 /**
  * Every tag in `xml` in one linear pass (no regex backtracking, so a hostile
  * description cannot make us spin). Comments, declarations and processing
- * instructions are skipped; self-closing tags are neither opened nor closed.
+ * instructions are skipped.
  */
 export function scanTags(xml: string, limit = 20_000): Tag[] {
   const tags: Tag[] = [];
@@ -53,12 +55,12 @@ export function scanTags(xml: string, limit = 20_000): Tag[] {
     if (gt < 0) break;
     i = gt + 1;
     const inner = xml.slice(lt + 1, gt);
-    if (inner.startsWith('?') || inner.startsWith('!') || inner.endsWith('/')) continue;
+    if (inner.startsWith('?') || inner.startsWith('!')) continue;
     const closing = inner.startsWith('/');
     const m = /^[\w.:-]+/.exec(closing ? inner.slice(1) : inner);
     if (!m) continue;
     const qname = m[0];
-    tags.push({ name: qname.slice(qname.lastIndexOf(':') + 1), closing, start: lt, end: gt + 1 });
+    tags.push({ name: qname.slice(qname.lastIndexOf(':') + 1), closing, selfClosing: !closing && inner.endsWith('/'), start: lt, end: gt + 1 });
   }
   return tags;
 }
@@ -69,6 +71,10 @@ export function xmlBlocks(xml: string, tag: string, limit = 256, tags: Tag[] = s
   for (let i = 0; i < tags.length && out.length < limit; i++) {
     const open = tags[i]!;
     if (open.closing || open.name !== tag) continue;
+    if (open.selfClosing) {
+      out.push('');
+      continue;
+    }
     let j = i + 1;
     while (j < tags.length && !(tags[j]!.closing && tags[j]!.name === tag)) j++;
     if (j >= tags.length) break;

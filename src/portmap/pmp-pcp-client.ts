@@ -22,7 +22,10 @@ import {
 } from './pcp.js';
 import type { RetransmitPolicy } from './retransmit.js';
 
-export type MapOutcome = { ok: true; grant: Grant } | { ok: false; reason: string };
+export type MapOutcome =
+  | { ok: true; grant: Grant }
+  /** `unreachable`: the router did not answer at all (for UPnP: its HTTP server is gone, maybe moved). */
+  | { ok: false; reason: string; unreachable?: boolean };
 
 /** Probes send once: an unanswered probe means "not here", not "retry". */
 export function probePolicy(waitMs: number): RetransmitPolicy {

@@ -19,7 +19,7 @@ import { localAddressToward, readDefaultGateway } from './local-network.js';
 import { PortMapperCore, type PortMapAction, type PortMapEvent, type PortMapProtocol } from './mapper-core.js';
 import { PCP_NONCE_BYTES } from './pcp.js';
 import { mapNatPmp, mapPcp, probeNatPmp, probePcp, type MapOutcome } from './pmp-pcp-client.js';
-import { answerMayBeGateway } from './ssdp.js';
+import { answerMayBeGateway, type SsdpAnswer } from './ssdp.js';
 import { PORTMAP_TIMERS } from './timers.js';
 import { UpnpGateway } from './upnp-client.js';
 
@@ -178,6 +178,12 @@ export class PortMapper {
           if (out.ok) await this.unmap(out.grant.protocol, out.grant.externalPort);
           return;
         }
+        this.opts.log?.debug('portmap-map-result', {
+          protocol: a.protocol,
+          refresh: a.refresh,
+          ok: out.ok,
+          ...(out.ok ? { externalPort: out.grant.externalPort } : { reason: out.reason }),
+        });
         if (out.ok) this.core.mapSucceeded(out.grant, this.scheduler.now());
         else this.core.mapFailed(a.protocol, out.reason, this.scheduler.now());
         return;
@@ -194,7 +200,7 @@ export class PortMapper {
     const [pmp, pcp, upnp] = await Promise.all([
       wanted.has('natpmp') ? probeNatPmp(this.link, wait) : false,
       wanted.has('pcp') ? probePcp(this.link, this.localAddress, wait) : false,
-      wanted.has('upnp') ? this.probeUpnp(wait + PORTMAP_TIMERS.upnpProbeExtraMs) : false,
+      wanted.has('upnp') ? this.probeUpnp(PORTMAP_TIMERS.upnpProbeMs) : false,
     ]);
     const out = new Set<PortMapProtocol>();
     if (pmp) out.add('natpmp');
@@ -204,11 +210,12 @@ export class PortMapper {
   }
 
   private async probeUpnp(waitMs: number): Promise<boolean> {
-    const answers = await this.link.searchSsdp(waitMs);
+    const usable = (a: SsdpAnswer): boolean => answerMayBeGateway(a) && a.location.hostname === this.link.gateway;
+    const answers = await this.link.searchSsdp(waitMs, usable);
     const seen = new Set<string>();
     this.upnpLocations = [];
     for (const a of answers) {
-      if (!answerMayBeGateway(a) || a.location.hostname !== this.link.gateway || seen.has(a.location.href)) continue;
+      if (!usable(a) || seen.has(a.location.href)) continue;
       seen.add(a.location.href);
       this.upnpLocations.push(a.location);
     }
@@ -243,9 +250,17 @@ export class PortMapper {
           REQUEST_POLICY,
         );
       case 'upnp': {
+        const req = { internalClient: this.localAddress, internalPort, suggestedExternalPort, lifetimeSeconds, refresh };
         const gw = await this.upnpGateway();
         if (typeof gw === 'string') return { ok: false, reason: gw };
-        return gw.map({ internalClient: this.localAddress, internalPort, suggestedExternalPort, lifetimeSeconds, refresh });
+        const out = await gw.map(req);
+        if (out.ok || out.unreachable !== true || this.closing) return out;
+        // A restarted router's HTTP server often comes back on another port: search again, then retry once.
+        this.upnp = null;
+        if (!(await this.probeUpnp(PORTMAP_TIMERS.upnpProbeMs))) return out;
+        const again = await this.upnpGateway();
+        if (typeof again === 'string') return { ok: false, reason: `${out.reason}; then ${again}` };
+        return again.map(req);
       }
     }
   }

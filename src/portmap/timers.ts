@@ -5,8 +5,13 @@
 export const PORTMAP_TIMERS = {
   /** How long each protocol's probe waits for an answer (tailscale: 250 ms). All three probe at once. */
   probeMs: 250,
-  /** UPnP answers come from an SSDP search with MX: 1; give them a little longer (tailscale: +50 ms). */
-  upnpProbeExtraMs: 50,
+  /**
+   * The UPnP probe's longest wait; it ends at the gateway's first usable SSDP
+   * answer. Longer than the others because MX: 1 lets a device delay its
+   * multicast answers up to 1 s, and miniupnpd answered only after 150-300 ms
+   * on a loaded lab machine (tailscale waits 250 + 50 ms).
+   */
+  upnpProbeMs: 1000,
   /** First retransmission of a NAT-PMP or PCP request (RFC 6886: 250 ms, doubling). */
   requestRtoMs: 250,
   /** Sends per NAT-PMP/PCP request: 250 + 500 + 1000 + 2000 ms, well short of RFC 6886's 64 s. */

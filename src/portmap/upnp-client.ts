@@ -104,6 +104,7 @@ export class UpnpGateway {
         },
       };
     } catch (e) {
+      if (isBurrowError(e, 'ERR_PORTMAP_UNREACHABLE')) return { ok: false, reason: e.message, unreachable: true };
       return { ok: false, reason: isBurrowError(e) ? e.message : `unexpected: ${String(e)}` };
     }
   }
