@@ -57,6 +57,8 @@ export class PortMapperCore {
   private readonly allowed: readonly PortMapProtocol[];
   private candidates: PortMapProtocol[] = [];
   private failures: string[] = [];
+  /** Set while mapping when a refusal named an external address in private or shared space. */
+  private behindNat: string | null = null;
   private current: Current | null = null;
   /** Epoch bookkeeping per protocol, kept across re-maps (a restart shows as the epoch going back). */
   private lastEpoch = new Map<PortMapProtocol, { epoch: number; at: number }>();
@@ -96,6 +98,7 @@ export class PortMapperCore {
     if (this.phase !== 'probing') return;
     this.candidates = this.allowed.filter((p) => available.has(p));
     this.failures = [];
+    this.behindNat = null;
     if (this.candidates.length === 0) {
       const tried = this.allowed.map((p) => PROTOCOL_NAMES[p]).join(', ');
       this.fail(now, 'no-service', `no port-mapping service answered (${tried})`, PORTMAP_TIMERS.retryAfterFailureMs);
@@ -145,12 +148,22 @@ export class PortMapperCore {
     }
   }
 
-  mapFailed(protocol: PortMapProtocol, reason: string, now: number): void {
+  /**
+   * The router did not map. `externalAddress`: an address the refusal named
+   * anyway; when it is private or shared space, that is the real reason.
+   */
+  mapFailed(protocol: PortMapProtocol, reason: string, now: number, externalAddress?: string): void {
     if (this.phase === 'mapping') {
+      const verdict = externalAddress === undefined ? null : checkExternalAddress(externalAddress);
+      if (verdict !== null && !verdict.ok && verdict.kind === 'behind-nat') this.behindNat = `${PROTOCOL_NAMES[protocol]} ${reason}: ${verdict.reason}`;
       this.failures.push(`${PROTOCOL_NAMES[protocol]}: ${reason}`);
       const next = this.candidates[this.candidates.indexOf(protocol) + 1];
       if (next !== undefined) {
         this.requestMap(next, this.opts.internalPort, false);
+        return;
+      }
+      if (this.behindNat !== null) {
+        this.fail(now, 'behind-nat', this.behindNat, PORTMAP_TIMERS.retryAfterUnusableAddressMs);
         return;
       }
       this.fail(now, 'refused', `every port-mapping service failed (${this.failures.join('; ')})`, PORTMAP_TIMERS.retryAfterFailureMs);

@@ -25,7 +25,13 @@ import type { RetransmitPolicy } from './retransmit.js';
 export type MapOutcome =
   | { ok: true; grant: Grant }
   /** `unreachable`: the router did not answer at all (for UPnP: its HTTP server is gone, maybe moved). */
-  | { ok: false; reason: string; unreachable?: boolean };
+  | {
+      ok: false;
+      reason: string;
+      unreachable?: boolean;
+      /** An external address the refusal named anyway (PCP copies it into error responses). */
+      externalAddress?: string;
+    };
 
 /** Probes send once: an unanswered probe means "not here", not "retry". */
 export function probePolicy(waitMs: number): RetransmitPolicy {
@@ -41,7 +47,8 @@ function natPmpAddressAnswer(data: Buffer) {
 
 export async function probeNatPmp(link: GatewayLink, waitMs: number): Promise<boolean> {
   const r = await link.exchange(encodeExternalAddressRequest(), natPmpAddressAnswer, probePolicy(waitMs));
-  return r !== null && r.resultCode === NatPmpResult.Success;
+  // Any answer means a server is there; a refusal (say, no external address) is reported by the map attempt.
+  return r !== null;
 }
 
 export async function probePcp(link: GatewayLink, clientAddress: string, waitMs: number): Promise<boolean> {
@@ -54,7 +61,7 @@ export async function probePcp(link: GatewayLink, clientAddress: string, waitMs:
     },
     probePolicy(waitMs),
   );
-  return r !== null && (r.resultCode === PcpResult.Success || r.resultCode === PcpResult.UnsupportedOpcode);
+  return r !== null && r.resultCode !== PcpResult.UnsupportedVersion;
 }
 
 export async function mapNatPmp(
@@ -120,7 +127,15 @@ export async function mapPcp(
   );
   if (versionRefused) return { ok: false, reason: 'the server speaks only NAT-PMP' };
   if (resp === null || resp === undefined) return { ok: false, reason: 'no answer to the MAP request' };
-  if (resp.resultCode !== PcpResult.Success) return { ok: false, reason: `refused: ${pcpResultName(resp.resultCode)}` };
+  if (resp.resultCode !== PcpResult.Success) {
+    // miniupnpd on a reserved WAN address refuses with NO_RESOURCES but still names that address: worth passing on.
+    const named = resp.map?.externalAddress;
+    return {
+      ok: false,
+      reason: `refused: ${pcpResultName(resp.resultCode)}`,
+      ...(named !== null && named !== undefined && named !== '0.0.0.0' ? { externalAddress: named } : {}),
+    };
+  }
   const map = resp.map!;
   if (req.lifetimeSeconds !== 0 && map.externalAddress === null) return { ok: false, reason: 'the server assigned a non-IPv4 external address' };
   return {

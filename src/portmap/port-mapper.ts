@@ -185,7 +185,7 @@ export class PortMapper {
           ...(out.ok ? { externalPort: out.grant.externalPort } : { reason: out.reason }),
         });
         if (out.ok) this.core.mapSucceeded(out.grant, this.scheduler.now());
-        else this.core.mapFailed(a.protocol, out.reason, this.scheduler.now());
+        else this.core.mapFailed(a.protocol, out.reason, this.scheduler.now(), out.externalAddress);
         return;
       }
       case 'unmap':
