@@ -222,8 +222,10 @@ export class PortMapper {
     return this.upnpLocations.length > 0;
   }
 
+  /** The cached IGD, else one from the last search's answers, else from a new search. */
   private async upnpGateway(): Promise<UpnpGateway | string> {
     if (this.upnp !== null) return this.upnp;
+    if (this.upnpLocations.length === 0 && !(await this.probeUpnp(PORTMAP_TIMERS.upnpProbeMs))) return 'no UPnP IGD answered the search';
     const reasons: string[] = [];
     for (const loc of this.upnpLocations.slice(0, 4)) {
       try {
@@ -233,6 +235,7 @@ export class PortMapper {
         reasons.push(e instanceof Error ? e.message : String(e));
       }
     }
+    this.upnpLocations = []; // stale (the router may have moved its HTTP port): search again next time
     return reasons.length > 0 ? reasons.join('; ') : 'no IGD description found';
   }
 
@@ -257,7 +260,7 @@ export class PortMapper {
         if (out.ok || out.unreachable !== true || this.closing) return out;
         // A restarted router's HTTP server often comes back on another port: search again, then retry once.
         this.upnp = null;
-        if (!(await this.probeUpnp(PORTMAP_TIMERS.upnpProbeMs))) return out;
+        this.upnpLocations = [];
         const again = await this.upnpGateway();
         if (typeof again === 'string') return { ok: false, reason: `${out.reason}; then ${again}` };
         return again.map(req);
