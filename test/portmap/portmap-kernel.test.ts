@@ -80,6 +80,21 @@ test('UPnP IGD alone: maps, forwards, survives a router restart, releases on clo
   await proveProtocol('upnp');
 });
 
+test('all three offered at once: the parallel probe finds them and PCP is used; close releases it', { skip, timeout: 60_000 }, async () => {
+  const lab = await RouterLab.create({ wanAddress: WAN, natpmp: true, upnp: true });
+  try {
+    const child = lab.startMapper('pcp,natpmp,upnp');
+    const mapped = await child.waitFor((l) => l.type === 'mapped' || l.type === 'failed', 15_000);
+    assert.equal(mapped.type, 'mapped', JSON.stringify(mapped));
+    assert.equal(mapped.protocol, 'pcp');
+    assert.equal((await lab.forwards()).length, 1);
+    await child.close();
+    assert.deepEqual(await lab.forwards(), []);
+  } finally {
+    await lab.close();
+  }
+});
+
 test('a router on a reserved WAN address (100.64.0.1, another NAT above): nothing is advertised', { skip, timeout: 90_000 }, async () => {
   const lab = await RouterLab.create({ wanAddress: '100.64.0.1', natpmp: true, upnp: true });
   try {
