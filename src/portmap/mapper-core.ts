@@ -136,7 +136,7 @@ export class PortMapperCore {
     );
     this.current = { ...grant, grantedAt: now, expiresAt: now + grant.lifetimeSeconds * 1000 };
     this.phase = 'mapped';
-    this.timerAt = now + Math.max(1000, refreshIn);
+    this.timerAt = now + Math.max(PORTMAP_TIMERS.minRefreshIntervalMs, refreshIn);
     if (previous === null || restart !== null || changed) {
       this.emit({
         type: 'mapped',

@@ -24,6 +24,8 @@ export const PORTMAP_TIMERS = {
   lifetimeSeconds: 7200,
   /** Refresh when this fraction of the granted lifetime has passed. */
   refreshFraction: 0.5,
+  /** Never refresh more often than this, whatever the router grants (a 0 s lifetime must not spin). */
+  minRefreshIntervalMs: 1000,
   /** A refresh that failed is tried again after this long, until the mapping would have expired. */
   refreshRetryMs: 5000,
   /** After nothing answered or every protocol refused: probe again after this long. */
