@@ -83,6 +83,7 @@ export async function mapNatPmp(
   if (resp === null) return { ok: false, reason: 'no answer to the map request' };
   if (resp.resultCode !== NatPmpResult.Success) return { ok: false, reason: `refused: ${natPmpResultName(resp.resultCode)}` };
   if (lifetimeSeconds === 0) return { ok: true, grant: { protocol: 'natpmp', externalAddress: '', externalPort: 0, lifetimeSeconds: 0, epoch: resp.epoch } };
+  if (!resp.lifetimeSeconds || resp.externalPort === null) return { ok: false, reason: 'the router granted no lifetime' };
   const addr = await link.exchange(encodeExternalAddressRequest(), natPmpAddressAnswer, policy);
   if (addr === null) return { ok: false, reason: 'no answer to the external address request' };
   if (addr.resultCode !== NatPmpResult.Success || addr.externalAddress === null) {
@@ -93,8 +94,8 @@ export async function mapNatPmp(
     grant: {
       protocol: 'natpmp',
       externalAddress: addr.externalAddress,
-      externalPort: resp.externalPort ?? 0,
-      lifetimeSeconds: resp.lifetimeSeconds ?? 0,
+      externalPort: resp.externalPort,
+      lifetimeSeconds: resp.lifetimeSeconds,
       epoch: resp.epoch,
     },
   };
@@ -138,6 +139,7 @@ export async function mapPcp(
   }
   const map = resp.map!;
   if (req.lifetimeSeconds !== 0 && map.externalAddress === null) return { ok: false, reason: 'the server assigned a non-IPv4 external address' };
+  if (req.lifetimeSeconds !== 0 && resp.lifetimeSeconds === 0) return { ok: false, reason: 'the server granted no lifetime' };
   return {
     ok: true,
     grant: {

@@ -223,3 +223,24 @@ test('UPnP IGDv2: AddAnyPortMapping refused, AddPortMapping says permanent lease
   assert.equal(calls.at(-1)?.action, 'DeletePortMapping');
   assert.match(calls.at(-1)!.body, /<NewExternalPort>40000<\/NewExternalPort><NewProtocol>UDP</);
 });
+
+test('a router that grants a zero lifetime is a refusal, not a mapping to refresh in a loop', async () => {
+  const scheduler = new VirtualScheduler(0);
+  const { pm, events } = await startMapper(
+    scheduler,
+    (data, to, reply) => {
+      if (to.port !== 5351 || data[0] !== 0) return;
+      if (data[1] === 0) reply(natPmpAddressAnswer(1));
+      if (data[1] === 1) {
+        const a = natPmpMapAnswer(data, 1);
+        a.writeUInt32BE(0, 12);
+        reply(a);
+      }
+    },
+    { protocols: ['natpmp'] },
+  );
+  assert.ok(await scheduler.runUntil(() => events.length > 0, { maxTime: 10_000 }));
+  assert.equal(events[0]?.type, 'failed');
+  assert.match(JSON.stringify(events[0]), /granted no lifetime/);
+  await closeMapper(scheduler, pm);
+});
