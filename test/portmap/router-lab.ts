@@ -80,6 +80,8 @@ const NFT_RULES = `table inet filter {
 export class MapperChild {
   readonly lines: Array<Record<string, unknown>> = [];
   private buffer = '';
+  /** The tail of the child's log (the mapper logs at debug level to stderr). */
+  stderr = '';
   readonly exited: Promise<void>;
 
   constructor(readonly child: ChildProcess) {
@@ -92,7 +94,7 @@ export class MapperChild {
         if (line.startsWith('{') && this.lines.length < 10_000) this.lines.push(JSON.parse(line) as Record<string, unknown>);
       }
     });
-    child.stderr!.resume();
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => (this.stderr = (this.stderr + c).slice(-4000)));
     child.stdin!.on('error', () => {});
     this.exited = new Promise((r) => child.on('close', () => r()));
   }
@@ -107,7 +109,9 @@ export class MapperChild {
     for (;;) {
       const hit = this.lines.slice(from).find(pred);
       if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms; child printed ${JSON.stringify(this.lines)}`);
+      if (Date.now() > deadline) {
+        throw new Error(`timed out after ${ms} ms; child printed ${JSON.stringify(this.lines)}; its log ends: ${this.stderr.slice(-1500)}`);
+      }
       await sleep(50);
     }
   }
