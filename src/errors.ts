@@ -26,7 +26,13 @@ export type BurrowErrorCode =
   | 'ERR_CONNECT_FAILED'
   | 'ERR_CONFIG'
   | 'ERR_SOCKET_CLOSED'
-  | 'ERR_SOCKET_BIND';
+  | 'ERR_SOCKET_BIND'
+  /** A router's port-mapping answer (NAT-PMP, PCP, SSDP, UPnP XML/SOAP) that does not parse. */
+  | 'ERR_PORTMAP_MALFORMED'
+  /** The router answered but refused the request (a result code or a UPnP error). */
+  | 'ERR_PORTMAP_REFUSED'
+  /** No answer from the router in time (or the HTTP connection failed). */
+  | 'ERR_PORTMAP_UNREACHABLE';
 
 export class BurrowError extends Error {
   readonly code: BurrowErrorCode;
