@@ -1,0 +1,117 @@
+/**
+ * A session setup that fails part-way (here: a session tuning the
+ * TunnelSession refuses) is reported as a typed error, closes what it had
+ * opened (the relay link above all) and leaves no promise rejected unhandled.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isBurrowError, type BurrowError } from '../../src/errors.js';
+import { nodeStreamTransport } from '../../src/net/node-stream-transport.js';
+import type { StreamSocket, StreamTransport } from '../../src/net/stream-transport.js';
+import type { SessionTuning } from '../../peer/tunnel-options.js';
+import { echoServer, startLoopbackLab, startProvider, startVisitor, waitFor } from './harness.js';
+
+/** A mux window below the mux's minimum (1024): the TunnelSession constructor throws on it. */
+const BAD_TUNING: SessionTuning = { mux: { initialWindow: 1 } };
+
+/** node:net, recording every socket this peer connects (its control connection first, then relay links). */
+function recordingTransport(): { transport: StreamTransport; sockets: StreamSocket[] } {
+  const sockets: StreamSocket[] = [];
+  return {
+    sockets,
+    transport: {
+      connect(opts) {
+        const s = nodeStreamTransport.connect(opts);
+        sockets.push(s);
+        return s;
+      },
+      createServer: (opts, onConnection) => nodeStreamTransport.createServer(opts, onConnection),
+    },
+  };
+}
+
+/** Collects unhandled rejections while `body` runs (and a little after, for late ones). */
+async function withRejectionWatch(body: (rejections: unknown[]) => Promise<void>): Promise<unknown[]> {
+  const rejections: unknown[] = [];
+  const onRejection = (reason: unknown) => rejections.push(reason);
+  process.on('unhandledRejection', onRejection);
+  try {
+    await body(rejections);
+    await new Promise((r) => setTimeout(r, 300));
+  } finally {
+    process.off('unhandledRejection', onRejection);
+  }
+  return rejections;
+}
+
+function once<T>(emitter: NodeJS.EventEmitter, event: string, timeoutMs: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+    emitter.once(event, (v: T) => {
+      clearTimeout(timer);
+      resolve(v);
+    });
+  });
+}
+
+for (const mode of ['stcp', 'xtcp'] as const) {
+  test(`visitor (${mode}) with a session tuning the session refuses: ERR_CONFIG 'fatal', relay closed, no unhandled rejection`, { timeout: 30_000 }, async () => {
+    const lab = await startLoopbackLab();
+    const echo = await echoServer();
+    const provider = startProvider(lab, echo.port, { mode });
+    const rec = recordingTransport();
+    const { visitor } = await startVisitor(lab, { mode, session: BAD_TUNING, transport: rec.transport });
+    try {
+      let fatal: BurrowError | null = null;
+      const rejections = await withRejectionWatch(async (seen) => {
+        const got = once<BurrowError>(visitor, 'fatal', 8_000, "the visitor's fatal error");
+        // An unhandled rejection (the old behaviour) ends the wait at once, with that failure.
+        fatal = await Promise.race([got, waitFor(() => seen.length > 0, 8_000, 'rejection').then(() => null)]);
+      });
+      assert.deepEqual(rejections.map(String), [], 'no unhandled rejection');
+      assert.ok(fatal !== null && isBurrowError(fatal, 'ERR_CONFIG'), `a typed ERR_CONFIG error, got ${String(fatal)}`);
+      assert.match((fatal as BurrowError).message, /session tuning.*initialWindow/);
+      // Every connection past the control connection (relay links) is closed.
+      const relays = rec.sockets.slice(1);
+      await waitFor(() => relays.every((s) => s.destroyed), 2_000, 'relay sockets closed');
+      const log = lab.logs.find((l) => l.component === 'visitor' && l.event === 'session-setup-failed');
+      assert.ok(log, 'the log says the setup failed');
+      assert.equal(log.fields['code'], 'ERR_CONFIG');
+      assert.equal(visitor.currentSession, null, 'no session is left behind');
+    } finally {
+      visitor.stop();
+      provider.stop();
+      await lab.close();
+      echo.close();
+    }
+  });
+
+  test(`provider (${mode}) with a session tuning the session refuses: ERR_CONFIG 'fatal', relay closed, no unhandled rejection`, { timeout: 30_000 }, async () => {
+    const lab = await startLoopbackLab();
+    const echo = await echoServer();
+    const rec = recordingTransport();
+    const provider = startProvider(lab, echo.port, { mode, session: BAD_TUNING, transport: rec.transport });
+    const { visitor } = await startVisitor(lab, { mode });
+    try {
+      let fatal: BurrowError | null = null;
+      const rejections = await withRejectionWatch(async (seen) => {
+        const got = once<BurrowError>(provider, 'fatal', 8_000, "the provider's fatal error");
+        fatal = await Promise.race([got, waitFor(() => seen.length > 0, 8_000, 'rejection').then(() => null)]);
+      });
+      assert.deepEqual(rejections.map(String), [], 'no unhandled rejection');
+      assert.ok(fatal !== null && isBurrowError(fatal, 'ERR_CONFIG'), `a typed ERR_CONFIG error, got ${String(fatal)}`);
+      // The provider connects only to the rendezvous: its control connection, then relay links; targets use no socket of this transport before a session.
+      const relays = rec.sockets.slice(1);
+      await waitFor(() => relays.every((s) => s.destroyed), 2_000, 'relay sockets closed');
+      const log = lab.logs.find((l) => l.component === 'provider' && l.event === 'session-setup-failed');
+      assert.ok(log, 'the log says the setup failed');
+      assert.equal(log.fields['code'], 'ERR_CONFIG');
+      assert.equal(provider.sessionCount, 0, 'no session is left behind');
+    } finally {
+      visitor.stop();
+      provider.stop();
+      await lab.close();
+      echo.close();
+    }
+  });
+}
