@@ -232,7 +232,7 @@ export class Provider extends EventEmitter {
         },
       },
     });
-    void setup.run();
+    setup.start();
   }
 
   private onStream(stream: MuxStream, service: ProvidedService, log: Logger): void {

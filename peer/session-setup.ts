@@ -53,7 +53,7 @@ export interface SessionSetupOptions {
  * relay hands over to the direct path (or ends the session), and a closed
  * session closes both links.
  *
- * `run()` never rejects. A step that throws (an invalid session tuning, a
+ * A step that throws (an invalid session tuning, a
  * relay the session cannot do without) becomes a typed BurrowError: what was
  * opened is closed, the error is logged and given to `events.failed`.
  */
@@ -88,12 +88,21 @@ export class SessionSetup {
     this.directLink?.onControl(m);
   }
 
-  async run(): Promise<void> {
-    try {
-      await this.steps();
-    } catch (err) {
-      this.abort(err);
-    }
+  /**
+   * Runs the setup in the background. Every failure of a step ends in
+   * `abort`; an exception from a peer's own handler inside `abort` is a bug
+   * of that handler and is thrown outside the promise chain (as a throwing
+   * event listener would be), where the process's last line of defence
+   * reports it: never a silently rejected promise.
+   */
+  start(): void {
+    this.steps()
+      .catch((err: unknown) => this.abort(err))
+      .catch((bug: unknown) =>
+        setImmediate(() => {
+          throw bug;
+        }),
+      );
   }
 
   private async steps(): Promise<void> {

@@ -264,7 +264,7 @@ export class Visitor extends EventEmitter {
         },
       },
     });
-    void setup.run();
+    setup.start();
   }
 
   private onSessionClosed(setup: SessionSetup, session: TunnelSession, log: Logger, err: BurrowError | undefined): void {

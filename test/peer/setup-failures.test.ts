@@ -115,3 +115,36 @@ for (const mode of ['stcp', 'xtcp'] as const) {
     }
   });
 }
+
+test('a visitor stopped while its relay link is being joined closes that link and leaves nothing running', { timeout: 30_000 }, async () => {
+  const lab = await startLoopbackLab();
+  const echo = await echoServer();
+  const provider = startProvider(lab, echo.port, { mode: 'stcp' });
+  const rec = recordingTransport();
+  let stopVisitor = () => {};
+  const transport: StreamTransport = {
+    connect(opts) {
+      const s = rec.transport.connect(opts);
+      // The second connection is the relay link: stop the visitor as it starts.
+      if (rec.sockets.length === 2) setImmediate(() => stopVisitor());
+      return s;
+    },
+    createServer: rec.transport.createServer,
+  };
+  const { visitor } = await startVisitor(lab, { mode: 'stcp', transport });
+  stopVisitor = () => visitor.stop();
+  try {
+    const rejections = await withRejectionWatch(async () => {
+      await waitFor(() => rec.sockets.length >= 2, 8_000, 'the relay connection');
+      await waitFor(() => rec.sockets.every((s) => s.destroyed), 8_000, 'every socket of the visitor closed');
+    });
+    assert.deepEqual(rejections.map(String), []);
+    assert.equal(visitor.currentSession, null);
+    assert.equal(rec.sockets.length, 2, 'no new setup after the stop');
+  } finally {
+    visitor.stop();
+    provider.stop();
+    await lab.close();
+    echo.close();
+  }
+});
