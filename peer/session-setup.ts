@@ -53,9 +53,9 @@ export interface SessionSetupOptions {
  * relay hands over to the direct path (or ends the session), and a closed
  * session closes both links.
  *
- * A step that throws (an invalid session tuning, a
- * relay the session cannot do without) becomes a typed BurrowError: what was
- * opened is closed, the error is logged and given to `events.failed`.
+ * A step that throws (an invalid session tuning, a relay the session cannot
+ * do without) becomes a typed BurrowError: what was opened is closed, the
+ * error is logged and given to `events.failed`.
  */
 export class SessionSetup {
   readonly connId: string;
@@ -65,7 +65,6 @@ export class SessionSetup {
   private relayLink: RelayLink | null = null;
   private directLink: DirectLink | null = null;
   private kind: string | null = null;
-  private done = false;
 
   constructor(private readonly o: SessionSetupOptions) {
     this.connId = o.connId;
@@ -99,7 +98,7 @@ export class SessionSetup {
     this.steps()
       .catch((err: unknown) => this.abort(err))
       .catch((bug: unknown) =>
-        setImmediate(() => {
+        queueMicrotask(() => {
           throw bug;
         }),
       );
@@ -115,7 +114,6 @@ export class SessionSetup {
     if (plan.direct && !(await this.openDirect(session))) return;
     this.announce(session);
     if (!plan.relayFirst) await this.joinRelay(session);
-    this.done = true;
   }
 
   /** Keys and the session. Its tuning is the only input here that can be wrong. */
@@ -224,8 +222,6 @@ export class SessionSetup {
 
   /** A step threw: close what was opened, say why, hand the error to the peer. */
   private abort(cause: unknown): void {
-    if (this.done) return;
-    this.done = true;
     // Only a wrong configuration is fatal; anything else is worth another try (after the peer's backoff).
     const err =
       isBurrowError(cause, 'ERR_CONFIG') || isBurrowError(cause, 'ERR_CONNECT_FAILED')
