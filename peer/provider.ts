@@ -56,6 +56,10 @@ interface PendingHandshake {
  * The provider peer: registers its services with the rendezvous and, for
  * each visitor that proves it holds a service's secret, runs a tunnel
  * session whose streams it connects to that service's local target.
+ *
+ * Events: 'registered' (service names), 'name-taken' (message), 'session'
+ * (TunnelSession, as soon as it exists), 'fatal' (BurrowError: a wrong token,
+ * or a session tuning no session accepts: retrying cannot help).
  */
 export class Provider extends EventEmitter {
   private readonly control: ControlClient;

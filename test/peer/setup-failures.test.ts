@@ -148,3 +148,40 @@ test('a visitor stopped while its relay link is being joined closes that link an
     echo.close();
   }
 });
+
+test('a step failing after the relay link is open (the direct config throws when read): the link is closed, the visitor retries, nothing unhandled', { timeout: 30_000 }, async () => {
+  const lab = await startLoopbackLab();
+  const echo = await echoServer();
+  const provider = startProvider(lab, echo.port);
+  const rec = recordingTransport();
+  // Read only once the relay is up (the initiator joins the relay first, then builds its direct side).
+  const direct = Object.defineProperty({}, 'udpPort', {
+    enumerable: true,
+    get(): number {
+      throw new Error('injected: direct config unreadable');
+    },
+  });
+  const { visitor } = await startVisitor(lab, { mode: 'xtcp', direct, transport: rec.transport });
+  try {
+    const rejections = await withRejectionWatch(async (seen) => {
+      await Promise.race([
+        waitFor(() => lab.logs.some((l) => l.component === 'visitor' && l.event === 'session-setup-failed'), 10_000, 'session-setup-failed'),
+        waitFor(() => seen.length > 0, 10_000, 'rejection'),
+      ]);
+    });
+    assert.deepEqual(rejections.map(String), [], 'no unhandled rejection');
+    const failed = lab.logs.find((l) => l.component === 'visitor' && l.event === 'session-setup-failed')!;
+    assert.equal(failed.fields['code'], 'ERR_CONNECT_FAILED');
+    assert.match(String(failed.fields['error']), /injected/);
+    const relay = rec.sockets[1];
+    assert.ok(relay, 'the relay link had been opened');
+    await waitFor(() => relay.destroyed, 2_000, 'the relay link closed');
+    // Not fatal: the visitor tries again (after its backoff).
+    await waitFor(() => lab.logs.filter((l) => l.component === 'visitor' && l.event === 'session-setup-failed').length >= 2, 10_000, 'a retry');
+  } finally {
+    visitor.stop();
+    provider.stop();
+    await lab.close();
+    echo.close();
+  }
+});
