@@ -1,4 +1,4 @@
-import type { SessionRole } from '../src/session/index.js';
+import type { TunnelSessionOptions } from '../src/session/index.js';
 import type { PeerMode, RelayPolicy } from './peer-defaults.js';
 
 /** What one session setup does with the relay and the direct path. */
@@ -34,7 +34,7 @@ export interface SessionPlan {
  * else to wait for.
  */
 export function planSession(
-  role: SessionRole,
+  role: TunnelSessionOptions['role'],
   settings: { mode: PeerMode; relay: RelayPolicy },
   initiatorAskedDirect: boolean,
 ): SessionPlan {

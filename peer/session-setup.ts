@@ -5,7 +5,7 @@ import type { Logger } from '../src/log/logger.js';
 import type { Runtime } from '../src/net/runtime.js';
 import type { RelayLink } from '../src/path/relay-link.js';
 import { describeCandidate, type LockedEndpoint } from '../src/punch/index.js';
-import { TunnelSession, type SessionRole } from '../src/session/index.js';
+import { TunnelSession, type TunnelSessionOptions } from '../src/session/index.js';
 import type { DirectLink } from './direct-link.js';
 import { createDirectLink, type DirectConfig } from './direct-setup.js';
 import type { HostPort } from './endpoint-arg.js';
@@ -28,7 +28,7 @@ export interface SessionSetupEvents {
 }
 
 export interface SessionSetupOptions {
-  role: SessionRole;
+  role: TunnelSessionOptions['role'];
   connId: string;
   /** From the handshake. */
   sessionKey: Buffer;
