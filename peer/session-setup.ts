@@ -17,8 +17,6 @@ import { sessionTuning, type SessionTuning } from './tunnel-options.js';
 export interface SessionSetupEvents {
   /** The session exists, before any link: register it (its streams, its close). */
   session(session: TunnelSession): void;
-  /** The direct link exists: this connection's punch messages can go to `onControl`. */
-  direct?(direct: DirectLink): void;
   /** The session is announced: it runs on the relay, or waits for its direct path. */
   ready?(session: TunnelSession): void;
   /** The direct path came up. */
@@ -185,7 +183,6 @@ export class SessionSetup {
     });
     direct.on('lost', () => (this.kind = null));
     direct.on('failed', (reason: string) => this.onPunchFailed(session, reason));
-    this.o.events.direct?.(direct);
     return true;
   }
 
