@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { DirectConfig } from '../peer/direct-setup.js';
 import { parseHostPort } from '../peer/endpoint-arg.js';
+import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
 import { Command, Option } from 'commander';
 import { BurrowError, isBurrowError } from '../src/errors.js';
 import { makeLogger, type LogFlags } from './logging.js';
@@ -62,7 +63,7 @@ const peerOptions = (cmd: Command): Command =>
     .addOption(
       new Option('--mode <mode>', 'xtcp: direct peer-to-peer by UDP hole punching, relayed meanwhile and when punching fails; stcp: always relay')
         .choices(['xtcp', 'stcp'])
-        .default('xtcp'),
+        .default(PEER_DEFAULTS.mode),
     )
     .option('--no-birthday', 'xtcp: never use birthday probing (many sockets / random ports) against a symmetric NAT')
     .option('--no-lan', 'xtcp: do not offer this machine\'s interface addresses (e.g. when VPN interfaces make slow paths)')
@@ -161,7 +162,7 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
     for (const p of cfg.provide ?? []) {
       parts.push(
         runProvider(
-          { server: (p.server ?? cfg.server)!, token: (p.token ?? cfg.token)!, name: p.name, secret: p.secret, to: p.to, mode: p.mode ?? 'xtcp' },
+          { server: (p.server ?? cfg.server)!, token: (p.token ?? cfg.token)!, name: p.name, secret: p.secret, to: p.to, mode: p.mode ?? PEER_DEFAULTS.mode },
           log.child({ component: 'provider' }),
           fatal.report,
         ),
@@ -176,8 +177,8 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
             name: v.name,
             secret: v.secret,
             listen: v.listen,
-            mode: v.mode ?? 'xtcp',
-            relay: v.relay ?? 'fallback',
+            mode: v.mode ?? PEER_DEFAULTS.mode,
+            relay: v.relay ?? PEER_DEFAULTS.relay,
           },
           log.child({ component: 'visitor' }),
           fatal.report,
@@ -266,7 +267,7 @@ Example (share a NAS web UI):
         .addOption(
           new Option('--relay <when>', 'xtcp: "fallback" relays until (and unless) the direct path works; "never" uses only the direct path and fails clearly without it')
             .choices(['fallback', 'never'])
-            .default('fallback'),
+            .default(PEER_DEFAULTS.relay),
         ),
     ),
   )

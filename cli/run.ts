@@ -6,6 +6,7 @@ import { startRendezvous } from '../rendezvous/rendezvous.js';
 import { Provider } from '../peer/provider.js';
 import { Visitor } from '../peer/visitor.js';
 import { parseHostPort } from '../peer/endpoint-arg.js';
+import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
 import type { DirectConfig } from '../peer/direct-setup.js';
 
 /** What a running role offers the process: a way to stop, and a way to fail. */
@@ -105,12 +106,12 @@ export function runProvider(
     token: opts.token,
     services: [{ name: checkName(opts.name), secret: opts.secret, target: parseHostPort(opts.to, '--to', '127.0.0.1') }],
     logger: log.child({ service: opts.name }),
-    mode: opts.mode ?? 'xtcp',
+    mode: opts.mode ?? PEER_DEFAULTS.mode,
     ...(opts.direct ? { direct: opts.direct } : {}),
   });
   provider.on('fatal', onFatal);
   provider.start();
-  log.info('provider-started', { service: opts.name, to: opts.to, server: opts.server, mode: opts.mode ?? 'xtcp' });
+  log.info('provider-started', { service: opts.name, to: opts.to, server: opts.server, mode: opts.mode ?? PEER_DEFAULTS.mode });
   return { stop: () => provider.stop() };
 }
 
@@ -136,8 +137,8 @@ export async function runVisitor(
     secret: opts.secret,
     listen: parseHostPort(listenText, '--listen', '127.0.0.1'),
     logger: log.child({ service: opts.name }),
-    mode: opts.mode ?? 'xtcp',
-    relay: opts.relay ?? 'fallback',
+    mode: opts.mode ?? PEER_DEFAULTS.mode,
+    relay: opts.relay ?? PEER_DEFAULTS.relay,
     ...(opts.direct ? { direct: opts.direct } : {}),
   });
   visitor.on('fatal', onFatal);

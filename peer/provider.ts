@@ -1,21 +1,20 @@
 import { EventEmitter } from 'node:events';
 import { after, type TimerHandle } from '../src/clock/scheduler.js';
 import { ControlErrorCode, type ServerMessage } from '../src/control/index.js';
-import { deriveSessionKeys } from '../src/crypto/index.js';
 import { BurrowError, isBurrowError } from '../src/errors.js';
 import { HandshakeResponder } from '../src/handshake/index.js';
 import { RateLimitedLog, type Logger } from '../src/log/logger.js';
 import type { MuxStream } from '../src/mux/index.js';
 import { resolveRuntime, type Runtime, type RuntimeOptions } from '../src/net/runtime.js';
-import { TunnelSession } from '../src/session/index.js';
+import type { TunnelSession } from '../src/session/index.js';
 import { bridge } from './bridge.js';
 import { ControlClient } from './control-client.js';
 import { formatHostPort, type HostPort } from './endpoint-arg.js';
-import { openRelayLink } from './relay-connector.js';
-import { sessionTuning, type SessionTuning } from './tunnel-options.js';
-import type { DirectLink } from './direct-link.js';
-import { createDirectLink, type DirectConfig } from './direct-setup.js';
-import type { RelayLink } from '../src/path/relay-link.js';
+import type { SessionTuning } from './tunnel-options.js';
+import type { DirectConfig } from './direct-setup.js';
+import { PEER_DEFAULTS, type PeerMode } from './peer-defaults.js';
+import { planSession } from './session-plan.js';
+import { SessionSetup } from './session-setup.js';
 
 export interface ProvidedService {
   name: string;
@@ -30,7 +29,7 @@ export interface ProvidedService {
  */
 export interface ProviderOptions extends RuntimeOptions {
   /** xtcp (default): visitors that ask may punch a direct path; stcp: relay only. */
-  mode?: 'xtcp' | 'stcp';
+  mode?: PeerMode;
   direct?: DirectConfig;
   server: HostPort;
   token: string;
@@ -44,6 +43,8 @@ export interface ProviderOptions extends RuntimeOptions {
 
 /** How often a provider whose name is taken asks again. */
 const REREGISTER_MS = 10_000;
+/** A handshake whose confirm has not come by then is forgotten. */
+const HANDSHAKE_TIMEOUT_MS = 30_000;
 
 interface PendingHandshake {
   responder: HandshakeResponder;
@@ -55,17 +56,22 @@ interface PendingHandshake {
  * The provider peer: registers its services with the rendezvous and, for
  * each visitor that proves it holds a service's secret, runs a tunnel
  * session whose streams it connects to that service's local target.
+ *
+ * Events: 'registered' (service names), 'name-taken' (message), 'session'
+ * (TunnelSession, as soon as it exists), 'fatal' (BurrowError: a wrong token,
+ * or a session tuning no session accepts: retrying cannot help).
  */
 export class Provider extends EventEmitter {
   private readonly control: ControlClient;
   private readonly services: Map<string, ProvidedService>;
   private readonly handshakes = new Map<string, PendingHandshake>();
-  private readonly sessions = new Set<TunnelSession>();
-  private readonly directs = new Map<string, DirectLink>();
+  /** Running sessions by connection id (their wiring routes the punch messages). */
+  private readonly sessions = new Map<string, { setup: SessionSetup; session: TunnelSession }>();
   private readonly refusals: RateLimitedLog;
   private readonly log: Logger;
   private readonly rt: Runtime;
   private registerTimer: TimerHandle | null = null;
+  private stopped = false;
 
   constructor(private readonly opts: ProviderOptions) {
     super();
@@ -87,11 +93,12 @@ export class Provider extends EventEmitter {
   }
 
   stop(): void {
+    this.stopped = true;
     this.registerTimer?.cancel();
     this.control.stop();
     for (const h of this.handshakes.values()) h.timer.cancel();
     this.handshakes.clear();
-    for (const s of this.sessions) s.close();
+    for (const { session } of [...this.sessions.values()]) session.close();
   }
 
   private register(): void {
@@ -130,7 +137,7 @@ export class Provider extends EventEmitter {
         return this.onConfirm(m.connId, m.confirm, m.ticket, m.direct === true);
       case 'punch':
       case 'punch-request':
-        return this.directs.get(m.connId)?.onControl(m);
+        return this.sessions.get(m.connId)?.setup.onControl(m);
       default:
         return;
     }
@@ -143,11 +150,17 @@ export class Provider extends EventEmitter {
   private onIncoming(connId: string, name: string, helloB64: string): void {
     const service = this.services.get(name);
     if (service === undefined) return this.refuse(connId, ControlErrorCode.NO_SUCH_SERVICE, `this provider does not serve "${name}"`);
-    if (this.handshakes.size >= (this.opts.maxPendingHandshakes ?? 64)) {
+    if (this.handshakes.has(connId) || this.sessions.has(connId)) {
+      // One id names one handshake and its session: a second 'incoming' under it
+      // (a rendezvous bug or replay) must not replace or disturb the first.
+      this.refusals.log('warn', 'visitor-refused', { service: name, conn: connId.slice(0, 8), reason: 'connection id already in use' });
+      return this.refuse(connId, ControlErrorCode.BUSY, 'connection id already in use');
+    }
+    if (this.handshakes.size >= (this.opts.maxPendingHandshakes ?? PEER_DEFAULTS.maxPendingHandshakes)) {
       this.refusals.log('warn', 'visitor-refused', { service: name, reason: 'too many handshakes in progress' });
       return this.refuse(connId, ControlErrorCode.BUSY, 'the provider is busy; try again');
     }
-    if (this.sessions.size >= (this.opts.maxSessions ?? 1024)) return this.refuse(connId, ControlErrorCode.BUSY, 'the provider has too many sessions');
+    if (this.sessions.size >= (this.opts.maxSessions ?? PEER_DEFAULTS.maxSessions)) return this.refuse(connId, ControlErrorCode.BUSY, 'the provider has too many sessions');
     const responder = new HandshakeResponder({ secret: service.secret, service: name, randomBytes: (n) => this.rt.random.bytes(n) });
     let reply: Buffer;
     try {
@@ -157,8 +170,14 @@ export class Provider extends EventEmitter {
       this.refusals.log('warn', 'visitor-refused', { service: name, reason: message });
       return this.refuse(connId, ControlErrorCode.HANDSHAKE, message);
     }
-    const timer = after(this.rt.scheduler, 30_000, () => this.handshakes.delete(connId));
-    this.handshakes.set(connId, { responder, service, timer });
+    const pending: PendingHandshake = {
+      responder,
+      service,
+      timer: after(this.rt.scheduler, HANDSHAKE_TIMEOUT_MS, () => {
+        if (this.handshakes.get(connId) === pending) this.handshakes.delete(connId);
+      }),
+    };
+    this.handshakes.set(connId, pending);
     this.control.send({ type: 'accept', connId, reply: reply.toString('base64') });
   }
 
@@ -179,92 +198,45 @@ export class Provider extends EventEmitter {
       });
       return this.refuse(connId, mismatch ? ControlErrorCode.SECRET_MISMATCH : ControlErrorCode.HANDSHAKE, 'the service secret does not match');
     }
-    void this.startSession(connId, h.service, sessionKey, ticket, direct);
+    this.startSession(connId, h.service, sessionKey, ticket, direct);
   }
 
-  private async startSession(connId: string, service: ProvidedService, sessionKey: Buffer, ticket: string, wantsDirect: boolean): Promise<void> {
+  /** The handshake is done: the shared wiring runs the rest (session, direct, relay, ready). */
+  private startSession(connId: string, service: ProvidedService, sessionKey: Buffer, ticket: string, visitorAskedDirect: boolean): void {
     const log = this.log.child({ service: service.name, conn: connId.slice(0, 8) });
-    const allowDirect = (this.opts.mode ?? 'xtcp') === 'xtcp';
-    if (wantsDirect && !allowDirect) {
-      this.control.send({ type: 'offer', connId, attempt: 0, candidates: [], reason: 'the provider allows the relay only (stcp mode)' });
-    }
-    const xtcp = wantsDirect && allowDirect;
-    if (!xtcp) {
-      // stcp: the session lives on the relay link alone.
-      let link: RelayLink;
-      try {
-        link = await openRelayLink(this.opts.server, connId, ticket, undefined, this.rt);
-      } catch (err) {
-        log.warn('relay-failed', { error: err instanceof Error ? err.message : String(err) });
-        return;
-      }
-      const session = this.newSession(connId, service, sessionKey, 'stcp', log);
-      link.bind(session.receive);
-      session.setPath(link);
-      log.info('session-up', { path: 'relay' });
-      link.whenClosed(() => {
-        if (!session.closed) session.close(new BurrowError('ERR_SESSION_CLOSED', 'relay link closed'));
-      });
-      session.on('close', () => link.close());
-      return;
-    }
-    // xtcp: the session exists at once; the relay joins when it can (the
-    // visitor may use none), the punch runs alongside.
-    const session = this.newSession(connId, service, sessionKey, 'xtcp', log);
-    const direct = await createDirectLink({
-      connId,
+    const setup: SessionSetup = new SessionSetup({
       role: 'responder',
+      connId,
       sessionKey,
-      session,
-      runtime: this.rt,
+      ticket,
+      plan: planSession('responder', { mode: this.opts.mode ?? PEER_DEFAULTS.mode, relay: PEER_DEFAULTS.relay }, visitorAskedDirect),
       server: this.opts.server,
-      config: this.opts.direct ?? {},
+      runtime: this.rt,
+      tuning: this.opts.session,
+      direct: this.opts.direct,
       sendControl: (msg) => this.control.send(msg),
       logger: log,
+      stopped: () => this.stopped,
+      events: {
+        session: (session) => {
+          this.sessions.set(connId, { setup, session });
+          session.on('close', (err?: BurrowError) => {
+            if (this.sessions.get(connId)?.session === session) this.sessions.delete(connId);
+            log.info('session-closed', { reason: err?.message ?? 'closed' });
+          });
+          session.on('stream', (stream: MuxStream) => this.onStream(stream, service, log));
+          this.emit('session', session);
+        },
+        failed: (err) => {
+          // Tell the visitor at once rather than let its relay join time out.
+          this.refuse(connId, ControlErrorCode.SETUP_FAILED, err.message);
+          if (err.code !== 'ERR_CONFIG') return;
+          this.log.error('fatal', { code: err.code, error: err.message });
+          this.emit('fatal', err);
+        },
+      },
     });
-    if (session.closed) return direct.close();
-    this.directs.set(connId, direct);
-    session.on('close', () => {
-      direct.close();
-      this.directs.delete(connId);
-    });
-    direct.start();
-    log.info('session-up', { path: 'pending', mode: 'xtcp' });
-    let link: RelayLink;
-    try {
-      link = await openRelayLink(this.opts.server, connId, ticket, undefined, this.rt);
-    } catch (err) {
-      log.info('relay-unavailable', { error: err instanceof Error ? err.message : String(err), note: 'direct path only' });
-      return;
-    }
-    if (session.closed) return link.close();
-    link.bind(session.receive);
-    direct.relay = link;
-    if (session.currentPath === null) session.setPath(link);
-    session.on('close', () => link.close());
-    link.whenClosed(() => {
-      if (session.closed) return;
-      // The direct path (now or after the visitor's fresh punch) carries on without the relay.
-      direct.relayLost((reason) => session.close(new BurrowError('ERR_SESSION_CLOSED', reason)));
-    });
-  }
-
-  private newSession(connId: string, service: ProvidedService, sessionKey: Buffer, mode: 'stcp' | 'xtcp', log: Logger): TunnelSession {
-    const session = new TunnelSession({
-      ...sessionTuning(mode, this.opts.session),
-      keys: deriveSessionKeys(sessionKey, 'responder', connId),
-      role: 'responder',
-      scheduler: this.rt.scheduler,
-    });
-    this.sessions.add(session);
-    session.on('close', (err?: BurrowError) => {
-      this.sessions.delete(session);
-      log.info('session-closed', { reason: err?.message ?? 'closed' });
-    });
-    session.on('path', (path: { kind: string; label: string }) => log.info('path', { path: path.kind, via: path.label }));
-    session.on('stream', (stream: MuxStream) => this.onStream(stream, service, log));
-    this.emit('session', session);
-    return session;
+    setup.start();
   }
 
   private onStream(stream: MuxStream, service: ProvidedService, log: Logger): void {

@@ -25,6 +25,8 @@ export const ControlErrorCode = {
   /** The end-to-end handshake failed at the provider. */
   HANDSHAKE: 'HANDSHAKE',
   SECRET_MISMATCH: 'SECRET_MISMATCH',
+  /** The provider could not set its side of the session up (e.g. an invalid session tuning). */
+  SETUP_FAILED: 'SETUP_FAILED',
 } as const;
 
 export type ControlErrorCode = (typeof ControlErrorCode)[keyof typeof ControlErrorCode];
