@@ -143,7 +143,7 @@ export class DirectLink extends EventEmitter {
       this.machine.punchRequest(m.attempt);
       this.apply();
     } else if (m.type === 'punch') {
-      void this.onPunch(m);
+      this.onPunch(m).catch((err: unknown) => this.attemptCrashed(m.attempt, 'punch', err));
     }
   }
 
@@ -183,7 +183,7 @@ export class DirectLink extends EventEmitter {
   private act(a: AttemptAction): void {
     switch (a.type) {
       case 'gather':
-        void this.gather(a.attempt);
+        this.gather(a.attempt).catch((err: unknown) => this.attemptCrashed(a.attempt, 'gather', err));
         return;
       case 'fall-back':
         return this.fallBack(a.reason);
@@ -366,6 +366,19 @@ export class DirectLink extends EventEmitter {
     this.log.warn('punch-failed', { reason, fallback: this.relay ? 'relay' : 'none', attempt: state.n, ...(timeline ? { timeline: `\n${timeline}` } : {}) });
     this.emit('failed', reason, timeline);
     this.apply();
+  }
+
+  /**
+   * A throw inside an attempt's async steps is a bug, not bad input: it ends
+   * that attempt like a failed punch (logged with the step), never as an
+   * unhandled rejection.
+   */
+  private attemptCrashed(n: number, step: string, err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    this.log.error('direct-attempt-error', { attempt: n, step, error: message });
+    if (this.closed) return;
+    const state = this.attempt;
+    if (state !== null && state.n === n) this.attemptFailed(state, `internal error while the attempt was at ${step}: ${message}`, '');
   }
 
   private dropAttempt(reason = 'superseded'): void {
