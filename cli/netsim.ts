@@ -142,6 +142,20 @@ async function runKernelLane(opts: MatrixCliOptions): Promise<number> {
   return contradictions(run).length > 0 || run.leftNamespaces.length > 0 ? EXIT_CONTRADICTS : 0;
 }
 
+/**
+ * Runs `burrow netsim <args>` (cli/program.ts loads this module only then).
+ * Usage errors and --help end in a thrown CommanderError, as in the main program.
+ */
+export async function runNetsimCommand(args: readonly string[], exit: (code: number) => void): Promise<void> {
+  const program = new Command('burrow')
+    .enablePositionalOptions()
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(str) })
+    .exitOverride();
+  addNetsimCommand(program, exit);
+  await program.parseAsync(['netsim', ...args], { from: 'user' });
+}
+
 export function addNetsimCommand(program: Command, exit: (code: number) => void): void {
   const netsim = program
     .command('netsim')
