@@ -8,23 +8,9 @@
 import { Command, Option } from 'commander';
 import { BurrowError } from '../src/errors.js';
 import { INSTALL_HINT, PROFILES, PROFILE_NAMES, kernelLabSkipReason, sweepStale, type ProfileName } from '../netsim/kernel/index.js';
-import {
-  MIB,
-  REPRESENTATIVE_PAIRS,
-  allPairs,
-  cellText,
-  contradictions,
-  formatSummary,
-  formatTable,
-  runKernelMatrix,
-  VIRTUAL_PROFILES,
-  allVirtualPairs,
-  formatVirtualSummary,
-  formatVirtualTable,
-  runVirtualMatrix,
-  virtualCellText,
-  virtualContradictions,
-} from '../netsim/matrix/index.js';
+import { allPairs, cellText, contradictions, formatSummary, formatTable } from '../netsim/matrix/index.js';
+import { MIB, REPRESENTATIVE_PAIRS, runKernelMatrix } from '../netsim/kernel/matrix/index.js';
+import { VIRTUAL_PROFILES, runVirtualMatrix } from '../netsim/virtual/matrix/index.js';
 import type { LabProfileName } from '../netsim/virtual/topology.js';
 
 /** Exit status when the lab cannot run here (not root, packages missing). */
@@ -81,7 +67,7 @@ const err = (s: string): void => void process.stderr.write(s + '\n');
 async function runVirtualLane(opts: MatrixCliOptions): Promise<number> {
   const profiles = (opts.profiles ? parseProfiles(opts.profiles, opts.lane === 'both' ? PROFILE_NAMES : VIRTUAL_PROFILES) : VIRTUAL_PROFILES) as LabProfileName[];
   const chosen = new Set<string>(profiles);
-  const pairs = opts.subset ? REPRESENTATIVE_PAIRS.filter(([a, b]) => chosen.has(a) && chosen.has(b)) : allVirtualPairs(profiles);
+  const pairs = opts.subset ? REPRESENTATIVE_PAIRS.filter(([a, b]) => chosen.has(a) && chosen.has(b)) : allPairs(profiles);
   if (pairs.length === 0) throw new BurrowError('ERR_INVALID_ARGUMENT', 'no representative pair uses only those profiles');
   err(`netsim matrix, in-process lane, ${opts.mode}: ${pairs.length} pairs, ${opts.size} MiB each way per pair, seed ${opts.seed}`);
   const run = await runVirtualMatrix({
@@ -91,7 +77,7 @@ async function runVirtualLane(opts: MatrixCliOptions): Promise<number> {
     mode: opts.mode,
     onPair: (r, done, total) =>
       err(
-        `  [${done}/${total}] ${r.provider} -> ${r.visitor}: ${virtualCellText(r)}` +
+        `  [${done}/${total}] ${r.provider} -> ${r.visitor}: ${cellText(r)}` +
           (r.outcome === 'failed'
             ? ` (${r.error ?? 'failed'})`
             : ` (virtual: set-up ${Math.round(r.setupMs ?? 0)} ms,` +
@@ -100,8 +86,8 @@ async function runVirtualLane(opts: MatrixCliOptions): Promise<number> {
       ),
   });
   if (opts.json) process.stdout.write(JSON.stringify(run, null, 2) + '\n');
-  else process.stdout.write(`${formatVirtualTable(run)}\n\n${formatVirtualSummary(run)}\n`);
-  return virtualContradictions(run).length > 0 ? EXIT_CONTRADICTS : 0;
+  else process.stdout.write(`${formatTable(run)}\n\n${formatSummary(run)}\n`);
+  return contradictions(run).length > 0 ? EXIT_CONTRADICTS : 0;
 }
 
 /** The kernel lane: namespaces, nftables, real CLI processes; returns the exit status. */
@@ -236,7 +222,7 @@ Example:
   sudo burrow netsim scenarios --mode xtcp --only conntrack-flush,rendezvous-kill`,
     )
     .action(async (opts: { mode: string; only?: string; size: string; json?: boolean }) => {
-      const { runScenariosCli } = await import('../netsim/scenarios/run.js');
+      const { runScenariosCli } = await import('../netsim/kernel/scenarios/run.js');
       const argv = ['--mode', opts.mode, '--size', opts.size, ...(opts.only ? ['--only', opts.only] : []), ...(opts.json ? ['--json'] : [])];
       exit(await runScenariosCli(argv));
     });

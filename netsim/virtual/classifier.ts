@@ -10,7 +10,7 @@
  * response = "NSB1", transaction id, mapped IPv4 address, mapped port.
  */
 import type { UdpEndpoint } from '../../src/net/udp-socket.js';
-import type { VirtualScheduler } from '../virtual-scheduler.js';
+import type { VirtualScheduler } from './scheduler.js';
 import type { FilteringBehaviour, MappingBehaviour } from './nat.js';
 import type { VirtualHost } from './network.js';
 import { intToIp, ipToInt } from './packet.js';

@@ -31,7 +31,7 @@ import {
   type KillResult,
   type ScenarioMode,
   type SprayResult,
-} from '../../netsim/scenarios/index.js';
+} from '../../netsim/kernel/scenarios/index.js';
 
 const skip =
   kernelLabSkipReason() ??

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runVirtualSession, type VirtualSessionResult } from '../../netsim/matrix/virtual-session.js';
+import { runVirtualSession, type VirtualSessionResult } from '../../netsim/virtual/matrix/index.js';
 
 const MIB = 1024 * 1024;
 

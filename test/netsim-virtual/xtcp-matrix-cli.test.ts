@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { BURROW_ENTRY } from '../../netsim/matrix/index.js';
+import { BURROW_ENTRY } from '../../netsim/kernel/cli-process.js';
 
 /** Node flags that load a TypeScript loader (tsx), so the child runs the way this test does. */
 function loaderArgs(): string[] {

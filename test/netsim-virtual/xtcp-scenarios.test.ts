@@ -20,7 +20,7 @@ import {
   virtualSameSiteScenario,
   virtualSprayScenario,
   type VirtualScenarioBase,
-} from '../../netsim/scenarios/virtual-scenarios.js';
+} from '../../netsim/virtual/scenarios/index.js';
 
 /** Each way, for the two mid-transfer scenarios. */
 const BIG = 64 * MIB;

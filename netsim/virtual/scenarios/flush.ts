@@ -10,8 +10,8 @@
  * transfer completes byte-exact.
  */
 import { performance } from 'node:perf_hooks';
-import type { LabProfileName } from '../virtual/topology.js';
-import { finish, firstAfter, startDirect, transferWithHook, type VirtualScenarioBase } from './virtual-common.js';
+import type { LabProfileName } from '../topology.js';
+import { finish, firstAfter, startDirect, transferWithHook, type VirtualScenarioBase } from './common.js';
 
 export interface VirtualFlushOptions {
   seed?: number;

@@ -3,7 +3,7 @@
  * visitor (site B) and the provider (site A), and comes back after a short
  * outage at the same address.
  */
-import { sleep } from '../kernel/exec.js';
+import { sleep } from '../exec.js';
 import { firstNoticed, formatNoticed, noticedSince, recoverWithin, type Noticed, type Recovery, type Verdict } from './observe.js';
 import { eventsSince, isDirect, startTransfer, waitExit, type ScenarioMode } from './procs.js';
 import type { ScenarioLab } from './scenario-lab.js';

@@ -21,11 +21,11 @@
  * attacker's address, and the session's bytes arrive intact.
  */
 import { performance } from 'node:perf_hooks';
-import type { UdpEndpoint } from '../../src/net/udp-socket.js';
-import { SeededRandom } from '../random.js';
-import { VirtualSessionLab } from '../matrix/virtual-lab.js';
-import type { LabProfileName } from '../virtual/topology.js';
-import { finish, type VirtualScenarioBase } from './virtual-common.js';
+import type { UdpEndpoint } from '../../../src/net/udp-socket.js';
+import { SeededRandom } from '../../random.js';
+import { VirtualSessionLab } from '../lab.js';
+import type { LabProfileName } from '../topology.js';
+import { finish, type VirtualScenarioBase } from './common.js';
 
 const PROBE_KIND = 0xb2;
 const PROBE_LENGTH = 65;

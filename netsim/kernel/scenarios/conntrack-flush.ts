@@ -5,8 +5,8 @@
  * visitor's. The NAT forgets every mapping at once, as a router reboot or a
  * conntrack table overflow would.
  */
-import { flushConntrack, listConntrack } from '../kernel/conntrack.js';
-import type { NatSite } from '../kernel/lab.js';
+import { flushConntrack, listConntrack } from '../conntrack.js';
+import type { NatSite } from '../lab.js';
 import { firstNoticed, formatNoticed, noticedSince, recoverWithin, type Noticed, type Recovery, type Verdict } from './observe.js';
 import { isDirect, startTransfer, type ScenarioMode } from './procs.js';
 import type { Pair, ScenarioLab } from './scenario-lab.js';

@@ -13,9 +13,9 @@
  * in-window RST from an on-path attacker would end any TCP connection and is
  * out of scope here.
  */
-import { listConntrack } from '../kernel/conntrack.js';
-import { countFrom, readCounts, type SourceCounts } from '../kernel/counters.js';
-import type { LabNode, NatSite } from '../kernel/lab.js';
+import { listConntrack } from '../conntrack.js';
+import { countFrom, readCounts, type SourceCounts } from '../counters.js';
+import type { LabNode, NatSite } from '../lab.js';
 import { events, startTransfer, type ScenarioMode } from './procs.js';
 import { recoverWithin, type Recovery, type Verdict } from './observe.js';
 import { RV_PORT, type ScenarioLab } from './scenario-lab.js';

@@ -12,8 +12,8 @@
  * with `--mode <mode>`, so one lab serves stcp today and xtcp later.
  */
 import { randomBytes } from 'node:crypto';
-import { Lab, type LabNode, type LabProcess, type NatSite } from '../kernel/lab.js';
-import type { ProfileName } from '../kernel/profiles.js';
+import { Lab, type LabNode, type LabProcess, type NatSite } from '../lab.js';
+import type { ProfileName } from '../profiles.js';
 import { BURROW_ENTRY, STREAM_ENTRY, isDirect, spawnNode, waitEvent, type LogEvent, type ScenarioMode } from './procs.js';
 
 export const RV_PORT = 7000;

@@ -6,9 +6,9 @@
  * virtual time.
  */
 import { performance } from 'node:perf_hooks';
-import { VirtualSessionLab, type VirtualLabOptions } from '../matrix/virtual-lab.js';
-import type { LogEvent } from '../matrix/virtual-log.js';
-import type { ClientResult } from '../matrix/virtual-traffic.js';
+import { VirtualSessionLab, type VirtualLabOptions } from '../lab.js';
+import type { LogEvent } from '../log.js';
+import type { ClientResult } from '../../matrix/duplex-check.js';
 
 export const MIB = 1024 * 1024;
 

@@ -3,8 +3,8 @@
  * what and when (relative to the break), and how long until a new
  * connection through the visitor works again.
  */
-import type { LabProcess } from '../kernel/lab.js';
-import { sleep } from '../kernel/exec.js';
+import type { LabProcess } from '../lab.js';
+import { sleep } from '../exec.js';
 import { eventTime, events, startTransfer } from './procs.js';
 import type { Pair, ScenarioLab } from './scenario-lab.js';
 

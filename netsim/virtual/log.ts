@@ -4,7 +4,7 @@
  * for event (and a test can read what the peers said).
  */
 import { Logger, type LogLevel, type LogSink } from '../../src/log/logger.js';
-import { fnv1aString } from '../virtual/packet.js';
+import { fnv1aString } from './packet.js';
 
 export interface LogEvent {
   /** Virtual time, ms. */

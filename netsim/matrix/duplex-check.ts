@@ -1,17 +1,31 @@
 /**
- * The matrix's byte-exact duplex check, in process, over any StreamTransport
- * (the same protocol as traffic.ts, which the kernel lane runs as processes):
+ * The matrix's byte-exact duplex check over any StreamTransport, for both
+ * lanes: the in-process lane runs it on the virtual network, the kernel lane
+ * on node:net inside the lab's namespaces (kernel/matrix/traffic.ts, a program):
  *
  * - the target sends `down` bytes on every connection at once, hashes what it
  *   receives and, after `up` bytes, sends their SHA-256 as a 32-byte trailer;
  * - the client sends `up` bytes, reads `down` + 32, and checks both ways.
  *
- * Times come from the caller's clock (the virtual scheduler on the in-process lane).
+ * Times come from the caller's clock (the virtual scheduler on the in-process
+ * lane, performance.now() on the kernel lane).
  */
-import { createHash } from 'node:crypto';
+import { createCipheriv, createHash } from 'node:crypto';
 import type { StreamServer, StreamSocket, StreamTransport } from '../../src/net/stream-transport.js';
-import { seededBytes, sha256hex } from './traffic.js';
 import { PayloadCheck } from './payload-check.js';
+
+export { TRAILER_BYTES } from './payload-check.js';
+
+/** Deterministic pseudo-random bytes: AES-256-CTR keystream keyed by SHA-256(seed). */
+export function seededBytes(seed: string, size: number): Buffer {
+  const key = createHash('sha256').update(`burrow-netsim-matrix:${seed}`).digest();
+  const c = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+  return Buffer.concat([c.update(Buffer.alloc(size)), c.final()]);
+}
+
+export function sha256hex(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
 
 /** Seeded payloads with their SHA-256, kept while the same seed and size are asked for again (a matrix reuses them). */
 export interface Payload {
@@ -163,4 +177,3 @@ export function runClient(transport: StreamTransport, host: string, port: number
   };
 }
 
-export { sha256hex };

@@ -11,19 +11,20 @@
  *
  * Everything runs on one fake clock from one seed: the same options give the
  * same run, event for event (network traces, log events, virtual times).
- * The pieces are built and started by VirtualSessionLab (virtual-lab.ts).
+ * The pieces are built and started by VirtualSessionLab (../lab.ts).
  */
 import { performance } from 'node:perf_hooks';
-import type { DirectConfig } from '../../peer/direct-setup.js';
-import type { SessionTuning } from '../../peer/tunnel-options.js';
-import type { LabProfileName } from '../virtual/topology.js';
-import type { TcpTraceEvent, VirtualTcpOptions } from '../virtual/tcp.js';
-import type { TraceEvent } from '../virtual/trace.js';
-import type { LogEvent } from './virtual-log.js';
-import type { ClientResult } from './virtual-traffic.js';
-import { VirtualSessionLab } from './virtual-lab.js';
+import type { DirectConfig } from '../../../peer/direct-setup.js';
+import type { SessionTuning } from '../../../peer/tunnel-options.js';
+import type { LabProfileName } from '../topology.js';
+import type { TcpTraceEvent, VirtualTcpOptions } from '../tcp.js';
+import type { TraceEvent } from '../trace.js';
+import type { LogEvent } from '../log.js';
+import type { ClientResult } from '../../matrix/duplex-check.js';
+import type { PairMeasure } from '../../matrix/result.js';
+import { VirtualSessionLab } from '../lab.js';
 
-export { LANE_SESSION_TUNING, RENDEZVOUS_PORT, TARGET_PORT, VISITOR_PORT } from './virtual-lab.js';
+export { LANE_SESSION_TUNING, RENDEZVOUS_PORT, TARGET_PORT, VISITOR_PORT } from '../lab.js';
 
 export interface VirtualSessionOptions {
   /** NAT profile of the provider's site and of the visitor's site. */
@@ -50,30 +51,12 @@ export interface VirtualSessionOptions {
   session?: SessionTuning;
 }
 
-export interface VirtualSessionResult {
+/** The matrix cell's measure (virtual ms), and what a trace or determinism check needs. */
+export interface VirtualSessionResult extends PairMeasure {
   provider: LabProfileName;
   visitor: LabProfileName;
   seed: number;
-  outcome: 'relay' | 'direct' | 'failed';
-  /** The path the visitor logged for the connection. */
-  path: string | null;
-  /** Virtual ms: peers started → the visitor's session up (login, CPace, relay link). */
-  setupMs: number | null;
-  /** xtcp: virtual ms from the visitor's session to the direct path (null: none). */
-  directMs: number | null;
-  /** xtcp: why the visitor's last punch attempt failed (with its timeline), and how many attempts failed before the transfer. */
-  punchFailure?: string;
-  punchAttempts?: number;
-  /** Virtual ms: the app's connect → first byte back. */
-  ttfbMs: number | null;
-  /** Virtual ms: the app's connect → both directions complete and verified. */
-  totalMs: number | null;
-  bytesUp: number;
-  bytesDown: number;
-  upVerified: boolean;
-  downVerified: boolean;
   downSha256: string | null;
-  error?: string;
   /** What the rendezvous, provider and visitor logged, on the virtual clock. */
   log: LogEvent[];
   logDigest: string;

@@ -7,8 +7,8 @@
  * transfer completes byte-exact, at the same pace.
  */
 import { performance } from 'node:perf_hooks';
-import type { LabProfileName } from '../virtual/topology.js';
-import { finish, startDirect, transferWithHook, type VirtualScenarioBase } from './virtual-common.js';
+import type { LabProfileName } from '../topology.js';
+import { finish, startDirect, transferWithHook, type VirtualScenarioBase } from './common.js';
 
 export interface VirtualRendezvousGoneOptions {
   seed?: number;

@@ -16,8 +16,8 @@
  * the tunnel idles.
  */
 import { performance } from 'node:perf_hooks';
-import type { LabProfileName } from '../virtual/topology.js';
-import { finish, startDirect, type VirtualScenarioBase } from './virtual-common.js';
+import type { LabProfileName } from '../topology.js';
+import { finish, startDirect, type VirtualScenarioBase } from './common.js';
 
 export interface VirtualIdleOptions {
   seed?: number;

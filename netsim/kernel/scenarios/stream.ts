@@ -23,7 +23,7 @@
 import net from 'node:net';
 import { createCipheriv, createHash, type Cipher } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { PayloadCheck } from '../matrix/payload-check.js';
+import { PayloadCheck } from '../../matrix/payload-check.js';
 
 const CHUNK = 1 << 20;
 const MAX_HEADER = 1024;

@@ -11,7 +11,7 @@
  * Exit status: 0 every scenario as its mode requires, 1 some not, 2 cannot run here.
  */
 import { fileURLToPath } from 'node:url';
-import { kernelLabSkipReason } from '../kernel/prereq.js';
+import { kernelLabSkipReason } from '../prereq.js';
 import { modeSupport, type ModeSupport, type ScenarioMode } from './procs.js';
 import { ScenarioLab } from './scenario-lab.js';
 import { FULL_SIZES, MIB, SCENARIO_NAMES, runScenario, type ScenarioName, type ScenarioOutcome } from './suite.js';

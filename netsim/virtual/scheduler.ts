@@ -1,4 +1,4 @@
-import type { Scheduler, TimerHandle } from '../src/clock/scheduler.js';
+import type { Scheduler, TimerHandle } from '../../src/clock/scheduler.js';
 
 interface VirtualEvent extends TimerHandle {
   readonly time: number;

@@ -15,99 +15,27 @@
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { Lab, LabClosedError, type LabNode, type LabProcess, type NatSite } from '../kernel/lab.js';
-import { listNamespaces } from '../kernel/cleanup.js';
-import { sleep } from '../kernel/exec.js';
-import { PROFILE_NAMES, type ProfileName } from '../kernel/profiles.js';
-import { expectedFor, type RelayOutcome } from './expected.js';
+import { Lab, LabClosedError, type LabNode, type LabProcess, type NatSite } from '../lab.js';
+import { listNamespaces } from '../cleanup.js';
+import { sleep } from '../exec.js';
+import { BURROW_ENTRY, events, loaderArgs, waitEvent, waitExit } from '../cli-process.js';
+import { PROFILE_NAMES, type ProfileName } from '../profiles.js';
+import { cellAsExpected, cellExpectation, type MatrixMode } from '../../matrix/expected.js';
+import { allPairs, inOrder, type KernelMatrixRun, type KernelPairResult, type PairMeasure, type SiteInfo } from '../../matrix/result.js';
 import type { ClientReport } from './traffic.js';
 
-const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-/** The burrow CLI next to this module: dist/bin/burrow.js when compiled, bin/burrow.ts under tsx. */
-export const BURROW_ENTRY = fileURLToPath(new URL(`../../bin/burrow${EXT}`, import.meta.url));
-export const TRAFFIC_ENTRY = fileURLToPath(new URL(`./traffic${EXT}`, import.meta.url));
+export { allPairs };
+export type { MatrixMode };
 
-/** Node flags that load a TypeScript loader (tsx), so children run the same way we do. */
-function loaderArgs(): string[] {
-  const out: string[] = [];
-  const a = process.execArgv;
-  for (let i = 0; i < a.length; i++) {
-    const f = a[i]!;
-    if (/^--(import|require|loader|experimental-loader)=/.test(f)) out.push(f);
-    else if (/^(--import|--require|-r|--loader|--experimental-loader)$/.test(f) && a[i + 1] !== undefined) out.push(f, a[++i]!);
-  }
-  return out;
-}
+const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+export const TRAFFIC_ENTRY = fileURLToPath(new URL(`./traffic${EXT}`, import.meta.url));
+export { BURROW_ENTRY };
 
 export const MIB = 1024 * 1024;
 export const DEFAULT_SIZE = 16 * MIB;
 const RV_PORT = 7000;
 const TARGET_PORT = 9000;
 const VISIT_PORT_BASE = 20_000;
-
-export type PairOutcome = RelayOutcome | 'direct';
-/** stcp: every pair must relay (the relay column); xtcp: the direct column (punching, fallback to relay). */
-export type MatrixMode = 'stcp' | 'xtcp';
-
-export interface PairResult {
-  provider: ProfileName;
-  visitor: ProfileName;
-  /** Site indexes (lab numbering) of the provider and visitor hosts. */
-  providerSite: number;
-  visitorSite: number;
-  service: string;
-  outcome: PairOutcome;
-  /** Path the visitor reported for the connection ("relay", "direct LAN", "direct internet"). */
-  path: string | null;
-  /** xtcp: visitor's session up → direct path locked, ms (null: no direct path). */
-  directMs: number | null;
-  /** xtcp: why the (last) punch attempt failed, as the visitor logged it. */
-  punchFailure?: string;
-  /** xtcp: failed attempts before the outcome. */
-  punchAttempts?: number;
-  /** Provider started → visitor's session up, ms (process start-up, login, CPace, relay link). */
-  setupMs: number | null;
-  /** Client connect → first byte back, ms. */
-  ttfbMs: number | null;
-  /** Client connect → both directions complete and verified, ms. */
-  totalMs: number | null;
-  /** Bytes sent each way and verified (SHA-256) each way. */
-  bytesUp: number;
-  bytesDown: number;
-  upVerified: boolean;
-  downVerified: boolean;
-  /** What the expected-outcome table says for this mode ("relay", "direct", "birthday": direct or relay). */
-  expected: string;
-  /** The outcome agrees with the expected table. */
-  asExpected: boolean;
-  error?: string;
-}
-
-export interface SiteInfo {
-  index: number;
-  profile: ProfileName;
-  publicIp: string;
-  stun: string | null;
-  buildMs: number;
-}
-
-export interface MatrixRun {
-  lane: 'kernel';
-  mode: MatrixMode;
-  runId: string;
-  sizeBytes: number;
-  /** Row profiles (provider side) and column profiles (visitor side), in table order. */
-  rows: ProfileName[];
-  cols: ProfileName[];
-  sites: SiteInfo[];
-  results: PairResult[];
-  buildMs: number;
-  totalMs: number;
-  /** Namespaces of the run still present after teardown (should be empty). */
-  leftNamespaces: string[];
-  /** PIDs of every process the run started in the lab (stund included), for leak checks. */
-  pids: number[];
-}
 
 export interface MatrixOptions {
   /** Default stcp (the relay column). */
@@ -120,7 +48,7 @@ export interface MatrixOptions {
   /** Progress lines. */
   log?: (msg: string) => void;
   /** Called after each pair. */
-  onPair?: (r: PairResult, done: number, total: number) => void;
+  onPair?: (r: KernelPairResult, done: number, total: number) => void;
   /** Sites built at once (each is classified by stun). Default 4. */
   buildConcurrency?: number;
   /** Lab namespace prefix (default "bnk"). */
@@ -130,11 +58,6 @@ export interface MatrixOptions {
    * of a two-host profile: hairpin, no-hairpin) instead of two sites.
    */
   sameSite?: boolean;
-}
-
-/** All ordered pairs of the given profiles. */
-export function allPairs(profiles: readonly ProfileName[]): Array<[ProfileName, ProfileName]> {
-  return profiles.flatMap((a) => profiles.map((b): [ProfileName, ProfileName] => [a, b]));
 }
 
 /**
@@ -163,50 +86,6 @@ export const REPRESENTATIVE_PAIRS: ReadonlyArray<readonly [ProfileName, ProfileN
 
 function uniq<T>(xs: Iterable<T>): T[] {
   return [...new Set(xs)];
-}
-
-/** Table order: the kernel lane's profile order. */
-function ordered(names: Iterable<ProfileName>, order: readonly ProfileName[]): ProfileName[] {
-  const set = new Set(names);
-  return order.filter((p) => set.has(p));
-}
-
-/** Parses the JSON log lines a burrow process wrote to stderr. */
-function events(p: LabProcess): Array<Record<string, unknown>> {
-  const out: Array<Record<string, unknown>> = [];
-  for (const line of p.stderr().split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      out.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      /* a partial line */
-    }
-  }
-  return out;
-}
-
-/** Waits (bounded, polling) for a JSON log event on the process's stderr. */
-async function waitEvent(p: LabProcess, what: string, event: string, timeoutMs: number): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const hit = events(p).find((e) => e.event === event);
-    if (hit) return hit;
-    const tail = p.stderr().trim().split('\n').slice(-5).join(' | ');
-    if (!p.running) throw new Error(`${what} exited before "${event}": ${tail}`);
-    if (Date.now() > deadline) throw new Error(`${what}: no "${event}" within ${timeoutMs} ms: ${tail}`);
-    await sleep(10);
-  }
-}
-
-/** Whether the process exited within timeoutMs (the timer never outlives the wait). */
-async function waitExit(p: LabProcess, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
-  try {
-    return await Promise.race([p.exited.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Runs fn over items with at most `limit` at a time, results in input order. */
@@ -246,7 +125,7 @@ function lastJsonLine<T>(text: string): T | undefined {
  * down. Throws only if the lab cannot be built (e.g. a NAT does not classify
  * as claimed); a failing pair is a result, not an exception.
  */
-export async function runKernelMatrix(opts: MatrixOptions): Promise<MatrixRun> {
+export async function runKernelMatrix(opts: MatrixOptions): Promise<KernelMatrixRun> {
   const t0 = Date.now();
   const size = opts.sizeBytes ?? DEFAULT_SIZE;
   const log = opts.log ?? (() => {});
@@ -254,16 +133,16 @@ export async function runKernelMatrix(opts: MatrixOptions): Promise<MatrixRun> {
   if (opts.pairs.length === 0) throw new Error('no pairs to run');
   if (opts.pairs.length > 10_000) throw new Error('too many pairs (at most 10000)');
   const profileOrder = PROFILE_NAMES;
-  const rows = ordered(opts.pairs.map((p) => p[0]), profileOrder);
-  const cols = ordered(opts.pairs.map((p) => p[1]), profileOrder);
+  const rows = inOrder(opts.pairs.map((p) => p[0]), profileOrder);
+  const cols = inOrder(opts.pairs.map((p) => p[1]), profileOrder);
 
   // Sites: one per profile used, plus a second one for each profile paired with itself.
-  const primaryNeeded = ordered(uniq(opts.pairs.flat()), profileOrder);
-  const secondNeeded = opts.sameSite ? [] : ordered(uniq(opts.pairs.filter(([a, b]) => a === b).map(([a]) => a)), profileOrder);
+  const primaryNeeded = inOrder(uniq(opts.pairs.flat()), profileOrder);
+  const secondNeeded = opts.sameSite ? [] : inOrder(uniq(opts.pairs.filter(([a, b]) => a === b).map(([a]) => a)), profileOrder);
 
   const lab = await Lab.create({ prefix: opts.prefix, log: (m) => log(`lab: ${m}`) });
   const runId = lab.runId;
-  const results: PairResult[] = [];
+  const results: KernelPairResult[] = [];
   const sites: SiteInfo[] = [];
   let buildMs = 0;
   let leftNamespaces: string[] = [];
@@ -330,11 +209,9 @@ export async function runKernelMatrix(opts: MatrixOptions): Promise<MatrixRun> {
         transferTimeoutMs,
         mode,
       });
-      const cell = expectedFor(a, b);
-      const expected = mode === 'stcp' ? cell.relay : cell.direct === 'prediction' ? 'direct' : cell.direct;
-      const asExpected =
-        r.outcome !== 'failed' && (expected === 'birthday' ? r.outcome === 'direct' || r.outcome === 'relay' : r.outcome === expected);
-      const res: PairResult = {
+      const expected = cellExpectation(mode, a, b);
+      const asExpected = cellAsExpected(expected, r.outcome, r.upVerified && r.downVerified);
+      const res: KernelPairResult = {
         provider: a,
         visitor: b,
         providerSite: pa.index,
@@ -370,7 +247,6 @@ interface PairSpec {
   mode: MatrixMode;
 }
 
-type PairMeasure = Omit<PairResult, 'provider' | 'visitor' | 'providerSite' | 'visitorSite' | 'service' | 'expected' | 'asExpected'>;
 
 /** Starts `node [loader] args…` in a lab node. */
 type Spawner = (node: LabNode, args: string[]) => LabProcess;

@@ -24,12 +24,12 @@ import type { SessionTuning } from '../../peer/tunnel-options.js';
 import { RendezvousServer } from '../../rendezvous/server.js';
 import { UdpService } from '../../rendezvous/udp-service.js';
 import { SeededRandom } from '../random.js';
-import { VirtualScheduler } from '../virtual-scheduler.js';
-import { buildTopology, labSite, SERVER_ADDRESSES, type LabProfileName, type SiteSpec, type Topology } from '../virtual/topology.js';
-import type { VirtualHost, VirtualNode } from '../virtual/network.js';
-import { VirtualTcp, type VirtualTcpOptions } from '../virtual/tcp.js';
-import { MemoryLog, type LogEvent } from './virtual-log.js';
-import { payload, runClient, startTarget, type ClientRun, type Payload, type TargetHandle } from './virtual-traffic.js';
+import { VirtualScheduler } from './scheduler.js';
+import { buildTopology, labSite, SERVER_ADDRESSES, type LabProfileName, type SiteSpec, type Topology } from './topology.js';
+import type { VirtualHost, VirtualNode } from './network.js';
+import { VirtualTcp, type VirtualTcpOptions } from './tcp.js';
+import { MemoryLog, type LogEvent } from './log.js';
+import { payload, runClient, startTarget, type ClientRun, type Payload, type TargetHandle } from '../matrix/duplex-check.js';
 
 export const RENDEZVOUS_PORT = 7000;
 export const TARGET_PORT = 9000;

@@ -10,8 +10,8 @@
  * relay and control connections themselves outlive their mappings — as on
  * carrier NATs that drop idle TCP flows after minutes.
  */
-import { sleep } from '../kernel/exec.js';
-import { listConntrack } from '../kernel/conntrack.js';
+import { sleep } from '../exec.js';
+import { listConntrack } from '../conntrack.js';
 import { formatNoticed, noticedSince, recoverWithin, type Noticed, type Recovery, type Verdict } from './observe.js';
 import { eventTime, events, startTransfer, type ScenarioMode } from './procs.js';
 import type { ScenarioLab } from './scenario-lab.js';
