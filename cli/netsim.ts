@@ -12,6 +12,7 @@ import { allPairs, cellText, contradictions, formatSummary, formatTable } from '
 import { MIB, REPRESENTATIVE_PAIRS, runKernelMatrix } from '../netsim/kernel/matrix/index.js';
 import { VIRTUAL_PROFILES, runVirtualMatrix } from '../netsim/virtual/matrix/index.js';
 import type { LabProfileName } from '../netsim/virtual/topology.js';
+import { SCENARIO_NAMES, type ScenarioName } from '../netsim/scenarios/spec.js';
 
 /** Exit status when the lab cannot run here (not root, packages missing). */
 export const EXIT_CANNOT_RUN = 2;
@@ -45,6 +46,18 @@ function parseProfiles(text: string, known: readonly string[] = PROFILE_NAMES): 
     throw new BurrowError('ERR_INVALID_ARGUMENT', `--profiles: unknown profile ${unknown.join(', ') || '(none given)'}; known: ${known.join(', ')}`);
   }
   return [...new Set(names)];
+}
+
+function parseScenarioNames(text: string): ScenarioName[] {
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  const unknown = names.filter((n) => !(SCENARIO_NAMES as readonly string[]).includes(n));
+  if (unknown.length || names.length === 0) {
+    throw new BurrowError('ERR_INVALID_ARGUMENT', `--only: unknown scenario ${unknown.join(', ') || '(none given)'}; known: ${SCENARIO_NAMES.join(', ')}`);
+  }
+  return names as ScenarioName[];
 }
 
 type Lane = 'kernel' | 'virtual' | 'both';
@@ -206,25 +219,45 @@ Example:
 
   netsim
     .command('scenarios')
-    .description('break things mid-session behind real NATs and report what burrow did: conntrack -F, rendezvous SIGKILL, forged-packet spray, idle past the mapping lifetime (kernel lane, root)')
+    .description('break things mid-session and report what burrow did: conntrack -F, rendezvous killed, forged-packet spray, idle past the mapping lifetime (kernel lane: real NATs, root; virtual lane: in process)')
+    .addOption(
+      new Option('--lane <lane>', 'kernel (real NATs in network namespaces, root) or virtual (in process, fake clock)').choices(['kernel', 'virtual']).default('kernel'),
+    )
     .addOption(new Option('--mode <mode>', 'which tunnel mode to put through them').choices(['stcp', 'xtcp', 'both']).default('both'))
-    .option('--only <list>', 'comma-separated scenarios: spray, rendezvous-kill, idle, idle-tcp, conntrack-flush (default: all)')
-    .option('--size <MiB>', 'MiB moved each way by the transfers that get broken', '64')
+    .option('--only <list>', `comma-separated scenarios: ${SCENARIO_NAMES.join(', ')} (default: all)`)
+    .option('--size <MiB>', 'MiB moved each way by the transfers that get broken', (v) => Number(v), 64)
     .option('--json', 'one JSON document instead of text')
     .addHelpText(
       'after',
       `
-Each scenario says what its mode must do (stcp cannot keep a relayed
-transfer when the rendezvous dies; xtcp must) and whether it did; exit 0
-when every scenario did, 1 when one did not, 2 when the lab cannot run here.
+Every scenario is written once (netsim/scenarios/spec.ts): the NATs, the
+traffic, the fault and what each mode must do (stcp cannot keep a relayed
+transfer when the rendezvous dies; xtcp must). Each lane runs it and says
+whether it did as required, or why it cannot run it ("not applicable in this
+lane: ..."). Exit 0 when every scenario that ran did, 1 when one did not, 2
+when the kernel lab cannot run here.
 
-Example:
-  sudo burrow netsim scenarios --mode xtcp --only conntrack-flush,rendezvous-kill`,
+Examples:
+  sudo burrow netsim scenarios --mode xtcp --only conntrack-flush,rendezvous-kill
+  burrow netsim scenarios --lane virtual --mode xtcp --size 16`,
     )
-    .action(async (opts: { mode: string; only?: string; size: string; json?: boolean }) => {
-      const { runScenariosCli } = await import('../netsim/kernel/scenarios/run.js');
-      const argv = ['--mode', opts.mode, '--size', opts.size, ...(opts.only ? ['--only', opts.only] : []), ...(opts.json ? ['--json'] : [])];
-      exit(await runScenariosCli(argv));
+    .action(async (opts: { lane: 'kernel' | 'virtual'; mode: string; only?: string; size: number; json?: boolean }) => {
+      if (!Number.isFinite(opts.size) || opts.size <= 0 || opts.size > 4096) {
+        throw new BurrowError('ERR_INVALID_ARGUMENT', '--size must be a number of MiB between 0 and 4096');
+      }
+      const only = opts.only === undefined ? [...SCENARIO_NAMES] : parseScenarioNames(opts.only);
+      const args = {
+        modes: opts.mode === 'both' ? (['stcp', 'xtcp'] as const) : ([opts.mode as 'stcp' | 'xtcp'] as const),
+        only,
+        sizeBytes: Math.round(opts.size * MIB),
+        json: opts.json === true,
+      };
+      if (opts.lane === 'virtual') {
+        const { runVirtualScenarios } = await import('../netsim/virtual/scenarios/run.js');
+        return exit(await runVirtualScenarios({ ...args, modes: [...args.modes] }));
+      }
+      const { runKernelScenarios } = await import('../netsim/kernel/scenarios/run.js');
+      exit(await runKernelScenarios({ ...args, modes: [...args.modes] }));
     });
 
   netsim

@@ -11,13 +11,14 @@ import { firstNoticed, formatNoticed, noticedSince, recoverWithin, type Noticed,
 import { isDirect, startTransfer, type ScenarioMode } from './procs.js';
 import type { Pair, ScenarioLab } from './scenario-lab.js';
 import type { StreamReport } from './stream.js';
+import { SCENARIOS, expectationTexts } from '../../scenarios/spec.js';
 
 export interface FlushOptions {
   /** Bytes each way. */
   size: number;
-  /** Flush once this fraction has moved each way. Default 0.25. */
+  /** Flush once this fraction has moved each way. Default: the spec's. */
   at?: number;
-  /** A new connection must work within this long after the flush. Default 30 s. */
+  /** A new connection must work within this long after the flush. Default: the spec's bound for the mode. */
   recoveryBoundMs?: number;
   transferTimeoutMs?: number;
 }
@@ -48,40 +49,37 @@ export interface FlushResult {
 }
 
 /**
- * What each mode must do. stcp carries everything over TCP connections
- * through the NAT; when conntrack forgets them, the next packet from outside
- * (the rendezvous's) is no longer translated: it reaches the NAT router
- * itself, which answers with a TCP RST, and the rendezvous drops that link —
- * the relayed session and the transfer in it are lost (if the peer's packet
- * happens to go first, conntrack picks the connection up again and it
- * survives). What stcp must do is notice and recover: a new connection works
- * within the bound.
+ * What each mode must do: ../../scenarios/spec.ts (conntrack-flush). stcp
+ * carries everything over TCP connections through the NAT; when conntrack
+ * forgets them, the next packet from outside (the rendezvous's) is no longer
+ * translated: it reaches the NAT router itself, which answers with a TCP
+ * RST, and the rendezvous drops that link — the relayed session and the
+ * transfer in it are lost (if the peer's packet happens to go first,
+ * conntrack picks the connection up again and it survives). What stcp must
+ * do is notice and recover: a new connection works within the bound.
  *
- * xtcp is held to the same: its direct path usually survives (the peer's
- * next datagram re-creates the mapping on the same port), but when the
- * other peer's datagram reaches the flushed NAT first, the conntrack clash
- * moves the local flow to another port, the far NAT filters it and the
- * direct path is dead — and the relay link it would fall back to was
- * flushed too (seen once in 6 runs: 16 s stall, then reset). So xtcp must,
- * like stcp, keep the transfer or fail visibly, and recover; `survived` is
- * reported either way.
+ * xtcp: its direct path usually survives (the peer's next datagram
+ * re-creates the mapping on the same port), but when the other peer's
+ * datagram reaches the flushed NAT first, the conntrack clash moves the
+ * local flow to another port, the far NAT filters it and the direct path is
+ * dead — and the relay link it would fall back to was flushed too (seen once
+ * in 6 runs: 16 s stall, then reset). `survived` is reported either way.
  */
-export const FLUSH_EXPECTATION: Record<ScenarioMode, string> = {
-  stcp: 'the transfer completes byte-exact, or it fails visibly (no hang) and a new connection works within the bound',
-  xtcp: 'the transfer completes byte-exact (the direct path, or the relay while the peers notice a broken path and punch again), and a new connection works within the bound',
-};
+export const FLUSH_EXPECTATION: Record<ScenarioMode, string> = expectationTexts('conntrack-flush');
+const SPEC = SCENARIOS['conntrack-flush'];
+const FAULT = SPEC.fault.kind === 'flush-nat' ? SPEC.fault : { nats: ['provider', 'visitor'] as const, atFraction: 0.25 };
 
 async function flushRound(sl: ScenarioLab, pair: Pair, site: NatSite, nat: 'provider' | 'visitor', o: FlushOptions): Promise<FlushRound> {
   const timeout = o.transferTimeoutMs ?? 60_000;
   const t = startTransfer(sl.lab, pair.visitorHost, pair.visitPort, o.size, o.size, timeout);
-  const reached = await t.reach(o.at ?? 0.25, timeout);
+  const reached = await t.reach(o.at ?? FAULT.atFraction, timeout);
   const before = await listConntrack(sl.lab, site.router);
   const flushAt = Date.now();
   await flushConntrack(sl.lab, site.router);
   const transfer = await t.result();
   const survived = transfer.ok;
   // Survived or not, a *new* connection must work after the flush.
-  const recovery = await recoverWithin(sl, pair, flushAt, o.recoveryBoundMs ?? 30_000);
+  const recovery = await recoverWithin(sl, pair, flushAt, o.recoveryBoundMs ?? SPEC.expect[sl.mode].recoverWithinMs ?? 30_000);
   return {
     nat,
     path: pair.path,
@@ -98,7 +96,8 @@ async function flushRound(sl: ScenarioLab, pair: Pair, site: NatSite, nat: 'prov
 export async function conntrackFlushScenario(sl: ScenarioLab, o: FlushOptions): Promise<FlushResult> {
   const rounds: FlushRound[] = [];
   // A fresh pair per round: each round shows what one flush does, not the sum of two.
-  for (const [site, nat] of [[sl.siteA, 'provider'], [sl.siteB, 'visitor']] as const) {
+  for (const nat of FAULT.nats) {
+    const site = nat === 'provider' ? sl.siteA : sl.siteB;
     const pair = await sl.startPair(sl.siteB);
     try {
       rounds.push(await flushRound(sl, pair, site, nat, o));
@@ -106,17 +105,19 @@ export async function conntrackFlushScenario(sl: ScenarioLab, o: FlushOptions): 
       await pair.stop();
     }
   }
-  const bound = o.recoveryBoundMs ?? 30_000;
+  const expect = SPEC.expect[sl.mode];
+  const bound = o.recoveryBoundMs ?? expect.recoverWithinMs ?? 30_000;
   const failures: string[] = [];
   for (const r of rounds) {
     const where = `flush in the ${r.nat}'s NAT`;
     if (r.flushedAtFraction === null) failures.push(`${where}: the transfer ended before the flush (make it larger)`);
-    if (sl.mode === 'xtcp' && !isDirect(r.path)) failures.push(`${where}: the session was not on a direct path when the transfer started (path: ${r.path})`);
+    if (expect.startsDirect && !isDirect(r.path)) failures.push(`${where}: the session was not on a direct path when the transfer started (path: ${r.path})`);
     if (!r.survived && r.transfer.error?.startsWith('timed out')) failures.push(`${where}: the transfer hung until the client's timeout instead of failing`);
-    if (!r.survived && sl.mode === 'stcp' && (firstNoticed(r.noticed.visitor, 'session-closed') ?? Infinity) > 5000) {
-      failures.push(`${where}: the transfer was lost but the visitor did not log session-closed within 5 s`);
+    const visible = expect.visibleFailure;
+    if (!r.survived && visible && (firstNoticed(r.noticed.visitor, visible.event) ?? Infinity) > visible.withinMs) {
+      failures.push(`${where}: the transfer was lost but the visitor did not log ${visible.event} within ${visible.withinMs} ms`);
     }
-    if (!r.survived && sl.mode === 'xtcp') {
+    if (!r.survived && expect.transfer === 'byte-exact') {
       failures.push(`${where}: the transfer was lost (${r.transfer.error}); xtcp must carry it through (relay meanwhile, then direct again)`);
     }
     if (!r.recovery.ok) failures.push(`${where}: no new connection worked within ${bound} ms (${r.recovery.attempts} attempts, last: ${r.recovery.lastError})`);

@@ -16,15 +16,16 @@ import { formatNoticed, noticedSince, recoverWithin, type Noticed, type Recovery
 import { eventTime, events, startTransfer, type ScenarioMode } from './procs.js';
 import type { ScenarioLab } from './scenario-lab.js';
 import type { StreamReport } from './stream.js';
+import { SCENARIOS, expectationTexts } from '../../scenarios/spec.js';
 
 export interface IdleOptions {
-  /** Default 12 s. */
+  /** Default: the spec's for the mode (xtcp: longer than several 15 s keepalives, so the DirectLink must learn the 5 s lifetime). */
   idleMs?: number;
   /** Also expire idle TCP mappings after this many seconds (a variant). */
   tcpLifetimeS?: number;
-  /** Bytes each way of the requests before and after the idle time. Default 1 MiB. */
+  /** Bytes each way of the requests before and after the idle time. Default: the spec's. */
   requestBytes?: number;
-  /** The request after the idle time must verify within this long. Default 20 s. */
+  /** The request after the idle time must verify within this long. Default: the spec's. */
   requestBoundMs?: number;
 }
 
@@ -50,20 +51,19 @@ export interface IdleResult {
   verdict: Verdict;
 }
 
-export const IDLE_EXPECTATION: Record<ScenarioMode, string> = {
-  stcp: 'the first request after the idle time goes through, byte-exact, within the bound',
-  xtcp: 'the first request after the idle time goes through, byte-exact, within the bound, on the direct path',
-};
+export const IDLE_EXPECTATION: Record<ScenarioMode, string> = expectationTexts('idle');
+const SPEC = SCENARIOS.idle;
+const FAULT = SPEC.fault.kind === 'idle' ? SPEC.fault : { idleMs: { stcp: 12_000, xtcp: 60_000 } };
+const BYTES = SPEC.traffic.kind === 'requests' ? SPEC.traffic.bytesEachWay : 1 << 20;
 
 const TCP_TIMEOUT_SYSCTL = 'net.netfilter.nf_conntrack_tcp_timeout_established';
 
 export async function idleScenario(sl: ScenarioLab, o: IdleOptions = {}): Promise<IdleResult> {
   const { lab } = sl;
   const router = sl.siteShort.router;
-  // xtcp: longer than several 15 s keepalives (the DirectLink must learn the 5 s lifetime).
-  const idleMs = o.idleMs ?? (sl.mode === 'xtcp' ? 60_000 : 12_000);
-  const bytes = o.requestBytes ?? 1 << 20;
-  const bound = o.requestBoundMs ?? 20_000;
+  const idleMs = o.idleMs ?? FAULT.idleMs[sl.mode];
+  const bytes = o.requestBytes ?? BYTES;
+  const bound = o.requestBoundMs ?? SPEC.expect[sl.mode].requestWithinMs ?? 20_000;
   let restore: string | null = null;
   if (o.tcpLifetimeS !== undefined) {
     const r = await lab.exec(router, 'sysctl', ['-n', TCP_TIMEOUT_SYSCTL]);
@@ -93,7 +93,7 @@ export async function idleScenario(sl: ScenarioLab, o: IdleOptions = {}): Promis
     // Which path the visitor gave that request (its last 'connection' line).
     const conns = events(pair.visitor).filter((e) => e.event === 'connection' && (eventTime(e) ?? 0) >= t0 - 1);
     const afterPath = typeof conns[0]?.path === 'string' ? conns[0].path : null;
-    if (sl.mode === 'xtcp' && after.ok && !(afterPath ?? '').startsWith('direct')) {
+    if (SPEC.expect[sl.mode].startsDirect && after.ok && !(afterPath ?? '').startsWith('direct')) {
       failures.push(`the request after the idle time went ${afterPath ?? 'an unknown path'}, not direct`);
     }
     return {

@@ -1,4 +1,4 @@
-/** netsim scenarios beyond pairs: things that break mid-session, on the kernel lane. See README.md. */
+/** The kernel lane's runner for the scenarios of ../../scenarios/spec.ts: things that break mid-session, behind real NATs. See README.md. */
 export { ScenarioLab, RV_PORT, TARGET_PORT } from './scenario-lab.js';
 export type { Pair, ScenarioLabOptions } from './scenario-lab.js';
 export { modeSupport, BURROW_ENTRY, STREAM_ENTRY } from './procs.js';
@@ -12,5 +12,6 @@ export type { SprayResult, SprayOptions } from './spray.js';
 export { idleScenario, describeIdle, IDLE_EXPECTATION } from './idle.js';
 export type { IdleResult, IdleOptions } from './idle.js';
 export type { Verdict, Recovery, Noticed } from './observe.js';
-export { runScenario, SCENARIO_NAMES, TEST_SCENARIOS, TEST_SIZES, FULL_SIZES, FLUSH_RECOVERY_BOUND_MS, MIB } from './suite.js';
+export { runScenario, reportScenario, SCENARIO_NAMES, TEST_SCENARIOS, TEST_SIZES, FULL_SIZES, FLUSH_RECOVERY_BOUND_MS, MIB } from './suite.js';
 export type { ScenarioName, ScenarioOutcome, SuiteSizes } from './suite.js';
+export { runKernelScenarios, runScenariosCli } from './run.js';

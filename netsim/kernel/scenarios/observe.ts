@@ -8,14 +8,7 @@ import { sleep } from '../exec.js';
 import { eventTime, events, startTransfer } from './procs.js';
 import type { Pair, ScenarioLab } from './scenario-lab.js';
 
-/** A scenario's judgement against what its mode must do. */
-export interface Verdict {
-  ok: boolean;
-  /** What the mode must do, in words. */
-  expected: string;
-  /** Each way it did not (empty when ok). */
-  failures: string[];
-}
+export type { Verdict } from '../../scenarios/outcome.js';
 
 export interface Noticed {
   /** ms after the break. */

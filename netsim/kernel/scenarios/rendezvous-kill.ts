@@ -8,17 +8,18 @@ import { firstNoticed, formatNoticed, noticedSince, recoverWithin, type Noticed,
 import { eventsSince, isDirect, startTransfer, waitExit, type ScenarioMode } from './procs.js';
 import type { ScenarioLab } from './scenario-lab.js';
 import type { StreamReport } from './stream.js';
+import { SCENARIOS, expectationTexts } from '../../scenarios/spec.js';
 
 export interface KillOptions {
   /** Bytes each way. */
   size: number;
-  /** Kill once this fraction has moved each way. Default 0.25. */
+  /** Kill once this fraction has moved each way. Default: the spec's. */
   at?: number;
-  /** Time the rendezvous stays dead. Default 1 s. */
+  /** Time the rendezvous stays dead. Default: the spec's. */
   downtimeMs?: number;
-  /** After the restart, a new connection must work within this long. Default 20 s. */
+  /** After the restart, a new connection must work within this long. Default: the spec's. */
   recoveryBoundMs?: number;
-  /** Both peers must log the loss within this long after the kill. Default 5 s. */
+  /** Both peers must log the loss within this long after the kill. Default: the spec's. */
   noticeBoundMs?: number;
   transferTimeoutMs?: number;
 }
@@ -50,25 +51,25 @@ export interface KillResult {
  * rendezvous is back. xtcp's direct path does not touch the rendezvous: the
  * transfer must complete.
  */
-export const KILL_EXPECTATION: Record<ScenarioMode, string> = {
-  stcp: 'the transfer is lost with the relay; both peers log rendezvous-lost and session-closed; after the restart a new connection works within the bound',
-  xtcp: 'the transfer completes byte-exact on the direct path; both peers log rendezvous-lost; after the restart a new connection works within the bound',
-};
+export const KILL_EXPECTATION: Record<ScenarioMode, string> = expectationTexts('rendezvous-kill');
+const SPEC = SCENARIOS['rendezvous-kill'];
+const FAULT = SPEC.fault.kind === 'rendezvous-down' ? SPEC.fault : { atFraction: 0.25, restartAfterMs: 1000 };
 
 export async function rendezvousKillScenario(sl: ScenarioLab, o: KillOptions): Promise<KillResult> {
   const timeout = o.transferTimeoutMs ?? 60_000;
-  const noticeBound = o.noticeBoundMs ?? 5000;
-  const recoveryBound = o.recoveryBoundMs ?? 20_000;
+  const expect = SPEC.expect[sl.mode];
+  const noticeBound = o.noticeBoundMs ?? expect.notice?.withinMs ?? 5000;
+  const recoveryBound = o.recoveryBoundMs ?? expect.recoverWithinMs ?? 20_000;
   const pair = await sl.startPair(sl.siteB);
   try {
     const t = startTransfer(sl.lab, pair.visitorHost, pair.visitPort, o.size, o.size, timeout);
-    const reached = await t.reach(o.at ?? 0.25, timeout);
+    const reached = await t.reach(o.at ?? FAULT.atFraction, timeout);
     const old = sl.rendezvous;
     const killAt = Date.now();
     old.killSync();
     await waitExit(old, 5000);
     const transfer = await t.result();
-    await sleep(Math.max(0, (o.downtimeMs ?? 1000) - (Date.now() - killAt)));
+    await sleep(Math.max(0, (o.downtimeMs ?? FAULT.restartAfterMs) - (Date.now() - killAt)));
     const restartAt = Date.now();
     await sl.startRendezvous();
     // A connection right away: it waits in the visitor for a session if there is none (stcp), or
@@ -81,16 +82,14 @@ export async function rendezvousKillScenario(sl: ScenarioLab, o: KillOptions): P
 
     const failures: string[] = [];
     if (reached === null) failures.push('the transfer ended before the kill (make it larger)');
-    if (sl.mode === 'xtcp' && !isDirect(pair.path)) failures.push(`the session was not on a direct path when the transfer started (path: ${pair.path})`);
-    if (sl.mode === 'xtcp' && !transfer.ok) failures.push(`the transfer was lost (${transfer.error}) although the direct path does not need the rendezvous`);
-    if (sl.mode === 'stcp' && transfer.ok && reached !== null) failures.push('the transfer completed although its relay was killed (was it relayed?)');
+    if (expect.startsDirect && !isDirect(pair.path)) failures.push(`the session was not on a direct path when the transfer started (path: ${pair.path})`);
+    if (expect.transfer === 'byte-exact' && !transfer.ok) failures.push(`the transfer was lost (${transfer.error}) although the direct path does not need the rendezvous`);
+    if (expect.transfer === 'lost' && transfer.ok && reached !== null) failures.push('the transfer completed although its relay was killed (was it relayed?)');
     if (!transfer.ok && transfer.error?.startsWith('timed out')) failures.push('the transfer hung until the client\'s timeout instead of failing');
     for (const role of ['visitor', 'provider'] as const) {
-      const lost = firstNoticed(noticed[role], 'rendezvous-lost');
-      if (lost === null || lost > noticeBound) failures.push(`the ${role} did not log rendezvous-lost within ${noticeBound} ms`);
-      if (sl.mode === 'stcp') {
-        const closed = firstNoticed(noticed[role], 'session-closed');
-        if (closed === null || closed > noticeBound) failures.push(`the ${role} did not log session-closed within ${noticeBound} ms`);
+      for (const event of expect.notice?.events ?? []) {
+        const at = firstNoticed(noticed[role], event);
+        if (at === null || at > noticeBound) failures.push(`the ${role} did not log ${event} within ${noticeBound} ms`);
       }
     }
     if (!recovery.ok) failures.push(`no new connection worked within ${recoveryBound} ms of the restart (${recovery.attempts} attempts, last: ${recovery.lastError})`);

@@ -21,15 +21,16 @@ import { recoverWithin, type Recovery, type Verdict } from './observe.js';
 import { RV_PORT, type ScenarioLab } from './scenario-lab.js';
 import { SPRAYER_SOURCE, type SprayStats } from './sprayer.js';
 import type { StreamReport } from './stream.js';
+import { SCENARIOS, expectationTexts } from '../../scenarios/spec.js';
 
 export interface SprayOptions {
   /** Bytes each way. */
   size: number;
-  /** UDP datagrams per second. Default 3000. */
+  /** UDP datagrams per second. Default: the spec's. */
   udpPps?: number;
   /** TCP connection attempts in flight. Default 8. */
   tcpInFlight?: number;
-  /** Ports either side of each learned public port that get UDP too. Default 16. */
+  /** Ports either side of each learned public port that get UDP too. Default: the spec's. */
   portSpread?: number;
   transferTimeoutMs?: number;
 }
@@ -59,10 +60,9 @@ export interface SprayResult {
   verdict: Verdict;
 }
 
-export const SPRAY_EXPECTATION: Record<ScenarioMode, string> = {
-  stcp: 'the transfer completes byte-exact, every process stays up, a new connection works afterwards',
-  xtcp: 'forged datagrams reach the visitor\'s UDP socket, and still: the transfer completes byte-exact, every process stays up, a new connection works afterwards',
-};
+export const SPRAY_EXPECTATION: Record<ScenarioMode, string> = expectationTexts('spray');
+const SPEC = SCENARIOS.spray;
+const FAULT = SPEC.fault.kind === 'spray' ? SPEC.fault : { udpPerSecond: 3000, portSpread: 16 };
 
 /** UDP ports bound by process `pid` in a host's namespace (`ss -uanp`). */
 async function udpPortsOf(sl: ScenarioLab, host: LabNode, pid: number | undefined): Promise<number[]> {
@@ -91,7 +91,7 @@ export async function sprayScenario(sl: ScenarioLab, o: SprayOptions): Promise<S
   const attacker = lab.outside;
   const pair = await sl.startPair(sl.siteFull);
   try {
-    const spread = o.portSpread ?? 16;
+    const spread = o.portSpread ?? FAULT.portSpread;
     const targets: string[] = [];
     for (const site of [sl.siteA, sl.siteFull]) {
       const ports = await publicPorts(sl, site);
@@ -114,7 +114,7 @@ export async function sprayScenario(sl: ScenarioLab, o: SprayOptions): Promise<S
     const rvLinesBefore = events(sl.rendezvous).length;
     const timeout = o.transferTimeoutMs ?? 60_000;
     const sprayer = lab.spawn(attacker, process.execPath, [
-      '-e', SPRAYER_SOURCE, String(timeout + 10_000), String(o.udpPps ?? 3000), String(o.tcpInFlight ?? 8), ...targets,
+      '-e', SPRAYER_SOURCE, String(timeout + 10_000), String(o.udpPps ?? FAULT.udpPerSecond), String(o.tcpInFlight ?? 8), ...targets,
     ]);
     await sprayer.waitFor(/"ready":true/, 10_000);
     const sprayStart = Date.now();

@@ -1,30 +1,25 @@
 /**
- * The scenarios by name, with the sizes `npm test` uses and the full ones
- * the runner uses, so the test and run.ts run the same code.
+ * The kernel lane's scenarios by name (../../scenarios/spec.ts says what
+ * each is and must do), with the sizes `npm test` uses and the full ones the
+ * runner uses, so the test and run.ts run the same code.
  */
 import { conntrackFlushScenario, describeFlush } from './conntrack-flush.js';
 import { describeIdle, idleScenario } from './idle.js';
-import type { Verdict } from './observe.js';
 import { describeKill, rendezvousKillScenario } from './rendezvous-kill.js';
 import type { ScenarioLab } from './scenario-lab.js';
 import { describeSpray, sprayScenario } from './spray.js';
+import { FLUSH_RECOVERY_BOUND_MS, MIB, SCENARIOS, notApplicable, type ScenarioName as AnyScenarioName } from '../../scenarios/spec.js';
+import type { ScenarioOutcome, ScenarioReport, Verdict } from '../../scenarios/outcome.js';
 
-export const MIB = 1024 * 1024;
+export { FLUSH_RECOVERY_BOUND_MS, MIB };
 
+/** The scenarios this lane runs (the spec's others say why not, see notApplicable). */
 export type ScenarioName = 'spray' | 'rendezvous-kill' | 'idle' | 'idle-tcp' | 'conntrack-flush';
 export const SCENARIO_NAMES: readonly ScenarioName[] = ['spray', 'rendezvous-kill', 'idle', 'idle-tcp', 'conntrack-flush'];
 /** What `npm test` runs: all but idle-tcp (an extra 15-20 s per mode; run.ts runs it). */
 export const TEST_SCENARIOS: readonly ScenarioName[] = ['spray', 'rendezvous-kill', 'idle', 'conntrack-flush'];
 
-export interface ScenarioOutcome {
-  name: ScenarioName;
-  verdict: Verdict;
-  /** Human-readable lines: what happened, with the numbers. */
-  lines: string[];
-  /** The scenario's full result (JSON-able). */
-  result: object;
-  ms: number;
-}
+export type { ScenarioOutcome };
 
 export interface SuiteSizes {
   /** Bytes each way for the transfers that something breaks mid-way. */
@@ -33,23 +28,16 @@ export interface SuiteSizes {
 
 /** `npm test`: small enough for CI; big enough that the break lands mid-transfer. */
 export const TEST_SIZES: SuiteSizes = { transferBytes: 24 * MIB };
-/** netsim/scenarios/run.ts: the full payload. */
+/** `burrow netsim scenarios`: the full payload. */
 export const FULL_SIZES: SuiteSizes = { transferBytes: 64 * MIB };
 
-/**
- * Bound on a new connection working after conntrack -F. A provider whose NAT
- * forgot its control connection is not told: the rendezvous's next packet
- * meets the NAT router, which resets the rendezvous's end, and the provider
- * learns of it only from its control channel's silence timeout (35 s after
- * the last rendezvous ping). Meanwhile the visitor's retries back off up to
- * 10 s. So: 35 s + 10 s + login and session set-up, with a margin.
- * (Measured: 34.6-39.9 s; a peer-side heartbeat would make it ~1 s.)
- */
-export const FLUSH_RECOVERY_BOUND_MS = 55_000;
+function isKernelScenario(name: AnyScenarioName): name is ScenarioName {
+  return (SCENARIO_NAMES as readonly string[]).includes(name);
+}
 
 export async function runScenario(name: ScenarioName, sl: ScenarioLab, sizes: SuiteSizes): Promise<ScenarioOutcome> {
   const t0 = Date.now();
-  const done = (verdict: Verdict, lines: string[], result: object): ScenarioOutcome => ({ name, verdict, lines, result, ms: Date.now() - t0 });
+  const done = (verdict: Verdict, lines: string[], result: object): ScenarioOutcome => ({ name, lane: 'kernel', mode: sl.mode, verdict, lines, result, ms: Date.now() - t0 });
   switch (name) {
     case 'spray': {
       const r = await sprayScenario(sl, { size: sizes.transferBytes });
@@ -64,7 +52,8 @@ export async function runScenario(name: ScenarioName, sl: ScenarioLab, sizes: Su
       return done(r.verdict, describeIdle(r), r);
     }
     case 'idle-tcp': {
-      const r = await idleScenario(sl, { tcpLifetimeS: 5 });
+      const f = SCENARIOS['idle-tcp'].fault;
+      const r = await idleScenario(sl, { tcpLifetimeS: f.kind === 'idle' ? f.tcpLifetimeS ?? 5 : 5 });
       return done(r.verdict, describeIdle(r), r);
     }
     case 'conntrack-flush': {
@@ -72,4 +61,12 @@ export async function runScenario(name: ScenarioName, sl: ScenarioLab, sizes: Su
       return done(r.verdict, describeFlush(r), r);
     }
   }
+}
+
+/** Any scenario of the spec: run here, or reported as not applicable in this lane, with the spec's reason. */
+export async function reportScenario(name: AnyScenarioName, sl: ScenarioLab, sizes: SuiteSizes): Promise<ScenarioReport> {
+  const why = notApplicable(name, 'kernel', sl.mode);
+  if (why !== undefined) return { name, lane: 'kernel', mode: sl.mode, notApplicable: why };
+  if (!isKernelScenario(name)) return { name, lane: 'kernel', mode: sl.mode, notApplicable: 'the spec runs it here, but this lane has no runner for it' };
+  return runScenario(name, sl, sizes);
 }

@@ -46,6 +46,8 @@ export interface VirtualScenarioBase {
   /** Virtual ms at the end of the run, and the wall-clock ms it took. */
   virtualEndMs: number;
   realMs: number;
+  /** Virtual time the fault hit (null: it never did, or the scenario has none). */
+  faultAt?: number | null;
   /** Virtual TCP sockets and listeners left after teardown (should be 0). */
   leftSockets: number;
   leftListeners: number;

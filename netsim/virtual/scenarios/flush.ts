@@ -83,6 +83,7 @@ export async function virtualFlushScenario(opts: VirtualFlushOptions): Promise<V
     sizeBytes: opts.sizeBytes,
     upVerified: t.result.upVerified,
     downVerified: t.result.downVerified,
+    faultAt: t.hookAt,
     flushedMappings,
     lostAfterMs: lost && t.hookAt !== null ? lost.t - t.hookAt : null,
     backAfterMs: back && t.hookAt !== null ? back.t - t.hookAt : null,

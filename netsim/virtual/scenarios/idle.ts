@@ -27,6 +27,9 @@ export interface VirtualIdleOptions {
   idleMs?: number;
   /** Profile of both sites. Default short-lifetime (5 s mappings). */
   profile?: LabProfileName;
+  /** The provider's and the visitor's site profile, when they differ (default: profile). */
+  provider?: LabProfileName;
+  visitor?: LabProfileName;
 }
 
 export interface IdleRequest {
@@ -59,8 +62,8 @@ export async function virtualIdleScenario(opts: VirtualIdleOptions = {}): Promis
   const idleMs = opts.idleMs ?? 60_000;
   const profile = opts.profile ?? 'short-lifetime';
   const { lab, directMs } = await startDirect({
-    provider: profile,
-    visitor: profile,
+    provider: opts.provider ?? profile,
+    visitor: opts.visitor ?? profile,
     seed,
     upBytes: size,
     downBytes: size,

@@ -1,5 +1,6 @@
 /**
- * The in-process (virtual) lane's scenarios with the direct path (xtcp):
+ * The in-process lane's runner for the scenarios of ../../scenarios/spec.ts
+ * (suite.ts), and the scenarios themselves with the direct path (xtcp):
  * things that break mid-session, on the fake clock, repeatable per seed.
  * Each is bounded in virtual time. See netsim/virtual/README.md.
  */
@@ -15,3 +16,6 @@ export { virtualIdleScenario } from './idle.js';
 export type { VirtualIdleOptions, VirtualIdleResult, IdleRequest } from './idle.js';
 export { virtualSameSiteScenario } from './same-site.js';
 export type { VirtualSameSiteOptions, VirtualSameSiteResult } from './same-site.js';
+export { runVirtualScenario, VIRTUAL_SUITE_SIZES } from './suite.js';
+export type { VirtualSuiteOptions } from './suite.js';
+export { runVirtualScenarios } from './run.js';

@@ -49,6 +49,7 @@ export async function virtualRendezvousGoneScenario(opts: VirtualRendezvousGoneO
     sizeBytes: opts.sizeBytes,
     upVerified: t.result.upVerified,
     downVerified: t.result.downVerified,
+    faultAt: t.hookAt,
     closedAfterMs: t.hookAt === null ? null : t.hookAt - t.startedAt,
     transferMs: t.result.totalMs,
     pathAfterClose,

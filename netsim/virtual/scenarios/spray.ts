@@ -42,6 +42,8 @@ export interface VirtualSprayOptions {
   victimProfile?: LabProfileName;
   /** Spray period, virtual ms (three datagrams per period: random, forged, replay). Default 1. */
   everyMs?: number;
+  /** The visitor's profile. Default port-restricted-cone. */
+  visitorProfile?: LabProfileName;
   /** Keep spraying this long after both peers locked (virtual ms). Default 1000. */
   afterLockMs?: number;
 }
@@ -77,7 +79,7 @@ export async function virtualSprayScenario(opts: VirtualSprayOptions = {}): Prom
   let replayNow: ((data: Buffer, to: UdpEndpoint) => void) | null = null;
   const lab = await VirtualSessionLab.start({
     provider: opts.victimProfile ?? 'full-cone',
-    visitor: 'port-restricted-cone',
+    visitor: opts.visitorProfile ?? 'port-restricted-cone',
     seed,
     mode: 'xtcp',
     upBytes: size,
