@@ -12,7 +12,7 @@
  */
 import { createCipheriv, createHash } from 'node:crypto';
 import type { StreamServer, StreamSocket, StreamTransport } from '../../src/net/stream-transport.js';
-import { PayloadCheck } from './payload-check.js';
+import { PayloadCheck, UploadHash } from './payload-check.js';
 
 export { TRAILER_BYTES } from './payload-check.js';
 
@@ -64,20 +64,11 @@ export async function startTarget(transport: StreamTransport, host: string, port
     connections++;
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
-    const h = createHash('sha256');
-    let got = 0;
-    let done = false;
+    const upload = new UploadHash(size);
     sock.on('error', () => {});
     sock.write(down.data);
     sock.on('data', (chunk: Buffer) => {
-      if (done) return;
-      const take = Math.min(chunk.length, size - got);
-      h.update(take === chunk.length ? chunk : chunk.subarray(0, take));
-      got += take;
-      if (got >= size) {
-        done = true;
-        sock.end(h.digest());
-      }
+      if (upload.push(chunk)) sock.end(upload.digest());
     });
   });
   await server.listen(port, host);
@@ -107,6 +98,9 @@ export interface ClientResult {
   downSha256: string | null;
   error?: string;
 }
+
+/** The result as a report to print: without the digest. */
+export type TransferReport = Omit<ClientResult, 'downSha256'>;
 
 export interface ClientRun {
   /** Settles when the check is complete or failed. */

@@ -21,10 +21,10 @@
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { nodeStreamTransport } from '../../../src/net/node-stream-transport.js';
-import { payload, runClient, startTarget, type ClientResult } from '../../matrix/duplex-check.js';
+import { payload, runClient, startTarget, type TransferReport } from '../../matrix/duplex-check.js';
 
-/** What the client prints: the check's result without the digest. */
-export type ClientReport = Omit<ClientResult, 'downSha256'>;
+/** What the client prints. */
+export type ClientReport = TransferReport;
 
 function say(o: object): void {
   process.stdout.write(JSON.stringify(o) + '\n');

@@ -2,7 +2,7 @@
  * The scenarios' traffic: a duplex, byte-exact TCP transfer that reports its
  * progress while it runs, so a scenario can break something *mid*-transfer.
  * One small program the runner starts inside lab namespaces
- * (compiled: dist/netsim/scenarios/stream.js).
+ * (compiled: dist/netsim/kernel/scenarios/stream.js).
  *
  *   stream target <ip> <port>
  *     For each connection: reads a header line {"down":N,"up":M,"seed":S},
@@ -23,7 +23,8 @@
 import net from 'node:net';
 import { createCipheriv, createHash, type Cipher } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { PayloadCheck } from '../../matrix/payload-check.js';
+import { PayloadCheck, UploadHash } from '../../matrix/payload-check.js';
+import type { TransferReport } from '../../matrix/duplex-check.js';
 
 const CHUNK = 1 << 20;
 const MAX_HEADER = 1024;
@@ -78,17 +79,9 @@ export interface StreamProgress {
   t: number;
 }
 
-export interface StreamReport {
-  ok: boolean;
-  ttfbMs: number | null;
-  totalMs: number | null;
-  sentBytes: number;
-  receivedBytes: number;
-  downVerified: boolean;
-  upVerified: boolean;
+export interface StreamReport extends TransferReport {
   /** Wall-clock time the client ended (epoch ms), to line up with other events. */
   endedAt: number;
-  error?: string;
 }
 
 function say(o: object): void {
@@ -101,19 +94,14 @@ function target(ip: string, port: number): void {
     sock.on('error', () => {});
     let header = '';
     let down: SeededSource | null = null;
-    let up = 0;
-    let got = 0;
+    let upload = new UploadHash(0);
     let sentAll = false;
     let gotAll = false;
-    const h = createHash('sha256');
     const finish = (): void => {
-      if (sentAll && gotAll) sock.end(h.digest());
+      if (sentAll && gotAll) sock.end(upload.digest());
     };
     const onPayload = (chunk: Buffer): void => {
-      const take = Math.min(chunk.length, up - got);
-      if (take > 0) h.update(take === chunk.length ? chunk : chunk.subarray(0, take));
-      got += take;
-      if (got >= up && !gotAll) {
+      if (upload.push(chunk)) {
         gotAll = true;
         finish();
       }
@@ -133,10 +121,10 @@ function target(ip: string, port: number): void {
         return void sock.destroy();
       }
       if (!Number.isSafeInteger(spec.down) || !Number.isSafeInteger(spec.up) || typeof spec.seed !== 'string') return void sock.destroy();
-      up = spec.up as number;
+      upload = new UploadHash(spec.up as number);
       down = new SeededSource(`${spec.seed}:down`, spec.down as number);
       const rest = Buffer.from(header.slice(nl + 1), 'latin1');
-      gotAll = up === 0;
+      gotAll = upload.complete;
       pump(sock, down, () => {}, () => {
         sentAll = true;
         finish();

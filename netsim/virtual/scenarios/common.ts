@@ -54,6 +54,28 @@ export interface VirtualScenarioBase {
   error?: string;
 }
 
+/** What every scenario with a transfer broken mid-way reports about the transfer. */
+export interface MidTransferResult extends VirtualScenarioBase {
+  /** Bytes each way. */
+  sizeBytes: number;
+  upVerified: boolean;
+  downVerified: boolean;
+  /** Virtual ms the whole transfer took (null: it did not complete). */
+  transferMs: number | null;
+  transferError?: string;
+}
+
+/** The transfer's part of a MidTransferResult. */
+export function transferPart(t: HookedTransfer, sizeBytes: number): Omit<MidTransferResult, keyof VirtualScenarioBase> {
+  return {
+    sizeBytes,
+    upVerified: t.result.upVerified,
+    downVerified: t.result.downVerified,
+    transferMs: t.result.totalMs,
+    ...(t.result.ok ? {} : { transferError: t.result.error ?? 'failed' }),
+  };
+}
+
 /** Starts a lab in xtcp mode and waits for its session and its punch (bounded); throws when either does not come. */
 export async function startDirect(opts: Omit<VirtualLabOptions, 'mode'>): Promise<{ lab: VirtualSessionLab; directMs: number | null }> {
   const lab = await VirtualSessionLab.start({ ...opts, mode: 'xtcp' });

@@ -11,7 +11,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { LabProfileName } from '../topology.js';
-import { finish, firstAfter, startDirect, transferWithHook, type VirtualScenarioBase } from './common.js';
+import { finish, firstAfter, startDirect, transferWithHook, transferPart, type MidTransferResult } from './common.js';
 
 export interface VirtualFlushOptions {
   seed?: number;
@@ -25,10 +25,7 @@ export interface VirtualFlushOptions {
   atFraction?: number;
 }
 
-export interface VirtualFlushResult extends VirtualScenarioBase {
-  sizeBytes: number;
-  upVerified: boolean;
-  downVerified: boolean;
+export interface VirtualFlushResult extends MidTransferResult {
   /** Mappings the flush dropped. */
   flushedMappings: number;
   /** Virtual ms: flush → direct-lost (visitor), flush → direct-up again (visitor). */
@@ -38,9 +35,6 @@ export interface VirtualFlushResult extends VirtualScenarioBase {
   bytesOverRelay: number | null;
   /** Longest time (virtual ms) after the flush in which no download byte arrived. */
   longestStallMs: number;
-  /** Virtual ms the whole transfer took (null: it did not complete). */
-  transferMs: number | null;
-  transferError?: string;
 }
 
 export async function virtualFlushScenario(opts: VirtualFlushOptions): Promise<VirtualFlushResult> {
@@ -80,16 +74,12 @@ export async function virtualFlushScenario(opts: VirtualFlushOptions): Promise<V
   const base = await finish(lab, seed, directMs, real0);
   return {
     ...base,
-    sizeBytes: opts.sizeBytes,
-    upVerified: t.result.upVerified,
-    downVerified: t.result.downVerified,
+    ...transferPart(t, opts.sizeBytes),
     faultAt: t.hookAt,
     flushedMappings,
     lostAfterMs: lost && t.hookAt !== null ? lost.t - t.hookAt : null,
     backAfterMs: back && t.hookAt !== null ? back.t - t.hookAt : null,
     bytesOverRelay: receivedAtLost !== null && receivedAtBack !== null ? receivedAtBack - receivedAtLost : null,
     longestStallMs,
-    transferMs: t.result.totalMs,
-    ...(t.result.ok ? {} : { transferError: t.result.error ?? 'failed' }),
   };
 }

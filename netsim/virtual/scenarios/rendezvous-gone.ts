@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { LabProfileName } from '../topology.js';
-import { finish, startDirect, transferWithHook, type VirtualScenarioBase } from './common.js';
+import { finish, startDirect, transferWithHook, transferPart, type MidTransferResult } from './common.js';
 
 export interface VirtualRendezvousGoneOptions {
   seed?: number;
@@ -20,17 +20,11 @@ export interface VirtualRendezvousGoneOptions {
   atFraction?: number;
 }
 
-export interface VirtualRendezvousGoneResult extends VirtualScenarioBase {
-  sizeBytes: number;
-  upVerified: boolean;
-  downVerified: boolean;
+export interface VirtualRendezvousGoneResult extends MidTransferResult {
   /** Virtual time the rendezvous closed, relative to the transfer's start. */
   closedAfterMs: number | null;
-  /** Virtual ms the whole transfer took (null: it did not complete). */
-  transferMs: number | null;
   /** Path events of the visitor after the close (should hold no direct-lost). */
   pathAfterClose: string[];
-  transferError?: string;
 }
 
 export async function virtualRendezvousGoneScenario(opts: VirtualRendezvousGoneOptions): Promise<VirtualRendezvousGoneResult> {
@@ -46,13 +40,9 @@ export async function virtualRendezvousGoneScenario(opts: VirtualRendezvousGoneO
   const base = await finish(lab, seed, directMs, real0);
   return {
     ...base,
-    sizeBytes: opts.sizeBytes,
-    upVerified: t.result.upVerified,
-    downVerified: t.result.downVerified,
+    ...transferPart(t, opts.sizeBytes),
     faultAt: t.hookAt,
     closedAfterMs: t.hookAt === null ? null : t.hookAt - t.startedAt,
-    transferMs: t.result.totalMs,
     pathAfterClose,
-    ...(t.result.ok ? {} : { transferError: t.result.error ?? 'failed' }),
   };
 }
