@@ -140,7 +140,7 @@ export async function runKernelMatrix(opts: MatrixOptions): Promise<KernelMatrix
   const primaryNeeded = inOrder(uniq(opts.pairs.flat()), profileOrder);
   const secondNeeded = opts.sameSite ? [] : inOrder(uniq(opts.pairs.filter(([a, b]) => a === b).map(([a]) => a)), profileOrder);
 
-  const lab = await Lab.create({ prefix: opts.prefix, log: (m) => log(`lab: ${m}`) });
+  const lab = await Lab.create({ ...(opts.prefix !== undefined ? { prefix: opts.prefix } : {}), log: (m) => log(`lab: ${m}`) });
   const runId = lab.runId;
   const results: KernelPairResult[] = [];
   const sites: SiteInfo[] = [];

@@ -135,7 +135,7 @@ export async function runVirtualSession(opts: VirtualSessionOptions): Promise<Vi
     path,
     setupMs: lab.setupMs,
     directMs,
-    ...(punchFailure !== undefined ? { punchFailure, punchAttempts } : {}),
+    ...(punchFailure !== undefined ? { punchFailure, punchAttempts: punchAttempts ?? 0 } : {}),
     ttfbMs: client?.ttfbMs ?? null,
     totalMs: client?.totalMs ?? null,
     bytesUp: client?.upVerified ? opts.sizeBytes : 0,
