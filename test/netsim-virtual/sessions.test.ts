@@ -1,7 +1,7 @@
 /**
  * Whole burrow sessions on the in-process lane: the real RendezvousServer,
  * Provider and Visitor on virtual hosts behind virtual NATs, on the fake
- * clock, with seeded randomness (netsim/matrix/virtual-session.ts).
+ * clock, with seeded randomness (netsim/virtual/matrix/session.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
