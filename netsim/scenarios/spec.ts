@@ -251,3 +251,10 @@ export function expectationTexts(name: ScenarioName): Record<ScenarioMode, strin
   const e = SCENARIOS[name].expect;
   return { stcp: e.stcp.text, xtcp: e.xtcp.text };
 }
+
+/** A scenario's fault, of the kind its runner is written for (a mismatch is a bug in the spec, so it throws). */
+export function faultOf<K extends Fault['kind']>(name: ScenarioName, kind: K): Extract<Fault, { kind: K }> {
+  const f = SCENARIOS[name].fault;
+  if (f.kind !== kind) throw new Error(`scenario ${name}: the spec's fault is ${f.kind}, its runner expects ${kind}`);
+  return f as Extract<Fault, { kind: K }>;
+}

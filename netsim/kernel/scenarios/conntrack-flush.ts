@@ -11,7 +11,7 @@ import { firstNoticed, formatNoticed, noticedSince, recoverWithin, type Noticed,
 import { isDirect, startTransfer, type ScenarioMode } from './procs.js';
 import type { Pair, ScenarioLab } from './scenario-lab.js';
 import type { StreamReport } from './stream.js';
-import { SCENARIOS, expectationTexts } from '../../scenarios/spec.js';
+import { SCENARIOS, expectationTexts, faultOf } from '../../scenarios/spec.js';
 
 export interface FlushOptions {
   /** Bytes each way. */
@@ -67,7 +67,7 @@ export interface FlushResult {
  */
 export const FLUSH_EXPECTATION: Record<ScenarioMode, string> = expectationTexts('conntrack-flush');
 const SPEC = SCENARIOS['conntrack-flush'];
-const FAULT = SPEC.fault.kind === 'flush-nat' ? SPEC.fault : { nats: ['provider', 'visitor'] as const, atFraction: 0.25 };
+const FAULT = faultOf('conntrack-flush', 'flush-nat');
 
 async function flushRound(sl: ScenarioLab, pair: Pair, site: NatSite, nat: 'provider' | 'visitor', o: FlushOptions): Promise<FlushRound> {
   const timeout = o.transferTimeoutMs ?? 60_000;

@@ -16,7 +16,7 @@ import { formatNoticed, noticedSince, recoverWithin, type Noticed, type Recovery
 import { eventTime, events, startTransfer, type ScenarioMode } from './procs.js';
 import type { ScenarioLab } from './scenario-lab.js';
 import type { StreamReport } from './stream.js';
-import { SCENARIOS, expectationTexts } from '../../scenarios/spec.js';
+import { SCENARIOS, expectationTexts, faultOf } from '../../scenarios/spec.js';
 
 export interface IdleOptions {
   /** Default: the spec's for the mode (xtcp: longer than several 15 s keepalives, so the DirectLink must learn the 5 s lifetime). */
@@ -53,7 +53,7 @@ export interface IdleResult {
 
 export const IDLE_EXPECTATION: Record<ScenarioMode, string> = expectationTexts('idle');
 const SPEC = SCENARIOS.idle;
-const FAULT = SPEC.fault.kind === 'idle' ? SPEC.fault : { idleMs: { stcp: 12_000, xtcp: 60_000 } };
+const FAULT = faultOf('idle', 'idle');
 const BYTES = SPEC.traffic.kind === 'requests' ? SPEC.traffic.bytesEachWay : 1 << 20;
 
 const TCP_TIMEOUT_SYSCTL = 'net.netfilter.nf_conntrack_tcp_timeout_established';

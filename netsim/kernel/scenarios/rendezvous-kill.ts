@@ -8,7 +8,7 @@ import { firstNoticed, formatNoticed, noticedSince, recoverWithin, type Noticed,
 import { eventsSince, isDirect, startTransfer, waitExit, type ScenarioMode } from './procs.js';
 import type { ScenarioLab } from './scenario-lab.js';
 import type { StreamReport } from './stream.js';
-import { SCENARIOS, expectationTexts } from '../../scenarios/spec.js';
+import { SCENARIOS, expectationTexts, faultOf } from '../../scenarios/spec.js';
 
 export interface KillOptions {
   /** Bytes each way. */
@@ -53,7 +53,7 @@ export interface KillResult {
  */
 export const KILL_EXPECTATION: Record<ScenarioMode, string> = expectationTexts('rendezvous-kill');
 const SPEC = SCENARIOS['rendezvous-kill'];
-const FAULT = SPEC.fault.kind === 'rendezvous-down' ? SPEC.fault : { atFraction: 0.25, restartAfterMs: 1000 };
+const FAULT = faultOf('rendezvous-kill', 'rendezvous-down');
 
 export async function rendezvousKillScenario(sl: ScenarioLab, o: KillOptions): Promise<KillResult> {
   const timeout = o.transferTimeoutMs ?? 60_000;

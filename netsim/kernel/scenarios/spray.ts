@@ -21,7 +21,7 @@ import { recoverWithin, type Recovery, type Verdict } from './observe.js';
 import { RV_PORT, type ScenarioLab } from './scenario-lab.js';
 import { SPRAYER_SOURCE, type SprayStats } from './sprayer.js';
 import type { StreamReport } from './stream.js';
-import { SCENARIOS, expectationTexts } from '../../scenarios/spec.js';
+import { SCENARIOS, expectationTexts, faultOf } from '../../scenarios/spec.js';
 
 export interface SprayOptions {
   /** Bytes each way. */
@@ -62,7 +62,7 @@ export interface SprayResult {
 
 export const SPRAY_EXPECTATION: Record<ScenarioMode, string> = expectationTexts('spray');
 const SPEC = SCENARIOS.spray;
-const FAULT = SPEC.fault.kind === 'spray' ? SPEC.fault : { udpPerSecond: 3000, portSpread: 16 };
+const FAULT = faultOf('spray', 'spray');
 
 /** UDP ports bound by process `pid` in a host's namespace (`ss -uanp`). */
 async function udpPortsOf(sl: ScenarioLab, host: LabNode, pid: number | undefined): Promise<number[]> {

@@ -8,7 +8,7 @@ import { describeIdle, idleScenario } from './idle.js';
 import { describeKill, rendezvousKillScenario } from './rendezvous-kill.js';
 import type { ScenarioLab } from './scenario-lab.js';
 import { describeSpray, sprayScenario } from './spray.js';
-import { FLUSH_RECOVERY_BOUND_MS, MIB, SCENARIOS, notApplicable, type ScenarioName as AnyScenarioName } from '../../scenarios/spec.js';
+import { FLUSH_RECOVERY_BOUND_MS, MIB, faultOf, notApplicable, type ScenarioName as AnyScenarioName } from '../../scenarios/spec.js';
 import type { ScenarioOutcome, ScenarioReport, Verdict } from '../../scenarios/outcome.js';
 
 export { FLUSH_RECOVERY_BOUND_MS, MIB };
@@ -52,8 +52,7 @@ export async function runScenario(name: ScenarioName, sl: ScenarioLab, sizes: Su
       return done(r.verdict, describeIdle(r), r);
     }
     case 'idle-tcp': {
-      const f = SCENARIOS['idle-tcp'].fault;
-      const r = await idleScenario(sl, { tcpLifetimeS: f.kind === 'idle' ? f.tcpLifetimeS ?? 5 : 5 });
+      const r = await idleScenario(sl, { tcpLifetimeS: faultOf('idle-tcp', 'idle').tcpLifetimeS ?? 5 });
       return done(r.verdict, describeIdle(r), r);
     }
     case 'conntrack-flush': {

@@ -10,6 +10,7 @@
  * transfer completes byte-exact.
  */
 import { performance } from 'node:perf_hooks';
+import { SCENARIOS, faultOf } from '../../scenarios/spec.js';
 import type { LabProfileName } from '../topology.js';
 import { finish, firstAfter, startDirect, transferWithHook, transferPart, type MidTransferResult } from './common.js';
 
@@ -17,11 +18,11 @@ export interface VirtualFlushOptions {
   seed?: number;
   /** Bytes each way. */
   sizeBytes: number;
-  /** Whose site's NAT is flushed. Default 'provider'. */
+  /** Whose site's NAT is flushed. Default: the spec's first. */
   flush?: 'provider' | 'visitor';
-  /** Profile of both sites. Default port-restricted-cone. */
+  /** Profile of both sites. Default: the spec's. */
   profile?: LabProfileName;
-  /** Fraction of the download received when the flush happens. Default 0.25. */
+  /** Fraction of the download received when the flush happens. Default: the spec's. */
   atFraction?: number;
 }
 
@@ -37,12 +38,14 @@ export interface VirtualFlushResult extends MidTransferResult {
   longestStallMs: number;
 }
 
+const FAULT = faultOf('conntrack-flush', 'flush-nat');
+
 export async function virtualFlushScenario(opts: VirtualFlushOptions): Promise<VirtualFlushResult> {
   const real0 = performance.now();
   const seed = opts.seed ?? 7;
-  const profile = opts.profile ?? 'port-restricted-cone';
+  const profile = opts.profile ?? SCENARIOS['conntrack-flush'].topology.provider;
   const { lab, directMs } = await startDirect({ provider: profile, visitor: profile, seed, upBytes: opts.sizeBytes, downBytes: opts.sizeBytes });
-  const nat = lab.topo.site(opts.flush === 'visitor' ? 'b' : 'a').nat;
+  const nat = lab.topo.site((opts.flush ?? FAULT.nats[0]) === 'visitor' ? 'b' : 'a').nat;
   if (nat === null) throw new Error(`${profile} has no NAT to flush`);
   let flushedMappings = 0;
   // Download progress at the moments the visitor lost and regained the direct path.
@@ -53,7 +56,7 @@ export async function virtualFlushScenario(opts: VirtualFlushOptions): Promise<V
   let lastReceived = 0;
   let longestStallMs = 0;
   const t = await transferWithHook(lab, {
-    atFraction: opts.atFraction ?? 0.25,
+    atFraction: opts.atFraction ?? FAULT.atFraction,
     limitMs: 600_000,
     hook: () => {
       flushAt = lab.now;

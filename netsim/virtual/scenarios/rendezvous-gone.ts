@@ -7,6 +7,7 @@
  * transfer completes byte-exact, at the same pace.
  */
 import { performance } from 'node:perf_hooks';
+import { SCENARIOS, faultOf } from '../../scenarios/spec.js';
 import type { LabProfileName } from '../topology.js';
 import { finish, startDirect, transferWithHook, transferPart, type MidTransferResult } from './common.js';
 
@@ -14,9 +15,9 @@ export interface VirtualRendezvousGoneOptions {
   seed?: number;
   /** Bytes each way. */
   sizeBytes: number;
-  /** Profile of both sites. Default port-restricted-cone. */
+  /** Profile of both sites. Default: the spec's. */
   profile?: LabProfileName;
-  /** Fraction of the download received when the rendezvous closes. Default 0.25. */
+  /** Fraction of the download received when the rendezvous closes. Default: the spec's. */
   atFraction?: number;
 }
 
@@ -30,9 +31,9 @@ export interface VirtualRendezvousGoneResult extends MidTransferResult {
 export async function virtualRendezvousGoneScenario(opts: VirtualRendezvousGoneOptions): Promise<VirtualRendezvousGoneResult> {
   const real0 = performance.now();
   const seed = opts.seed ?? 8;
-  const profile = opts.profile ?? 'port-restricted-cone';
+  const profile = opts.profile ?? SCENARIOS['rendezvous-kill'].topology.provider;
   const { lab, directMs } = await startDirect({ provider: profile, visitor: profile, seed, upBytes: opts.sizeBytes, downBytes: opts.sizeBytes });
-  const t = await transferWithHook(lab, { atFraction: opts.atFraction ?? 0.25, limitMs: 600_000, hook: () => lab.closeRendezvous() });
+  const t = await transferWithHook(lab, { atFraction: opts.atFraction ?? faultOf('rendezvous-kill', 'rendezvous-down').atFraction, limitMs: 600_000, hook: () => lab.closeRendezvous() });
   const after = t.hookAt ?? Infinity;
   const pathAfterClose = lab.events
     .filter((e) => e.t >= after && e.fields.component === 'visitor' && (e.event === 'path' || e.event === 'direct-lost' || e.event === 'relay-lost'))

@@ -8,6 +8,7 @@
  * "direct LAN" without ever crossing the NAT.
  */
 import { performance } from 'node:perf_hooks';
+import { SCENARIOS } from '../../scenarios/spec.js';
 import type { LabProfileName } from '../topology.js';
 import { finish, startDirect, type VirtualScenarioBase } from './common.js';
 
@@ -15,7 +16,7 @@ export interface VirtualSameSiteOptions {
   seed?: number;
   /** Bytes each way. Default 1 MiB. */
   sizeBytes?: number;
-  /** The site's profile. Default no-hairpin. */
+  /** The site's profile. Default: the spec's. */
   profile?: LabProfileName;
 }
 
@@ -38,7 +39,7 @@ export async function virtualSameSiteScenario(opts: VirtualSameSiteOptions = {})
   const real0 = performance.now();
   const seed = opts.seed ?? 11;
   const size = opts.sizeBytes ?? 1024 * 1024;
-  const profile = opts.profile ?? 'no-hairpin';
+  const profile = opts.profile ?? SCENARIOS['same-site'].topology.provider;
   const { lab, directMs } = await startDirect({ provider: profile, visitor: profile, seed, upBytes: size, downBytes: size, sameSite: true });
   const r = await lab.requestToEnd(120_000);
   const conn = lab.log('visitor', 'connection')[0];

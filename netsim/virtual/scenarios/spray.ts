@@ -21,12 +21,14 @@
  * attacker's address, and the session's bytes arrive intact.
  */
 import { performance } from 'node:perf_hooks';
+import { SCENARIOS, faultOf } from '../../scenarios/spec.js';
 import type { UdpEndpoint } from '../../../src/net/udp-socket.js';
 import { SeededRandom } from '../../random.js';
 import { VirtualSessionLab } from '../lab.js';
 import type { LabProfileName } from '../topology.js';
 import { finish, type VirtualScenarioBase } from './common.js';
 
+const SPEC = SCENARIOS['probe-replay'];
 const PROBE_KIND = 0xb2;
 const PROBE_LENGTH = 65;
 /** Genuine datagrams kept for replay (a bounded ring). */
@@ -38,11 +40,11 @@ export interface VirtualSprayOptions {
   seed?: number;
   /** Bytes each way after the punch. Default 1 MiB. */
   sizeBytes?: number;
-  /** The victim's (provider's) profile. Default full-cone: nothing of the spray is filtered before burrow sees it. */
+  /** The victim's (provider's) profile. Default: the spec's (full-cone: nothing of the spray is filtered before burrow sees it). */
   victimProfile?: LabProfileName;
-  /** Spray period, virtual ms (three datagrams per period: random, forged, replay). Default 1. */
+  /** Spray period, virtual ms (three datagrams per period: random, forged, replay). Default: the spec's. */
   everyMs?: number;
-  /** The visitor's profile. Default port-restricted-cone. */
+  /** The visitor's profile. Default: the spec's. */
   visitorProfile?: LabProfileName;
   /** Keep spraying this long after both peers locked (virtual ms). Default 1000. */
   afterLockMs?: number;
@@ -73,13 +75,13 @@ export async function virtualSprayScenario(opts: VirtualSprayOptions = {}): Prom
   const real0 = performance.now();
   const seed = opts.seed ?? 9;
   const size = opts.sizeBytes ?? 1024 * 1024;
-  const everyMs = opts.everyMs ?? 1;
+  const everyMs = opts.everyMs ?? faultOf('probe-replay', 'replay').everyMs;
   const afterLockMs = opts.afterLockMs ?? 1000;
   const captured: Buffer[] = [];
   let replayNow: ((data: Buffer, to: UdpEndpoint) => void) | null = null;
   const lab = await VirtualSessionLab.start({
-    provider: opts.victimProfile ?? 'full-cone',
-    visitor: opts.visitorProfile ?? 'port-restricted-cone',
+    provider: opts.victimProfile ?? SPEC.topology.provider,
+    visitor: opts.visitorProfile ?? SPEC.topology.visitor,
     seed,
     mode: 'xtcp',
     upBytes: size,
