@@ -9,7 +9,7 @@
  */
 import { KcpConnection, type KcpOptions } from '../src/kcp/index.js';
 import { KcpPump } from '../src/session/kcp-pump.js';
-import { VirtualScheduler } from '../netsim/virtual-scheduler.js';
+import { VirtualScheduler } from '../netsim/virtual/scheduler.js';
 import { VirtualLink } from '../netsim/link.js';
 import { SeededRandom } from '../netsim/random.js';
 

@@ -253,7 +253,7 @@ async function kernelP2p(): Promise<void> {
     console.log(`kernel lane skipped: ${skip}`);
     return;
   }
-  const { runKernelMatrix } = await import('../netsim/matrix/kernel-matrix.js');
+  const { runKernelMatrix } = await import('../netsim/kernel/matrix/run.js');
   const PR = 'port-restricted-cone' as const;
   const runs = Number(process.env.BENCH_PUNCH_RUNS ?? 20);
   console.log(`\n## Behind two plain Linux (port-restricted) NATs, kernel lane: ${runs} fresh sessions`);
@@ -263,8 +263,8 @@ async function kernelP2p(): Promise<void> {
     `direct in ${times.length}/${runs}; visitor session up -> direct path  p50 ${fmt(percentile(times, 50), 0)} ms   p95 ${fmt(percentile(times, 95), 0)} ms   max ${fmt(Math.max(...times), 0)} ms   (target < 1 s, p95 < 2 s)`,
   );
   // One way (provider -> visitor), like the loopback bulk figure: a fresh pair behind two port-restricted NATs.
-  const { ScenarioLab } = await import('../netsim/scenarios/scenario-lab.js');
-  const { startTransfer } = await import('../netsim/scenarios/procs.js');
+  const { ScenarioLab } = await import('../netsim/kernel/scenarios/scenario-lab.js');
+  const { startTransfer } = await import('../netsim/kernel/scenarios/procs.js');
   const size = 128 * 1024 * 1024;
   const oneWay = async (mode: 'xtcp' | 'stcp'): Promise<{ mbps: number[]; path: string }> => {
     const sl = await ScenarioLab.create({ mode });

@@ -8,24 +8,11 @@
 import { Command, Option } from 'commander';
 import { BurrowError } from '../src/errors.js';
 import { INSTALL_HINT, PROFILES, PROFILE_NAMES, kernelLabSkipReason, sweepStale, type ProfileName } from '../netsim/kernel/index.js';
-import {
-  MIB,
-  REPRESENTATIVE_PAIRS,
-  allPairs,
-  cellText,
-  contradictions,
-  formatSummary,
-  formatTable,
-  runKernelMatrix,
-  VIRTUAL_PROFILES,
-  allVirtualPairs,
-  formatVirtualSummary,
-  formatVirtualTable,
-  runVirtualMatrix,
-  virtualCellText,
-  virtualContradictions,
-} from '../netsim/matrix/index.js';
+import { allPairs, cellText, contradictions, formatSummary, formatTable } from '../netsim/matrix/index.js';
+import { MIB, REPRESENTATIVE_PAIRS, runKernelMatrix } from '../netsim/kernel/matrix/index.js';
+import { VIRTUAL_PROFILES, runVirtualMatrix } from '../netsim/virtual/matrix/index.js';
 import type { LabProfileName } from '../netsim/virtual/topology.js';
+import { SCENARIO_NAMES, type ScenarioName } from '../netsim/scenarios/spec.js';
 
 /** Exit status when the lab cannot run here (not root, packages missing). */
 export const EXIT_CANNOT_RUN = 2;
@@ -61,6 +48,18 @@ function parseProfiles(text: string, known: readonly string[] = PROFILE_NAMES): 
   return [...new Set(names)];
 }
 
+function parseScenarioNames(text: string): ScenarioName[] {
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  const unknown = names.filter((n) => !(SCENARIO_NAMES as readonly string[]).includes(n));
+  if (unknown.length || names.length === 0) {
+    throw new BurrowError('ERR_INVALID_ARGUMENT', `--only: unknown scenario ${unknown.join(', ') || '(none given)'}; known: ${SCENARIO_NAMES.join(', ')}`);
+  }
+  return names as ScenarioName[];
+}
+
 type Lane = 'kernel' | 'virtual' | 'both';
 type Mode = 'stcp' | 'xtcp';
 
@@ -81,7 +80,7 @@ const err = (s: string): void => void process.stderr.write(s + '\n');
 async function runVirtualLane(opts: MatrixCliOptions): Promise<number> {
   const profiles = (opts.profiles ? parseProfiles(opts.profiles, opts.lane === 'both' ? PROFILE_NAMES : VIRTUAL_PROFILES) : VIRTUAL_PROFILES) as LabProfileName[];
   const chosen = new Set<string>(profiles);
-  const pairs = opts.subset ? REPRESENTATIVE_PAIRS.filter(([a, b]) => chosen.has(a) && chosen.has(b)) : allVirtualPairs(profiles);
+  const pairs = opts.subset ? REPRESENTATIVE_PAIRS.filter(([a, b]) => chosen.has(a) && chosen.has(b)) : allPairs(profiles);
   if (pairs.length === 0) throw new BurrowError('ERR_INVALID_ARGUMENT', 'no representative pair uses only those profiles');
   err(`netsim matrix, in-process lane, ${opts.mode}: ${pairs.length} pairs, ${opts.size} MiB each way per pair, seed ${opts.seed}`);
   const run = await runVirtualMatrix({
@@ -91,7 +90,7 @@ async function runVirtualLane(opts: MatrixCliOptions): Promise<number> {
     mode: opts.mode,
     onPair: (r, done, total) =>
       err(
-        `  [${done}/${total}] ${r.provider} -> ${r.visitor}: ${virtualCellText(r)}` +
+        `  [${done}/${total}] ${r.provider} -> ${r.visitor}: ${cellText(r)}` +
           (r.outcome === 'failed'
             ? ` (${r.error ?? 'failed'})`
             : ` (virtual: set-up ${Math.round(r.setupMs ?? 0)} ms,` +
@@ -100,8 +99,8 @@ async function runVirtualLane(opts: MatrixCliOptions): Promise<number> {
       ),
   });
   if (opts.json) process.stdout.write(JSON.stringify(run, null, 2) + '\n');
-  else process.stdout.write(`${formatVirtualTable(run)}\n\n${formatVirtualSummary(run)}\n`);
-  return virtualContradictions(run).length > 0 ? EXIT_CONTRADICTS : 0;
+  else process.stdout.write(`${formatTable(run)}\n\n${formatSummary(run)}\n`);
+  return contradictions(run).length > 0 ? EXIT_CONTRADICTS : 0;
 }
 
 /** The kernel lane: namespaces, nftables, real CLI processes; returns the exit status. */
@@ -140,6 +139,20 @@ async function runKernelLane(opts: MatrixCliOptions): Promise<number> {
   if (opts.json) process.stdout.write(JSON.stringify(run, null, 2) + '\n');
   else process.stdout.write(`${formatTable(run)}\n\n${formatSummary(run)}\n`);
   return contradictions(run).length > 0 || run.leftNamespaces.length > 0 ? EXIT_CONTRADICTS : 0;
+}
+
+/**
+ * Runs `burrow netsim <args>` (cli/program.ts loads this module only then).
+ * Usage errors and --help end in a thrown CommanderError, as in the main program.
+ */
+export async function runNetsimCommand(args: readonly string[], exit: (code: number) => void): Promise<void> {
+  const program = new Command('burrow')
+    .enablePositionalOptions()
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(str) })
+    .exitOverride();
+  addNetsimCommand(program, exit);
+  await program.parseAsync(['netsim', ...args], { from: 'user' });
 }
 
 export function addNetsimCommand(program: Command, exit: (code: number) => void): void {
@@ -206,25 +219,45 @@ Example:
 
   netsim
     .command('scenarios')
-    .description('break things mid-session behind real NATs and report what burrow did: conntrack -F, rendezvous SIGKILL, forged-packet spray, idle past the mapping lifetime (kernel lane, root)')
+    .description('break things mid-session and report what burrow did: conntrack -F, rendezvous killed, forged-packet spray, idle past the mapping lifetime (kernel lane: real NATs, root; virtual lane: in process)')
+    .addOption(
+      new Option('--lane <lane>', 'kernel (real NATs in network namespaces, root) or virtual (in process, fake clock)').choices(['kernel', 'virtual']).default('kernel'),
+    )
     .addOption(new Option('--mode <mode>', 'which tunnel mode to put through them').choices(['stcp', 'xtcp', 'both']).default('both'))
-    .option('--only <list>', 'comma-separated scenarios: spray, rendezvous-kill, idle, idle-tcp, conntrack-flush (default: all)')
-    .option('--size <MiB>', 'MiB moved each way by the transfers that get broken', '64')
+    .option('--only <list>', `comma-separated scenarios: ${SCENARIO_NAMES.join(', ')} (default: all)`)
+    .option('--size <MiB>', 'MiB moved each way by the transfers that get broken', (v) => Number(v), 64)
     .option('--json', 'one JSON document instead of text')
     .addHelpText(
       'after',
       `
-Each scenario says what its mode must do (stcp cannot keep a relayed
-transfer when the rendezvous dies; xtcp must) and whether it did; exit 0
-when every scenario did, 1 when one did not, 2 when the lab cannot run here.
+Every scenario is written once (netsim/scenarios/spec.ts): the NATs, the
+traffic, the fault and what each mode must do (stcp cannot keep a relayed
+transfer when the rendezvous dies; xtcp must). Each lane runs it and says
+whether it did as required, or why it cannot run it ("not applicable in this
+lane: ..."). Exit 0 when every scenario that ran did, 1 when one did not, 2
+when the kernel lab cannot run here.
 
-Example:
-  sudo burrow netsim scenarios --mode xtcp --only conntrack-flush,rendezvous-kill`,
+Examples:
+  sudo burrow netsim scenarios --mode xtcp --only conntrack-flush,rendezvous-kill
+  burrow netsim scenarios --lane virtual --mode xtcp --size 16`,
     )
-    .action(async (opts: { mode: string; only?: string; size: string; json?: boolean }) => {
-      const { runScenariosCli } = await import('../netsim/scenarios/run.js');
-      const argv = ['--mode', opts.mode, '--size', opts.size, ...(opts.only ? ['--only', opts.only] : []), ...(opts.json ? ['--json'] : [])];
-      exit(await runScenariosCli(argv));
+    .action(async (opts: { lane: 'kernel' | 'virtual'; mode: string; only?: string; size: number; json?: boolean }) => {
+      if (!Number.isFinite(opts.size) || opts.size <= 0 || opts.size > 4096) {
+        throw new BurrowError('ERR_INVALID_ARGUMENT', '--size must be a number of MiB between 0 and 4096');
+      }
+      const only = opts.only === undefined ? [...SCENARIO_NAMES] : parseScenarioNames(opts.only);
+      const args = {
+        modes: opts.mode === 'both' ? (['stcp', 'xtcp'] as const) : ([opts.mode as 'stcp' | 'xtcp'] as const),
+        only,
+        sizeBytes: Math.round(opts.size * MIB),
+        json: opts.json === true,
+      };
+      if (opts.lane === 'virtual') {
+        const { runVirtualScenarios } = await import('../netsim/virtual/scenarios/run.js');
+        return exit(await runVirtualScenarios({ ...args, modes: [...args.modes] }));
+      }
+      const { runKernelScenarios } = await import('../netsim/kernel/scenarios/run.js');
+      exit(await runKernelScenarios({ ...args, modes: [...args.modes] }));
     });
 
   netsim

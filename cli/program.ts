@@ -9,7 +9,6 @@ import { makeLogger, type LogFlags } from './logging.js';
 import { loadConfig } from './config.js';
 import { checkMode, required, runProvider, runRendezvous, runVisitor, type Running } from './run.js';
 import { runDemo } from './demo.js';
-import { addNetsimCommand } from './netsim.js';
 import { addNatCommand } from './nat.js';
 
 const EXIT_USAGE = 2;
@@ -318,9 +317,29 @@ punch logs "punch-failed" with a timeline of what was tried.`,
     });
 
   addNatCommand(program, exit);
-  addNetsimCommand(program, exit);
+  addLazyNetsimCommand(program, exit);
 
   return program;
+}
+
+/**
+ * `burrow netsim`: the NAT lab is a large part of the tree and only this
+ * command needs it, so it is loaded here, when the command runs, not when
+ * the CLI starts. The arguments after `netsim` (its --help included) are
+ * handed to the real command tree in cli/netsim.ts.
+ */
+function addLazyNetsimCommand(program: Command, exit: (code: number) => void): void {
+  program
+    .command('netsim')
+    .description('the NAT lab: run burrow behind real Linux NATs (network namespaces) and check the outcome of every pair')
+    .argument('[args...]')
+    .helpOption(false)
+    .allowUnknownOption()
+    .passThroughOptions()
+    .action(async (args: string[]) => {
+      const { runNetsimCommand } = await import('./netsim.js');
+      await runNetsimCommand(args, exit);
+    });
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -263,3 +263,30 @@ export function xtcpAsExpected(expected: XtcpExpectation, outcome: 'direct' | 'r
   if (outcome === 'failed') return false;
   return expected === 'birthday' ? true : outcome === expected;
 }
+
+/** stcp: the relay only, every pair must relay (the relay column); xtcp: punch a direct path, the direct column. */
+export type MatrixMode = 'stcp' | 'xtcp';
+/** What a cell must show in a mode. */
+export type CellExpectation = RelayOutcome | XtcpExpectation;
+
+/**
+ * The relay column for any pair of the in-process lane's profiles.
+ * symmetric-sequential has no kernel twin and so no row in the table; the
+ * relay column's reasoning (the relay is TCP out to the rendezvous from both
+ * sides, whatever the NAT does to UDP) gives "relay" for it too.
+ */
+export function labExpectedRelay(provider: LabProfileName, visitor: LabProfileName): RelayOutcome {
+  if (isKernelProfile(provider) && isKernelProfile(visitor)) return expectedFor(provider, visitor).relay;
+  return 'relay';
+}
+
+/** What a cell must show in this mode: the relay column (stcp) or the direct column (xtcp). */
+export function cellExpectation(mode: MatrixMode, provider: LabProfileName, visitor: LabProfileName): CellExpectation {
+  return mode === 'stcp' ? labExpectedRelay(provider, visitor) : xtcpExpectation(labExpectedDirect(provider, visitor).direct);
+}
+
+/** Whether a cell agrees with its expectation: byte-exact both ways, and the outcome the column asks for. */
+export function cellAsExpected(expected: CellExpectation, outcome: 'direct' | 'relay' | 'failed', verified: boolean): boolean {
+  if (!verified || outcome === 'failed') return false;
+  return expected === 'birthday' ? true : outcome === expected;
+}

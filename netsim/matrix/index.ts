@@ -1,4 +1,9 @@
-/** The NAT matrix: expected outcomes, the kernel-lane relay runner, and its table. See README.md. */
+/**
+ * The NAT matrix, lane-agnostic: the expected outcome of every pair, the
+ * result types, the formatter. The runners live with their lanes:
+ * ../kernel/matrix/ (real NATs, root) and ../virtual/matrix/ (in process).
+ * See README.md.
+ */
 export {
   EXPECTED,
   GRID_ORDER,
@@ -7,35 +12,26 @@ export {
   rfc4787Direct,
   gridCoversProfiles,
   labExpectedDirect,
+  labExpectedRelay,
   xtcpExpectation,
   xtcpAsExpected,
+  cellExpectation,
+  cellAsExpected,
 } from './expected.js';
-export type { ExpectedCell, RelayOutcome, DirectExpectation, XtcpExpectation } from './expected.js';
-export {
-  runKernelMatrix,
-  allPairs,
-  REPRESENTATIVE_PAIRS,
-  DEFAULT_SIZE,
-  MIB,
-  BURROW_ENTRY,
-  TRAFFIC_ENTRY,
-} from './kernel-matrix.js';
-export type { MatrixRun, MatrixOptions, PairResult, PairOutcome, SiteInfo } from './kernel-matrix.js';
-export { formatTable, formatSummary, contradictions, cellText, SHORT } from './format.js';
-export { seededBytes, sha256hex, TRAILER_BYTES } from './traffic.js';
-export type { ClientReport } from './traffic.js';
-export {
-  runVirtualMatrix,
-  allVirtualPairs,
-  virtualExpectedRelay,
-  virtualExpected,
-  VIRTUAL_PROFILES,
-  VIRTUAL_DEFAULT_SIZE,
-  VIRTUAL_DEFAULT_SEED,
-} from './virtual-matrix.js';
-export type { VirtualMatrixRun, VirtualMatrixOptions, VirtualPairResult, VirtualMatrixMode } from './virtual-matrix.js';
-export { formatVirtualTable, formatVirtualSummary, virtualContradictions, virtualCellText, timeToDirectByClass, quantile } from './virtual-format.js';
-export { runVirtualSession, LANE_SESSION_TUNING } from './virtual-session.js';
-export type { VirtualSessionOptions, VirtualSessionResult } from './virtual-session.js';
-export { VirtualSessionLab } from './virtual-lab.js';
-export type { VirtualLabOptions, PeerRole } from './virtual-lab.js';
+export type { ExpectedCell, RelayOutcome, DirectExpectation, XtcpExpectation, CellExpectation, MatrixMode } from './expected.js';
+export { allPairs, inOrder } from './result.js';
+export type {
+  MatrixRun,
+  KernelMatrixRun,
+  VirtualMatrixRun,
+  PairResult,
+  PairMeasure,
+  PairOutcome,
+  KernelPairResult,
+  VirtualPairResult,
+  SiteInfo,
+} from './result.js';
+export { formatTable, formatSummary, contradictions, cellText, quantile, timeToDirectByClass, SHORT } from './format.js';
+export type { DirectClassTimes } from './format.js';
+export { seededBytes, sha256hex, payload, startTarget, runClient, TRAILER_BYTES } from './duplex-check.js';
+export type { Payload, ClientResult, ClientRun, TargetHandle } from './duplex-check.js';

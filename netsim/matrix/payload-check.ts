@@ -14,7 +14,7 @@ export interface PayloadVerdict {
 
 /**
  * The receiving half of the byte-exact check the traffic tools share
- * (matrix/traffic.ts, matrix/virtual-traffic.ts, scenarios/stream.ts): the
+ * (duplex-check.ts on both lanes, kernel/scenarios/stream.ts): the
  * first `size` bytes from the far end are payload, hashed as they arrive;
  * what follows is its 32-byte SHA-256 of what we sent.
  */
@@ -57,5 +57,32 @@ export class PayloadCheck {
       downSha256,
       ...(ok ? {} : { error: t.length !== TRAILER_BYTES ? `${t.length - TRAILER_BYTES} bytes too many` : 'SHA-256 mismatch' }),
     };
+  }
+}
+
+/**
+ * The target's half: hashes the first `size` bytes the client uploads (what
+ * follows is ignored); once they are all in, `digest` is the trailer to send back.
+ */
+export class UploadHash {
+  private got = 0;
+  private readonly hash = createHash('sha256');
+  constructor(private readonly size: number) {}
+
+  get complete(): boolean {
+    return this.got >= this.size;
+  }
+
+  /** Takes a chunk; returns true on the chunk that completes the upload (once). */
+  push(chunk: Buffer): boolean {
+    if (this.complete) return false;
+    const take = Math.min(chunk.length, this.size - this.got);
+    if (take > 0) this.hash.update(take === chunk.length ? chunk : chunk.subarray(0, take));
+    this.got += take;
+    return this.complete;
+  }
+
+  digest(): Buffer {
+    return this.hash.digest();
   }
 }

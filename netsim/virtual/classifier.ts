@@ -11,7 +11,7 @@
  */
 import { sameEndpoint } from '../../src/net/endpoint.js';
 import type { UdpEndpoint } from '../../src/net/udp-socket.js';
-import type { VirtualScheduler } from '../virtual-scheduler.js';
+import type { VirtualScheduler } from './scheduler.js';
 import type { FilteringBehaviour, MappingBehaviour } from './nat.js';
 import type { VirtualHost } from './network.js';
 import { intToIp, ipToInt } from './packet.js';

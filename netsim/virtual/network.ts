@@ -9,7 +9,7 @@ import { BurrowError } from '../../src/errors.js';
 import type { UdpEndpoint } from '../../src/net/udp-socket.js';
 import { VirtualLink, type LinkProfile } from '../link.js';
 import { SeededRandom } from '../random.js';
-import { VirtualScheduler } from '../virtual-scheduler.js';
+import { VirtualScheduler } from './scheduler.js';
 import { NatTable, type NatOptions } from './nat.js';
 import {
   decodeHeader,

@@ -24,7 +24,7 @@
 import { createHash } from 'node:crypto';
 import type { LinkEnd } from '../link.js';
 import type { SeededRandom } from '../random.js';
-import type { VirtualScheduler } from '../virtual-scheduler.js';
+import type { VirtualScheduler } from './scheduler.js';
 import type {
   StreamAddress,
   StreamConnectOptions,

@@ -14,7 +14,7 @@
  *   site without NAT  hosts on the core at 192.0.2.(10+8k+i)
  */
 import type { LinkProfile } from '../link.js';
-import type { VirtualScheduler } from '../virtual-scheduler.js';
+import type { VirtualScheduler } from './scheduler.js';
 import { VirtualNetwork, type NatSpec, type VirtualHost, type VirtualNat, type VirtualRouter } from './network.js';
 import { natProfile, type NatProfileName } from './profiles.js';
 

@@ -14,20 +14,17 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { PROFILE_NAMES, kernelLabSkipReason, listNamespaces } from '../../netsim/kernel/index.js';
 import {
-  BURROW_ENTRY,
   EXPECTED,
   GRID_ORDER,
-  REPRESENTATIVE_PAIRS,
-  TRAFFIC_ENTRY,
   expectedFor,
   formatSummary,
   formatTable,
   gridCoversProfiles,
   pairKey,
   rfc4787Direct,
-  runKernelMatrix,
-  type MatrixRun,
+  type KernelMatrixRun,
 } from '../../netsim/matrix/index.js';
+import { BURROW_ENTRY, REPRESENTATIVE_PAIRS, TRAFFIC_ENTRY, runKernelMatrix } from '../../netsim/kernel/matrix/index.js';
 
 const skip = kernelLabSkipReason();
 const SIZE = 16 * 1024 * 1024;
@@ -66,7 +63,7 @@ test(
   `relay matrix, representative subset (${REPRESENTATIVE_PAIRS.length} of 100 ordered pairs; npm run netsim runs all): 16 MiB each way byte-exact, every cell as expected, nothing left behind`,
   { skip: skip ?? (!existsSync(BURROW_ENTRY) || !existsSync(TRAFFIC_ENTRY) ? `build first: ${BURROW_ENTRY} missing` : false), timeout: 240_000 },
   async (t) => {
-    const run: MatrixRun = await runKernelMatrix({
+    const run: KernelMatrixRun = await runKernelMatrix({
       pairs: REPRESENTATIVE_PAIRS,
       sizeBytes: SIZE,
       transferTimeoutMs: 60_000,

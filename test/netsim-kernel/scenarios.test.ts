@@ -1,6 +1,6 @@
 /**
  * Scenarios beyond pairs, on real kernel NATs with the real burrow CLI
- * (netsim/scenarios): a third host spraying forged packets during a transfer
+ * (netsim/scenarios/spec.ts, run by netsim/kernel/scenarios): a third host spraying forged packets during a transfer
  * (at a port-restricted provider and a full-cone visitor), the rendezvous
  * killed mid-transfer and restarted, a session idle longer than the visitor
  * NAT's 5 s UDP mapping lifetime (run.ts also runs the variant with a 5 s
@@ -10,7 +10,7 @@
  * accepts it (skipped as "not implemented yet" while it refuses), held to its
  * own requirements (e.g. the transfer outlives a killed rendezvous).
  *
- * Sizes here are TEST_SIZES (24 MiB each way); `node dist/netsim/scenarios/run.js`
+ * Sizes here are TEST_SIZES (24 MiB each way); `burrow netsim scenarios`
  * runs the full 64 MiB. The conntrack round that breaks the provider's
  * control connection can take ~40 s to recover (see FLUSH_RECOVERY_BOUND_MS).
  * Needs root and nftables/conntrack/iproute2/stun-client/stun-server; skipped otherwise.
@@ -31,7 +31,7 @@ import {
   type KillResult,
   type ScenarioMode,
   type SprayResult,
-} from '../../netsim/scenarios/index.js';
+} from '../../netsim/kernel/scenarios/index.js';
 
 const skip =
   kernelLabSkipReason() ??

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Lab, compareVerdict, kernelLabSkipReason, parseStunOutput, type LabProcess, type NatSite, type ProfileName } from '../../netsim/kernel/index.js';
-import { BURROW_ENTRY } from '../../netsim/matrix/index.js';
+import { BURROW_ENTRY } from '../../netsim/kernel/cli-process.js';
 import type { NatReport } from '../../src/nat/report.js';
 
 const skip = kernelLabSkipReason() ?? (!existsSync(BURROW_ENTRY) ? `build first: ${BURROW_ENTRY} missing` : undefined);

@@ -16,7 +16,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { kernelLabSkipReason, listNamespaces } from '../../netsim/kernel/index.js';
-import { BURROW_ENTRY, REPRESENTATIVE_PAIRS, TRAFFIC_ENTRY, formatSummary, formatTable, runKernelMatrix } from '../../netsim/matrix/index.js';
+import { formatSummary, formatTable } from '../../netsim/matrix/index.js';
+import { BURROW_ENTRY, REPRESENTATIVE_PAIRS, TRAFFIC_ENTRY, runKernelMatrix } from '../../netsim/kernel/matrix/index.js';
 import type { ProfileName } from '../../netsim/kernel/profiles.js';
 
 const skip = kernelLabSkipReason() ?? (!existsSync(BURROW_ENTRY) || !existsSync(TRAFFIC_ENTRY) ? `build first: ${BURROW_ENTRY} missing` : false);

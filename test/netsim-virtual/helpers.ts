@@ -3,7 +3,7 @@
  * a tiny hole-punching loop (not burrow's), both over VirtualUdpSockets.
  */
 import type { UdpEndpoint } from '../../src/net/udp-socket.js';
-import type { VirtualScheduler } from '../../netsim/virtual-scheduler.js';
+import type { VirtualScheduler } from '../../netsim/virtual/scheduler.js';
 import type { VirtualHost, VirtualUdpSocket } from '../../netsim/virtual/index.js';
 import { waitFor } from '../../netsim/virtual/index.js';
 

@@ -7,15 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  VIRTUAL_PROFILES,
-  allVirtualPairs,
-  formatVirtualSummary,
-  formatVirtualTable,
-  runVirtualMatrix,
-  virtualContradictions,
-  virtualExpectedRelay,
-} from '../../netsim/matrix/index.js';
+import { allPairs, contradictions, formatSummary, formatTable, labExpectedRelay } from '../../netsim/matrix/index.js';
+import { VIRTUAL_PROFILES, runVirtualMatrix } from '../../netsim/virtual/matrix/index.js';
 import { PROFILE_NAMES } from '../../netsim/kernel/index.js';
 
 const SIZE = 16 * 1024 * 1024;
@@ -23,15 +16,15 @@ const SIZE = 16 * 1024 * 1024;
 test('the virtual profiles are the kernel lane\'s ten plus symmetric-sequential, and every pair is expected to relay', () => {
   assert.deepEqual([...VIRTUAL_PROFILES].filter((p) => p !== 'symmetric-sequential').sort(), [...PROFILE_NAMES].sort());
   assert.ok(VIRTUAL_PROFILES.includes('symmetric-sequential'));
-  for (const [a, b] of allVirtualPairs()) assert.equal(virtualExpectedRelay(a, b), 'relay', `${a} -> ${b}`);
+  for (const [a, b] of allPairs(VIRTUAL_PROFILES)) assert.equal(labExpectedRelay(a, b), 'relay', `${a} -> ${b}`);
 });
 
 test(`in-process relay matrix: all ${VIRTUAL_PROFILES.length ** 2} ordered pairs, 16 MiB each way byte-exact, as expected, nothing left open`, { timeout: 240_000 }, async (t) => {
-  const pairs = allVirtualPairs();
+  const pairs = allPairs(VIRTUAL_PROFILES);
   const run = await runVirtualMatrix({ pairs, sizeBytes: SIZE, seed: 1 });
-  for (const line of `${formatVirtualTable(run)}\n${formatVirtualSummary(run)}`.split('\n')) t.diagnostic(line);
+  for (const line of `${formatTable(run)}\n${formatSummary(run)}`.split('\n')) t.diagnostic(line);
   assert.equal(run.results.length, pairs.length);
-  assert.deepEqual(virtualContradictions(run), []);
+  assert.deepEqual(contradictions(run), []);
   for (const r of run.results) {
     const where = `${r.provider} -> ${r.visitor} (seed ${r.seed})`;
     assert.equal(r.outcome, 'relay', `${where}: ${r.error ?? ''}`);

@@ -1,11 +1,11 @@
 /**
  * Whole burrow sessions on the in-process lane: the real RendezvousServer,
  * Provider and Visitor on virtual hosts behind virtual NATs, on the fake
- * clock, with seeded randomness (netsim/matrix/virtual-session.ts).
+ * clock, with seeded randomness (netsim/virtual/matrix/session.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runVirtualSession, type VirtualSessionResult } from '../../netsim/matrix/virtual-session.js';
+import { runVirtualSession, type VirtualSessionResult } from '../../netsim/virtual/matrix/index.js';
 
 const MIB = 1024 * 1024;
 

@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LANE_SESSION_TUNING, runVirtualSession, type VirtualSessionResult } from '../../netsim/matrix/index.js';
+import { LANE_SESSION_TUNING, runVirtualSession, type VirtualSessionResult } from '../../netsim/virtual/matrix/index.js';
 
 const MIB = 1024 * 1024;
 

@@ -5,28 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { BURROW_ENTRY } from '../../netsim/matrix/index.js';
-
-/** Node flags that load a TypeScript loader (tsx), so the child runs the way this test does. */
-function loaderArgs(): string[] {
-  const out: string[] = [];
-  const a = process.execArgv;
-  for (let i = 0; i < a.length; i++) {
-    if (/^--(import|require|loader|experimental-loader)=/.test(a[i]!)) out.push(a[i]!);
-    else if (/^(--import|--require|-r|--loader|--experimental-loader)$/.test(a[i]!) && a[i + 1] !== undefined) out.push(a[i]!, a[++i]!);
-  }
-  return out;
-}
-
-function netsim(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [...loaderArgs(), BURROW_ENTRY, 'netsim', ...args], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
-      resolve({ code, out: stdout, err: stderr });
-    });
-  });
-}
+import { netsimCli as netsim } from '../support/netsim-cli.js';
 
 test('netsim matrix --lane virtual --mode xtcp prints the direct table (time to direct) and the summary, exit 0', async () => {
   const r = await netsim(['matrix', '--lane', 'virtual', '--mode', 'xtcp', '--profiles', 'port-restricted-cone,symmetric-random,udp-blocked', '--size', '0.25']);

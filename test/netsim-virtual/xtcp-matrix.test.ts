@@ -8,27 +8,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  VIRTUAL_PROFILES,
-  allVirtualPairs,
-  expectedFor,
-  formatVirtualSummary,
-  formatVirtualTable,
-  labExpectedDirect,
-  quantile,
-  runVirtualMatrix,
-  runVirtualSession,
-  virtualContradictions,
-  virtualExpected,
-  type VirtualSessionResult,
-} from '../../netsim/matrix/index.js';
+import { allPairs, cellExpectation, contradictions, expectedFor, formatSummary, formatTable, labExpectedDirect, quantile } from '../../netsim/matrix/index.js';
+import { VIRTUAL_PROFILES, runVirtualMatrix, runVirtualSession, type VirtualSessionResult } from '../../netsim/virtual/matrix/index.js';
 import { PROFILE_NAMES } from '../../netsim/kernel/index.js';
 import type { LabProfileName } from '../../netsim/virtual/topology.js';
 
 const MIB = 1024 * 1024;
 
 test('the direct column covers every virtual pair: the kernel table for kernel pairs, the sequential NAT reasoned out, symmetric in the pair', () => {
-  for (const [a, b] of allVirtualPairs()) {
+  for (const [a, b] of allPairs(VIRTUAL_PROFILES)) {
     const e = labExpectedDirect(a, b);
     assert.equal(e.direct, labExpectedDirect(b, a).direct, `${a} -> ${b}: symmetric`);
     assert.ok(e.why.length > 20, `${a} -> ${b}: says why`);
@@ -40,24 +28,24 @@ test('the direct column covers every virtual pair: the kernel table for kernel p
   // Endpoint-independent mapping on the other side: predict the sequential side's next port.
   for (const p of ['full-cone', 'restricted-cone', 'port-restricted-cone', 'hairpin', 'no-hairpin', 'double-nat', 'short-lifetime', 'lossy-core'] as const) {
     assert.equal(labExpectedDirect(seq, p).direct, 'prediction', p);
-    assert.equal(virtualExpected('xtcp', seq, p), 'direct', `${p}: prediction must go direct`);
+    assert.equal(cellExpectation('xtcp', seq, p), 'direct', `${p}: prediction must go direct`);
   }
   assert.equal(labExpectedDirect(seq, 'symmetric-random').direct, 'relay');
   assert.equal(labExpectedDirect(seq, seq).direct, 'relay');
   assert.equal(labExpectedDirect(seq, 'udp-blocked').direct, 'relay');
-  assert.equal(virtualExpected('xtcp', 'symmetric-random', 'port-restricted-cone'), 'birthday');
-  assert.equal(virtualExpected('stcp', seq, seq), 'relay');
+  assert.equal(cellExpectation('xtcp', 'symmetric-random', 'port-restricted-cone'), 'birthday');
+  assert.equal(cellExpectation('stcp', seq, seq), 'relay');
 });
 
 test(`in-process xtcp matrix: all ${VIRTUAL_PROFILES.length ** 2} ordered pairs, 1 MiB each way byte-exact, each as the direct column says, nothing left open`, { timeout: 240_000 }, async (t) => {
-  const pairs = allVirtualPairs();
+  const pairs = allPairs(VIRTUAL_PROFILES);
   const t0 = performance.now();
   const run = await runVirtualMatrix({ pairs, sizeBytes: MIB, seed: 1, mode: 'xtcp' });
-  for (const line of `${formatVirtualTable(run)}\n${formatVirtualSummary(run)}`.split('\n')) t.diagnostic(line);
+  for (const line of `${formatTable(run)}\n${formatSummary(run)}`.split('\n')) t.diagnostic(line);
   t.diagnostic(`wall clock ${Math.round(performance.now() - t0)} ms`);
   assert.equal(run.mode, 'xtcp');
   assert.equal(run.results.length, pairs.length);
-  assert.deepEqual(virtualContradictions(run), []);
+  assert.deepEqual(contradictions(run), []);
   for (const r of run.results) {
     const where = `${r.provider} -> ${r.visitor} (seed ${r.seed})`;
     assert.ok(r.upVerified && r.downVerified, `${where}: SHA-256 checked both ways: ${r.error ?? ''}`);

@@ -1,6 +1,6 @@
 /**
  * The direct path (xtcp) through failures, on the in-process lane
- * (netsim/scenarios/virtual-*.ts), each bounded in virtual time: a NAT table
+ * (netsim/virtual/scenarios/), each bounded in virtual time: a NAT table
  * flushed mid-transfer, the rendezvous gone mid-transfer, a third host
  * spraying forged and replayed probes during the punch, a 60 s idle behind
  * 5 s NAT mappings, and two peers in one site behind a NAT without
@@ -20,7 +20,7 @@ import {
   virtualSameSiteScenario,
   virtualSprayScenario,
   type VirtualScenarioBase,
-} from '../../netsim/scenarios/virtual-scenarios.js';
+} from '../../netsim/virtual/scenarios/index.js';
 
 /** Each way, for the two mid-transfer scenarios. */
 const BIG = 64 * MIB;

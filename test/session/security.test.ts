@@ -7,7 +7,7 @@ import type { DatagramPath } from '../../src/path/datagram-path.js';
 import type { MuxStream } from '../../src/mux/index.js';
 import { DEFAULT_REPLAY_WINDOW, PacketSealer, deriveSessionKeys } from '../../src/crypto/index.js';
 import { SecureKcp, TunnelSession } from '../../src/session/index.js';
-import { VirtualScheduler } from '../../netsim/virtual-scheduler.js';
+import { VirtualScheduler } from '../../netsim/virtual/scheduler.js';
 import { digestOf, patternBytes, sha256 } from '../support/tunnel-pair.js';
 
 /** A path that records what is sent and delivers it later, when the test says so. */

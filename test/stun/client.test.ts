@@ -6,7 +6,7 @@
 import { at } from '../../src/util/at.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { VirtualScheduler } from '../../netsim/virtual-scheduler.js';
+import { VirtualScheduler } from '../../netsim/virtual/scheduler.js';
 import { BindingClient } from '../../src/stun/binding-client.js';
 import { Attr, Method } from '../../src/stun/constants.js';
 import { encodeXorAddressValue } from '../../src/stun/address.js';

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { deriveSessionKeys } from '../../src/crypto/index.js';
 import type { Role } from '../../src/role.js';
 import { TunnelSession, type TunnelSessionOptions } from '../../src/session/index.js';
-import { VirtualScheduler } from '../../netsim/virtual-scheduler.js';
+import { VirtualScheduler } from '../../netsim/virtual/scheduler.js';
 import { VirtualLink, type LinkProfile } from '../../netsim/link.js';
 import { SeededRandom } from '../../netsim/random.js';
 import { MemoryPath } from '../../netsim/memory-path.js';

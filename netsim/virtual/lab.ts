@@ -1,0 +1,336 @@
+/**
+ * The pieces of one burrow session on the in-process lane, started and left
+ * running for a caller to drive: the topology (site "a" for the provider,
+ * site "b" for the visitor, or both peers in site "a"), the real
+ * RendezvousServer (and for xtcp its STUN UdpService on both server
+ * addresses), the target service, Provider and Visitor, all on one
+ * VirtualScheduler and one seed. `runVirtualSession` (matrix/session.ts)
+ * drives it for the matrix; the scenarios (netsim/virtual/scenarios/)
+ * drive it through failures: a NAT table flushed, the rendezvous closed, a
+ * spraying third host, a long idle.
+ *
+ * The order in which things are created (random forks, sockets, timers) is
+ * part of the run's fingerprint: keep it stable.
+ */
+import type { UdpSocketFactory } from '../../src/net/udp-factory.js';
+import type { UdpEndpoint, UdpSocket } from '../../src/net/udp-socket.js';
+import type { RandomSource } from '../../src/clock/random.js';
+import type { StreamTransport } from '../../src/net/stream-transport.js';
+import type { TunnelSession } from '../../src/session/index.js';
+import { Provider } from '../../peer/provider.js';
+import { Visitor } from '../../peer/visitor.js';
+import type { DirectConfig } from '../../peer/direct-setup.js';
+import type { SessionTuning } from '../../peer/tunnel-options.js';
+import { Rendezvous } from '../../rendezvous/rendezvous.js';
+import { SeededRandom } from '../random.js';
+import { VirtualScheduler } from './scheduler.js';
+import { buildTopology, labSite, SERVER_ADDRESSES, type LabProfileName, type SiteSpec, type Topology } from './topology.js';
+import type { VirtualHost, VirtualNode } from './network.js';
+import { VirtualTcp, type VirtualTcpOptions } from './tcp.js';
+import { MemoryLog, type LogEvent } from './log.js';
+import { payload, runClient, startTarget, type ClientRun, type Payload, type TargetHandle } from '../matrix/duplex-check.js';
+
+export const RENDEZVOUS_PORT = 7000;
+export const TARGET_PORT = 9000;
+export const VISITOR_PORT = 5000;
+const SERVICE = 'svc';
+
+export type PeerRole = 'provider' | 'visitor';
+
+export interface VirtualLabOptions {
+  /** NAT profile of the provider's site and of the visitor's site (ignored with sameSite). */
+  provider: LabProfileName;
+  visitor: LabProfileName;
+  seed: number;
+  /** Tunnel mode of both peers. Default 'stcp' (the relay). */
+  mode?: 'stcp' | 'xtcp';
+  /** Bytes the client sends up and the target sends down on every connection. */
+  upBytes: number;
+  downBytes: number;
+  /** Keep every UDP and TCP trace event (digests are always kept). Default false. */
+  recordTrace?: boolean;
+  /** Hash every TCP chunk into the trace. Default false. */
+  hashPayloads?: boolean;
+  tcp?: Partial<Omit<VirtualTcpOptions, 'nodes'>>;
+  /** The visitor's secret when it should differ from the provider's (a wrong-secret run). */
+  visitorSecret?: string;
+  /** Session tuning for both peers (on top of LANE_SESSION_TUNING). */
+  session?: SessionTuning;
+  /** Direct-path settings for both peers (xtcp). */
+  direct?: DirectConfig;
+  /**
+   * Both peers in one site behind the provider's profile: the provider on its
+   * first host, the visitor on its second (the site gets two hosts).
+   */
+  sameSite?: boolean;
+  /** More sites after the peers' (e.g. a third host on the core: `{ name: 'x', nat: null }`). */
+  extraSites?: SiteSpec[];
+  /** Sees every datagram a peer's UDP sockets send, before it leaves the host (e.g. to capture genuine probes). */
+  udpTap?: (role: PeerRole, data: Buffer, to: UdpEndpoint, from: UdpEndpoint) => void;
+}
+
+/**
+ * The in-process lane's session tuning: none. Every timer of a session — the
+ * mux keepalive and pings included — runs on the session's Scheduler, so the
+ * lane runs the production defaults on its fake clock.
+ */
+export const LANE_SESSION_TUNING: SessionTuning = {};
+
+function allNodes(topo: Topology): VirtualNode[] {
+  const nodes: VirtualNode[] = [topo.core, topo.server];
+  for (const s of Object.values(topo.sites)) {
+    if (s.carrier) nodes.push(s.carrier);
+    if (s.nat) nodes.push(s.nat);
+    nodes.push(...s.hosts);
+  }
+  return nodes;
+}
+
+/** A socket that shows every datagram it sends to `tap` first. */
+function tappedSocket(inner: UdpSocket, tap: (data: Buffer, to: UdpEndpoint, from: UdpEndpoint) => void): UdpSocket {
+  return {
+    send(data, to) {
+      if (!inner.closed) tap(Buffer.from(data), to, inner.localEndpoint());
+      inner.send(data, to);
+    },
+    onMessage: (h) => inner.onMessage(h),
+    onError: (h) => inner.onError(h),
+    localEndpoint: () => inner.localEndpoint(),
+    setTtl: (ttl) => inner.setTtl(ttl),
+    close: () => inner.close(),
+    get closed() {
+      return inner.closed;
+    },
+  };
+}
+
+interface Role {
+  transport: StreamTransport;
+  udp: UdpSocketFactory;
+  scheduler: VirtualScheduler;
+  random: RandomSource;
+}
+
+export class VirtualSessionLab {
+  readonly scheduler = new VirtualScheduler();
+  readonly topo: Topology;
+  readonly tcp: VirtualTcp;
+  readonly memory: MemoryLog;
+  readonly mode: 'stcp' | 'xtcp';
+  readonly providerHost: VirtualHost;
+  readonly visitorHost: VirtualHost;
+  /** The rendezvous, with its STUN ports for xtcp. */
+  readonly rendezvous: Rendezvous;
+  readonly provider: Provider;
+  readonly visitor: Visitor;
+  readonly up: Payload;
+  readonly down: Payload;
+  /** Virtual time the peers were started. */
+  t0 = 0;
+  /** Virtual ms from the start to the visitor's first session. */
+  setupMs: number | null = null;
+  /** A peer's fatal error, if any. */
+  fatal: string | null = null;
+  target: TargetHandle | null = null;
+  private readonly providerTransport: StreamTransport;
+  private readonly visitorTransport: StreamTransport;
+  private rendezvousClosed: Promise<void> | null = null;
+
+  private constructor(readonly opts: VirtualLabOptions) {
+    const scheduler = this.scheduler;
+    this.mode = opts.mode ?? 'stcp';
+    const sites: SiteSpec[] = opts.sameSite
+      ? [{ ...labSite(opts.provider, 'a'), hosts: 2 }]
+      : [labSite(opts.provider, 'a'), labSite(opts.visitor, 'b')];
+    this.topo = buildTopology({
+      seed: opts.seed,
+      scheduler,
+      recordTrace: opts.recordTrace ?? false,
+      sites: [...sites, ...(opts.extraSites ?? [])],
+    });
+    const topo = this.topo;
+    this.tcp = new VirtualTcp(topo.network, {
+      ...opts.tcp,
+      nodes: allNodes(topo),
+      hashPayloads: opts.hashPayloads ?? false,
+      recordTrace: opts.recordTrace ?? false,
+    });
+    const rng = new SeededRandom(opts.seed ^ 0x5eed5eed);
+    const udpOn = (host: VirtualHost, who: PeerRole | null): UdpSocketFactory => {
+      const tap = opts.udpTap;
+      return (address) => {
+        const s = host.bind(address === undefined ? {} : { address });
+        return tap && who ? tappedSocket(s, (d, to, from) => tap(who, d, to, from)) : s;
+      };
+    };
+    const role = (host: VirtualHost, who: PeerRole | null): Role => ({ transport: this.tcp.transport(host), udp: udpOn(host, who), scheduler, random: rng.fork() });
+    this.memory = new MemoryLog(() => scheduler.now());
+    const token = rng.bytes(16).toString('hex');
+    const secret = rng.bytes(16).toString('hex');
+    const session: SessionTuning = {
+      ...LANE_SESSION_TUNING,
+      ...opts.session,
+      mux: { ...LANE_SESSION_TUNING.mux, ...opts.session?.mux },
+    };
+    this.providerHost = topo.site('a').host;
+    this.visitorHost = opts.sameSite ? topo.site('a').hosts[1]! : topo.site('b').host;
+    const server = { host: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT };
+    this.up = payload('virtual-up', opts.upBytes);
+    this.down = payload('virtual-down', opts.downBytes);
+    // The rendezvous's STUN ports in RFC 5780's layout, on both server addresses (xtcp only).
+    this.rendezvous = new Rendezvous({
+      host: SERVER_ADDRESSES[0],
+      port: RENDEZVOUS_PORT,
+      token,
+      logger: this.memory.logger({ component: 'rendezvous' }),
+      ...role(topo.server, null),
+      stun:
+        this.mode === 'xtcp'
+          ? {
+              layout: { primary: { address: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT }, altPort: RENDEZVOUS_PORT + 1, altAddress: SERVER_ADDRESSES[1] },
+              sockets: {
+                primary: topo.server.bind({ address: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT }),
+                altPort: topo.server.bind({ address: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT + 1 }),
+                altAddress: topo.server.bind({ address: SERVER_ADDRESSES[1], port: RENDEZVOUS_PORT }),
+                altBoth: topo.server.bind({ address: SERVER_ADDRESSES[1], port: RENDEZVOUS_PORT + 1 }),
+              },
+            }
+          : null,
+    });
+    const providerRole = role(this.providerHost, 'provider');
+    this.providerTransport = providerRole.transport;
+    this.provider = new Provider({
+      server,
+      token,
+      services: [{ name: SERVICE, secret, target: { host: '127.0.0.1', port: TARGET_PORT } }],
+      logger: this.memory.logger({ component: 'provider' }),
+      mode: this.mode,
+      session,
+      ...(opts.direct ? { direct: opts.direct } : {}),
+      ...providerRole,
+    });
+    const visitorRole = role(this.visitorHost, 'visitor');
+    this.visitorTransport = visitorRole.transport;
+    this.visitor = new Visitor({
+      server,
+      token,
+      service: SERVICE,
+      secret: opts.visitorSecret ?? secret,
+      listen: { host: '127.0.0.1', port: VISITOR_PORT },
+      logger: this.memory.logger({ component: 'visitor' }),
+      mode: this.mode,
+      session,
+      ...(opts.direct ? { direct: opts.direct } : {}),
+      ...visitorRole,
+    });
+  }
+
+  /** Builds the lab and starts the rendezvous, the target, the provider and the visitor (nothing waited for beyond listening). */
+  static async start(opts: VirtualLabOptions): Promise<VirtualSessionLab> {
+    const lab = new VirtualSessionLab(opts);
+    await lab.rendezvous.listen();
+    lab.target = await startTarget(lab.providerTransport, '127.0.0.1', TARGET_PORT, lab.down, opts.upBytes);
+    lab.t0 = lab.scheduler.now();
+    lab.provider.on('fatal', (e: Error) => (lab.fatal = `provider: ${e.message}`));
+    lab.visitor.on('fatal', (e: Error) => (lab.fatal = `visitor: ${e.message}`));
+    lab.visitor.on('session', (_s: TunnelSession) => {
+      if (lab.setupMs === null) lab.setupMs = lab.scheduler.now() - lab.t0;
+    });
+    lab.provider.start();
+    await lab.visitor.start();
+    return lab;
+  }
+
+  get now(): number {
+    return this.scheduler.now();
+  }
+
+  get events(): LogEvent[] {
+    return this.memory.events;
+  }
+
+  /** Log events of one component (and optionally one event name). */
+  log(component: 'rendezvous' | PeerRole, event?: string): LogEvent[] {
+    return this.memory.events.filter((e) => e.fields.component === component && (event === undefined || e.event === event));
+  }
+
+  /** Runs the clock until the visitor's session is up (or a peer failed); false on timeout or failure. */
+  async waitSession(timeoutMs = 60_000): Promise<boolean> {
+    const ok = await this.scheduler.runUntil(() => this.setupMs !== null || this.fatal !== null, { maxTime: this.t0 + timeoutMs });
+    return ok && this.fatal === null;
+  }
+
+  /**
+   * xtcp: runs the clock until the visitor's punch settles — the direct path is
+   * up, or an attempt failed in a way no retry can change — or `limitMs` passes.
+   * Returns the visitor's direct-up event's sinceSessionMs (null: no direct path).
+   */
+  async waitPunchSettled(limitMs = 20_000): Promise<number | null> {
+    await this.scheduler.runUntil(
+      () =>
+        this.memory.events.some(
+          (e) =>
+            e.fields.component === 'visitor' &&
+            (e.event === 'direct-up' ||
+              (e.event === 'punch-failed' && /no punch can meet|offers no direct path|UDP is blocked|offered none/.test(String(e.fields.reason)))),
+        ) || this.fatal !== null,
+      { maxTime: this.scheduler.now() + limitMs },
+    );
+    const d = this.log('visitor', 'direct-up')[0];
+    return d && typeof d.fields.sinceSessionMs === 'number' ? d.fields.sinceSessionMs : null;
+  }
+
+  /** Runs the clock until `pred` holds, a peer fails, or `limitMs` passes; true when `pred` held. */
+  async runUntil(pred: () => boolean, limitMs: number): Promise<boolean> {
+    await this.scheduler.runUntil(() => pred() || this.fatal !== null, { maxTime: this.scheduler.now() + limitMs });
+    return pred();
+  }
+
+  /** Runs the clock until a log event after `since` matches; returns it (undefined: timeout). */
+  async waitEvent(component: 'rendezvous' | PeerRole, event: string, since: number, limitMs: number): Promise<LogEvent | undefined> {
+    const find = () => this.memory.events.find((e) => e.t >= since && e.fields.component === component && e.event === event);
+    await this.runUntil(() => find() !== undefined, limitMs);
+    return find();
+  }
+
+  /** The client app connects to the visitor's listener and moves the lab's payloads (check `settled`). */
+  request(): ClientRun {
+    return runClient(this.visitorTransport, '127.0.0.1', VISITOR_PORT, this.up, this.down, () => this.scheduler.now());
+  }
+
+  /** A request run to completion, bounded in virtual time. */
+  async requestToEnd(limitMs: number, during?: (run: ClientRun) => void): Promise<Awaited<ClientRun['result']>> {
+    const run = this.request();
+    const limit = this.scheduler.now() + limitMs;
+    await this.scheduler.runUntil(
+      () => {
+        during?.(run);
+        return run.settled !== null || this.fatal !== null;
+      },
+      { maxTime: limit },
+    );
+    if (run.settled === null) run.abort(this.fatal ?? `transfer incomplete after ${limitMs} ms (virtual)`);
+    return run.result;
+  }
+
+  /** Closes every socket of the rendezvous, TCP and UDP (the rendezvous goes away); the clock keeps running. */
+  closeRendezvous(): void {
+    if (this.rendezvousClosed !== null) return;
+    this.rendezvousClosed = this.rendezvous.close();
+  }
+
+  /** Stops the peers, the rendezvous and the target and lets closes in flight land (bounded); returns what is left open. */
+  async teardown(): Promise<{ leftSockets: number; leftListeners: number }> {
+    this.visitor.stop();
+    this.provider.stop();
+    if (this.rendezvousClosed === null) {
+      await this.rendezvous.close();
+    } else {
+      await this.rendezvousClosed;
+    }
+    await this.target?.close();
+    // Let FINs and resets in flight arrive (bounded).
+    await this.scheduler.advance(5_000);
+    return { leftSockets: this.tcp.openSockets, leftListeners: this.tcp.listening };
+  }
+}
