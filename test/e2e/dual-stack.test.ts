@@ -73,3 +73,19 @@ describe('rendezvous on [::]:0, peers on both families', { timeout: 120_000 }, (
     assert.match(String(why.reason), /is IPv6: the direct path needs IPv4/);
   });
 });
+
+describe('the command line explains dual stack', () => {
+  it('burrow rendezvous --help explains --listen [::]:PORT', async () => {
+    const p = group.spawn('help', ['rendezvous', '--help'], { json: false });
+    assert.equal(await p.waitExit(), 0);
+    assert.match(p.stdout, /--listen \[::\]:7000/);
+    assert.match(p.stdout, /\[::\]:PORT serves both families/);
+    assert.match(p.stdout, /IPv4 only/);
+  });
+
+  it('an unbracketed IPv6 --server is a usage error that shows the bracketed form', async () => {
+    const p = group.spawn('usage', ['provide', '--server', '::1:7000', '--token', 't', '--name', 'n', '--secret', 's', '--to', '127.0.0.1:80'], { json: false });
+    assert.equal(await p.waitExit(), 2);
+    assert.match(p.stderrText.join('\n'), /--server .*an IPv6 address needs brackets, e\.g\. \[2001:db8::1\]:7000/);
+  });
+});
