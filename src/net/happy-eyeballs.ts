@@ -16,6 +16,9 @@ export const HAPPY_EYEBALLS_TIMERS = {
   attemptDelayMs: 250,
 } as const;
 
+/** Addresses tried at most (a name with dozens of records must not open dozens of sockets); both families stay in, being interleaved first. */
+export const MAX_RACE_ADDRESSES = 8;
+
 export type RaceAction =
   | { kind: 'attempt'; index: number; address: string }
   /** `index` connected: keep it, destroy every attempt in `losers`. */
@@ -46,7 +49,7 @@ export function interleaveFamilies(addresses: readonly string[]): string[] {
     if (a6 !== undefined) out.push(a6);
     if (a4 !== undefined) out.push(a4);
   }
-  return out;
+  return out.slice(0, MAX_RACE_ADDRESSES);
 }
 
 type AttemptState = 'idle' | 'connecting' | 'failed' | 'won' | 'dropped';

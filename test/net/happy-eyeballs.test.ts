@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HAPPY_EYEBALLS_TIMERS, HappyEyeballsRace, interleaveFamilies, type RaceAction } from '../../src/net/happy-eyeballs.js';
+import { HAPPY_EYEBALLS_TIMERS, HappyEyeballsRace, MAX_RACE_ADDRESSES, interleaveFamilies, type RaceAction } from '../../src/net/happy-eyeballs.js';
 
 const D = HAPPY_EYEBALLS_TIMERS.attemptDelayMs;
 const attempts = (actions: RaceAction[]) => actions.flatMap((a) => (a.kind === 'attempt' ? [a.address] : []));
@@ -19,6 +19,14 @@ describe('interleaveFamilies', () => {
   it('drops duplicates and anything that is not an IP literal', () => {
     assert.deepEqual(interleaveFamilies(['192.0.2.1', 'example.com', '192.0.2.1', '::1', '::1']), ['::1', '192.0.2.1']);
     assert.deepEqual(interleaveFamilies([]), []);
+  });
+
+  it('keeps at most MAX_RACE_ADDRESSES, both families among them', () => {
+    const v4 = Array.from({ length: 20 }, (_, i) => `192.0.2.${i + 1}`);
+    const v6 = Array.from({ length: 20 }, (_, i) => `2001:db8::${i + 1}`);
+    const out = interleaveFamilies([...v4, ...v6]);
+    assert.equal(out.length, MAX_RACE_ADDRESSES);
+    assert.deepEqual(out.slice(0, 2), ['2001:db8::1', '192.0.2.1']);
   });
 });
 
