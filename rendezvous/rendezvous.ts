@@ -6,7 +6,7 @@
 import { BurrowError } from '../src/errors.js';
 import type { StreamAddress } from '../src/net/stream-transport.js';
 import { RendezvousServer, type RendezvousOptions, type RendezvousStats } from './server.js';
-import { bindStunFamilies, type BoundStunSockets, type UdpBinder } from './stun-bind.js';
+import { bindStunFamilies, NO_IPV6_CODES, type BoundStunSockets, type UdpBinder } from './stun-bind.js';
 import { UdpService } from './udp-service.js';
 
 export interface RendezvousConfig extends RendezvousOptions {
@@ -80,8 +80,6 @@ const SAME_PORT_ATTEMPTS = 5;
 /** The IPv6 wildcard: dual-stack for TCP, one socket per family for UDP. */
 const ANY6 = '::';
 const ANY4 = '0.0.0.0';
-/** Listen errors that mean "this host has no IPv6". */
-const NO_IPV6 = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL', 'EPROTONOSUPPORT']);
 
 /**
  * Binds, builds and starts a rendezvous; closes whatever it bound if any step
@@ -96,7 +94,7 @@ export async function startRendezvous(opts: StartRendezvousOptions): Promise<Ren
     try {
       return await listenOrClose(new Rendezvous({ ...rest, stun }), opts.host, opts.port);
     } catch (err) {
-      if (!(opts.host === ANY6 && stun === null && err instanceof RendezvousListenError && err.errno !== undefined && NO_IPV6.has(err.errno))) throw err;
+      if (!(opts.host === ANY6 && stun === null && err instanceof RendezvousListenError && err.errno !== undefined && NO_IPV6_CODES.has(err.errno))) throw err;
       noIpv6(err.errno);
       return listenOrClose(new Rendezvous({ ...rest, host: ANY4, stun: null }), ANY4, opts.port);
     }

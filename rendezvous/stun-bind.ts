@@ -60,12 +60,12 @@ export interface StunFamilies {
   ipv6Unavailable: string | null;
 }
 
-/** Errors that mean "this host cannot do IPv6", not "the port is taken". */
-const NO_IPV6 = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL', 'EPROTONOSUPPORT']);
+/** Bind/listen error codes that mean "this host cannot do IPv6", not "the port is taken". */
+export const NO_IPV6_CODES: ReadonlySet<string> = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL', 'EPROTONOSUPPORT']);
 
 function isNoIpv6(err: unknown): boolean {
   const cause = err instanceof Error ? (err.cause as NodeJS.ErrnoException | undefined) : undefined;
-  return cause?.code !== undefined && NO_IPV6.has(cause.code);
+  return cause?.code !== undefined && NO_IPV6_CODES.has(cause.code);
 }
 
 /**
