@@ -54,7 +54,7 @@ const logOptions = (cmd: Command): Command =>
 
 const peerOptions = (cmd: Command): Command =>
   cmd
-    .addOption(new Option('--server <host:port>', 'the rendezvous server').env('BURROW_SERVER'))
+    .addOption(new Option('--server <host:port>', 'the rendezvous server (a name is tried over IPv6 and IPv4; an IPv6 address in brackets: [2001:db8::7]:7000)').env('BURROW_SERVER'))
     .addOption(new Option('--token <token>', 'the rendezvous token (proven, never sent)').env('BURROW_TOKEN'))
     .requiredOption('--name <name>', 'service name, shared by provider and visitor')
     .addOption(new Option('--secret <secret>', 'service secret: only holders can connect; never leaves this machine').env('BURROW_SECRET'))
@@ -126,7 +126,7 @@ Three roles:
 Quick start on one machine:   burrow demo
 
 A real setup:
-  public host$  burrow rendezvous --listen 0.0.0.0:7000 --token "$TOKEN"
+  public host$  burrow rendezvous --listen [::]:7000 --token "$TOKEN"
   at home$      burrow provide --server rv.example.com:7000 --token "$TOKEN" \\
                   --name nas --secret "$SECRET" --to 192.168.1.10:5000
   laptop$       burrow visit --server rv.example.com:7000 --token "$TOKEN" \\
@@ -191,7 +191,7 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
     program
       .command('rendezvous')
       .description('run the rendezvous server (on a host peers can reach)')
-      .option('--listen <host:port>', 'TCP address for control and relay connections', '0.0.0.0:7000')
+      .option('--listen <host:port>', 'address for control and relay (TCP) and STUN (UDP): [::]:PORT = IPv6 and IPv4, 0.0.0.0:PORT = IPv4 only', '0.0.0.0:7000')
       .addOption(new Option('--token <token>', 'token peers must prove they know').env('BURROW_TOKEN'))
       .option('--relay-rate <bytes>', 'cap each relay link at this many bytes/s per direction (0 = no cap)', (v) => Number(v), 0)
       .option('--tap <file>', 'append every byte the server sends or receives to FILE (audit: it is all ciphertext)')
@@ -202,8 +202,15 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
       'after',
       `
 Example:
-  burrow rendezvous --listen 0.0.0.0:7000 --token "$(openssl rand -hex 16)"
-  (open TCP 7000 and UDP 7000-7001 in the firewall)
+  burrow rendezvous --listen [::]:7000 --token "$(openssl rand -hex 16)"
+  (open TCP 7000 and UDP 7000-7001 in the firewall, IPv4 and IPv6)
+
+--listen [::]:PORT serves both families: TCP on one dual-stack socket, STUN
+on one UDP socket per family (each peer learns its own family's address).
+Without IPv6 on the host it warns and falls back to IPv4. 0.0.0.0:PORT or an
+IPv4 address = IPv4 only; an IPv6 address such as [2001:db8::7]:PORT = only
+that address. Peers connect to a name over IPv6 and IPv4 both (Happy
+Eyeballs), so one --server name with A and AAAA records serves everyone.
 
 With two public addresses, for complete NAT discovery (burrow nat):
   burrow rendezvous --listen 198.51.100.2:7000 --alt-address 198.51.100.3 --token "$TOKEN"

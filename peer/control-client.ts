@@ -13,6 +13,8 @@ import {
 } from '../src/control/index.js';
 import { BurrowError } from '../src/errors.js';
 import type { Logger } from '../src/log/logger.js';
+import { dialStream, type Dial } from '../src/net/dial-stream.js';
+import type { StreamSocket } from '../src/net/stream-transport.js';
 import { resolveRuntime, type Runtime, type RuntimeOptions } from '../src/net/runtime.js';
 import { Backoff } from './backoff.js';
 import { formatHostPort, type HostPort } from './endpoint-arg.js';
@@ -47,6 +49,7 @@ export class ControlClient extends EventEmitter {
   private ready = false;
   private stopped = false;
   private retryTimer: TimerHandle | null = null;
+  private dial: Dial | null = null;
   private silenceTimer: TimerHandle | null = null;
   private readonly rt: Runtime;
   private readonly backoff: Backoff;
@@ -78,33 +81,60 @@ export class ControlClient extends EventEmitter {
     this.stopped = true;
     this.retryTimer?.cancel();
     this.silenceTimer?.cancel();
+    this.dial?.cancel();
     this.conn?.close();
   }
 
   private connect(): void {
     if (this.stopped) return;
-    const { server, logger } = this.opts;
-    const socket = this.rt.transport.connect({ host: server.host, port: server.port, noDelay: true });
-    const conn: Conn = new ControlConnection(socket, parseServerMessage);
-    this.conn = conn;
-    const clientNonce = this.rt.random.bytes(NONCE_LENGTH);
-    let serverNonce: Buffer | null = null;
+    const { server } = this.opts;
+    // A name with A and AAAA records is raced (Happy Eyeballs); the connect timeout covers that too.
+    const dial = dialStream(this.rt, { host: server.host, port: server.port, noDelay: true });
+    this.dial = dial;
+    let conn: Conn | null = null;
     let lastError = '';
-    let heartbeat: TimerHandle | null = null;
     const connectTimer = after(
       this.rt.scheduler,
       this.opts.connectTimeoutMs ?? 10_000,
       () => {
         lastError = 'timed out';
-        conn.close();
+        dial.cancel();
+        conn?.close();
       },
       { keepAlive: true },
     );
+    dial.socket.then(
+      (socket) => {
+        if (this.dial === dial) this.dial = null;
+        if (this.stopped) {
+          connectTimer.cancel();
+          socket.destroy();
+          return;
+        }
+        conn = this.attach(socket, connectTimer, (e) => (lastError = e), () => lastError);
+      },
+      (err: unknown) => {
+        if (this.dial === dial) this.dial = null;
+        connectTimer.cancel();
+        if (this.stopped) return;
+        this.retryLater(false, lastError || (err instanceof Error ? err.message : String(err)));
+      },
+    );
+  }
+
+  /** Runs one connection: login, heartbeats, and on close a retry. Returns its ControlConnection. */
+  private attach(socket: StreamSocket, connectTimer: TimerHandle, setError: (e: string) => void, lastError: () => string): Conn {
+    const { server, logger } = this.opts;
+    const conn: Conn = new ControlConnection(socket, parseServerMessage);
+    this.conn = conn;
+    const clientNonce = this.rt.random.bytes(NONCE_LENGTH);
+    let serverNonce: Buffer | null = null;
+    let heartbeat: TimerHandle | null = null;
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      lastError = err.code ?? err.message;
+      setError(err.code ?? err.message);
     });
     conn.on('invalid', (reason: string) => {
-      lastError = `rendezvous sent an invalid frame (${reason})`;
+      setError(`rendezvous sent an invalid frame (${reason})`);
     });
     conn.on('message', (m: ServerMessage) => {
       this.armSilenceTimer(conn);
@@ -123,7 +153,7 @@ export class ControlClient extends EventEmitter {
           if (serverNonce === null) return conn.close();
           const expected = serverProof(this.opts.token, serverNonce, clientNonce, this.opts.role);
           if (!proofsEqual(Buffer.from(m.proof, 'base64'), expected)) {
-            lastError = 'the rendezvous could not prove it knows the token';
+            setError('the rendezvous could not prove it knows the token');
             return conn.close();
           }
           connectTimer.cancel();
@@ -150,7 +180,7 @@ export class ControlClient extends EventEmitter {
             conn.close();
             return;
           }
-          if (m.fatal) lastError = `${m.code}: ${m.message}`;
+          if (m.fatal) setError(`${m.code}: ${m.message}`);
           this.emit('message', m);
           return;
         default:
@@ -166,15 +196,20 @@ export class ControlClient extends EventEmitter {
       if (this.conn === conn) this.conn = null;
       if (wasReady) this.emit('down');
       if (this.stopped) return;
-      const delay = this.backoff.next();
-      logger.warn(wasReady ? 'rendezvous-lost' : 'rendezvous-unreachable', {
-        server: formatHostPort(server),
-        error: lastError || undefined,
-        retryInMs: Math.round(delay),
-      });
-      // Keeps the process alive: while the rendezvous is down this timer is all a provider has.
-      this.retryTimer = after(this.rt.scheduler, delay, () => this.connect(), { keepAlive: true });
+      this.retryLater(wasReady, lastError());
     });
+    return conn;
+  }
+
+  private retryLater(wasReady: boolean, error: string): void {
+    const delay = this.backoff.next();
+    this.opts.logger.warn(wasReady ? 'rendezvous-lost' : 'rendezvous-unreachable', {
+      server: formatHostPort(this.opts.server),
+      error: error || undefined,
+      retryInMs: Math.round(delay),
+    });
+    // Keeps the process alive: while the rendezvous is down this timer is all a provider has.
+    this.retryTimer = after(this.rt.scheduler, delay, () => this.connect(), { keepAlive: true });
   }
 
   private armSilenceTimer(conn: Conn): void {

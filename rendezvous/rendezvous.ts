@@ -6,27 +6,35 @@
 import { BurrowError } from '../src/errors.js';
 import type { StreamAddress } from '../src/net/stream-transport.js';
 import { RendezvousServer, type RendezvousOptions, type RendezvousStats } from './server.js';
-import { bindStunSockets, type BoundStunSockets } from './stun-bind.js';
+import { bindStunFamilies, NO_IPV6_CODES, type BoundStunSockets, type UdpBinder } from './stun-bind.js';
 import { UdpService } from './udp-service.js';
 
 export interface RendezvousConfig extends RendezvousOptions {
-  /** The STUN service's sockets, already bound in their layout (the rendezvous owns them from now on); null = no UDP service. */
-  stun?: BoundStunSockets | null;
+  /**
+   * The STUN service's sockets, already bound in their layout (the rendezvous
+   * owns them from now on): one layout, or one per address family; null = no UDP service.
+   */
+  stun?: BoundStunSockets | readonly BoundStunSockets[] | null;
 }
 
 export class Rendezvous {
   readonly server: RendezvousServer;
-  /** The STUN port(s), if any. */
+  /** The STUN port(s), if any: the first family's (IPv6 when dual-stack). */
   readonly udp: UdpService | null;
+  /** Every family's STUN ports (one service per family; empty = no UDP service). */
+  readonly udpAll: readonly UdpService[];
   private address: StreamAddress | null = null;
   private closing: Promise<void> | null = null;
 
   /** Builds it without listening yet (listen() starts the TCP side; the UDP sockets answer already). */
   constructor(config: RendezvousConfig) {
     const stun = config.stun ?? null;
-    this.udp = stun === null ? null : new UdpService(stun.layout, stun.sockets, config.scheduler ? { scheduler: config.scheduler } : {});
+    const families: readonly BoundStunSockets[] = stun === null ? [] : 'layout' in stun ? [stun] : stun;
+    this.udpAll = families.map((f) => new UdpService(f.layout, f.sockets, config.scheduler ? { scheduler: config.scheduler } : {}));
+    this.udp = this.udpAll[0] ?? null;
     // The listening line names the UDP sockets too, so scripts learn both at once.
-    this.server = new RendezvousServer({ ...config, ...(this.udp ? { listeningFields: { udp: this.udp.describe() } } : {}) });
+    const udp = this.udpAll.map((u) => u.describe()).join(',');
+    this.server = new RendezvousServer({ ...config, ...(udp !== '' ? { listeningFields: { ...config.listeningFields, udp } } : {}) });
   }
 
   async listen(): Promise<StreamAddress> {
@@ -46,7 +54,7 @@ export class Rendezvous {
   /** Closes the UDP sockets and the server (every connection too); the same promise if called again. */
   close(): Promise<void> {
     if (this.closing === null) {
-      this.udp?.close();
+      for (const u of this.udpAll) u.close();
       this.closing = this.server.close();
     }
     return this.closing;
@@ -59,41 +67,66 @@ export interface StartRendezvousOptions extends Omit<RendezvousConfig, 'stun'> {
    * where to bind on the real network — `port` defaults to the TCP port's
    * number (with TCP port 0, a free UDP pair is found first and TCP takes its
    * number), `altAddress` adds RFC 5780's second address, `bindErrorHint` is
-   * appended to a bind failure's message.
+   * appended to a bind failure's message. A `host` of `::` binds the STUN
+   * ports once per family (IPv6-only and IPv4 sockets) and TCP dual-stack.
+   * `bind` replaces the UDP binder (tests simulate a host without IPv6).
    */
-  stun?: 'off' | BoundStunSockets | { port?: number; altAddress?: string | null; bindErrorHint?: string };
+  stun?: 'off' | BoundStunSockets | readonly BoundStunSockets[] | { port?: number; altAddress?: string | null; bindErrorHint?: string; bind?: UdpBinder };
 }
 
 /** Attempts at one free port number for TCP and UDP both (another process may take it in between). */
 const SAME_PORT_ATTEMPTS = 5;
 
-/** Binds, builds and starts a rendezvous; closes whatever it bound if any step fails. */
+/** The IPv6 wildcard: dual-stack for TCP, one socket per family for UDP. */
+const ANY6 = '::';
+const ANY4 = '0.0.0.0';
+
+/**
+ * Binds, builds and starts a rendezvous; closes whatever it bound if any step
+ * fails. `host` `::` on a host without IPv6 falls back to IPv4 with a warning.
+ */
 export async function startRendezvous(opts: StartRendezvousOptions): Promise<Rendezvous> {
   const { stun: udp, ...rest } = opts;
-  if (udp === undefined || udp === 'off' || 'sockets' in udp) {
-    const rv = new Rendezvous({ ...rest, stun: udp === undefined || udp === 'off' ? null : udp });
-    await listenOrClose(rv, opts.host, opts.port);
-    return rv;
+  const noIpv6 = (why: string): void =>
+    opts.logger?.warn('ipv6-unavailable', { listen: `[::]:${opts.port}`, note: `this host cannot use IPv6 (${why}): listening on IPv4 only` });
+  if (udp === undefined || udp === 'off' || isBound(udp)) {
+    const stun = udp === undefined || udp === 'off' ? null : udp;
+    try {
+      return await listenOrClose(new Rendezvous({ ...rest, stun }), opts.host, opts.port);
+    } catch (err) {
+      if (!(opts.host === ANY6 && stun === null && err instanceof RendezvousListenError && err.errno !== undefined && NO_IPV6_CODES.has(err.errno))) throw err;
+      noIpv6(err.errno);
+      return listenOrClose(new Rendezvous({ ...rest, host: ANY4, stun: null }), ANY4, opts.port);
+    }
   }
+  const { bindErrorHint } = udp;
   const udpPort = udp.port ?? opts.port;
   const sharedEphemeral = opts.port === 0 && udp.port === undefined;
   for (let attempt = 1; ; attempt++) {
-    const stun = await bindStunSockets({ host: opts.host, port: udpPort, altAddress: udp.altAddress ?? null }).catch((err: unknown) => {
-      if (err instanceof BurrowError && err.code === 'ERR_SOCKET_BIND' && udp.bindErrorHint !== undefined) {
-        throw new BurrowError('ERR_SOCKET_BIND', `${err.message} (${udp.bindErrorHint})`, { cause: err });
+    const bound = await bindStunFamilies({ host: opts.host, port: udpPort, altAddress: udp.altAddress ?? null }, udp.bind).catch((err: unknown) => {
+      if (err instanceof BurrowError && err.code === 'ERR_SOCKET_BIND' && bindErrorHint !== undefined) {
+        throw new BurrowError('ERR_SOCKET_BIND', `${err.message} (${bindErrorHint})`, { cause: err });
       }
       throw err;
     });
-    const tcpPort = sharedEphemeral ? stun.layout.primary.port : opts.port;
-    const rv = new Rendezvous({ ...rest, port: tcpPort, stun });
+    let host = opts.host;
+    if (bound.ipv6Unavailable !== null) {
+      noIpv6(bound.ipv6Unavailable);
+      host = ANY4;
+    }
+    const first = bound.families[0];
+    const tcpPort = sharedEphemeral && first !== undefined ? first.layout.primary.port : opts.port;
     try {
-      await listenOrClose(rv, opts.host, tcpPort);
-      return rv;
+      return await listenOrClose(new Rendezvous({ ...rest, host, port: tcpPort, stun: bound.families }), host, tcpPort);
     } catch (err) {
       if (sharedEphemeral && err instanceof RendezvousListenError && err.errno === 'EADDRINUSE' && attempt < SAME_PORT_ATTEMPTS) continue;
       throw err;
     }
   }
+}
+
+function isBound(x: NonNullable<StartRendezvousOptions['stun']>): x is BoundStunSockets | readonly BoundStunSockets[] {
+  return typeof x === 'object' && (Array.isArray(x) || 'sockets' in x);
 }
 
 /** The TCP listener could not start (the address is taken, not local, ...). */
@@ -107,12 +140,14 @@ export class RendezvousListenError extends BurrowError {
   }
 }
 
-async function listenOrClose(rv: Rendezvous, host: string, port: number): Promise<void> {
+async function listenOrClose(rv: Rendezvous, host: string, port: number): Promise<Rendezvous> {
   try {
     await rv.listen();
+    return rv;
   } catch (err) {
     await rv.close();
     const e = err as NodeJS.ErrnoException;
-    throw new RendezvousListenError(e.code, `cannot listen on ${host}:${port}: ${e.code ?? e.message}`, { cause: err });
+    const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    throw new RendezvousListenError(e.code, `cannot listen on ${where}: ${e.code ?? e.message}`, { cause: err });
   }
 }

@@ -12,6 +12,7 @@ import {
   type WriterOverflow,
 } from '../src/control/index.js';
 import { Logger, RateLimitedLog, type LogFields } from '../src/log/logger.js';
+import { formatEndpoint, normaliseAddress } from '../src/net/endpoint.js';
 import { resolveRuntime, type Runtime, type RuntimeOptions } from '../src/net/runtime.js';
 import type { StreamAddress, StreamServer, StreamSocket } from '../src/net/stream-transport.js';
 import { DEFAULT_RENDEZVOUS_LIMITS, type RendezvousLimits } from './limits.js';
@@ -116,7 +117,8 @@ export class RendezvousServer {
   async listen(): Promise<StreamAddress> {
     const addr = await this.server.listen(this.opts.port, this.opts.host);
     this.heartbeat = every(this.rt.scheduler, this.limits.heartbeatIntervalMs, () => this.onHeartbeat());
-    this.log.info('listening', { tcp: `${addr.address}:${addr.port}`, ...this.opts.listeningFields });
+    // `[::]` TCP is dual-stack (node's default): one socket takes both families.
+    this.log.info('listening', { tcp: formatEndpoint(addr), ...(addr.address === '::' ? { tcpFamilies: 'ipv6+ipv4' } : {}), ...this.opts.listeningFields });
     return addr;
   }
 
@@ -171,7 +173,8 @@ export class RendezvousServer {
     const conn: Conn = {
       id: `p${this.nextConnId++}`,
       control,
-      remote: `${socket.remoteAddress}:${socket.remotePort}`,
+      // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d: log them as the IPv4 address they are.
+      remote: formatEndpoint({ address: normaliseAddress(socket.remoteAddress ?? '?'), port: socket.remotePort ?? 0 }),
       serverNonce: this.rt.random.bytes(NONCE_LENGTH),
       state: 'challenged',
       role: null,

@@ -1,14 +1,31 @@
-import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Scheduler } from '../../src/clock/scheduler.js';
+import { dnsLookupAll, type HostLookup } from '../../src/net/dial-stream.js';
 import type { UdpEndpoint, UdpSocket } from '../../src/net/udp-socket.js';
 import { SessionStun } from '../session-stun.js';
 import type { DiscoveryResult, ReflexiveDiscovery } from './options.js';
 
-/** Resolves a host name to one IPv4 address; rejects with the resolver's error (its `code`: ENOTFOUND, EAI_AGAIN...). */
+/**
+ * Resolves a host name to one IPv4 address; rejects with the resolver's error
+ * (its `code`: ENOTFOUND, EAI_AGAIN...), or NO_IPV4 when the name has only
+ * IPv6 addresses.
+ */
 export type ResolveIpv4 = (host: string) => Promise<string>;
 
-export const dnsResolveIpv4: ResolveIpv4 = async (host) => (await lookup(host, { family: 4 })).address;
+/** The `code` of a lookup that found the name but no A record. */
+export const NO_IPV4 = 'ENOIPV4';
+
+/** The first IPv4 address of what `lookupAll` finds (one lookup: A and AAAA both, so "no A record" is told apart from "no such name"). */
+export function ipv4From(lookupAll: HostLookup): ResolveIpv4 {
+  return async (host) => {
+    const all = await lookupAll(host);
+    const v4 = all.find((a) => isIP(a) === 4);
+    if (v4 !== undefined) return v4;
+    throw Object.assign(new Error(`${host} has only IPv6 addresses (${all.join(', ')})`), { code: NO_IPV4 });
+  };
+}
+
+export const dnsResolveIpv4: ResolveIpv4 = ipv4From(dnsLookupAll);
 
 export interface RendezvousStunTarget {
   /** The rendezvous's host: an IP literal or a name. */
@@ -39,9 +56,12 @@ export class RendezvousDiscovery implements ReflexiveDiscovery {
     if (this.stun === null) {
       const { host, port, extra } = this.target;
       let address: string;
+      // The direct path is IPv4 for now: an IPv6 rendezvous leaves it out (the relay works over IPv6).
+      if (isIP(host) === 6) return noIpv4(host, `the rendezvous address ${host} is IPv6`);
       try {
-        address = isIP(host) !== 0 ? host : await this.resolve(host);
+        address = isIP(host) === 4 ? host : await this.resolve(host);
       } catch (err) {
+        if ((err as { code?: unknown } | null)?.code === NO_IPV4) return noIpv4(host, `the rendezvous name "${host}" has no IPv4 (A) record`);
         return dnsFailure(host, err);
       }
       this.stun = new SessionStun(
@@ -52,6 +72,16 @@ export class RendezvousDiscovery implements ReflexiveDiscovery {
     }
     return this.stun.discover(socket, route);
   }
+}
+
+function noIpv4(host: string, why: string): DiscoveryResult {
+  return {
+    srflx: null,
+    nat: { udp: false, mapping: 'unknown', allocation: 'unknown' },
+    detail: `no IPv4 address for ${host}`,
+    hops: null,
+    reason: `${why}: the direct path needs IPv4 to reach the rendezvous's STUN port for now, so it is unavailable (the relay works over IPv6)`,
+  };
 }
 
 function dnsFailure(host: string, err: unknown): DiscoveryResult {

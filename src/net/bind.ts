@@ -11,6 +11,8 @@ export interface BindUdpSocketOptions {
   port?: number;
   /** Default: 'udp6' for an IPv6 `address`, else 'udp4'. */
   type?: SocketType;
+  /** udp6 only: refuse IPv4 (no `::ffff:` mapped peers), so a udp4 socket can share the port. Default false. */
+  ipv6Only?: boolean;
   /** Kernel receive buffer to ask for. Default 4 MiB (the OS may cap it). */
   recvBufferSize?: number;
   /** Kernel send buffer to ask for. Default 4 MiB (the OS may cap it). */
@@ -69,6 +71,7 @@ function bindChecked(opts: BindUdpSocketOptions): Promise<NodeUdpSocket> {
   if (type !== 'udp4' && type !== 'udp6') throw invalid(`socket type must be 'udp4' or 'udp6', got ${String(type)}`);
   if (type === 'udp4' && family === 6) throw invalid(`cannot bind a udp4 socket to IPv6 address ${opts.address}`);
   if (type === 'udp6' && family === 4) throw invalid(`cannot bind a udp6 socket to IPv4 address ${opts.address}`);
+  if (opts.ipv6Only === true && type !== 'udp6') throw invalid('ipv6Only needs a udp6 socket');
   const address = opts.address ?? (type === 'udp6' ? '::' : '0.0.0.0');
   const port = opts.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid(`UDP port must be 0..65535, got ${port}`);
@@ -80,6 +83,7 @@ function bindChecked(opts: BindUdpSocketOptions): Promise<NodeUdpSocket> {
   return new Promise<NodeUdpSocket>((resolve, reject) => {
     const socket: Socket = createSocket({
       type,
+      ipv6Only: opts.ipv6Only ?? false,
       // Endpoints are IP literals: no DNS, and dgram's send stays synchronous.
       lookup: (hostname, _options, callback) => callback(null, hostname, lookupFamily),
     });

@@ -7,3 +7,5 @@ export type { StreamSocket, StreamServer, StreamTransport, StreamAddress, Stream
 export { nodeStreamTransport } from './node-stream-transport.js';
 export { nodeUdpSocketFactory, type UdpSocketFactory } from './udp-factory.js';
 export { resolveRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
+export { dialStream, dnsLookupAll, type Dial, type DialOptions, type HostLookup } from './dial-stream.js';
+export { HAPPY_EYEBALLS_TIMERS, HappyEyeballsRace, interleaveFamilies } from './happy-eyeballs.js';

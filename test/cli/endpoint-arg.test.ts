@@ -44,6 +44,19 @@ describe('parseHostPort', () => {
     assert.match(refused('abc', '--listen'), /^--listen must look like HOST:PORT/);
   });
 
+  it('bracketed IPv6: full, compressed, IPv4-embedded and the wildcard; clear errors otherwise', () => {
+    assert.deepEqual(parseHostPort('[::]:7000', '--listen'), { host: '::', port: 7000 });
+    assert.deepEqual(parseHostPort('[2001:db8:0:0:0:0:0:1]:443', '--server'), { host: '2001:db8:0:0:0:0:0:1', port: 443 });
+    assert.deepEqual(parseHostPort('[::ffff:192.0.2.1]:7000', '--server'), { host: '::ffff:192.0.2.1', port: 7000 });
+    assert.match(refused('::1:7000'), /IPv6 address needs brackets/);
+    assert.match(refused('2001:db8::1:7000'), /IPv6 address needs brackets/);
+    assert.match(refused('[1.2.3.4]:80'), /brackets are for IPv6 addresses, and "1\.2\.3\.4" is not one/);
+    assert.match(refused('[rv.example.com]:80'), /brackets are for IPv6/);
+    assert.match(refused('[]:80'), /brackets are for IPv6/);
+    assert.match(refused('[::1]:70000'), /port must be 0-65535/);
+    for (const bad of ['[::1', '::1]:80', '[[::1]]:80', 'a[b]:80']) refused(bad);
+  });
+
   it('property: formatHostPort and parseHostPort round-trip', () => {
     const v4 = fc.ipV4();
     const v6 = fc.ipV6();

@@ -27,8 +27,8 @@ export class LoopbackPeer {
   }
 
   /** Connects and logs in with `token` as `role`. */
-  static async login(port: number, token: string, role: 'provider' | 'visitor'): Promise<LoopbackPeer> {
-    const socket = net.connect(port, '127.0.0.1');
+  static async login(port: number, token: string, role: 'provider' | 'visitor', host = '127.0.0.1'): Promise<LoopbackPeer> {
+    const socket = net.connect(port, host);
     await once(socket, 'connect');
     const peer = new LoopbackPeer(new ControlConnection<ServerMessage, ClientMessage>(socket, parseServerMessage));
     const challenge = await peer.next('challenge');
