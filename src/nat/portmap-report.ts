@@ -23,8 +23,13 @@ export interface PortMapObservations {
   durationMs: number;
 }
 
-const HOW =
-  'The probe maps one test UDP port (only a mapping shows the lifetime, and PCP has no address-only question) and deletes it again before exit.';
+/** Why the probe maps a port at all, and what became of it. */
+function howWords(obs: PortMapObservations): string {
+  const how = 'This probe maps one test UDP port (only a mapping shows the lifetime, and PCP has no address-only question)';
+  if (obs.release === 'deleted') return `${how}; it was deleted again before exit.`;
+  if (obs.release === null) return `${how}.`;
+  return `${how}; the router did not confirm its deletion (${obs.release}), so it expires within ${obs.askedLifetimeSeconds} s.`;
+}
 
 function names(ps: readonly PortMapProtocol[]): string {
   return ps.map((p) => PROTOCOL_NAMES[p]).join(', ');
@@ -70,7 +75,7 @@ export function portMappingReport(obs: PortMapObservations, stunPublicAddress: s
       externalPort: v.externalPort,
       lifetimeSeconds: v.lifetimeSeconds,
       behindAnotherNat: aboveBySTUN,
-      summary: `${capital(who)}; ${PROTOCOL_NAMES[v.protocol]} mapped a test port: external ${ext}:${v.externalPort} for ${v.lifetimeSeconds} s${asked}. ${nat} ${HOW} ${releaseWords(obs)}`.trim(),
+      summary: `${capital(who)}; ${PROTOCOL_NAMES[v.protocol]} mapped a test port: external ${ext}:${v.externalPort} for ${v.lifetimeSeconds} s${asked}. ${nat} ${howWords(obs)}`,
     };
   }
   switch (v.kind) {
