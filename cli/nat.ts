@@ -118,7 +118,8 @@ export async function runNat(opts: NatOptions, write: (text: string) => void): P
   if (local === null) throw new BurrowError('ERR_CONNECT_FAILED', `no route to ${formatEndpoint(server)}`);
   const socketOpts = { recvBufferSize: 65536, sendBufferSize: 65536 };
   // All three at once: the IPv6 and port-mapping probes cost at most their own short bounds.
-  const [report, ipv6, portMap] = await Promise.all([
+  // Settled, not Promise.all: if one fails, the others still finish (the port mapper deletes its test mapping).
+  const [report, ipv6, portMap] = await settleAll([
     discoverNat({
       server,
       altPort: opts.altPort === true,
@@ -132,7 +133,7 @@ export async function runNat(opts: NatOptions, write: (text: string) => void): P
       timeoutMs: Math.min(opts.timeout, NAT_CHECK_TIMERS.ipv6ProbeMs),
     }),
     opts.portmap === false ? Promise.resolve(null) : probePortMapping(opts.gateway !== undefined ? { gateway: opts.gateway } : {}),
-  ]);
+  ] as const);
   const stunPublic = report.mapped !== null && isIPv4(report.mapped.address) ? report.mapped.address : null;
   const full: NatCheckReport = {
     ...report,
@@ -141,6 +142,14 @@ export async function runNat(opts: NatOptions, write: (text: string) => void): P
   };
   write(opts.json ? JSON.stringify(full, null, 2) + '\n' : formatReport(full));
   return report.udp === 'ok' ? EXIT_REPORT : EXIT_NO_ANSWER;
+}
+
+/** Like Promise.all, but waits for every promise before rethrowing the first failure. */
+async function settleAll<T extends readonly unknown[]>(ps: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(ps);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 /** Resolves a name to its addresses of one family (getaddrinfo: /etc/hosts, then DNS). */
