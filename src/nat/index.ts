@@ -12,4 +12,4 @@ export { ipv6Report, type Ipv6Observations } from './ipv6-report.js';
 export { probePortMapping, type PortMapProbeOptions } from './portmap-probe.js';
 export { portMappingReport, skippedPortMapping, type PortMapObservations } from './portmap-report.js';
 export { NAT_CHECK_TIMERS } from './timers.js';
-export type { Ipv6Report, NatCheckReport, PortMappingReport, PortMapProtocolName } from './report.js';
+export type { Ipv6Report, NatCheckReport, PortMappingReport } from './report.js';

@@ -3,6 +3,7 @@
  * evidence and a plain-words explanation.
  */
 import type { UdpEndpoint } from '../net/udp-socket.js';
+import type { PortMapProtocol } from '../portmap/mapper-core.js';
 
 /**
  * RFC 4787's three behaviours, for mapping (which public address:port a
@@ -102,9 +103,6 @@ export interface Ipv6Report {
   durationMs: number;
 }
 
-/** Port-mapping protocols, as src/portmap names them. */
-export type PortMapProtocolName = 'pcp' | 'natpmp' | 'upnp';
-
 /** Whether the router would map a port for us (NAT-PMP, PCP, UPnP IGD), from one short probe. */
 export interface PortMappingReport {
   /**
@@ -118,9 +116,9 @@ export interface PortMappingReport {
   /** The router asked. */
   gateway: string | null;
   /** Protocols that answered the probe, in preference order (PCP, NAT-PMP, UPnP IGD). */
-  answered: PortMapProtocolName[];
+  answered: PortMapProtocol[];
   /** The protocol that mapped the test port. */
-  protocol: PortMapProtocolName | null;
+  protocol: PortMapProtocol | null;
   /** The router's external address, when it told. */
   externalAddress: string | null;
   externalPort: number | null;
