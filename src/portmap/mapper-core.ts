@@ -17,7 +17,8 @@ export const PROTOCOL_NAMES: Record<PortMapProtocol, string> = { pcp: 'PCP', nat
 export type PortMapEvent =
   | { type: 'mapped'; protocol: PortMapProtocol; externalAddress: string; externalPort: number; lifetimeSeconds: number }
   | { type: 'lost'; protocol: PortMapProtocol; reason: string }
-  | { type: 'failed'; kind: 'no-service' | 'refused' | 'behind-nat' | 'no-address'; reason: string };
+  /** `externalAddress`: the unusable address the router named (behind-nat / no-address), when it named one. */
+  | { type: 'failed'; kind: 'no-service' | 'refused' | 'behind-nat' | 'no-address'; reason: string; externalAddress?: string };
 
 /** What the router granted, as the shell read it. */
 export interface Grant {
@@ -58,7 +59,7 @@ export class PortMapperCore {
   private candidates: PortMapProtocol[] = [];
   private failures: string[] = [];
   /** Set while mapping when a refusal named an external address in private or shared space. */
-  private behindNat: string | null = null;
+  private behindNat: { reason: string; externalAddress: string } | null = null;
   private current: Current | null = null;
   /** Epoch bookkeeping per protocol, kept across re-maps (a restart shows as the epoch going back). */
   private lastEpoch = new Map<PortMapProtocol, { epoch: number; at: number }>();
@@ -119,7 +120,7 @@ export class PortMapperCore {
       this.current = null;
       this.actions.push({ kind: 'unmap', protocol: grant.protocol, externalPort: grant.externalPort });
       if (previous !== null) this.emit({ type: 'lost', protocol: previous.protocol, reason: verdict.reason });
-      this.fail(now, verdict.kind, verdict.reason, PORTMAP_TIMERS.retryAfterUnusableAddressMs);
+      this.fail(now, verdict.kind, verdict.reason, PORTMAP_TIMERS.retryAfterUnusableAddressMs, grant.externalAddress);
       return;
     }
     const changed =
@@ -155,7 +156,9 @@ export class PortMapperCore {
   mapFailed(protocol: PortMapProtocol, reason: string, now: number, externalAddress?: string): void {
     if (this.phase === 'mapping') {
       const verdict = externalAddress === undefined ? null : checkExternalAddress(externalAddress);
-      if (verdict !== null && !verdict.ok && verdict.kind === 'behind-nat') this.behindNat = `${PROTOCOL_NAMES[protocol]} ${reason}: ${verdict.reason}`;
+      if (verdict !== null && !verdict.ok && verdict.kind === 'behind-nat' && externalAddress !== undefined) {
+        this.behindNat = { reason: `${PROTOCOL_NAMES[protocol]} ${reason}: ${verdict.reason}`, externalAddress };
+      }
       this.failures.push(`${PROTOCOL_NAMES[protocol]}: ${reason}`);
       const next = this.candidates[this.candidates.indexOf(protocol) + 1];
       if (next !== undefined) {
@@ -163,7 +166,7 @@ export class PortMapperCore {
         return;
       }
       if (this.behindNat !== null) {
-        this.fail(now, 'behind-nat', this.behindNat, PORTMAP_TIMERS.retryAfterUnusableAddressMs);
+        this.fail(now, 'behind-nat', this.behindNat.reason, PORTMAP_TIMERS.retryAfterUnusableAddressMs, this.behindNat.externalAddress);
         return;
       }
       this.fail(now, 'refused', `every port-mapping service failed (${this.failures.join('; ')})`, PORTMAP_TIMERS.retryAfterFailureMs);
@@ -216,10 +219,16 @@ export class PortMapperCore {
     this.actions.push({ kind: 'map', protocol, suggestedExternalPort, refresh });
   }
 
-  private fail(now: number, kind: Extract<PortMapEvent, { type: 'failed' }>['kind'], reason: string, retryMs: number): void {
+  private fail(
+    now: number,
+    kind: Extract<PortMapEvent, { type: 'failed' }>['kind'],
+    reason: string,
+    retryMs: number,
+    externalAddress?: string,
+  ): void {
     this.phase = 'waiting';
     this.timerAt = now + retryMs;
-    this.emit({ type: 'failed', kind, reason });
+    this.emit({ type: 'failed', kind, reason, ...(externalAddress !== undefined ? { externalAddress } : {}) });
   }
 
   private expire(now: number, why: string): void {

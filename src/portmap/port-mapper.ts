@@ -59,6 +59,8 @@ export class PortMapper {
   /** PCP refreshes and deletes reuse the nonce of the MAP that created the mapping (RFC 6887 section 11.2). */
   private pcpNonce: Buffer;
   private closing = false;
+  private answered: ReadonlySet<PortMapProtocol> | null = null;
+  private released: { protocol: PortMapProtocol; externalPort: number; outcome: string } | null = null;
 
   private constructor(
     private readonly opts: PortMapperOptions,
@@ -102,6 +104,21 @@ export class PortMapper {
   get mapping(): { protocol: PortMapProtocol; externalAddress: string; externalPort: number } | null {
     const m = this.core.mapping;
     return m === null ? null : { protocol: m.protocol, externalAddress: m.externalAddress, externalPort: m.externalPort };
+  }
+
+  /** The gateway this mapper asks. */
+  get gateway(): string {
+    return this.link.gateway;
+  }
+
+  /** Which protocols answered the latest probe; null before the first probe ends. */
+  get lastProbe(): ReadonlySet<PortMapProtocol> | null {
+    return this.answered;
+  }
+
+  /** The latest deletion and its outcome ('deleted' or why not), if any. */
+  get lastRelease(): { protocol: PortMapProtocol; externalPort: number; outcome: string } | null {
+    return this.released;
   }
 
   /** Datagrams from the gateway that did not decode or answered nothing we asked. */
@@ -167,6 +184,7 @@ export class PortMapper {
       case 'probe': {
         if (this.closing) return;
         const available = await this.probeAll();
+        this.answered = available;
         if (!this.closing) this.core.probed(available, this.scheduler.now());
         return;
       }
@@ -298,6 +316,7 @@ export class PortMapper {
         break;
       }
     }
+    this.released = { protocol, externalPort, outcome };
     this.opts.log?.info('portmap-release', { protocol, externalPort, outcome });
   }
 }

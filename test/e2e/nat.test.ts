@@ -1,14 +1,16 @@
 /**
  * STUN on the real CLI rendezvous, on loopback: Debian's `stun` client gets
- * its own address back and classifies "Open"; `burrow nat` reports no NAT;
- * the rendezvous releases its UDP ports on exit.
+ * its own address back and classifies "Open"; `burrow nat` reports no NAT,
+ * the IPv6 section against a rendezvous on ::1, and the port-mapping section
+ * against 127.0.0.1 as the "router"; the rendezvous releases its UDP ports on
+ * exit.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { bindUdpSocket } from '../../src/net/bind.js';
-import type { NatReport } from '../../src/nat/report.js';
+import type { NatCheckReport, NatReport } from '../../src/nat/report.js';
 import { parseStunOutput } from '../../netsim/kernel/stun.js';
 import { ProcessGroup, freePort, startLab } from '../support/cli.js';
 
@@ -35,8 +37,13 @@ async function canBind(address: string): Promise<boolean> {
   }
 }
 
+/**
+ * Runs `burrow nat`. The port-mapping probe would ask this machine's real
+ * default gateway: off unless the test names a gateway (127.0.0.1) itself.
+ */
 async function burrowNat(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const p = group.spawn('nat', ['nat', ...args], { json: false });
+  const portmap = args.includes('--gateway') ? [] : ['--no-portmap'];
+  const p = group.spawn('nat', ['nat', ...args, ...portmap], { json: false });
   const code = await p.waitExit(30_000);
   return { code, stdout: p.stdout, stderr: p.stderrText.join('\n') };
 }
@@ -124,6 +131,71 @@ describe('STUN on the rendezvous (loopback, real processes)', () => {
     assert.equal((await burrowNat(['--server', 'nonsense'])).code, 2);
     assert.equal((await burrowNat([])).code, 2);
     assert.equal((await burrowNat(['--server', '127.0.0.1:1', '--timeout', 'x'])).code, 2);
+  });
+
+  it('IPv6 section against a rendezvous on ::1, port-mapping section against 127.0.0.1 ("no router answered", about 1 s)', async (t) => {
+    if (!(await canBind('::1'))) {
+      t.skip('::1 is not available here (IPv6 disabled)');
+      return;
+    }
+    const lab = await startLab(group);
+    const p = lab.rvPort;
+    const rv6 = group.spawn('rendezvous ::1', ['rendezvous', '--listen', `[::1]:${p}`, '--token', lab.token]);
+    await rv6.waitEvent('listening');
+
+    const started = Date.now();
+    const r = await burrowNat(['--server', `127.0.0.1:${p}`, '--server6', `[::1]:${p}`, '--gateway', '127.0.0.1', '--json', '--timeout', '1000']);
+    const wall = Date.now() - started;
+    assert.equal(r.code, 0, r.stderr);
+    const rep = JSON.parse(r.stdout) as NatCheckReport;
+    // The IPv4 report is unchanged.
+    assert.equal(rep.nat, 'none');
+    assert.deepEqual(rep.server, { address: '127.0.0.1', port: p });
+    // IPv6: the server on ::1 answered and saw our own address.
+    assert.equal(rep.ipv6.status, 'ok', rep.ipv6.summary);
+    assert.deepEqual(rep.ipv6.server, { address: '::1', port: p });
+    assert.equal(rep.ipv6.local?.address, '::1');
+    assert.deepEqual(rep.ipv6.mapped, rep.ipv6.local);
+    assert.equal(rep.ipv6.translated, false);
+    for (const a of [...rep.ipv6.global, ...rep.ipv6.uniqueLocal]) assert.doesNotMatch(a, /^fe[89ab]/i, 'never link-local');
+    // Port mapping: nothing answers on 127.0.0.1, quickly.
+    assert.equal(rep.portMapping.status, 'no-router', rep.portMapping.summary);
+    assert.equal(rep.portMapping.gateway, '127.0.0.1');
+    assert.deepEqual(rep.portMapping.answered, []);
+    assert.equal(rep.portMapping.release, null);
+    assert.ok(rep.portMapping.durationMs <= 1300, `the port-mapping probe took ${rep.portMapping.durationMs} ms`);
+    assert.ok(wall < 8000, `burrow nat took ${wall} ms`);
+
+    const words = await burrowNat(['--server', `127.0.0.1:${p}`, '--server6', `[::1]:${p}`, '--gateway', '127.0.0.1', '--timeout', '1000']);
+    assert.equal(words.code, 0, words.stderr);
+    assert.match(words.stdout, /NAT\s+none/, 'the IPv4 section is still there');
+    assert.match(words.stdout, /\nIPv6\n {2}server\s+\[::1\]:\d+\n/);
+    assert.match(words.stdout, /UDP over IPv6\s+works/);
+    assert.match(words.stdout, /translated\s+no/);
+    assert.match(words.stdout, /\nPort mapping\n {2}router\s+127\.0\.0\.1\n {2}answered\s+none\n {2}port mapping\s+no router answered/);
+    assert.match(words.stdout, /No router answered NAT-PMP, PCP or UPnP IGD at 127\.0\.0\.1/);
+
+    // An IPv6 literal --server: the IPv6 test goes there too.
+    const lit = JSON.parse((await burrowNat(['--server', `[::1]:${p}`, '--json', '--timeout', '1000'])).stdout) as NatCheckReport;
+    assert.equal(lit.ipv6.status, 'ok');
+    assert.equal(lit.portMapping.status, 'skipped');
+
+    // An IPv4 literal alone: the IPv6 test says why it did not run; the IPv4 report is made as before.
+    const v4only = await burrowNat(['--server', `127.0.0.1:${p}`, '--timeout', '1000']);
+    assert.equal(v4only.code, 0);
+    assert.match(v4only.stdout, /UDP over IPv6\s+not tested \(no IPv6 address for the server\)/);
+    assert.match(v4only.stdout, /IPv6 not tested: --server is an IPv4\s+address/);
+    assert.match(v4only.stdout, /port mapping\s+not tested \(--no-portmap\)/);
+
+    // Nothing listening on ::1 at that port any more: "no answer", and the IPv4 report does not wait for it beyond its own bound.
+    rv6.kill('SIGTERM');
+    await rv6.waitExit(10_000);
+    const t0 = Date.now();
+    const silent = JSON.parse((await burrowNat(['--server', `127.0.0.1:${p}`, '--server6', `[::1]:${p}`, '--json', '--timeout', '1000'])).stdout) as NatCheckReport;
+    assert.equal(silent.nat, 'none');
+    assert.equal(silent.ipv6.status, 'no-answer');
+    assert.ok(silent.ipv6.durationMs < 1500, `the IPv6 probe took ${silent.ipv6.durationMs} ms`);
+    assert.ok(Date.now() - t0 < 8000);
   });
 
   it('--udp-port off: no STUN at all; a bad --udp-port or --alt-address is a usage error', async () => {

@@ -112,6 +112,7 @@ test('a private, shared, loopback or unspecified external address is not adverti
     const ev = actions[1];
     assert.ok(ev?.kind === 'event' && ev.event.type === 'failed');
     assert.equal(ev.event.kind, kind, addr);
+    assert.equal(ev.event.externalAddress, addr, 'the failed event names the address (burrow nat reports it)');
     if (kind === 'behind-nat') assert.match(ev.event.reason, /another NAT sits above the router: the mapping is not advertised/);
     assert.equal(core.mapping, null);
     assert.equal(core.nextDeadline(), 100 + PORTMAP_TIMERS.retryAfterUnusableAddressMs);
@@ -125,6 +126,7 @@ test('a refusal that names a shared external address reports behind-nat', () => 
   core.mapFailed('pcp', 'refused: NO_RESOURCES', 10, '100.64.0.1');
   const [e] = core.takeActions();
   assert.ok(e?.kind === 'event' && e.event.type === 'failed' && e.event.kind === 'behind-nat', JSON.stringify(e));
+  assert.equal(e.event.externalAddress, '100.64.0.1');
 });
 
 test('failed refreshes are retried until the mapping would expire, then lost and a new probe', () => {

@@ -259,6 +259,17 @@ export class RouterLab {
     return this.daemonLog;
   }
 
+  /** Starts a long-running process in one of the lab's hosts (killed at close). */
+  startIn(host: 'lan' | 'outside', cmd: string, args: string[]): ChildProcess {
+    return this.spawnIn(host === 'lan' ? this.lan : this.outside, cmd, args);
+  }
+
+  /** Runs a command to its end in one of the lab's hosts; resolves whatever its exit status. */
+  runIn(host: 'lan' | 'outside', cmd: string, args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const ns = host === 'lan' ? this.lan : this.outside;
+    return run('ip', ['netns', 'exec', ns, cmd, ...args], { timeoutMs, allowFail: true });
+  }
+
   private spawnIn(ns: string, cmd: string, args: string[]): ChildProcess {
     const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.children.add(child);
