@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VirtualScheduler } from '../../netsim/virtual-scheduler.js';
+import { VirtualScheduler } from '../../netsim/virtual/scheduler.js';
 import type { UdpEndpoint, UdpMessageHandler, UdpSocket } from '../../src/net/udp-socket.js';
 import { probePortMapping } from '../../src/nat/portmap-probe.js';
 import type { PortMapObservations } from '../../src/nat/portmap-report.js';
