@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
+import { at } from '../src/util/at.js';
 
 /**
  * `burrow demo`: the whole system on loopback, as separate processes running
@@ -59,7 +60,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const rvPort = await freePort();
   const visitPort = await freePort();
 
-  const cli = process.argv[1]!;
+  const cli = at(process.argv, 1);
   const start = (name: string, args: string[]) => {
     const proc = spawn(process.execPath, [...process.execArgv, cli, ...args, '--log-format', 'json'], {
       stdio: ['ignore', 'ignore', 'pipe'],

@@ -8,9 +8,11 @@
  * handler they are dropped and counted.
  */
 import type { Scheduler } from '../src/clock/scheduler.js';
+import { BurrowError } from '../src/errors.js';
 import { realScheduler } from '../src/clock/scheduler.js';
 import { formatEndpoint } from '../src/net/endpoint.js';
 import type { UdpEndpoint, UdpSocket } from '../src/net/udp-socket.js';
+import { u8 } from '../src/util/bytes.js';
 import { looksLikeStun } from '../src/wire/packet-kind.js';
 import { StunResponder, type StunLayout, type StunResponderOptions, type StunResponderStats, type StunSlot } from './stun-responder.js';
 
@@ -29,7 +31,8 @@ export class UdpService {
   readonly responder: StunResponder;
   private other: OtherPacketHandler | null = null;
   private readonly counts = { notStun: 0, otherPackets: 0, empty: 0 };
-  private readonly sockets: Partial<Record<StunSlot, UdpSocket>>;
+  /** One socket per slot of the layout, in StunResponder.slots() order. */
+  private readonly sockets = new Map<StunSlot, UdpSocket>();
   private readonly scheduler: Scheduler;
 
   /**
@@ -43,10 +46,10 @@ export class UdpService {
   ) {
     this.responder = new StunResponder(layout, opts);
     this.scheduler = opts.scheduler ?? realScheduler;
-    this.sockets = sockets;
     for (const slot of this.responder.slots()) {
       const s = sockets[slot];
       if (s === undefined) throw new Error(`UdpService: the layout has a ${slot} socket but none was given`);
+      this.sockets.set(slot, s);
       s.onMessage((data, from) => this.receive(slot, s, data, from));
     }
   }
@@ -58,7 +61,7 @@ export class UdpService {
 
   /** The bound endpoints, primary first. */
   endpoints(): { slot: StunSlot; endpoint: UdpEndpoint }[] {
-    return this.responder.slots().map((slot) => ({ slot, endpoint: this.sockets[slot]!.localEndpoint() }));
+    return [...this.sockets].map(([slot, socket]) => ({ slot, endpoint: socket.localEndpoint() }));
   }
 
   /** "0.0.0.0:7000,0.0.0.0:7001" for the `listening` log line. */
@@ -74,7 +77,7 @@ export class UdpService {
   }
 
   close(): void {
-    for (const slot of this.responder.slots()) this.sockets[slot]?.close();
+    for (const socket of this.sockets.values()) socket.close();
   }
 
   private receive(slot: StunSlot, socket: UdpSocket, data: Buffer, from: UdpEndpoint): void {
@@ -82,7 +85,7 @@ export class UdpService {
       this.counts.empty++;
       return;
     }
-    if (!looksLikeStun(data[0]!)) {
+    if (!looksLikeStun(u8(data, 0))) {
       if (this.other === null) {
         this.counts.notStun++;
         return;
@@ -92,6 +95,13 @@ export class UdpService {
       return;
     }
     const d = this.responder.handle(data, from, slot, this.scheduler.now());
-    if (d.kind === 'reply') this.sockets[d.slot]!.send(d.data, d.to);
+    if (d.kind === 'reply') this.socketFor(d.slot).send(d.data, d.to);
+  }
+
+  /** The responder answers only on its layout's slots, each of which has a socket. */
+  private socketFor(slot: StunSlot): UdpSocket {
+    const socket = this.sockets.get(slot);
+    if (socket === undefined) throw new BurrowError('ERR_INTERNAL', `the responder answered on ${slot}, which has no socket`);
+    return socket;
   }
 }

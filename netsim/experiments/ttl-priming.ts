@@ -23,6 +23,7 @@
  * Run by hand (root): `node --import tsx netsim/experiments/ttl-priming.ts [--runs 10] [--json]`
  * or compiled: `node dist/netsim/experiments/ttl-priming.js`.
  */
+import { at } from '../../src/util/at.js';
 import { fileURLToPath } from 'node:url';
 import { Lab, type LabNode, type NatSite } from '../kernel/lab.js';
 import { kernelLabSkipReason } from '../kernel/prereq.js';
@@ -147,8 +148,8 @@ export async function runPrimingCase(p: PrimingLab, c: PrimingCase, run: number)
       String(t.primeAtMs === null ? 0 : t0 + t.primeAtMs), String(PRIMES), String(PRIME_TTL),
       String(t0 + t.probeAtMs), String(PROBES), String(PROBE_INTERVAL_MS), String(end),
     ]);
-  const pa = start(siteA.hosts[0]!, portA, siteB, portB, aEarly ? c.early : c.late);
-  const pb = start(siteB.hosts[0]!, portB, siteA, portA, aEarly ? c.late : c.early);
+  const pa = start(at(siteA.hosts, 0), portA, siteB, portB, aEarly ? c.early : c.late);
+  const pb = start(at(siteB.hosts, 0), portB, siteA, portA, aEarly ? c.late : c.early);
   const bound = end - Date.now() + 10_000;
   await Promise.all([pa, pb].map((x) => Promise.race([x.exited, sleep(bound)])));
   const ra = lastReport(pa.stdout(), 'A');
@@ -187,7 +188,7 @@ function side(
   const fromPeer = r.received.filter((d) => d.from === peer.publicIp);
   const involved = ct.filter((e) => e.orig.src === peer.publicIp || e.orig.dst === peer.publicIp);
   const inbound = involved.find((e) => e.orig.src === peer.publicIp && e.orig.dst === own.publicIp && e.orig.dport === port);
-  const outbound = involved.find((e) => e.orig.src === own.hosts[0]!.ip && e.orig.sport === port && e.orig.dst === peer.publicIp);
+  const outbound = involved.find((e) => e.orig.src === at(own.hosts, 0).ip && e.orig.sport === port && e.orig.dst === peer.publicIp);
   return {
     name,
     role,
@@ -234,7 +235,7 @@ function median(xs: number[]): number | null {
   if (xs.length === 0) return null;
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  return s.length % 2 ? at(s, m) : (at(s, m - 1) + at(s, m)) / 2;
 }
 
 export function formatSummary(s: readonly CaseSummary[]): string {

@@ -5,6 +5,7 @@
  * Used by both kernel-lane runners (matrix/ and scenarios/).
  */
 import { fileURLToPath } from 'node:url';
+import { at } from '../../src/util/at.js';
 import type { Lab, LabNode, LabProcess } from './lab.js';
 import { sleep } from './exec.js';
 
@@ -17,9 +18,15 @@ export function loaderArgs(): string[] {
   const out: string[] = [];
   const a = process.execArgv;
   for (let i = 0; i < a.length; i++) {
-    const f = a[i]!;
+    const f = at(a, i);
     if (/^--(import|require|loader|experimental-loader)=/.test(f)) out.push(f);
-    else if (/^(--import|--require|-r|--loader|--experimental-loader)$/.test(f) && a[i + 1] !== undefined) out.push(f, a[++i]!);
+    else if (/^(--import|--require|-r|--loader|--experimental-loader)$/.test(f)) {
+      const value = a[i + 1];
+      if (value !== undefined) {
+        out.push(f, value);
+        i++;
+      }
+    }
   }
   return out;
 }

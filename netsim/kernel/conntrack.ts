@@ -5,6 +5,7 @@
  * see the conntrack clash (an UNREPLIED inbound entry, an outbound flow moved
  * to another port).
  */
+import { at } from '../../src/util/at.js';
 import type { Lab, LabNode } from './lab.js';
 
 export interface ConntrackTuple {
@@ -55,7 +56,7 @@ export function parseConntrack(text: string): ConntrackEntry[] {
         const key = k as (typeof TUPLE_KEYS)[number];
         // A new tuple starts at each src=.
         if (key === 'src' || tuples.length === 0) tuples.push({});
-        tuples[tuples.length - 1]![key] = w.slice(eq + 1);
+        at(tuples, tuples.length - 1)[key] = w.slice(eq + 1);
       }
     }
     const [o, r] = tuples;

@@ -16,6 +16,7 @@
  * (also run on SIGINT/SIGTERM/SIGHUP/exit) kills every process it started and
  * deletes every namespace it made.
  */
+import { at } from '../../src/util/at.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { CommandError, OutputBuffer, run, sleep, type RunOptions, type RunResult } from './exec.js';
 import {
@@ -514,7 +515,7 @@ export class Lab {
     const verdicts: StunVerdict[] = [];
     let diffs: string[] = [];
     for (let i = 0; i < attempts; i++) {
-      const v = await this.classify(site.hosts[0]!);
+      const v = await this.classify(at(site.hosts, 0));
       verdicts.push(v);
       diffs = compareVerdict(site.profile.expect, v);
       this.log(`site ${site.index} (${site.profile.name}) stun: ${v.primary}${diffs.length ? ' [mismatch]' : ''}`);

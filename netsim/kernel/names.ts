@@ -8,6 +8,7 @@
  * the PID is part of the name, `sweepStale` can tell a crashed run's leftovers
  * from a live run's namespaces without any state file.
  */
+import { at } from '../../src/util/at.js';
 import { randomInt } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { pidAlive } from './exec.js';
@@ -54,7 +55,7 @@ export function nsName(prefix: string, runId: string, role: string): string {
 export function parseNsName(prefix: string, name: string): { runId: string; role: string } | undefined {
   const m = /^([a-z0-9]+)-([0-9a-z]{4,8})-([a-z0-9]+)$/.exec(name);
   if (!m || m[1] !== prefix) return undefined;
-  return { runId: m[2]!, role: m[3]! };
+  return { runId: at(m, 2), role: at(m, 3) };
 }
 
 export function ifName(short: string, runId: string): string {

@@ -1,3 +1,4 @@
+import { at } from '../../src/util/at.js';
 /**
  * The independent classifier: Debian's `stun` client (stun-client package,
  * RFC 3489, version 0.97) run behind a NAT against `stund -h IP1 -a IP2` on the
@@ -46,9 +47,9 @@ export class StunParseError extends Error {
 export function parseStunOutput(output: string): StunVerdict {
   const line = /^Primary:\s*(.*)$/m.exec(output);
   if (!line) throw new StunParseError(output);
-  const primary = line[1]!.trim();
+  const primary = at(line, 1).trim();
   const rv = /^Return value is 0x([0-9a-f]+)/im.exec(output);
-  const returnValue = rv ? parseInt(rv[1]!, 16) : undefined;
+  const returnValue = rv ? parseInt(at(rv, 1), 16) : undefined;
   const v: StunVerdict = { nat: 'unknown', primary, returnValue };
   const parts = primary.split(',').map((s) => s.trim());
   const head = parts[0] ?? '';

@@ -41,6 +41,7 @@
  *   double-nat is two EIM/port-dependent NATs in series, which behaves as one.
  *   The table is symmetric in the pair for both columns.
  */
+import { at } from '../../src/util/at.js';
 import { PROFILE_NAMES, type ProfileName } from '../kernel/profiles.js';
 import type { LabProfileName } from '../virtual/topology.js';
 
@@ -156,7 +157,7 @@ function build(): Readonly<Record<string, ExpectedCell>> {
   const t: Record<string, ExpectedCell> = {};
   GRID_ORDER.forEach((a) => {
     GRID_ORDER.forEach((b, j) => {
-      t[pairKey(a, b)] = { relay: RELAY_GRID[a][j]!, direct: DIRECT_GRID[a][j]!, why: rfc4787Direct(a, b).why };
+      t[pairKey(a, b)] = { relay: at(RELAY_GRID[a], j), direct: at(DIRECT_GRID[a], j), why: rfc4787Direct(a, b).why };
     });
   });
   return t;

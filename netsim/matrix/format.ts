@@ -4,6 +4,7 @@
  * differ only in what their times mean (wall clock vs virtual) and in what
  * each can leak (namespaces vs virtual sockets).
  */
+import { at } from '../../src/util/at.js';
 import type { LabProfileName } from '../virtual/topology.js';
 import { labExpectedDirect, type DirectExpectation } from './expected.js';
 import type { MatrixRun, PairResult, VirtualPairResult } from './result.js';
@@ -45,9 +46,9 @@ export function quantile(xs: readonly number[], q: number): number | null {
   const s = [...xs].sort((a, b) => a - b);
   if (q === 0.5) {
     const m = s.length >> 1;
-    return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+    return s.length % 2 ? at(s, m) : (at(s, m - 1) + at(s, m)) / 2;
   }
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+  return at(s, Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1)));
 }
 
 const median = (xs: readonly number[]): number | null => quantile(xs, 0.5);

@@ -10,6 +10,8 @@
  * response = "NSB1", transaction id, mapped IPv4 address, mapped port.
  */
 import { sameEndpoint } from '../../src/net/endpoint.js';
+import { at } from '../../src/util/at.js';
+import { u8 } from '../../src/util/bytes.js';
 import type { UdpEndpoint } from '../../src/net/udp-socket.js';
 import type { VirtualScheduler } from './scheduler.js';
 import type { FilteringBehaviour, MappingBehaviour } from './nat.js';
@@ -31,7 +33,7 @@ export class BindingServer {
   answered = 0;
 
   constructor(host: VirtualHost, opts: { addresses?: [string, string]; ports?: [number, number] } = {}) {
-    const addresses = opts.addresses ?? [host.addresses[0]!, host.addresses[1]!];
+    const addresses = opts.addresses ?? [at(host.addresses, 0), at(host.addresses, 1)];
     if (addresses[1] === undefined) throw new Error(`binding server on ${host.name} needs two addresses`);
     this.addresses = addresses;
     this.ports = opts.ports ?? [3478, 3479];
@@ -59,7 +61,7 @@ export class BindingServer {
 
   private handle(ai: number, pi: number, data: Buffer, from: UdpEndpoint): void {
     if (data.length !== 9 || !data.subarray(0, 4).equals(MAGIC)) return;
-    const flags = data[8]!;
+    const flags = u8(data, 8);
     const rai = flags & CHANGE_ADDRESS ? 1 - ai : ai;
     const rpi = flags & CHANGE_PORT ? 1 - pi : pi;
     const res = Buffer.alloc(14);
@@ -68,7 +70,7 @@ export class BindingServer {
     res.writeUInt32BE(ipToInt(from.address), 8);
     res.writeUInt16BE(from.port, 12);
     this.answered++;
-    this.sockets[rai]![rpi]!.send(res, from);
+    at(at(this.sockets, rai), rpi).send(res, from);
   }
 }
 

@@ -12,6 +12,7 @@
  * The order in which things are created (random forks, sockets, timers) is
  * part of the run's fingerprint: keep it stable.
  */
+import { at } from '../../src/util/at.js';
 import type { UdpSocketFactory } from '../../src/net/udp-factory.js';
 import type { UdpEndpoint, UdpSocket } from '../../src/net/udp-socket.js';
 import type { RandomSource } from '../../src/clock/random.js';
@@ -173,7 +174,7 @@ export class VirtualSessionLab {
       mux: { ...LANE_SESSION_TUNING.mux, ...opts.session?.mux },
     };
     this.providerHost = topo.site('a').host;
-    this.visitorHost = opts.sameSite ? topo.site('a').hosts[1]! : topo.site('b').host;
+    this.visitorHost = opts.sameSite ? at(topo.site('a').hosts, 1) : topo.site('b').host;
     const server = { host: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT };
     this.up = payload('virtual-up', opts.upBytes);
     this.down = payload('virtual-down', opts.downBytes);

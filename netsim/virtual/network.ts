@@ -5,6 +5,7 @@
  * on one VirtualScheduler and draws randomness from one seed, so a run is
  * repeatable event for event (see `trace`).
  */
+import { at } from '../../src/util/at.js';
 import { BurrowError } from '../../src/errors.js';
 import type { UdpEndpoint } from '../../src/net/udp-socket.js';
 import { VirtualLink, type LinkProfile } from '../link.js';
@@ -116,7 +117,7 @@ export class VirtualHost extends VirtualNode implements SocketHost {
   }
 
   get address(): string {
-    return this.addresses[0]!;
+    return at(this.addresses, 0);
   }
 
   /**

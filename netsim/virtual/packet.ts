@@ -87,7 +87,7 @@ export function decodeHeader(b: Buffer): PacketHeader {
     srcPort: b.readUInt16BE(20),
     dst: intToIp(b.readUInt32BE(16)),
     dstPort: b.readUInt16BE(22),
-    ttl: b[8]!,
+    ttl: b.readUInt8(8),
     payloadLength: b.length - HEADER_BYTES,
   };
 }
@@ -113,8 +113,8 @@ export function payloadOf(b: Buffer): Buffer {
 /** FNV-1a 32 over `data` (trace fingerprints, not security). */
 export function fnv1a(data: Uint8Array, seed = 0x811c9dc5): number {
   let h = seed >>> 0;
-  for (let i = 0; i < data.length; i++) {
-    h ^= data[i]!;
+  for (const byte of data) {
+    h ^= byte;
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h;

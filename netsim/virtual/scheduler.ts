@@ -96,43 +96,61 @@ export class VirtualScheduler implements Scheduler {
   }
 
   private peekTime(): number | null {
-    while (this.heap.length > 0 && this.heap[0]!.fn === null) this.pop();
-    return this.heap.length > 0 ? this.heap[0]!.time : null;
+    for (;;) {
+      const top = this.heap[0];
+      if (top === undefined) return null;
+      if (top.fn !== null) return top.time;
+      this.pop();
+    }
   }
 
   private less(a: VirtualEvent, b: VirtualEvent): boolean {
     return a.time < b.time || (a.time === b.time && a.seq < b.seq);
   }
 
+  /** Sifts `e` up from the new last slot, moving parents down into the hole. */
   private push(e: VirtualEvent): void {
     const h = this.heap;
+    let i = h.length;
     h.push(e);
-    let i = h.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
+      const parent = h[p];
+      if (parent === undefined || !this.less(e, parent)) break;
+      h[i] = parent;
       i = p;
     }
+    h[i] = e;
   }
 
+  /** Removes the earliest event; the last one sifts down from the root. */
   private pop(): VirtualEvent | undefined {
     const h = this.heap;
     const top = h[0];
     const last = h.pop();
-    if (h.length > 0 && last !== undefined) {
-      h[0] = last;
+    const n = h.length;
+    if (n > 0 && last !== undefined) {
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
-        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
+        let least = last;
+        const left = l < n ? h[l] : undefined;
+        if (left !== undefined && this.less(left, least)) {
+          m = l;
+          least = left;
+        }
+        const right = r < n ? h[r] : undefined;
+        if (right !== undefined && this.less(right, least)) {
+          m = r;
+          least = right;
+        }
         if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
+        h[i] = least;
         i = m;
       }
+      h[i] = last;
     }
     return top;
   }

@@ -11,6 +11,7 @@
  * reading stops the writer (bounded memory, as TCP's receive window does).
  * No segments, losses, retransmissions or congestion control.
  */
+import { at } from '../../src/util/at.js';
 import { Duplex } from 'node:stream';
 import type { Scheduler } from '../../src/clock/scheduler.js';
 import type { StreamSocket } from '../../src/net/stream-transport.js';
@@ -107,7 +108,7 @@ export class TcpPipe {
   pump(): void {
     if (!this.open || this.rstSent) return;
     while (this.queue.length > 0 && this.inFlight < this.p.window) {
-      const q = this.queue[0]!;
+      const q = at(this.queue, 0);
       const n = Math.min(this.p.segmentBytes, q.data.length - q.offset, Math.max(1, this.p.window - this.inFlight));
       const seg = q.offset === 0 && n === q.data.length ? q.data : q.data.subarray(q.offset, q.offset + n);
       q.offset += n;
@@ -251,7 +252,7 @@ export class VirtualTcpSocket extends Duplex implements StreamSocket {
 
   override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
     // A corked burst leaves as one piece, as the kernel would coalesce it.
-    this._write(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), 'binary', cb);
+    this._write(chunks.length === 1 ? at(chunks, 0).chunk : Buffer.concat(chunks.map((c) => c.chunk)), 'binary', cb);
   }
 
   override _final(cb: (err?: Error | null) => void): void {

@@ -13,6 +13,7 @@
  *                     home NAT public 100.64.(k+1).2
  *   site without NAT  hosts on the core at 192.0.2.(10+8k+i)
  */
+import { at } from '../../src/util/at.js';
 import type { LinkProfile } from '../link.js';
 import type { VirtualScheduler } from './scheduler.js';
 import { VirtualNetwork, type NatSpec, type VirtualHost, type VirtualNat, type VirtualRouter } from './network.js';
@@ -89,7 +90,7 @@ export function buildTopology(opts: TopologyOptions): Topology {
         network.attachHost(h, core, wan);
         hosts.push(h);
       }
-      sites[spec.name] = { name: spec.name, nat: null, carrier: null, hosts, host: hosts[0]!, publicAddress: hosts[0]!.address };
+      sites[spec.name] = { name: spec.name, nat: null, carrier: null, hosts, host: at(hosts, 0), publicAddress: at(hosts, 0).address };
       return;
     }
     const publicAddress = `203.0.113.${10 + k}`;
@@ -117,7 +118,7 @@ export function buildTopology(opts: TopologyOptions): Topology {
       network.attachHost(h, nat, lan);
       hosts.push(h);
     }
-    sites[spec.name] = { name: spec.name, nat, carrier, hosts, host: hosts[0]!, publicAddress };
+    sites[spec.name] = { name: spec.name, nat, carrier, hosts, host: at(hosts, 0), publicAddress };
   });
 
   return {

@@ -5,6 +5,7 @@
  * caller's HTTP cap and checked again here.
  */
 import { BurrowError } from '../errors.js';
+import { at } from '../util/at.js';
 
 export const MAX_DESCRIPTION_BYTES = 64 * 1024;
 
@@ -69,16 +70,17 @@ export function scanTags(xml: string, limit = 20_000): Tag[] {
 export function xmlBlocks(xml: string, tag: string, limit = 256, tags: Tag[] = scanTags(xml)): string[] {
   const out: string[] = [];
   for (let i = 0; i < tags.length && out.length < limit; i++) {
-    const open = tags[i]!;
+    const open = at(tags, i);
     if (open.closing || open.name !== tag) continue;
     if (open.selfClosing) {
       out.push('');
       continue;
     }
     let j = i + 1;
-    while (j < tags.length && !(tags[j]!.closing && tags[j]!.name === tag)) j++;
-    if (j >= tags.length) break;
-    out.push(xml.slice(open.end, tags[j]!.start));
+    let close = tags[j];
+    while (close !== undefined && !(close.closing && close.name === tag)) close = tags[++j];
+    if (close === undefined) break;
+    out.push(xml.slice(open.end, close.start));
     i = j;
   }
   return out;

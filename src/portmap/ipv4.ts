@@ -6,14 +6,14 @@
  * on the internet (tailscale #5236: NAT-PMP answering with 100.64/10).
  */
 import { BurrowError } from '../errors.js';
+import { readU32BE } from '../util/bytes.js';
 
 /** Four bytes of a dotted quad, or null when `text` is not one (no leading zeros, each 0..255). */
 export function parseIPv4(text: string): Uint8Array | null {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
   if (!m) return null;
   const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const part = m[i + 1]!;
+  for (const [i, part] of m.slice(1, 5).entries()) {
     if (part.length > 1 && part.startsWith('0')) return null;
     const n = Number(part);
     if (n > 255) return null;
@@ -58,7 +58,7 @@ const UNUSABLE: ReadonlyArray<{ net: [number, number, number, number]; bits: num
 export function checkExternalAddress(text: string): ExternalAddressVerdict {
   const b = parseIPv4(text);
   if (b === null) return { ok: false, kind: 'no-address', reason: `the router reported ${JSON.stringify(text)}, not an IPv4 address` };
-  const value = ((b[0]! << 24) >>> 0) + (b[1]! << 16) + (b[2]! << 8) + b[3]!;
+  const value = readU32BE(b, 0);
   for (const u of UNUSABLE) {
     const net = ((u.net[0] << 24) >>> 0) + (u.net[1] << 16) + (u.net[2] << 8) + u.net[3];
     const mask = u.bits === 0 ? 0 : (0xffffffff << (32 - u.bits)) >>> 0;

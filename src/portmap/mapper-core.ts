@@ -5,6 +5,7 @@
  * The shell (port-mapper.ts) performs the actions it asks for — probe, map,
  * unmap — and reports back; time comes in as `now` (ms), deadlines go out.
  */
+import { at } from '../util/at.js';
 import { checkExternalAddress } from './ipv4.js';
 import { PORTMAP_TIMERS } from './timers.js';
 
@@ -106,7 +107,7 @@ export class PortMapperCore {
       return;
     }
     this.phase = 'mapping';
-    this.requestMap(this.candidates[0]!, this.opts.internalPort, false);
+    this.requestMap(at(this.candidates, 0), this.opts.internalPort, false);
   }
 
   mapSucceeded(grant: Grant, now: number): void {

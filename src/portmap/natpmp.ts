@@ -11,6 +11,7 @@
  * An error response may stop after its 8-byte header (RFC 6886 section 3.5).
  */
 import { BurrowError } from '../errors.js';
+import { u8 } from '../util/bytes.js';
 import { formatIPv4 } from './ipv4.js';
 
 export const NATPMP_PORT = 5351;
@@ -85,7 +86,7 @@ export function decodeNatPmpResponse(data: Uint8Array): NatPmpResponse {
   const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (b.length < 8) throw malformed(`${b.length} bytes is shorter than the 8-byte header`);
   if (b[0] !== NATPMP_VERSION) throw malformed(`version ${b[0]} is not NAT-PMP's 0`);
-  const op = b[1]!;
+  const op = u8(b, 1);
   const resultCode = b.readUInt16BE(2);
   const epoch = b.readUInt32BE(4);
   const ok = resultCode === NatPmpResult.Success;

@@ -12,6 +12,7 @@
  * Options may follow; a message is at most 1100 bytes and a multiple of 4.
  */
 import { BurrowError } from '../errors.js';
+import { u8 } from '../util/bytes.js';
 import { formatIPv4, requireIPv4 } from './ipv4.js';
 
 export const PCP_PORT = 5351;
@@ -154,9 +155,9 @@ export function decodePcpResponse(data: Uint8Array): PcpResponse {
   if (b.length < HEADER) throw malformed(`${b.length} bytes is shorter than the 24-byte header`);
   if (b.length > MAX_MESSAGE || b.length % 4 !== 0) throw malformed(`length ${b.length} is not a multiple of 4 up to ${MAX_MESSAGE}`);
   if (b[0] !== PCP_VERSION) throw malformed(`version ${b[0]} is not 2`);
-  if ((b[1]! & RESPONSE_BIT) === 0) throw malformed('a request, not a response (R bit clear)');
-  const op = b[1]! & 0x7f;
-  const resultCode = b[3]!;
+  if ((u8(b, 1) & RESPONSE_BIT) === 0) throw malformed('a request, not a response (R bit clear)');
+  const op = u8(b, 1) & 0x7f;
+  const resultCode = u8(b, 3);
   const lifetimeSeconds = b.readUInt32BE(4);
   const epoch = b.readUInt32BE(8);
   if (op === OP_ANNOUNCE) return { opcode: 'announce', resultCode, lifetimeSeconds, epoch, map: null };
@@ -169,7 +170,7 @@ export function decodePcpResponse(data: Uint8Array): PcpResponse {
   const mapped = b.subarray(o + 20, o + 30).every((x) => x === 0) && b[o + 30] === 0xff && b[o + 31] === 0xff;
   const map: PcpMapBody = {
     nonce: Buffer.from(b.subarray(o, o + PCP_NONCE_BYTES)),
-    protocol: b[o + 12]!,
+    protocol: u8(b, o + 12),
     internalPort: b.readUInt16BE(o + 16),
     externalPort: b.readUInt16BE(o + 18),
     externalAddress: mapped ? formatIPv4(b, o + 32) : null,

@@ -51,8 +51,25 @@ export class UpnpActionError extends BurrowError {
 
 export type SoapArgs = ReadonlyArray<readonly [string, string | number]>;
 
+function escapeXmlChar(c: string): string {
+  switch (c) {
+    case '<':
+      return '&lt;';
+    case '>':
+      return '&gt;';
+    case '&':
+      return '&amp;';
+    case '"':
+      return '&quot;';
+    case "'":
+      return '&apos;';
+    default:
+      return c;
+  }
+}
+
 function escapeXml(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
+  return s.replace(/[<>&"']/g, escapeXmlChar);
 }
 
 export interface SoapRequest {

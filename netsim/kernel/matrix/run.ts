@@ -13,6 +13,7 @@
  * profile with itself uses a second site of that profile, so the path crosses
  * two NATs of that kind. Every wait is bounded; the lab is always closed.
  */
+import { at } from '../../../src/util/at.js';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Lab, LabClosedError, type LabNode, type LabProcess, type NatSite } from '../lab.js';
@@ -97,7 +98,7 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (x: T) => 
     while (next < items.length && failed === undefined) {
       const i = next++;
       try {
-        out[i] = await fn(items[i]!);
+        out[i] = await fn(at(items, i));
       } catch (e) {
         failed ??= e;
       }
@@ -180,7 +181,7 @@ export async function runKernelMatrix(opts: MatrixOptions): Promise<KernelMatrix
     const providerSites = uniq(opts.pairs.map(([a]) => primary.get(a)!));
     await Promise.all(
       providerSites.map(async (site) => {
-        const t = spawn(site.hosts[0]!, [TRAFFIC_ENTRY, 'target', '127.0.0.1', String(TARGET_PORT), String(size), targetSeed(site)]);
+        const t = spawn(at(site.hosts, 0), [TRAFFIC_ENTRY, 'target', '127.0.0.1', String(TARGET_PORT), String(size), targetSeed(site)]);
         await t.waitFor(/"ready":true/, 15_000);
       }),
     );
@@ -200,8 +201,8 @@ export async function runKernelMatrix(opts: MatrixOptions): Promise<KernelMatrix
         server,
         token,
         service,
-        providerHost: pa.hosts[0]!,
-        visitorHost: shared ? pb.hosts[1]! : pb.hosts[0]!,
+        providerHost: at(pa.hosts, 0),
+        visitorHost: shared ? at(pb.hosts, 1) : at(pb.hosts, 0),
         visitPort: VISIT_PORT_BASE + i,
         size,
         upSeed: `${seed}:up:pair${i}`,
@@ -286,7 +287,7 @@ async function runPair(spawn: Spawner, s: PairSpec): Promise<PairMeasure> {
         const upEv = evs.find((e) => e.event === 'direct-up');
         const fails = evs.filter((e) => e.event === 'punch-failed');
         if (fails.length > 0) {
-          const f = fails[fails.length - 1]!;
+          const f = at(fails, fails.length - 1);
           m.punchFailure = `${String(f.reason ?? '')}${typeof f.timeline === 'string' ? f.timeline : ''}`;
           m.punchAttempts = fails.length;
         }

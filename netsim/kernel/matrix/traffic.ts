@@ -19,6 +19,7 @@
  * or adds a byte shows up as a mismatch or a timeout, never as a hang.
  */
 import { performance } from 'node:perf_hooks';
+import { at } from '../../../src/util/at.js';
 import { fileURLToPath } from 'node:url';
 import { nodeStreamTransport } from '../../../src/net/node-stream-transport.js';
 import { payload, runClient, startTarget, type TransferReport } from '../../matrix/duplex-check.js';
@@ -56,8 +57,8 @@ function main(argv: string[]): void {
     process.stderr.write('usage: traffic target <ip> <port> <bytes> <seed> | traffic client <ip> <port> <bytes> <upSeed> <downSeed> <timeoutMs>\n');
     process.exit(2);
   }
-  if (mode === 'target' && rest.length === 1) void target(ip, Number(port), size, rest[0]!);
-  else if (mode === 'client' && rest.length === 3) void client(ip, Number(port), size, rest[0]!, rest[1]!, Number(rest[2]));
+  if (mode === 'target' && rest.length === 1) void target(ip, Number(port), size, at(rest, 0));
+  else if (mode === 'client' && rest.length === 3) void client(ip, Number(port), size, at(rest, 0), at(rest, 1), Number(rest[2]));
   else {
     process.stderr.write(`traffic: bad arguments ${JSON.stringify(argv)}\n`);
     process.exit(2);

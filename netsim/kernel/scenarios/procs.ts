@@ -3,6 +3,7 @@
  * report) and which modes the built CLI runs. Starting processes and reading
  * their JSON logs is ../cli-process.ts.
  */
+import { at } from '../../../src/util/at.js';
 import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import type { Lab, LabNode, LabProcess } from '../lab.js';
@@ -27,7 +28,7 @@ export class Transfer {
   progress(): StreamProgress | null {
     const lines = this.proc.stdout().trim().split('\n');
     for (let i = lines.length - 1; i >= 0; i--) {
-      const l = lines[i]!;
+      const l = at(lines, i);
       if (!l.startsWith('{"progress"')) continue;
       try {
         return (JSON.parse(l) as { progress: StreamProgress }).progress;

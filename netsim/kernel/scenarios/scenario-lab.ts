@@ -11,6 +11,7 @@
  * Each scenario starts its own provider/visitor pair (a fresh service name)
  * with `--mode <mode>`, so one lab serves stcp today and xtcp later.
  */
+import { at } from '../../../src/util/at.js';
 import { randomBytes } from 'node:crypto';
 import { Lab, type LabNode, type LabProcess, type NatSite } from '../lab.js';
 import type { ProfileName } from '../profiles.js';
@@ -61,7 +62,7 @@ export class ScenarioLab {
       const [a, b, s, f] = await Promise.all(want.map((p) => lab.addSite(p)));
       const sl = new ScenarioLab(lab, o.mode, a!, b!, s!, f!, log);
       await sl.startRendezvous();
-      sl.target = spawnNode(lab, a!.hosts[0]!, [STREAM_ENTRY, 'target', '127.0.0.1', String(TARGET_PORT)]);
+      sl.target = spawnNode(lab, at(a!.hosts, 0), [STREAM_ENTRY, 'target', '127.0.0.1', String(TARGET_PORT)]);
       await sl.target.waitFor(/"ready":true/, 15_000);
       return sl;
     } catch (e) {
@@ -94,9 +95,9 @@ export class ScenarioLab {
     const secret = randomBytes(16).toString('hex');
     const peer = ['--server', this.serverAddress, '--token', this.token, '--name', service, '--secret', secret, '--mode', this.mode, '--log-format', 'json'];
     const t0 = Date.now();
-    const provider = spawnNode(this.lab, this.siteA.hosts[0]!, [BURROW_ENTRY, 'provide', ...peer, '--to', `127.0.0.1:${TARGET_PORT}`]);
+    const provider = spawnNode(this.lab, at(this.siteA.hosts, 0), [BURROW_ENTRY, 'provide', ...peer, '--to', `127.0.0.1:${TARGET_PORT}`]);
     const visitPort = 20_000 + i;
-    const visitorHost = visitorSite.hosts[0]!;
+    const visitorHost = at(visitorSite.hosts, 0);
     let visitor: LabProcess | undefined;
     try {
       await waitEvent(provider, 'provider', 'registered', 20_000);

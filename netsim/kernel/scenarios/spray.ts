@@ -13,6 +13,7 @@
  * in-window RST from an on-path attacker would end any TCP connection and is
  * out of scope here.
  */
+import { at } from '../../../src/util/at.js';
 import { listConntrack } from '../conntrack.js';
 import { countFrom, readCounts, type SourceCounts } from '../counters.js';
 import type { LabNode, NatSite } from '../lab.js';
@@ -71,7 +72,7 @@ async function udpPortsOf(sl: ScenarioLab, host: LabNode, pid: number | undefine
   const ports: number[] = [];
   for (const line of r.stdout.split('\n')) {
     const m = /\S+:(\d+)\s+\S+\s+users:\(\((.*)\)\)/.exec(line);
-    if (m && new RegExp(`pid=${pid},`).test(m[2]!)) ports.push(Number(m[1]));
+    if (m && new RegExp(`pid=${pid},`).test(at(m, 2))) ports.push(Number(m[1]));
   }
   return ports;
 }
@@ -103,9 +104,9 @@ export async function sprayScenario(sl: ScenarioLab, o: SprayOptions): Promise<S
       for (const p of ports.tcp) targets.push(`tcp:${site.publicIp}:${p}`);
     }
     targets.push(`udp:${lab.server.ip}:${RV_PORT}`, `tcp:${lab.server.ip}:${RV_PORT}`);
-    const counted: LabNode[] = [sl.siteA.router, sl.siteFull.router, lab.server, sl.siteA.hosts[0]!, pair.visitorHost];
+    const counted: LabNode[] = [sl.siteA.router, sl.siteFull.router, lab.server, at(sl.siteA.hosts, 0), pair.visitorHost];
     const sockets = {
-      provider: await udpPortsOf(sl, sl.siteA.hosts[0]!, pair.provider.pid),
+      provider: await udpPortsOf(sl, at(sl.siteA.hosts, 0), pair.provider.pid),
       visitor: await udpPortsOf(sl, pair.visitorHost, pair.visitor.pid),
     };
     const portsAt = [[], [], [], sockets.provider, sockets.visitor];

@@ -20,6 +20,7 @@
  * 64 MiB each way costs no more memory than 1 MiB. Nothing relies on
  * half-close: both ends count bytes.
  */
+import { at } from '../../../src/util/at.js';
 import net from 'node:net';
 import { createCipheriv, createHash, type Cipher } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -200,9 +201,9 @@ function main(argv: string[]): void {
   if (mode === 'target' && ip && Number.isInteger(Number(port)) && rest.length === 0) return target(ip, Number(port));
   if (
     mode === 'client' && ip && Number.isInteger(Number(port)) && rest.length === 4 &&
-    Number.isSafeInteger(nums[0]) && Number.isSafeInteger(nums[1]) && nums[0]! >= 0 && nums[1]! >= 0 && Number.isFinite(nums[3])
+    Number.isSafeInteger(nums[0]) && Number.isSafeInteger(nums[1]) && at(nums, 0) >= 0 && at(nums, 1) >= 0 && Number.isFinite(nums[3])
   ) {
-    return client(ip, Number(port), nums[0]!, nums[1]!, rest[2]!, nums[3]!);
+    return client(ip, Number(port), at(nums, 0), at(nums, 1), at(rest, 2), at(nums, 3));
   }
   process.stderr.write('usage: stream target <ip> <port> | stream client <ip> <port> <down> <up> <seed> <timeoutMs>\n');
   process.exit(2);

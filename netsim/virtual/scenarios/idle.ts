@@ -15,6 +15,7 @@
  * as in a real run, so the NATs see it and the DirectLink's keepalives while
  * the tunnel idles.
  */
+import { at } from '../../../src/util/at.js';
 import { performance } from 'node:perf_hooks';
 import type { LabProfileName } from '../topology.js';
 import { finish, startDirect, type VirtualScenarioBase } from './common.js';
@@ -93,7 +94,7 @@ export async function virtualIdleScenario(opts: VirtualIdleOptions = {}): Promis
     idleBeforeLossMs: Number(e.fields.idleBeforeLossMs),
   }));
   const paths = lab.log('visitor', 'path');
-  const lastPath = paths.length > 0 ? String(paths[paths.length - 1]!.fields.path) : null;
+  const lastPath = paths.length > 0 ? String(at(paths, paths.length - 1).fields.path) : null;
   const endsDirect = lastPath !== null && lastPath.startsWith('direct') && lab.visitor !== null;
   const base = await finish(lab, seed, directMs, real0);
   return {
