@@ -28,12 +28,14 @@ import {
   type SessionNatInfo,
 } from '../src/punch/index.js';
 import { Attempt } from './direct/attempt.js';
+import { AttemptPortMap, realPortMapper, type PortMapChoice, type PortMapperFactory } from './direct/attempt-portmap.js';
 import { hostAddressesOf } from './direct/host-addresses.js';
 import { buildOffer, candidatesFor } from './direct/offer.js';
 import { DEFAULT_DIRECT, type DirectOptions, type ReflexiveDiscovery } from './direct/options.js';
 import { SocketErrorLog } from './direct/socket-error-log.js';
 
 export { DEFAULT_DIRECT, type DirectOptions, type DiscoveryResult, type ReflexiveDiscovery } from './direct/options.js';
+export { releasePortMappings, type PortMapChoice, type PortMapperFactory, type SessionPortMapper } from './direct/attempt-portmap.js';
 
 export interface DirectLinkOptions {
   connId: string;
@@ -52,6 +54,12 @@ export interface DirectLinkOptions {
   hostAddresses?: () => string[];
   /** Address to bind the session socket to (default: any). */
   bindAddress?: string;
+  /**
+   * Ask the home router to map each attempt's session socket (NAT-PMP, PCP,
+   * UPnP IGD) and offer the mapping as a `mapped` candidate. Default: the
+   * real PortMapper over `udp`; 'none' never asks (in-process runs, --no-portmap).
+   */
+  portmap?: PortMapChoice;
 }
 
 /**
@@ -78,6 +86,9 @@ export class DirectLink extends EventEmitter {
   private readonly errors: SocketErrorLog;
   private attempt: Attempt | null = null;
   private locked: LockedPath | null = null;
+  /** The router mapping of the locked path's socket (released with the path). */
+  private lockedPortMap: AttemptPortMap | null = null;
+  private readonly portmapFactory: PortMapperFactory | null;
   private timer: TimerHandle | null = null;
   private timerAt = Infinity;
   private onGiveUp: ((reason: string) => void) | null = null;
@@ -94,6 +105,7 @@ export class DirectLink extends EventEmitter {
     this.startedAt = o.scheduler.now();
     this.machine = new AttemptMachine({ role: o.role, startDelayMs: this.opts.startDelayMs, keepaliveMs: this.opts.keepaliveMs });
     this.errors = new SocketErrorLog(o.logger);
+    this.portmapFactory = o.portmap === 'none' ? null : (o.portmap ?? realPortMapper({ udp: o.udp, scheduler: o.scheduler, random: o.random, log: o.logger }));
   }
 
   get directPath(): UdpPath | null {
@@ -156,6 +168,8 @@ export class DirectLink extends EventEmitter {
     this.dropAttempt();
     this.locked?.close();
     this.locked = null;
+    this.lockedPortMap?.close();
+    this.lockedPortMap = null;
     this.removeAllListeners();
   }
 
@@ -221,13 +235,21 @@ export class DirectLink extends EventEmitter {
     });
     this.attempt = state;
     state.add(socket);
+    const openedAt = this.o.scheduler.now();
+    const port = socket.localEndpoint().port;
+    // The router is asked while discovery runs; the offer waits for it only briefly (DIRECT_TIMERS.portmapGraceMs).
+    if (this.portmapFactory !== null) state.portmap = new AttemptPortMap(this.portmapFactory, port, n, this.log);
     const found = await this.o.discovery.discover(socket, (h) => state.routeStun(h));
+    if (this.closed || this.attempt !== state) return;
+    await state.portmap?.settledBy(this.o.scheduler, openedAt + DIRECT_TIMERS.portmapGraceMs);
     if (this.closed || this.attempt !== state) return;
     state.nat = found.nat;
     state.hops = found.hops;
     if (found.reason !== undefined) this.log.warn('direct-unavailable', { reason: found.reason });
     const hosts = this.opts.hostCandidates ? this.hostAddresses(socket) : [];
-    const candidates = candidatesFor(found, hosts, socket.localEndpoint().port);
+    const mapped = found.nat.udp ? (state.portmap?.offer() ?? null) : null;
+    state.offeredMapped = mapped !== null;
+    const candidates = candidatesFor(found, hosts, port, mapped);
     this.log.debug('candidates', { attempt: n, candidates: candidates.map((c) => `${c.kind} ${c.address}:${c.port}`).join(', '), nat: found.detail });
     const sent = this.o.sendControl(buildOffer(this.o.connId, n, found, candidates));
     this.machine.offered(n, sent, this.o.scheduler.now());
@@ -249,8 +271,13 @@ export class DirectLink extends EventEmitter {
     const remoteNat: SessionNatInfo = peerNat
       ? { udp: peerNat.udp, mapping: peerNat.mapping, allocation: peerNat.allocation, ...(peerNat.step !== undefined ? { step: peerNat.step } : {}) }
       : { udp: true, mapping: 'unknown', allocation: 'unknown' };
-    const plan = planPunch(state.nat, remoteNat, { birthday: this.opts.birthday });
-    if (!plan.direct) return this.attemptFailed(state, plan.reason, '', true);
+    const plan = planPunch(state.nat, remoteNat, {
+      birthday: this.opts.birthday,
+      mapped: { local: state.offeredMapped, remote: m.candidates.some((c) => c.kind === 'mapped') },
+      localLeads: this.o.role === 'initiator',
+    });
+    // Hopeless unless the router mapped our socket after the offer: the next attempt offers that.
+    if (!plan.direct) return this.attemptFailed(state, plan.reason, '', state.portmap?.late !== true);
     const startAt = this.o.scheduler.now() + m.startInMs;
     let birthday: BirthdayRole | null = null;
     if (plan.birthday?.hard === 'local') {
@@ -282,6 +309,7 @@ export class DirectLink extends EventEmitter {
       lanGraceMs: DIRECT_TIMERS.lanGraceMs,
       localHosts: this.hostAddresses(session),
       birthday,
+      awaitPeer: plan.awaitPeer === true,
     });
     this.log.info('punch-start', {
       attempt: m.attempt,
@@ -304,9 +332,13 @@ export class DirectLink extends EventEmitter {
     if (lock === null) return;
     this.attempt = null;
     // Keep only the socket that won; its NAT mapping is the path.
-    const socket = state.release(found.socket);
-    if (socket === undefined) return;
+    const { socket, portmap } = state.release(found.socket);
+    if (socket === undefined) {
+      portmap?.close();
+      return;
+    }
     const old = this.locked;
+    const oldPortMap = this.lockedPortMap;
     const locked = new LockedPath({
       socket,
       remote: found.remote,
@@ -328,9 +360,11 @@ export class DirectLink extends EventEmitter {
       },
     });
     this.locked = locked;
+    this.lockedPortMap = portmap;
     // After a loss, what is in flight died with the old path: resend it here now.
     this.o.session.setPath(locked.path, { previousDied: lock.previousDied });
     old?.close();
+    oldPortMap?.close();
     this.log.info('direct-up', {
       path: describeCandidate({ kind: found.kind, ...found.remote }),
       remote: `${found.remote.address}:${found.remote.port}`,
@@ -348,6 +382,8 @@ export class DirectLink extends EventEmitter {
     const dead = this.locked;
     this.locked = null;
     dead?.close();
+    this.lockedPortMap?.close();
+    this.lockedPortMap = null;
     if (this.relay !== null) this.o.session.setPath(this.relay, { previousDied: true });
     this.log.warn('direct-lost', { reason, fallback: this.relay ? 'relay' : 'none' });
     this.emit('lost', reason);
