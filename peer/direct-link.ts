@@ -12,6 +12,7 @@ import {
   type UdpPath,
 } from '../src/direct/index.js';
 import type { Logger } from '../src/log/logger.js';
+import type { PortMapProtocol } from '../src/portmap/index.js';
 import type { UdpSocketFactory } from '../src/net/udp-factory.js';
 import type { UdpSocket } from '../src/net/udp-socket.js';
 import type { DatagramPath } from '../src/path/datagram-path.js';
@@ -89,6 +90,10 @@ export class DirectLink extends EventEmitter {
   /** The router mapping of the locked path's socket (released with the path). */
   private lockedPortMap: AttemptPortMap | null = null;
   private readonly portmapFactory: PortMapperFactory | null;
+  /** The protocol that mapped on an earlier attempt: the next attempt asks only that one. */
+  private portmapPrefer: PortMapProtocol | null = null;
+  /** Every attempt's mapper not yet closed (a retired one may still wait for its router): closed with the session. */
+  private portmaps: AttemptPortMap[] = [];
   private timer: TimerHandle | null = null;
   private timerAt = Infinity;
   private onGiveUp: ((reason: string) => void) | null = null;
@@ -170,6 +175,8 @@ export class DirectLink extends EventEmitter {
     this.locked = null;
     this.lockedPortMap?.close();
     this.lockedPortMap = null;
+    for (const m of this.portmaps) m.close();
+    this.portmaps = [];
     this.removeAllListeners();
   }
 
@@ -238,7 +245,10 @@ export class DirectLink extends EventEmitter {
     const openedAt = this.o.scheduler.now();
     const port = socket.localEndpoint().port;
     // The router is asked while discovery runs; the offer waits for it only briefly (DIRECT_TIMERS.portmapGraceMs).
-    if (this.portmapFactory !== null) state.portmap = new AttemptPortMap(this.portmapFactory, port, n, this.log);
+    if (this.portmapFactory !== null) {
+      state.portmap = new AttemptPortMap(this.portmapFactory, port, n, this.log, this.portmapPrefer, (p) => (this.portmapPrefer = p));
+      this.portmaps = [...this.portmaps.filter((m) => !m.isClosed), state.portmap];
+    }
     const found = await this.o.discovery.discover(socket, (h) => state.routeStun(h));
     if (this.closed || this.attempt !== state) return;
     await state.portmap?.settledBy(this.o.scheduler, openedAt + DIRECT_TIMERS.portmapGraceMs);
@@ -276,8 +286,8 @@ export class DirectLink extends EventEmitter {
       mapped: { local: state.offeredMapped, remote: m.candidates.some((c) => c.kind === 'mapped') },
       localLeads: this.o.role === 'initiator',
     });
-    // Hopeless unless the router mapped our socket after the offer: the next attempt offers that.
-    if (!plan.direct) return this.attemptFailed(state, plan.reason, '', state.portmap?.late !== true);
+    // Hopeless unless our router may still map (or mapped after the offer): the next attempt offers that.
+    if (!plan.direct) return this.attemptFailed(state, plan.reason, '', state.portmap?.mayMapLater !== true);
     const startAt = this.o.scheduler.now() + m.startInMs;
     let birthday: BirthdayRole | null = null;
     if (plan.birthday?.hard === 'local') {

@@ -11,15 +11,21 @@ export interface SessionPortMapper {
   close(): Promise<void>;
 }
 
-/** Starts a mapper for one local UDP port (the real one: PortMapper over the runtime's UDP sockets). */
-export type PortMapperFactory = (internalPort: number, onEvent: (event: PortMapEvent) => void) => Promise<SessionPortMapper>;
+/**
+ * Starts a mapper for one local UDP port (the real one: PortMapper over the
+ * runtime's UDP sockets). `prefer`: the protocol that mapped on an earlier
+ * attempt; asking only that one skips the probe of the others (UPnP's search
+ * alone can outlast the offer's grace).
+ */
+export type PortMapperFactory = (internalPort: number, onEvent: (event: PortMapEvent) => void, prefer?: PortMapProtocol) => Promise<SessionPortMapper>;
 
 /** 'none': never ask the router (the in-process lab, `--no-portmap`). */
 export type PortMapChoice = PortMapperFactory | 'none';
 
 /** The real mapper: the default gateway's NAT-PMP, PCP and UPnP IGD, over the runtime's UDP sockets and clock. */
 export function realPortMapper(rt: { udp: UdpSocketFactory; scheduler: Scheduler; random: RandomSource; log: Logger }): PortMapperFactory {
-  return (internalPort, onEvent) => PortMapper.start({ internalPort, onEvent, udp: rt.udp, scheduler: rt.scheduler, random: rt.random, log: rt.log });
+  return (internalPort, onEvent, prefer) =>
+    PortMapper.start({ internalPort, onEvent, udp: rt.udp, scheduler: rt.scheduler, random: rt.random, log: rt.log, ...(prefer ? { protocols: [prefer] } : {}) });
 }
 
 /** Releases still under way (process exit waits for them, bounded: see releasePortMappings). */
@@ -64,17 +70,25 @@ export class AttemptPortMap {
   /** The offer went out: a mapping granted after it waits for the next attempt. */
   private offered = false;
   private grantedLate = false;
+  /** The attempt is over but the router has not answered yet: learn what it says, then release. */
+  private retiring = false;
   private readonly mapper: Promise<SessionPortMapper | null>;
 
+  /**
+   * `learned` hears which protocol mapped (null: none did), for the next
+   * attempt's `prefer`.
+   */
   constructor(
     factory: PortMapperFactory,
     private readonly internalPort: number,
     private readonly attempt: number,
     private readonly log: Logger,
+    prefer: PortMapProtocol | null = null,
+    private readonly learned: (protocol: PortMapProtocol | null) => void = () => {},
   ) {
     let started: Promise<SessionPortMapper>;
     try {
-      started = factory(internalPort, (e) => this.onEvent(e));
+      started = prefer === null ? factory(internalPort, (e) => this.onEvent(e)) : factory(internalPort, (e) => this.onEvent(e), prefer);
     } catch (err) {
       started = Promise.reject(err);
     }
@@ -94,9 +108,12 @@ export class AttemptPortMap {
     return this.endpoint;
   }
 
-  /** A mapping arrived after this attempt's offer went out. */
-  get late(): boolean {
-    return this.grantedLate && this.endpoint !== null;
+  /**
+   * The router may still map (no verdict yet) or mapped after this attempt's
+   * offer: the next attempt may offer what this one could not.
+   */
+  get mayMapLater(): boolean {
+    return this.verdict === 'pending' || (this.grantedLate && this.endpoint !== null);
   }
 
   /** Resolves at the mapper's first verdict or at `deadline` (scheduler time), whichever comes first. */
@@ -124,6 +141,23 @@ export class AttemptPortMap {
     return this.endpoint === null ? null : { kind: 'mapped', address: this.endpoint.address, port: this.endpoint.port };
   }
 
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * The attempt's socket is gone. A mapping is given back now; a router that
+   * has not answered yet is heard out first (the mapper's own waits bound
+   * that), so the next attempt learns which protocol works — otherwise a
+   * router slower than the grace would be asked afresh, and too late, on
+   * every attempt. Whatever it maps is released at once.
+   */
+  retire(): void {
+    if (this.closed) return;
+    if (this.verdict !== 'pending') return this.close();
+    this.retiring = true;
+  }
+
   /** Gives the mapping back to the router (bounded, in the background; process exit waits for it). Idempotent. */
   close(): void {
     if (this.closed) return;
@@ -149,9 +183,15 @@ export class AttemptPortMap {
       case 'mapped': {
         this.endpoint = { address: e.externalAddress, port: e.externalPort, protocol: e.protocol };
         if (this.offered) this.grantedLate = true;
-        const when = this.offered ? 'after the offer: offered on the next attempt' : 'offered as a mapped candidate';
+        this.learned(e.protocol);
+        const when = this.retiring
+          ? 'after the attempt ended: released; the next attempt asks this protocol only'
+          : this.offered
+            ? 'after the offer: the next attempt offers a mapping'
+            : 'offered as a mapped candidate';
         this.log.info('portmap', { ...base, outcome: 'mapped', protocol: e.protocol, external: `${e.externalAddress}:${e.externalPort}`, lifetimeSeconds: e.lifetimeSeconds, offer: when });
         this.settle('mapped');
+        if (this.retiring) this.close();
         return;
       }
       case 'lost':
@@ -161,10 +201,12 @@ export class AttemptPortMap {
       case 'failed': {
         this.endpoint = null;
         const aboveNat = e.kind === 'behind-nat' || e.kind === 'no-address';
+        this.learned(null);
         const fields = { ...base, outcome: aboveNat ? 'not-advertised' : 'none', kind: e.kind, reason: e.reason };
         if (aboveNat) this.log.warn('portmap', fields);
         else this.log.info('portmap', fields);
         this.settle('none');
+        if (this.retiring) this.close();
         return;
       }
     }

@@ -71,7 +71,7 @@ export class Attempt {
   close(reason: string): void {
     this.runner?.stop(reason);
     for (const s of this.sockets) s.close();
-    this.portmap?.close();
+    this.portmap?.retire();
     this.portmap = null;
   }
 

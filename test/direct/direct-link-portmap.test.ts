@@ -27,6 +27,8 @@ const randomPair: LabOptions['nats'] = {
 interface Script {
   /** When the router answers after the mapper starts (null: never). */
   answerAfterMs: number | null;
+  /** ... when the mapper is asked for one protocol only (an earlier attempt's). */
+  answerPreferredAfterMs?: number;
   outcome: 'mapped' | 'behind-nat';
   /** The router forwards what it mapped (default true). */
   forwards?: boolean;
@@ -34,18 +36,20 @@ interface Script {
 
 /** A mapper whose router answers as scripted; 'mapped' installs a forward on the peer's NAT. */
 function scriptedMapper(lab: () => Lab, role: Role, script: Script) {
-  const rec = { started: [] as number[], released: [] as number[], forwards: [] as PortForward[] };
-  const factory: PortMapperFactory = async (port: number, onEvent: (e: PortMapEvent) => void) => {
+  const rec = { started: [] as number[], released: [] as number[], forwards: [] as PortForward[], preferred: [] as (string | undefined)[] };
+  const factory: PortMapperFactory = async (port: number, onEvent: (e: PortMapEvent) => void, prefer?: string) => {
     const l = lab();
     rec.started.push(port);
+    rec.preferred.push(prefer);
+    const answerAfterMs = prefer !== undefined && script.answerPreferredAfterMs !== undefined ? script.answerPreferredAfterMs : script.answerAfterMs;
     const nat = l.nat[role];
     const externalPort = 40_000 + rec.started.length;
     let forward: PortForward | null = null;
     const s = l.topo.scheduler;
     const timer =
-      script.answerAfterMs === null
+      answerAfterMs === null
         ? null
-        : s.at(s.now() + script.answerAfterMs, () => {
+        : s.at(s.now() + answerAfterMs, () => {
             if (script.outcome === 'behind-nat') {
               onEvent({ type: 'failed', kind: 'behind-nat', reason: 'external address 100.64.0.1 is shared (RFC 6598): another NAT sits above the router; the mapping is not advertised' });
               return;
@@ -208,6 +212,31 @@ test('the offer waits for the router at most portmapGraceMs (no answer), and onl
     await lab.topo.scheduler.runUntil(() => lab.broker.offers.length >= 2, { maxTime: 10_000 });
     assert.equal(offerOf(lab, 'responder').at - offerOf(lab, 'initiator').at - 5, 20);
     assert.ok(lab.events('responder', 'portmap').some((l) => l.fields['outcome'] === 'not-advertised'));
+  } finally {
+    lab.close();
+  }
+});
+
+test('a mapping granted after the offer: that attempt is not "hopeless", the next one asks the protocol that worked and offers the mapping', async () => {
+  let lab!: Lab;
+  const mapper = scriptedMapper(() => lab, 'initiator', { answerAfterMs: 1000, answerPreferredAfterMs: 10, outcome: 'mapped' });
+  lab = startLab(36, { nats: randomPair, portmap: { initiator: mapper.factory } });
+  try {
+    lab.initiator.link.start();
+    await lab.topo.scheduler.runUntil(() => lab.events('initiator', 'direct-up').length === 1, { maxTime: 10_000 });
+    const offers = lab.broker.offers.filter((o) => o.role === 'initiator');
+    const k = offers.findIndex((o) => o.m.candidates[0]?.kind === 'mapped');
+    assert.ok(k >= 1, 'the first offer went out without the slow mapping');
+    assert.ok(offers.slice(0, k).every((o) => o.m.candidates.every((c) => c.kind !== 'mapped')));
+    assert.ok(lab.events('initiator', 'portmap').some((l) => l.fields['outcome'] === 'pending'));
+    // A router heard out after its attempt ended: the mapping is released, the protocol remembered.
+    assert.match(String(lab.events('initiator', 'portmap').find((l) => l.fields['outcome'] === 'mapped')?.fields['offer']), /released; the next attempt asks this protocol only/);
+    assert.equal(mapper.preferred[k], 'natpmp');
+    assert.equal(mapper.preferred[0], undefined);
+    assert.equal(lab.events('responder', 'direct-up')[0]?.fields['candidate'], 'mapped');
+    // Every mapper but the path's has given its mapping back.
+    assert.equal(mapper.released.length, mapper.started.length - 1);
+    assert.ok(lab.topo.scheduler.now() < 10_000);
   } finally {
     lab.close();
   }
