@@ -12,7 +12,6 @@ import {
   type UdpPath,
 } from '../src/direct/index.js';
 import type { Logger } from '../src/log/logger.js';
-import type { PortMapProtocol } from '../src/portmap/index.js';
 import type { UdpSocketFactory } from '../src/net/udp-factory.js';
 import type { UdpSocket } from '../src/net/udp-socket.js';
 import type { DatagramPath } from '../src/path/datagram-path.js';
@@ -29,7 +28,8 @@ import {
   type SessionNatInfo,
 } from '../src/punch/index.js';
 import { Attempt } from './direct/attempt.js';
-import { AttemptPortMap, realPortMapper, type PortMapChoice, type PortMapperFactory } from './direct/attempt-portmap.js';
+import { realPortMapper, type PortMapChoice } from './direct/attempt-portmap.js';
+import { SessionPortMaps } from './direct/session-portmaps.js';
 import { hostAddressesOf } from './direct/host-addresses.js';
 import { buildOffer, candidatesFor } from './direct/offer.js';
 import { DEFAULT_DIRECT, type DirectOptions, type ReflexiveDiscovery } from './direct/options.js';
@@ -87,13 +87,7 @@ export class DirectLink extends EventEmitter {
   private readonly errors: SocketErrorLog;
   private attempt: Attempt | null = null;
   private locked: LockedPath | null = null;
-  /** The router mapping of the locked path's socket (released with the path). */
-  private lockedPortMap: AttemptPortMap | null = null;
-  private readonly portmapFactory: PortMapperFactory | null;
-  /** The protocol that mapped on an earlier attempt: the next attempt asks only that one. */
-  private portmapPrefer: PortMapProtocol | null = null;
-  /** Every attempt's mapper not yet closed (a retired one may still wait for its router): closed with the session. */
-  private portmaps: AttemptPortMap[] = [];
+  private readonly portmaps: SessionPortMaps;
   private timer: TimerHandle | null = null;
   private timerAt = Infinity;
   private onGiveUp: ((reason: string) => void) | null = null;
@@ -110,7 +104,8 @@ export class DirectLink extends EventEmitter {
     this.startedAt = o.scheduler.now();
     this.machine = new AttemptMachine({ role: o.role, startDelayMs: this.opts.startDelayMs, keepaliveMs: this.opts.keepaliveMs });
     this.errors = new SocketErrorLog(o.logger);
-    this.portmapFactory = o.portmap === 'none' ? null : (o.portmap ?? realPortMapper({ udp: o.udp, scheduler: o.scheduler, random: o.random, log: o.logger }));
+    const mapper = o.portmap === 'none' ? null : (o.portmap ?? realPortMapper({ udp: o.udp, scheduler: o.scheduler, random: o.random, log: o.logger }));
+    this.portmaps = new SessionPortMaps(mapper, o.logger);
   }
 
   get directPath(): UdpPath | null {
@@ -173,10 +168,7 @@ export class DirectLink extends EventEmitter {
     this.dropAttempt();
     this.locked?.close();
     this.locked = null;
-    this.lockedPortMap?.close();
-    this.lockedPortMap = null;
-    for (const m of this.portmaps) m.close();
-    this.portmaps = [];
+    this.portmaps.close();
     this.removeAllListeners();
   }
 
@@ -245,10 +237,7 @@ export class DirectLink extends EventEmitter {
     const openedAt = this.o.scheduler.now();
     const port = socket.localEndpoint().port;
     // The router is asked while discovery runs; the offer waits for it only briefly (DIRECT_TIMERS.portmapGraceMs).
-    if (this.portmapFactory !== null) {
-      state.portmap = new AttemptPortMap(this.portmapFactory, port, n, this.log, this.portmapPrefer, (p) => (this.portmapPrefer = p));
-      this.portmaps = [...this.portmaps.filter((m) => !m.isClosed), state.portmap];
-    }
+    state.portmap = this.portmaps.start(n, port);
     const found = await this.o.discovery.discover(socket, (h) => state.routeStun(h));
     if (this.closed || this.attempt !== state) return;
     await state.portmap?.settledBy(this.o.scheduler, openedAt + DIRECT_TIMERS.portmapGraceMs);
@@ -348,7 +337,6 @@ export class DirectLink extends EventEmitter {
       return;
     }
     const old = this.locked;
-    const oldPortMap = this.lockedPortMap;
     const locked = new LockedPath({
       socket,
       remote: found.remote,
@@ -370,11 +358,10 @@ export class DirectLink extends EventEmitter {
       },
     });
     this.locked = locked;
-    this.lockedPortMap = portmap;
     // After a loss, what is in flight died with the old path: resend it here now.
     this.o.session.setPath(locked.path, { previousDied: lock.previousDied });
     old?.close();
-    oldPortMap?.close();
+    this.portmaps.pathOn(portmap);
     this.log.info('direct-up', {
       path: describeCandidate({ kind: found.kind, ...found.remote }),
       remote: `${found.remote.address}:${found.remote.port}`,
@@ -392,8 +379,7 @@ export class DirectLink extends EventEmitter {
     const dead = this.locked;
     this.locked = null;
     dead?.close();
-    this.lockedPortMap?.close();
-    this.lockedPortMap = null;
+    this.portmaps.pathGone();
     if (this.relay !== null) this.o.session.setPath(this.relay, { previousDied: true });
     this.log.warn('direct-lost', { reason, fallback: this.relay ? 'relay' : 'none' });
     this.emit('lost', reason);
