@@ -104,7 +104,7 @@ export class DirectLink extends EventEmitter {
     this.startedAt = o.scheduler.now();
     this.machine = new AttemptMachine({ role: o.role, startDelayMs: this.opts.startDelayMs, keepaliveMs: this.opts.keepaliveMs });
     this.errors = new SocketErrorLog(o.logger);
-    const mapper = o.portmap === 'none' ? null : (o.portmap ?? realPortMapper({ udp: o.udp, scheduler: o.scheduler, random: o.random, log: o.logger }));
+    const mapper = o.portmap === 'none' ? null : (o.portmap ?? realPortMapper({ udp: o.udp, scheduler: o.scheduler, random: o.random, log: o.logger, bindAddress: o.bindAddress }));
     this.portmaps = new SessionPortMaps(mapper, o.logger);
   }
 

@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import type { RandomSource } from '../../src/clock/random.js';
 import type { Scheduler } from '../../src/clock/scheduler.js';
 import type { Logger } from '../../src/log/logger.js';
@@ -23,9 +24,11 @@ export type PortMapperFactory = (internalPort: number, onEvent: (event: PortMapE
 export type PortMapChoice = PortMapperFactory | 'none';
 
 /** The real mapper: the default gateway's NAT-PMP, PCP and UPnP IGD, over the runtime's UDP sockets and clock. */
-export function realPortMapper(rt: { udp: UdpSocketFactory; scheduler: Scheduler; random: RandomSource; log: Logger }): PortMapperFactory {
+export function realPortMapper(rt: { udp: UdpSocketFactory; scheduler: Scheduler; random: RandomSource; log: Logger; bindAddress?: string | undefined }): PortMapperFactory {
+  // A session socket bound to one address must be mapped for that address, not whichever faces the gateway.
+  const local = rt.bindAddress !== undefined && isIPv4(rt.bindAddress) && rt.bindAddress !== '0.0.0.0' ? { localAddress: rt.bindAddress } : {};
   return (internalPort, onEvent, prefer) =>
-    PortMapper.start({ internalPort, onEvent, udp: rt.udp, scheduler: rt.scheduler, random: rt.random, log: rt.log, ...(prefer ? { protocols: [prefer] } : {}) });
+    PortMapper.start({ internalPort, onEvent, udp: rt.udp, scheduler: rt.scheduler, random: rt.random, log: rt.log, ...local, ...(prefer ? { protocols: [prefer] } : {}) });
 }
 
 /** Releases still under way (process exit waits for them, bounded: see releasePortMappings). */
