@@ -42,9 +42,9 @@ const releasing = new Set<Promise<void>>();
 export async function releasePortMappings(timeoutMs: number): Promise<void> {
   if (releasing.size === 0) return;
   let timer: NodeJS.Timeout | undefined;
+  // Not unref'd: the caller's exit code comes after this wait, which must end even if nothing else keeps the process up.
   const timeout = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, timeoutMs);
-    timer.unref();
   });
   await Promise.race([Promise.allSettled([...releasing]).then(() => undefined), timeout]);
   clearTimeout(timer);
