@@ -43,9 +43,10 @@ export interface PlanOptions {
  * The same pure function runs on both peers with the same two inputs (swapped),
  * so both reach the same plan without another round trip.
  *
- * A router port mapping (a `mapped` candidate) changes only what would
- * otherwise be relayed, plus one rule: a side whose NAT maps each destination
- * to a random port and that has a mapping waits for the peer. Its own first
+ * A router port mapping (a `mapped` candidate) makes pairs that would
+ * otherwise relay direct, and adds one rule where the pair would relay or
+ * need birthday probing: a side whose NAT maps each destination to a random
+ * port and that has a mapping waits for the peer. Its own first
  * packets would leave through the router's ordinary masquerade (miniupnpd
  * adds no source-NAT for mapped ports), from a port nobody can predict, and
  * the conntrack entry they create for the peer's endpoint would collide with
