@@ -21,6 +21,9 @@ import { SERVICE_NAME } from '../src/control/messages.js';
  *   name = "nas"
  *   secret = "..."
  *   listen = "127.0.0.1:5000"
+ *
+ * `portmap = false` (top level, or in one [[provide]]/[[visit]]) stops xtcp
+ * sessions from asking the home router for a port mapping (--no-portmap).
  */
 const hostPort = z.string().regex(/^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT').refine((s) => !(Number(s.slice(s.lastIndexOf(':') + 1)) > 65535), 'port must be 0-65535');
 const mode = z.enum(['xtcp', 'stcp'], { message: 'mode must be "xtcp" (direct, relay fallback) or "stcp" (relay only)' });
@@ -32,6 +35,7 @@ export const ConfigFile = z.strictObject({
   token: z.string().min(1).optional(),
   log_format: z.enum(['text', 'json']).optional(),
   log_level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
+  portmap: z.boolean().optional(),
   rendezvous: z
     .strictObject({
       listen: hostPort,
@@ -41,10 +45,10 @@ export const ConfigFile = z.strictObject({
     })
     .optional(),
   provide: z
-    .array(z.strictObject({ name, secret, to: hostPort, mode: mode.optional(), server: hostPort.optional(), token: z.string().optional() }))
+    .array(z.strictObject({ name, secret, to: hostPort, mode: mode.optional(), portmap: z.boolean().optional(), server: hostPort.optional(), token: z.string().optional() }))
     .optional(),
   visit: z
-    .array(z.strictObject({ name, secret, listen: hostPort, mode: mode.optional(), relay: z.enum(['fallback', 'never']).optional(), server: hostPort.optional(), token: z.string().optional() }))
+    .array(z.strictObject({ name, secret, listen: hostPort, mode: mode.optional(), relay: z.enum(['fallback', 'never']).optional(), portmap: z.boolean().optional(), server: hostPort.optional(), token: z.string().optional() }))
     .optional(),
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;

@@ -111,7 +111,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     say(`  "NAS" HTTP file service on 127.0.0.1:${nasPort}`);
     start('rendezvous', ['rendezvous', '--listen', `127.0.0.1:${rvPort}`, '--token', token]);
     await waitFor((e) => e.proc === 'rendezvous' && e.event === 'listening', 'the rendezvous', 10_000);
-    const peerArgs = ['--server', `127.0.0.1:${rvPort}`, '--token', token, '--name', 'nas', '--secret', secret];
+    // Both peers share this host: a router port mapping would help nobody (and the demo stays off the LAN).
+    const peerArgs = ['--server', `127.0.0.1:${rvPort}`, '--token', token, '--name', 'nas', '--secret', secret, '--no-portmap'];
     start('provider', ['provide', ...peerArgs, '--to', `127.0.0.1:${nasPort}`]);
     await waitFor((e) => e.proc === 'provider' && e.event === 'registered', 'the provider to register', 10_000);
     start('visitor', ['visit', ...peerArgs, '--listen', `127.0.0.1:${visitPort}`]);

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { DirectConfig } from '../peer/direct-setup.js';
+import { releasePortMappings } from '../peer/direct-link.js';
 import { parseHostPort } from '../peer/endpoint-arg.js';
 import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
 import { Command, Option } from 'commander';
 import { BurrowError, isBurrowError } from '../src/errors.js';
+import { PORTMAP_TIMERS } from '../src/portmap/index.js';
 import { makeLogger, type LogFlags } from './logging.js';
 import { loadConfig } from './config.js';
 import { checkMode, required, runProvider, runRendezvous, runVisitor, type Running } from './run.js';
@@ -13,6 +15,8 @@ import { addNatCommand } from './nat.js';
 
 const EXIT_USAGE = 2;
 const EXIT_FATAL = 1;
+/** On exit, wait this long at most for routers to confirm released mappings (one release round trip, plus a map still under way). */
+const PORTMAP_RELEASE_ON_EXIT_MS = 2 * PORTMAP_TIMERS.releaseTimeoutMs;
 
 function secretFrom(opts: { secret?: string; secretFile?: string }): string {
   if (opts.secretFile) {
@@ -33,6 +37,8 @@ function supervise(parts: Running[], fatal: Promise<BurrowError>): Promise<numbe
       if (stopping) return;
       stopping = true;
       await Promise.allSettled(parts.map((p) => p.stop()));
+      // The sessions closed: give their router port mappings back before the process ends (bounded).
+      await releasePortMappings(PORTMAP_RELEASE_ON_EXIT_MS);
       resolve(code);
     };
     process.once('SIGINT', () => void stop(0));
@@ -66,6 +72,10 @@ const peerOptions = (cmd: Command): Command =>
     )
     .option('--no-birthday', 'xtcp: never use birthday probing (many sockets / random ports) against a symmetric NAT')
     .option('--no-lan', 'xtcp: do not offer this machine\'s interface addresses (e.g. when VPN interfaces make slow paths)')
+    .option(
+      '--no-portmap',
+      'xtcp: do not ask the home router (NAT-PMP, PCP, UPnP IGD) to map the session\'s UDP port. By default each session asks while it starts on the relay, offers a granted port to the peer first (it must still answer like any path) and gives it back on close and exit; a port behind another NAT (carrier NAT) is not offered',
+    )
     .option('--keepalive <seconds>', 'xtcp: keepalive interval on an idle direct path (NAT mappings expire)', (v) => Number(v), 15)
     .option('--stun <ip:port...>', 'xtcp: extra STUN servers for address discovery (the rendezvous\'s UDP port is always asked)')
     .option('--server-udp-port <port>', 'xtcp: the rendezvous\'s UDP (STUN) port, if not the same number as its TCP port', (v) => Number(v));
@@ -79,6 +89,7 @@ interface PeerFlags {
   mode: string;
   birthday: boolean;
   lan: boolean;
+  portmap: boolean;
   keepalive: number;
   stun?: string[];
   serverUdpPort?: number;
@@ -88,7 +99,7 @@ function directConfigFrom(opts: PeerFlags): DirectConfig {
   if (!Number.isFinite(opts.keepalive) || opts.keepalive < 1 || opts.keepalive > 3600) {
     throw new BurrowError('ERR_INVALID_ARGUMENT', `--keepalive must be 1-3600 seconds, got ${opts.keepalive}`);
   }
-  const cfg: DirectConfig = { options: { birthday: opts.birthday, hostCandidates: opts.lan, keepaliveMs: opts.keepalive * 1000 } };
+  const cfg: DirectConfig = { options: { birthday: opts.birthday, hostCandidates: opts.lan, keepaliveMs: opts.keepalive * 1000 }, portmap: opts.portmap };
   if (opts.serverUdpPort !== undefined) {
     if (!Number.isInteger(opts.serverUdpPort) || opts.serverUdpPort < 1 || opts.serverUdpPort > 65534) {
       throw new BurrowError('ERR_INVALID_ARGUMENT', `--server-udp-port must be 1-65534, got ${opts.serverUdpPort}`);
@@ -161,7 +172,15 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
     for (const p of cfg.provide ?? []) {
       parts.push(
         runProvider(
-          { server: (p.server ?? cfg.server)!, token: (p.token ?? cfg.token)!, name: p.name, secret: p.secret, to: p.to, mode: p.mode ?? PEER_DEFAULTS.mode },
+          {
+            server: (p.server ?? cfg.server)!,
+            token: (p.token ?? cfg.token)!,
+            name: p.name,
+            secret: p.secret,
+            to: p.to,
+            mode: p.mode ?? PEER_DEFAULTS.mode,
+            direct: { portmap: p.portmap ?? cfg.portmap ?? true },
+          },
           log.child({ component: 'provider' }),
           fatal.report,
         ),
@@ -178,6 +197,7 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
             listen: v.listen,
             mode: v.mode ?? PEER_DEFAULTS.mode,
             relay: v.relay ?? PEER_DEFAULTS.relay,
+            direct: { portmap: v.portmap ?? cfg.portmap ?? true },
           },
           log.child({ component: 'visitor' }),
           fatal.report,

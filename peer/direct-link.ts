@@ -28,12 +28,15 @@ import {
   type SessionNatInfo,
 } from '../src/punch/index.js';
 import { Attempt } from './direct/attempt.js';
+import { realPortMapper, type PortMapChoice } from './direct/attempt-portmap.js';
+import { SessionPortMaps } from './direct/session-portmaps.js';
 import { hostAddressesOf } from './direct/host-addresses.js';
 import { buildOffer, candidatesFor } from './direct/offer.js';
 import { DEFAULT_DIRECT, type DirectOptions, type ReflexiveDiscovery } from './direct/options.js';
 import { SocketErrorLog } from './direct/socket-error-log.js';
 
 export { DEFAULT_DIRECT, type DirectOptions, type DiscoveryResult, type ReflexiveDiscovery } from './direct/options.js';
+export { releasePortMappings, type PortMapChoice, type PortMapperFactory, type SessionPortMapper } from './direct/attempt-portmap.js';
 
 export interface DirectLinkOptions {
   connId: string;
@@ -52,6 +55,12 @@ export interface DirectLinkOptions {
   hostAddresses?: () => string[];
   /** Address to bind the session socket to (default: any). */
   bindAddress?: string;
+  /**
+   * Ask the home router to map each attempt's session socket (NAT-PMP, PCP,
+   * UPnP IGD) and offer the mapping as a `mapped` candidate. Default: the
+   * real PortMapper over `udp`; 'none' never asks (in-process runs, --no-portmap).
+   */
+  portmap?: PortMapChoice;
 }
 
 /**
@@ -78,6 +87,7 @@ export class DirectLink extends EventEmitter {
   private readonly errors: SocketErrorLog;
   private attempt: Attempt | null = null;
   private locked: LockedPath | null = null;
+  private readonly portmaps: SessionPortMaps;
   private timer: TimerHandle | null = null;
   private timerAt = Infinity;
   private onGiveUp: ((reason: string) => void) | null = null;
@@ -94,6 +104,8 @@ export class DirectLink extends EventEmitter {
     this.startedAt = o.scheduler.now();
     this.machine = new AttemptMachine({ role: o.role, startDelayMs: this.opts.startDelayMs, keepaliveMs: this.opts.keepaliveMs });
     this.errors = new SocketErrorLog(o.logger);
+    const mapper = o.portmap === 'none' ? null : (o.portmap ?? realPortMapper({ udp: o.udp, scheduler: o.scheduler, random: o.random, log: o.logger, bindAddress: o.bindAddress }));
+    this.portmaps = new SessionPortMaps(mapper, o.logger);
   }
 
   get directPath(): UdpPath | null {
@@ -156,6 +168,7 @@ export class DirectLink extends EventEmitter {
     this.dropAttempt();
     this.locked?.close();
     this.locked = null;
+    this.portmaps.close();
     this.removeAllListeners();
   }
 
@@ -221,13 +234,21 @@ export class DirectLink extends EventEmitter {
     });
     this.attempt = state;
     state.add(socket);
+    const openedAt = this.o.scheduler.now();
+    const port = socket.localEndpoint().port;
+    // The router is asked while discovery runs; the offer waits for it only briefly (DIRECT_TIMERS.portmapGraceMs).
+    state.portmap = this.portmaps.start(n, port);
     const found = await this.o.discovery.discover(socket, (h) => state.routeStun(h));
+    if (this.closed || this.attempt !== state) return;
+    await state.portmap?.settledBy(this.o.scheduler, openedAt + DIRECT_TIMERS.portmapGraceMs);
     if (this.closed || this.attempt !== state) return;
     state.nat = found.nat;
     state.hops = found.hops;
     if (found.reason !== undefined) this.log.warn('direct-unavailable', { reason: found.reason });
     const hosts = this.opts.hostCandidates ? this.hostAddresses(socket) : [];
-    const candidates = candidatesFor(found, hosts, socket.localEndpoint().port);
+    const mapped = found.nat.udp ? (state.portmap?.offer() ?? null) : null;
+    state.offeredMapped = mapped !== null;
+    const candidates = candidatesFor(found, hosts, port, mapped);
     this.log.debug('candidates', { attempt: n, candidates: candidates.map((c) => `${c.kind} ${c.address}:${c.port}`).join(', '), nat: found.detail });
     const sent = this.o.sendControl(buildOffer(this.o.connId, n, found, candidates));
     this.machine.offered(n, sent, this.o.scheduler.now());
@@ -249,8 +270,13 @@ export class DirectLink extends EventEmitter {
     const remoteNat: SessionNatInfo = peerNat
       ? { udp: peerNat.udp, mapping: peerNat.mapping, allocation: peerNat.allocation, ...(peerNat.step !== undefined ? { step: peerNat.step } : {}) }
       : { udp: true, mapping: 'unknown', allocation: 'unknown' };
-    const plan = planPunch(state.nat, remoteNat, { birthday: this.opts.birthday });
-    if (!plan.direct) return this.attemptFailed(state, plan.reason, '', true);
+    const plan = planPunch(state.nat, remoteNat, {
+      birthday: this.opts.birthday,
+      mapped: { local: state.offeredMapped, remote: m.candidates.some((c) => c.kind === 'mapped') },
+      localLeads: this.o.role === 'initiator',
+    });
+    // Hopeless unless our router may still map (or mapped after the offer): the next attempt offers that.
+    if (!plan.direct) return this.attemptFailed(state, plan.reason, '', state.portmap?.mayMapLater !== true);
     const startAt = this.o.scheduler.now() + m.startInMs;
     let birthday: BirthdayRole | null = null;
     if (plan.birthday?.hard === 'local') {
@@ -282,6 +308,7 @@ export class DirectLink extends EventEmitter {
       lanGraceMs: DIRECT_TIMERS.lanGraceMs,
       localHosts: this.hostAddresses(session),
       birthday,
+      awaitPeer: plan.awaitPeer === true,
     });
     this.log.info('punch-start', {
       attempt: m.attempt,
@@ -304,8 +331,11 @@ export class DirectLink extends EventEmitter {
     if (lock === null) return;
     this.attempt = null;
     // Keep only the socket that won; its NAT mapping is the path.
-    const socket = state.release(found.socket);
-    if (socket === undefined) return;
+    const { socket, portmap } = state.release(found.socket);
+    if (socket === undefined) {
+      portmap?.close();
+      return;
+    }
     const old = this.locked;
     const locked = new LockedPath({
       socket,
@@ -331,6 +361,7 @@ export class DirectLink extends EventEmitter {
     // After a loss, what is in flight died with the old path: resend it here now.
     this.o.session.setPath(locked.path, { previousDied: lock.previousDied });
     old?.close();
+    this.portmaps.pathOn(portmap);
     this.log.info('direct-up', {
       path: describeCandidate({ kind: found.kind, ...found.remote }),
       remote: `${found.remote.address}:${found.remote.port}`,
@@ -348,6 +379,7 @@ export class DirectLink extends EventEmitter {
     const dead = this.locked;
     this.locked = null;
     dead?.close();
+    this.portmaps.pathGone();
     if (this.relay !== null) this.o.session.setPath(this.relay, { previousDied: true });
     this.log.warn('direct-lost', { reason, fallback: this.relay ? 'relay' : 'none' });
     this.emit('lost', reason);

@@ -4,7 +4,7 @@ import type { Runtime } from '../src/net/runtime.js';
 import type { Role } from '../src/role.js';
 import type { UdpEndpoint } from '../src/net/udp-socket.js';
 import type { TunnelSession } from '../src/session/index.js';
-import { DirectLink, type DirectOptions } from './direct-link.js';
+import { DirectLink, type DirectOptions, type PortMapperFactory } from './direct-link.js';
 import { RendezvousDiscovery, dnsResolveIpv4, type ResolveIpv4 } from './direct/rendezvous-discovery.js';
 import type { HostPort } from './endpoint-arg.js';
 
@@ -19,6 +19,14 @@ export interface DirectConfig {
   hostAddresses?: () => string[];
   /** Bind session sockets to this address (default: any). */
   bindAddress?: string;
+  /**
+   * Ask the home router for a port mapping of each session socket (NAT-PMP,
+   * PCP, UPnP IGD) and offer it as a `mapped` candidate: true = the real
+   * mapper, or a mapper of your own. Off unless asked for (the CLI asks by
+   * default; `--no-portmap` turns it off), so embedded and in-process runs
+   * never talk to a router.
+   */
+  portmap?: boolean | PortMapperFactory;
 }
 
 export async function createDirectLink(args: {
@@ -56,5 +64,7 @@ export async function createDirectLink(args: {
     ...(config.options ? { options: config.options } : {}),
     ...(config.hostAddresses ? { hostAddresses: config.hostAddresses } : {}),
     ...(config.bindAddress ? { bindAddress: config.bindAddress } : {}),
+    // true: DirectLink's default, the real mapper.
+    ...(config.portmap === true ? {} : { portmap: config.portmap === undefined || config.portmap === false ? 'none' : config.portmap }),
   });
 }

@@ -1,6 +1,7 @@
 import type { UdpEndpoint, UdpSocket } from '../../src/net/udp-socket.js';
 import { ProbeType, type ProbeCodec, type PunchRunner, type SessionNatInfo } from '../../src/punch/index.js';
 import { PacketKind, looksLikeStun } from '../../src/wire/packet-kind.js';
+import type { AttemptPortMap } from './attempt-portmap.js';
 
 export type StunHandler = (data: Buffer, from: UdpEndpoint) => boolean;
 
@@ -23,6 +24,10 @@ export class Attempt {
   nat: SessionNatInfo | null = null;
   hops: number | null = null;
   runner: PunchRunner | null = null;
+  /** The router port mapping of the session socket (null: not asked for). */
+  portmap: AttemptPortMap | null = null;
+  /** This attempt offered a mapped candidate. */
+  offeredMapped = false;
   private stun: StunHandler | null = null;
 
   constructor(
@@ -43,19 +48,31 @@ export class Attempt {
     this.stun = handler;
   }
 
-  /** Hands socket `keep` over (it won the punch) and closes the others. */
-  release(keep: number): UdpSocket | undefined {
+  /**
+   * Hands socket `keep` over (it won the punch) and closes the others. The
+   * port mapping goes with the session socket (returned, to be released with
+   * the path), or is released here when another socket won.
+   */
+  release(keep: number): { socket: UdpSocket | undefined; portmap: AttemptPortMap | null } {
     const kept = this.sockets[keep];
+    let portmap = this.portmap;
+    this.portmap = null;
+    if (keep !== 0) {
+      portmap?.close();
+      portmap = null;
+    }
     this.sockets.forEach((s, i) => {
       if (i !== keep) s.close();
     });
     this.sockets.length = 0;
-    return kept;
+    return { socket: kept, portmap };
   }
 
   close(reason: string): void {
     this.runner?.stop(reason);
     for (const s of this.sockets) s.close();
+    this.portmap?.retire();
+    this.portmap = null;
   }
 
   private route(index: number, socket: UdpSocket, data: Buffer, from: UdpEndpoint): void {

@@ -7,9 +7,14 @@ const PREDICTED_PORTS = 8;
 
 const UDP_BLOCKED = 'UDP is blocked here: no STUN answer from the rendezvous over UDP';
 
-/** The candidates one attempt's socket offers: host addresses, the server-reflexive one, predicted ports. */
-export function candidatesFor(found: DiscoveryResult, hostAddresses: readonly string[], port: number): Candidate[] {
+/**
+ * The candidates one attempt's socket offers: the router's port mapping
+ * (first: the peer probes it first), host addresses, the server-reflexive
+ * one, predicted ports.
+ */
+export function candidatesFor(found: DiscoveryResult, hostAddresses: readonly string[], port: number, mapped: Candidate | null = null): Candidate[] {
   const candidates: Candidate[] = [];
+  if (mapped !== null) candidates.push(mapped);
   for (const address of hostAddresses) candidates.push({ kind: 'host', address, port });
   if (found.srflx) candidates.push({ kind: 'srflx', ...found.srflx });
   if (found.srflx && found.nat.mapping === 'dependent' && found.nat.allocation === 'sequential' && found.nat.step) {

@@ -29,7 +29,7 @@ export const PeerRole = z.enum(['provider', 'visitor']);
 /** A UDP candidate for hole punching (see src/punch/candidate.ts). */
 const ipAddress = z.string().max(45).refine((s) => isIP(s) !== 0, 'must be an IP address');
 export const CandidateMessage = z.strictObject({
-  kind: z.enum(['host', 'srflx', 'predicted', 'prflx']),
+  kind: z.enum(['host', 'srflx', 'predicted', 'prflx', 'mapped']),
   address: ipAddress,
   port: z.number().int().min(1).max(65535),
 });

@@ -36,6 +36,12 @@
  *  - stunTimeout / stunRto: per STUN request; hop probes get one send each.
  *  - stunSettleMax  after the main answers, wait min(this, 20 ms + rtt) for
  *                   the hop probes and extra servers that can still answer.
+ *  - portmapGrace   the router port mapper starts with discovery; the offer
+ *                   waits for its verdict at most this long after the
+ *                   attempt's socket opened (no router answering costs a
+ *                   session at most this much; a mapping granted later is
+ *                   offered on the next attempt). The relay carries the
+ *                   session meanwhile.
  */
 export const DIRECT_TIMERS = {
   startDelayMs: 0,
@@ -60,6 +66,8 @@ export const DIRECT_TIMERS = {
   stunTimeoutMs: 1500,
   stunRtoMs: 250,
   stunSettleMaxMs: 200,
+
+  portmapGraceMs: 300,
 } as const;
 
 /** How long a path that stops answering lives on after the first unanswered send. */

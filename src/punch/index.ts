@@ -3,7 +3,7 @@ export { ProbeType, PROBE_LENGTH, decodeProbe, encodeProbe, type ProbePacket } f
 export { ProbeCodec, type RandomBytes } from './probe-codec.js';
 export { PunchTimeline, type TimelineEntry } from './timeline.js';
 export { normaliseCandidates, describeCandidate, CANDIDATE_PRIORITY, type Candidate, type CandidateKind } from './candidate.js';
-export { planPunch, type SessionNatInfo, type PunchStrategy } from './nat-plan.js';
+export { planPunch, type SessionNatInfo, type PunchStrategy, type PlanOptions } from './nat-plan.js';
 export {
   PunchSession,
   type PunchSessionOptions,

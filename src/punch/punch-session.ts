@@ -57,6 +57,12 @@ export interface PunchSessionOptions {
   maxCandidates?: number;
   maxPeerReflexive?: number;
   birthday?: BirthdayRole | null;
+  /**
+   * Send nothing unsolicited from the session socket (no primes, no probe
+   * rounds): only answer probes and probe back where they came from. For a
+   * side that waits at its router port mapping (see planPunch).
+   */
+  awaitPeer?: boolean;
 }
 
 export type PunchState = 'waiting' | 'punching' | 'locked' | 'failed';
@@ -141,6 +147,7 @@ export class PunchSession {
   private birthdayNonce: Buffer | null = null;
   private birthdaySprayStartedAt = 0;
   private readonly birthdayPorts = new Set<number>();
+  private readonly awaitPeer: boolean;
 
   constructor(opts: PunchSessionOptions) {
     this.codec = opts.codec;
@@ -158,6 +165,7 @@ export class PunchSession {
     this.afterLockProbes = opts.afterLockProbes ?? 3;
     this.nextRoundAt = this.startAt + (this.primeTtl > 0 ? this.probeLeadMs : 0);
     this.birthday = opts.birthday ?? null;
+    this.awaitPeer = opts.awaitPeer === true;
     this.birthdayNextAt = this.birthday ? this.startAt + this.birthday.startAfterMs : Infinity;
     if (this.birthday?.role === 'easy') this.birthdayLeft = this.birthday.probes;
     const local = opts.localHosts ?? [];
@@ -235,8 +243,8 @@ export class PunchSession {
 
   private begin(now: number): void {
     this.state = 'punching';
-    this.timeline.record(now, 'start', undefined, `${this.candidates.length} candidates`);
-    if (this.primeTtl > 0) {
+    this.timeline.record(now, 'start', undefined, `${this.candidates.length} candidates${this.awaitPeer ? ', waiting for the peer at our port mapping' : ''}`);
+    if (this.primeTtl > 0 && !this.awaitPeer) {
       for (const c of this.candidates) {
         if (c.kind === 'host') continue;
         for (let i = 0; i < this.primeCount; i++) this.sendPrime(now, 0, c);
@@ -246,6 +254,7 @@ export class PunchSession {
   }
 
   private probeRound(now: number): void {
+    if (this.awaitPeer) return;
     for (const c of this.candidates) this.sendProbe(now, 0, c, c.kind);
   }
 

@@ -131,6 +131,17 @@ describe('loadConfig: errors are ERR_CONFIG with a useful message', () => {
     configError(file('server = "x:1"\ntoken = "t"\n[[visit]]\nname="a"\nsecret="s"\nlisten=":1"\nrelay="sometimes"\n'), /visit\.0\.relay/);
   });
 
+  it('portmap: a boolean at the top or per service; anything else is named', () => {
+    const cfg = loadConfig(
+      file('server = "x:1"\ntoken = "t"\nportmap = false\n[[visit]]\nname="a"\nsecret="s"\nlisten=":1"\nportmap = true\n[[provide]]\nname="b"\nsecret="s"\nto=":2"\n'),
+    );
+    assert.equal(cfg.portmap, false);
+    assert.equal(cfg.visit?.[0]?.portmap, true);
+    assert.equal(cfg.provide?.[0]?.portmap, undefined);
+    configError(file('server = "x:1"\ntoken = "t"\nportmap = "no"\n[[visit]]\nname="a"\nsecret="s"\nlisten=":1"\n'), /portmap/);
+    configError(file('server = "x:1"\ntoken = "t"\n[[provide]]\nname="b"\nsecret="s"\nto=":2"\nportmap = 0\n'), /provide\.0\.portmap/);
+  });
+
   it('an unknown top-level key is named', () => {
     configError(file('sever = "x:1"\ntoken = "t"\n[[visit]]\nname="a"\nsecret="s"\nlisten=":1"\n'), /Unrecognized key/, /sever/);
   });

@@ -9,9 +9,10 @@ import type { ClientMessage, ServerMessage } from '../../src/control/index.js';
 import type { DatagramPath } from '../../src/path/datagram-path.js';
 import { Logger } from '../../src/log/logger.js';
 import type { UdpEndpoint, UdpMessageHandler, UdpSocket } from '../../src/net/udp-socket.js';
-import { DirectLink, type ReflexiveDiscovery } from '../../peer/direct-link.js';
+import { DirectLink, type PortMapChoice, type ReflexiveDiscovery } from '../../peer/direct-link.js';
+import type { SessionNatInfo } from '../../src/punch/index.js';
 import { SeededRandom } from '../../netsim/random.js';
-import { buildTopology, type Topology, type VirtualHost } from '../../netsim/virtual/index.js';
+import { buildTopology, type NatSpec, type Site, type Topology, type VirtualHost, type VirtualNat } from '../../netsim/virtual/index.js';
 
 import type { Role } from '../../src/role.js';
 
@@ -70,8 +71,11 @@ export interface Lab {
   responder: Peer;
   logs: LogLine[];
   relay: DatagramPath;
-  /** The stand-in rendezvous: set controlUp = false to refuse offers. */
-  broker: { controlUp: boolean };
+  /** The stand-in rendezvous: set controlUp = false to refuse offers; every offer it got, with the time. */
+  broker: { controlUp: boolean; readonly offers: { role: Role; at: number; m: Extract<ClientMessage, { type: 'offer' }> }[] };
+  /** Each peer's host, and its NAT (null: on the core). */
+  host: Record<Role, VirtualHost>;
+  nat: Record<Role, VirtualNat | null>;
   events(role: Role, event: string): LogLine[];
   close(): void;
 }
@@ -91,17 +95,19 @@ const noNat: ReflexiveDiscovery = {
  * candidates and a start 50 ms out (messages take 5 ms).
  */
 class Broker {
-  private readonly offers = new Map<number, Partial<Record<Role, Extract<ClientMessage, { type: 'offer' }>>>>();
+  private readonly byAttempt = new Map<number, Partial<Record<Role, Extract<ClientMessage, { type: 'offer' }>>>>();
   readonly links: Partial<Record<Role, DirectLink>> = {};
+  readonly offers: { role: Role; at: number; m: Extract<ClientMessage, { type: 'offer' }> }[] = [];
   controlUp = true;
   constructor(private readonly topo: Topology) {}
 
   send(role: Role, m: ClientMessage): boolean {
     if (!this.controlUp) return false;
     if (m.type !== 'offer') return true;
-    const entry = this.offers.get(m.attempt) ?? {};
+    this.offers.push({ role, at: this.topo.scheduler.now(), m });
+    const entry = this.byAttempt.get(m.attempt) ?? {};
     entry[role] = m;
-    this.offers.set(m.attempt, entry);
+    this.byAttempt.set(m.attempt, entry);
     if (role === 'initiator' && entry.responder === undefined) {
       this.deliver('responder', { type: 'punch-request', connId: m.connId, attempt: m.attempt });
     }
@@ -122,14 +128,45 @@ class Broker {
   }
 }
 
-export function startLab(seed = 1, options: { startDelayMs?: number } = {}): Lab {
-  const topo = buildTopology({ seed, recordTrace: false, sites: [{ name: 'a', nat: null, hosts: 2 }] });
+/**
+ * Discovery as a STUN server behind `site`'s NAT would report it: the NAT's
+ * behaviour as given and its public address (the port is the socket's: right
+ * for a port-preserving NAT, useless for a random one, as in reality).
+ */
+function scriptedDiscovery(site: Site, info: SessionNatInfo): ReflexiveDiscovery {
+  return {
+    async discover(socket) {
+      return { srflx: { address: site.publicAddress, port: socket.localEndpoint().port }, nat: info, detail: 'scripted (test)', hops: 2 };
+    },
+  };
+}
+
+export interface LabOptions {
+  startDelayMs?: number;
+  /** Each peer behind its own NAT, with what its discovery reports (default: both on one site without NAT). */
+  nats?: Record<Role, { nat: NatSpec; info: SessionNatInfo }>;
+  /** Each peer's router port mapper (default 'none'). */
+  portmap?: Partial<Record<Role, PortMapChoice>>;
+}
+
+export function startLab(seed = 1, options: LabOptions = {}): Lab {
+  const nats = options.nats;
+  const topo = buildTopology({
+    seed,
+    recordTrace: false,
+    sites: nats
+      ? [
+          { name: 'a', nat: nats.initiator.nat },
+          { name: 'b', nat: nats.responder.nat },
+        ]
+      : [{ name: 'a', nat: null, hosts: 2 }],
+  });
   const rng = new SeededRandom(seed ^ 0x51);
   const random = { bytes: (n: number) => rng.bytes(n), next: () => rng.next() };
   const sessionKey = randomBytes(32);
   const logs: LogLine[] = [];
   const broker = new Broker(topo);
-  const mk = (role: Role, host: VirtualHost): Peer => {
+  const mk = (role: Role, host: VirtualHost, discovery: ReflexiveDiscovery): Peer => {
     const logger = new Logger({
       level: 'debug',
       format: 'json',
@@ -157,19 +194,22 @@ export function startLab(seed = 1, options: { startDelayMs?: number } = {}): Lab
       },
       scheduler: topo.scheduler,
       random,
-      discovery: noNat,
+      discovery,
       sendControl: (m) => broker.send(role, m),
       logger,
       hostAddresses: () => [host.address],
+      portmap: options.portmap?.[role] ?? 'none',
       ...(role === 'initiator' && options.startDelayMs !== undefined ? { options: { startDelayMs: options.startDelayMs } } : {}),
     });
     link.relay = fakeRelay;
     broker.links[role] = link;
     return { link, sockets, paths };
   };
-  const site = topo.site('a');
-  const initiator = mk('initiator', site.hosts[0]!);
-  const responder = mk('responder', site.hosts[1]!);
+  const a = topo.site('a');
+  const b = nats ? topo.site('b') : a;
+  const host: Record<Role, VirtualHost> = { initiator: a.hosts[0]!, responder: nats ? b.hosts[0]! : a.hosts[1]! };
+  const initiator = mk('initiator', host.initiator, nats ? scriptedDiscovery(a, nats.initiator.info) : noNat);
+  const responder = mk('responder', host.responder, nats ? scriptedDiscovery(b, nats.responder.info) : noNat);
   return {
     topo,
     initiator,
@@ -177,6 +217,8 @@ export function startLab(seed = 1, options: { startDelayMs?: number } = {}): Lab
     logs,
     relay: fakeRelay,
     broker,
+    host,
+    nat: { initiator: a.nat, responder: nats ? b.nat : null },
     events: (role, event) => logs.filter((l) => l.role === role && l.event === event),
     close() {
       initiator.link.close();
