@@ -19,6 +19,7 @@ import { portMappingReport, skippedPortMapping } from '../src/nat/portmap-report
 import type { BehaviourResult, Ipv6Report, NatCheckReport, NatReport, PortMappingReport } from '../src/nat/report.js';
 import { NAT_CHECK_TIMERS } from '../src/nat/timers.js';
 import { PROTOCOL_NAMES } from '../src/portmap/mapper-core.js';
+import { portmapAllowed } from './portmap-switch.js';
 import { parseHostPort } from '../peer/endpoint-arg.js';
 
 /** A report was made. */
@@ -132,7 +133,7 @@ export async function runNat(opts: NatOptions, write: (text: string) => void): P
       openSocket: (address) => bindUdpSocket({ address, ...socketOpts }),
       timeoutMs: Math.min(opts.timeout, NAT_CHECK_TIMERS.ipv6ProbeMs),
     }),
-    opts.portmap === false ? Promise.resolve(null) : probePortMapping(opts.gateway !== undefined ? { gateway: opts.gateway } : {}),
+    !portmapAllowed(opts.portmap !== false) ? Promise.resolve(null) : probePortMapping(opts.gateway !== undefined ? { gateway: opts.gateway } : {}),
   ] as const);
   const stunPublic = report.mapped !== null && isIPv4(report.mapped.address) ? report.mapped.address : null;
   const full: NatCheckReport = {
@@ -264,7 +265,7 @@ const PORTMAP_STATUS: Record<PortMappingReport['status'], string> = {
   'no-router': 'no router answered',
   'no-gateway': 'no gateway',
   timeout: 'no verdict in time',
-  skipped: 'not tested (--no-portmap)',
+  skipped: 'not tested (--no-portmap or BURROW_PORTMAP=off)',
 };
 
 /** The port-mapping section for a terminal. */

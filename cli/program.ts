@@ -7,6 +7,7 @@ import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
 import { Command, Option } from 'commander';
 import { BurrowError, isBurrowError } from '../src/errors.js';
 import { PORTMAP_TIMERS } from '../src/portmap/index.js';
+import { portmapAllowed } from './portmap-switch.js';
 import { makeLogger, type LogFlags } from './logging.js';
 import { loadConfig } from './config.js';
 import { checkMode, required, runProvider, runRendezvous, runVisitor, type Running } from './run.js';
@@ -74,7 +75,7 @@ const peerOptions = (cmd: Command): Command =>
     .option('--no-lan', 'xtcp: do not offer this machine\'s interface addresses (e.g. when VPN interfaces make slow paths)')
     .option(
       '--no-portmap',
-      'xtcp: do not ask the home router (NAT-PMP, PCP, UPnP IGD) to map the session\'s UDP port. By default each session asks while it starts on the relay, offers a granted port to the peer first (it must still answer like any path) and gives it back on close and exit; a port behind another NAT (carrier NAT) is not offered',
+      'xtcp: do not ask the home router (NAT-PMP, PCP, UPnP IGD) to map the session\'s UDP port. By default each session asks while it starts on the relay, offers a granted port to the peer first (it must still answer like any path) and gives it back on close and exit; a port behind another NAT (carrier NAT) is not offered. BURROW_PORTMAP=off in the environment turns it off for every command',
     )
     .option('--keepalive <seconds>', 'xtcp: keepalive interval on an idle direct path (NAT mappings expire)', (v) => Number(v), 15)
     .option('--stun <ip:port...>', 'xtcp: extra STUN servers for address discovery (the rendezvous\'s UDP port is always asked)')
@@ -99,7 +100,7 @@ function directConfigFrom(opts: PeerFlags): DirectConfig {
   if (!Number.isFinite(opts.keepalive) || opts.keepalive < 1 || opts.keepalive > 3600) {
     throw new BurrowError('ERR_INVALID_ARGUMENT', `--keepalive must be 1-3600 seconds, got ${opts.keepalive}`);
   }
-  const cfg: DirectConfig = { options: { birthday: opts.birthday, hostCandidates: opts.lan, keepaliveMs: opts.keepalive * 1000 }, portmap: opts.portmap };
+  const cfg: DirectConfig = { options: { birthday: opts.birthday, hostCandidates: opts.lan, keepaliveMs: opts.keepalive * 1000 }, portmap: portmapAllowed(opts.portmap) };
   if (opts.serverUdpPort !== undefined) {
     if (!Number.isInteger(opts.serverUdpPort) || opts.serverUdpPort < 1 || opts.serverUdpPort > 65534) {
       throw new BurrowError('ERR_INVALID_ARGUMENT', `--server-udp-port must be 1-65534, got ${opts.serverUdpPort}`);
@@ -179,7 +180,7 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
             secret: p.secret,
             to: p.to,
             mode: p.mode ?? PEER_DEFAULTS.mode,
-            direct: { portmap: p.portmap ?? cfg.portmap ?? true },
+            direct: { portmap: portmapAllowed(p.portmap ?? cfg.portmap ?? true) },
           },
           log.child({ component: 'provider' }),
           fatal.report,
@@ -197,7 +198,7 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
             listen: v.listen,
             mode: v.mode ?? PEER_DEFAULTS.mode,
             relay: v.relay ?? PEER_DEFAULTS.relay,
-            direct: { portmap: v.portmap ?? cfg.portmap ?? true },
+            direct: { portmap: portmapAllowed(v.portmap ?? cfg.portmap ?? true) },
           },
           log.child({ component: 'visitor' }),
           fatal.report,

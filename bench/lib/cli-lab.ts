@@ -9,7 +9,11 @@ const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 const CLI = fileURLToPath(new URL(`../../bin/burrow${ext}`, import.meta.url));
 
 function start(args: string[], readyEvent: string, procs: ChildProcess[]): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, [...process.execArgv, CLI, ...args, '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [...process.execArgv, CLI, ...args, '--log-format', 'json'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    // Peers on loopback never ask the machine's real router for a mapping.
+    env: { ...process.env, BURROW_PORTMAP: 'off' },
+  });
   procs.push(proc);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${args[0]} not ready in 15 s`)), 15_000);

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Logger } from '../../src/log/logger.js';
-import { VirtualScheduler } from '../../netsim/virtual-scheduler.js';
+import { VirtualScheduler } from '../../netsim/virtual/scheduler.js';
 import { AttemptPortMap, releasePortMappings, type PortMapperFactory } from '../../peer/direct/attempt-portmap.js';
 
 function memoryLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {

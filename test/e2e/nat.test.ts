@@ -42,8 +42,10 @@ async function canBind(address: string): Promise<boolean> {
  * default gateway: off unless the test names a gateway (127.0.0.1) itself.
  */
 async function burrowNat(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const portmap = args.includes('--gateway') ? [] : ['--no-portmap'];
-  const p = group.spawn('nat', ['nat', ...args, ...portmap], { json: false });
+  const named = args.includes('--gateway');
+  const portmap = named ? [] : ['--no-portmap'];
+  // The harness sets BURROW_PORTMAP=off for every process; a named loopback gateway may be asked.
+  const p = group.spawn('nat', ['nat', ...args, ...portmap], { json: false, ...(named ? { env: { BURROW_PORTMAP: 'on' } } : {}) });
   const code = await p.waitExit(30_000);
   return { code, stdout: p.stdout, stderr: p.stderrText.join('\n') };
 }

@@ -110,7 +110,8 @@ export class ProcessGroup {
     const json = opts.json ?? true;
     const proc = spawn(process.execPath, [...process.execArgv, CLI, ...args, ...(json ? ['--log-format', 'json'] : [])], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, BURROW_TOKEN: '', BURROW_SECRET: '', BURROW_SERVER: '', ...opts.env },
+      // BURROW_PORTMAP=off: peers on loopback never ask the machine's real router for a mapping.
+      env: { ...process.env, BURROW_TOKEN: '', BURROW_SECRET: '', BURROW_SERVER: '', BURROW_PORTMAP: 'off', ...opts.env },
     });
     const p = new BurrowProcess(name, proc);
     this.procs.push(p);
