@@ -33,8 +33,9 @@ export async function udpListen(
   node: LabNode,
   port: number,
   waitMs: number,
+  family: 4 | 6 = 4,
 ): Promise<{ result: () => Promise<UdpDatagram[]> }> {
-  const p = lab.spawn(node, process.execPath, ['-e', PROBE_SOURCE, 'udp-listen', String(port), String(waitMs)]);
+  const p = lab.spawn(node, process.execPath, ['-e', PROBE_SOURCE, 'udp-listen', String(port), String(waitMs), ...(family === 6 ? ['6'] : [])]);
   await p.waitFor(/"ready":true/, 5000);
   return {
     result: async () => {
