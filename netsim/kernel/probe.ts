@@ -4,7 +4,7 @@
  * entries. Each mode prints one JSON line per event and a final JSON result.
  * Every mode ends on its own after a bounded time.
  *
- *   udp-echo  BIND_IP PORT LIFETIME_MS        reply "ECHO ip:port" to every datagram
+ *   udp-echo  BIND_IP PORT LIFETIME_MS        reply "ECHO ip:port" to every datagram (lifetime ≤ 10 min)
  *   udp-send  BIND_PORT DST_IP DST_PORT COUNT INTERVAL_MS WAIT_MS [TTL]
  *   udp-listen BIND_PORT WAIT_MS [FAMILY]     collect datagrams, then report them (FAMILY 4 or 6, default 4)
  *
@@ -20,8 +20,11 @@ const [mode, ...a] = process.argv.slice(1);
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const num = (s) => { const n = Number(s); if (!Number.isFinite(n)) { throw new Error('bad number ' + s); } return n; };
 const MAX_MS = 60000;
+// Echo servers live as long as a test file needs them (a loaded machine stretches a file
+// past a minute); the lab kills them on close() anyway.
+const MAX_LIFE_MS = 600000;
 const sock = (v6) => dgram.createSocket(v6 ? { type: 'udp6', reuseAddr: true, ipv6Only: true } : { type: 'udp4', reuseAddr: true });
-const life = (ms) => setTimeout(() => process.exit(0), Math.min(num(ms), MAX_MS));
+const life = (ms) => setTimeout(() => process.exit(0), Math.min(num(ms), MAX_LIFE_MS));
 if (mode === 'udp-echo') {
   const s = sock(a[0].includes(':'));
   s.on('message', (m, r) => { s.send('ECHO ' + r.address + ':' + r.port + ' ' + m.toString().slice(0, 200), r.port, r.address); });
