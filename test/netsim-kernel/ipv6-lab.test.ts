@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import {
   Lab,
   NETNS_ETC,
@@ -179,4 +180,20 @@ test('closeSync (the exit path) and sweepStale also remove /etc/netns files', { 
   assert.ok(!existsSync(`${NETNS_ETC}/${stale}`));
   // The live lab's files are left alone.
   assert.ok(existsSync(`${NETNS_ETC}/${host0(a).ns}/hosts`));
+});
+
+const here = fileURLToPath(import.meta.url);
+const crashChild = here.replace(/ipv6-lab\.test\.(ts|js)$/, 'ipv6-crash-child.$1');
+const crashCmd = here.endsWith('.ts') ? ['--import', 'tsx', crashChild] : [crashChild];
+
+test('a run that dies of an uncaught error with the lab open leaves no namespace and no /etc/netns file', { skip: skip ?? (!existsSync(crashChild) && 'helper script missing') }, async () => {
+  const r = spawnSync(process.execPath, crashCmd, { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 1, `the child failed as planned (stderr: ${r.stderr.slice(-300)})`);
+  assert.match(r.stderr, /simulated test failure/);
+  const made = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as { runId?: string; namespaces?: string[] };
+  assert.ok(made.runId && made.namespaces && made.namespaces.length >= 5, `child reported its lab: ${r.stdout}`);
+  const left = (await listNamespaces()).filter((n) => n.includes(`-${made.runId}-`));
+  for (const ns of left) spawnSync('ip', ['netns', 'del', ns]); // do not cascade into later runs
+  assert.deepEqual(left, [], 'no namespace of the dead run is left');
+  for (const ns of made.namespaces) assert.ok(!existsSync(`${NETNS_ETC}/${ns}`), `${NETNS_ETC}/${ns} removed`);
 });
