@@ -154,6 +154,12 @@ test('the lab name resolves to the server\'s IPv4 and IPv6 address inside a host
   assert.ok(addrs.has(lab.server.ip), `A record: ${r.stdout}`);
   assert.ok(addrs.has(ip6(lab.server)), `AAAA record: ${r.stdout}`);
   assert.ok(existsSync(`${NETNS_ETC}/${h.ns}/hosts`));
+  // Node's resolver (what a peer's net.connect uses) sees both families too, also on a v6-only host.
+  const lookup = `require('node:dns').lookup(process.argv[1], { all: true }, (e, a) => { console.log(JSON.stringify(e ? { error: e.code } : a.map((x) => x.address).sort())); })`;
+  for (const node of [h, host0(v6only)]) {
+    const n = await lab.exec(node, process.execPath, ['-e', lookup, NAME]);
+    assert.deepEqual(JSON.parse(n.stdout), [lab.server.ip, ip6(lab.server)].sort(), `node dns.lookup in ${node.ns}`);
+  }
   // The machine's own /etc/hosts does not know it.
   assert.ok(!readFileSync('/etc/hosts', 'utf8').includes(NAME), 'the real /etc/hosts is untouched');
   const outsideLab = spawnSync('getent', ['ahosts', NAME], { encoding: 'utf8', timeout: 10_000 });
