@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { pidAlive, run, sleep, sleepSync } from './exec.js';
 import { DEFAULT_PREFIX, checkPrefix, nsCreatedMs, ownerAlive, parseNsName } from './names.js';
+import { listNetnsEtc, removeNetnsEtc } from './netns-etc.js';
 
 /** What the registry needs from a lab. */
 export interface Closable {
@@ -113,6 +114,7 @@ export async function destroyNamespace(ns: string, timeoutMs = 5000): Promise<bo
     await sleep(20);
   }
   await run('ip', ['netns', 'del', ns], { timeoutMs: 5000, allowFail: true });
+  removeNetnsEtc(ns); // `ip netns del` leaves /etc/netns/NS (the lab's hosts file) behind
   return !(await listNamespaces()).includes(ns);
 }
 
@@ -134,6 +136,7 @@ export function destroyNamespaceSync(ns: string, timeoutMs = 3000): void {
   } catch {
     /* not there */
   }
+  removeNetnsEtc(ns);
 }
 
 /** Kills pids with SIGKILL and waits (bounded) until they are gone. */
@@ -168,6 +171,14 @@ export async function sweepStale(prefix: string = DEFAULT_PREFIX): Promise<Sweep
     }
     if (await destroyNamespace(ns)) result.removed.push(ns);
     else result.failed.push(ns);
+  }
+  // /etc/netns entries whose namespace is already gone (a crash between the two deletions).
+  const present = new Set(await listNamespaces());
+  for (const name of listNetnsEtc()) {
+    const parsed = parseNsName(prefix, name);
+    if (!parsed || present.has(name) || ownerAlive(parsed.runId)) continue;
+    removeNetnsEtc(name);
+    result.removed.push(`/etc/netns/${name}`);
   }
   return result;
 }

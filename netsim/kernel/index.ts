@@ -12,3 +12,7 @@ export { PROBE_SOURCE, lastJson } from './probe.js';
 export type { UdpDatagram } from './probe.js';
 export { CommandError, run } from './exec.js';
 export { DEFAULT_PREFIX, runIdPid } from './names.js';
+export { SERVER_IP6, SERVER_IP6_ALT, OUTSIDE_IP6, siteIpv6Plan, ipv6FirewallRules } from './ipv6.js';
+export type { Ipv6Mode } from './ipv6.js';
+export { NETNS_ETC, listNetnsEtc } from './netns-etc.js';
+export type { LabName } from './netns-etc.js';

@@ -39,6 +39,8 @@ import {
 } from './cleanup.js';
 import { getProfile, type NatProfile, type NatRulesContext, type ProfileName } from './profiles.js';
 import { compareVerdict, describeExpected, parseStunOutput, type StunVerdict } from './stun.js';
+import { OUTSIDE_IP6, SERVER_IP6, SERVER_IP6_ALT, buildBaseIpv6, buildSiteIpv6, ipv6NamespaceSysctls, siteIpv6Plan, type Ipv6Mode, type Ipv6Ops } from './ipv6.js';
+import { checkLabName, writeNetnsHosts, type LabName } from './netns-etc.js';
 
 export type NodeKind = 'core' | 'server' | 'outside' | 'router' | 'carrier' | 'host';
 
@@ -47,13 +49,17 @@ export interface LabNode {
   readonly kind: NodeKind;
   /** Network namespace name. */
   readonly ns: string;
-  /** The node's main address. */
+  /** The node's main address (the IPv6 one on a v6-only host). */
   readonly ip: string;
+  /** Its global IPv6 address, when the lab and its site have IPv6. */
+  readonly ip6?: string;
 }
 
 export interface ServerNode extends LabNode {
   /** The second address stund needs. */
   readonly ip2: string;
+  /** The server's second IPv6 address (with `ip6`), when the lab has IPv6. */
+  readonly ip6Alt?: string;
 }
 
 export interface NatSite {
@@ -69,6 +75,10 @@ export interface NatSite {
   readonly namespaces: readonly string[];
   /** The classifier's verdict, once verified. */
   verdict?: StunVerdict;
+  /** IPv6 on this site (see ipv6.ts). */
+  readonly ipv6: Ipv6Mode;
+  /** The global /64 routed to the LAN (no NAT66), when ipv6 is not 'off'. */
+  readonly prefix6?: string;
 }
 
 export interface LabOptions {
@@ -78,11 +88,23 @@ export interface LabOptions {
   selfCheck?: boolean;
   /** Progress messages (one per step), e.g. for a test's diagnostic output. */
   log?: ((msg: string) => void) | undefined;
+  /** Give core, server and outside host IPv6 (ipv6.ts), so sites may ask for it. Default false. */
+  ipv6?: boolean;
 }
 
 export interface AddSiteOptions {
-  /** Classify with `stun` and refuse (NatClassificationError) on a mismatch. Default true. */
+  /**
+   * Classify with `stun` and refuse (NatClassificationError) on a mismatch.
+   * Default true, except for v6-only sites (stun is IPv4 only: not classified).
+   */
   verify?: boolean;
+  /**
+   * IPv6 for this site (needs `Lab.create({ ipv6: true })`): 'dual' or
+   * 'v6-only' route the site's global /64 behind an RFC 6092 firewall, next to
+   * the profile's IPv4 NAT. Default 'off'. The profile governs IPv4 only, so
+   * `addSite('udp-blocked', { ipv6: 'dual' })` is "IPv4 UDP blocked, IPv6 open".
+   */
+  ipv6?: Ipv6Mode;
 }
 
 /** The NAT built for a profile does not classify as the profile claims: the lab refuses it. */
@@ -234,6 +256,9 @@ export class Lab {
   private closing: Promise<string[]> | undefined;
   private siteCount = 0;
   private readonly sites = new Set<NatSite>();
+  private readonly ipv6: boolean;
+  /** Names the lab's hosts resolve (/etc/netns/NS/hosts), see addName(). */
+  private readonly names: LabName[] = [];
 
   core!: LabNode;
   server!: ServerNode;
@@ -246,6 +271,7 @@ export class Lab {
     this.runId = newRunId();
     this.table = tableName(this.runId);
     this.log = opts.log ?? (() => {});
+    this.ipv6 = opts.ipv6 ?? false;
   }
 
   /** Builds core, server (with stund) and the outside host. Closes itself if that fails. */
@@ -285,7 +311,7 @@ export class Lab {
     return run(cmd, args, opts, this.tracker);
   }
 
-  private async addNamespace(role: string, router: boolean): Promise<string> {
+  private async addNamespace(role: string, router: boolean, ipv6 = false): Promise<string> {
     const ns = this.ns(role);
     if (this.closing) throw new LabClosedError(this.runId);
     this.made.add(ns); // before creating: an interrupted `ip netns add` is still cleaned up
@@ -294,9 +320,11 @@ export class Lab {
     await this.ipBatch(ns, [['link', 'set', 'lo', 'up']]);
     await this.sysctl(ns, {
       'net.ipv4.ip_forward': router ? '1' : '0',
-      'net.ipv6.conf.all.disable_ipv6': '1',
-      'net.ipv6.conf.default.disable_ipv6': '1',
+      ...(ipv6
+        ? ipv6NamespaceSysctls(router) // before any link exists: accept_dad=0 (the DAD trap, ipv6.ts)
+        : { 'net.ipv6.conf.all.disable_ipv6': '1', 'net.ipv6.conf.default.disable_ipv6': '1' }),
     });
+    if (this.names.length > 0) writeNetnsHosts(ns, this.names);
     return ns;
   }
 
@@ -321,7 +349,8 @@ export class Lab {
 
   private async buildBase(selfCheck: boolean): Promise<void> {
     const t0 = Date.now();
-    const core = await this.addNamespace('core', true);
+    const v6 = this.ipv6;
+    const core = await this.addNamespace('core', true, v6);
     this.core = { kind: 'core', ns: core, ip: '198.51.100.1' };
     // The core's filter table: per-site loss rules are added to its forward chain.
     await this.nft(core, [
@@ -333,7 +362,7 @@ export class Lab {
       '',
     ].join('\n'));
 
-    const server = await this.addNamespace('server', false);
+    const server = await this.addNamespace('server', false, v6);
     await this.veth(core, this.ifn('c0'), server, this.ifn('up'));
     await this.ipBatch(core, [
       ['addr', 'add', '198.51.100.1/24', 'dev', this.ifn('c0')],
@@ -345,9 +374,9 @@ export class Lab {
       ['link', 'set', this.ifn('up'), 'up'],
       ['route', 'add', 'default', 'via', '198.51.100.1'],
     ]);
-    this.server = { kind: 'server', ns: server, ip: SERVER_IP, ip2: SERVER_IP2 };
+    this.server = { kind: 'server', ns: server, ip: SERVER_IP, ip2: SERVER_IP2, ...(v6 ? { ip6: SERVER_IP6, ip6Alt: SERVER_IP6_ALT } : {}) };
 
-    const outside = await this.addNamespace('outside', false);
+    const outside = await this.addNamespace('outside', false, v6);
     await this.veth(core, this.ifn('cx'), outside, this.ifn('up'));
     await this.ipBatch(core, [
       ['addr', 'add', '192.0.2.1/24', 'dev', this.ifn('cx')],
@@ -358,7 +387,12 @@ export class Lab {
       ['link', 'set', this.ifn('up'), 'up'],
       ['route', 'add', 'default', 'via', '192.0.2.1'],
     ]);
-    this.outside = { kind: 'outside', ns: outside, ip: OUTSIDE_IP };
+    this.outside = { kind: 'outside', ns: outside, ip: OUTSIDE_IP, ...(v6 ? { ip6: OUTSIDE_IP6 } : {}) };
+    if (v6) {
+      await buildBaseIpv6(this.ipv6Ops(), {
+        core, server, outside, coreServerIf: this.ifn('c0'), coreOutsideIf: this.ifn('cx'), upIf: this.ifn('up'),
+      });
+    }
 
     this.stund = this.spawn(this.server, 'stund', ['-h', SERVER_IP, '-a', SERVER_IP2]);
     await this.waitUdpListening(this.server, [
@@ -397,6 +431,12 @@ export class Lab {
    */
   async addSite(profileOrName: NatProfile | ProfileName, opts: AddSiteOptions = {}): Promise<NatSite> {
     const profile = typeof profileOrName === 'string' ? getProfile(profileOrName) : profileOrName;
+    const mode: Ipv6Mode = opts.ipv6 ?? 'off';
+    const v6 = mode !== 'off';
+    if (v6 && !this.ipv6) throw new Error(`a site with ipv6 '${mode}' needs a lab made with Lab.create({ ipv6: true })`);
+    if (v6 && profile.carrier) throw new Error(`IPv6 behind a carrier NAT (${profile.name}) is not built; use ipv6 'off'`);
+    const verify = opts.verify ?? mode !== 'v6-only';
+    if (verify && mode === 'v6-only') throw new Error('a v6-only site cannot be classified: stun speaks IPv4 only (pass verify: false)');
     if (this.siteCount >= MAX_SITES) throw new Error(`a lab holds at most ${MAX_SITES} NAT sites`);
     const k = ++this.siteCount;
     const t0 = Date.now();
@@ -414,6 +454,7 @@ export class Lab {
       publicIp,
       hosts: [],
       namespaces,
+      ipv6: mode,
     };
     this.sites.add(site);
 
@@ -443,7 +484,7 @@ export class Lab {
       await this.nft(cgn, profile.carrier.ruleset({ table: this.table, wan, lan: cgnIf, publicIp, inside: [homeWanIp], insideCidr: `100.64.${k}.0/24` }));
       site.carrier = { kind: 'carrier', ns: cgn, ip: publicIp };
     } else {
-      await this.addNamespace(`nat${k}`, true);
+      await this.addNamespace(`nat${k}`, true, v6);
       namespaces.push(home);
       await this.veth(this.core.ns, coreIf, home, wan);
     }
@@ -466,26 +507,39 @@ export class Lab {
     site.router = { kind: 'router', ns: home, ip: `10.${k}.0.1` };
 
     const hosts: LabNode[] = [];
+    const hostIfs: { ns: string; eth: string }[] = [];
     for (let j = 0; j < profile.hosts; j++) {
-      const hns = await this.addNamespace(`nat${k}h${j}`, false);
+      const hns = await this.addNamespace(`nat${k}h${j}`, false, v6);
       namespaces.unshift(hns);
       const port = this.ifn(`p${j}`);
       const eth = this.ifn('eth');
       await this.veth(home, port, hns, eth);
       await this.ipBatch(home, [['link', 'set', port, 'master', lan, 'up']]);
-      const ip = `10.${k}.0.${2 + j}`;
-      await this.ipBatch(hns, [
-        ['addr', 'add', `${ip}/24`, 'dev', eth],
-        ['link', 'set', eth, 'up'],
-        ['route', 'add', 'default', 'via', `10.${k}.0.1`],
-      ]);
-      hosts.push({ kind: 'host', ns: hns, ip });
+      const ip4 = `10.${k}.0.${2 + j}`;
+      if (mode === 'v6-only') {
+        await this.ipBatch(hns, [['link', 'set', eth, 'up']]); // no IPv4 address, no IPv4 route
+      } else {
+        await this.ipBatch(hns, [
+          ['addr', 'add', `${ip4}/24`, 'dev', eth],
+          ['link', 'set', eth, 'up'],
+          ['route', 'add', 'default', 'via', `10.${k}.0.1`],
+        ]);
+      }
+      const ip6 = v6 ? siteIpv6Plan(k).hostIp(j) : undefined;
+      hosts.push({ kind: 'host', ns: hns, ip: mode === 'v6-only' && ip6 ? ip6 : ip4, ...(ip6 ? { ip6 } : {}) });
+      hostIfs.push({ ns: hns, eth });
     }
     site.hosts = hosts;
 
-    const ctx: NatRulesContext = { table: this.table, wan, lan, publicIp: homeWanIp, inside: hosts.map((h) => h.ip), insideCidr: `10.${k}.0.0/24` };
+    const inside = mode === 'v6-only' ? [] : hosts.map((h) => h.ip);
+    const ctx: NatRulesContext = { table: this.table, wan, lan, publicIp: homeWanIp, inside, insideCidr: `10.${k}.0.0/24` };
     await this.nft(home, profile.ruleset(ctx));
     if (profile.sysctls) await this.sysctl(home, profile.sysctls);
+    if (v6) {
+      await this.sysctl(home, { 'net.bridge.bridge-nf-call-ip6tables': '0' }, true);
+      const r = await buildSiteIpv6(this.ipv6Ops(), { k, core: this.core.ns, coreIf, router: home, wan, lan, hosts: hostIfs, table: this.table });
+      site.prefix6 = r.prefix;
+    }
     if (profile.coreLossPercent !== undefined) {
       const pct = Math.round(profile.coreLossPercent);
       if (!(pct >= 0 && pct <= 100)) throw new Error(`coreLossPercent out of range: ${profile.coreLossPercent}`);
@@ -498,7 +552,7 @@ export class Lab {
     }
     this.log(`site ${k} (${profile.name}) built in ${Date.now() - t0} ms`);
 
-    if (opts.verify ?? true) {
+    if (verify) {
       try {
         await this.verifySite(site);
       } catch (e) {
@@ -544,6 +598,31 @@ export class Lab {
       if (await destroyNamespace(ns)) this.made.delete(ns);
     }
     this.sites.delete(site);
+  }
+
+  private ipv6Ops(): Ipv6Ops {
+    return {
+      ipBatch: (ns, lines) => this.ipBatch(ns, lines),
+      nft: (ns, ruleset) => this.nft(ns, ruleset),
+      exec: (ns, cmd, args) => this.cmd('ip', ['netns', 'exec', ns, cmd, ...args]),
+    };
+  }
+
+  // ---- names ----------------------------------------------------------------
+
+  /**
+   * Makes `name` resolve inside every namespace of the lab (now and later) to
+   * `addresses`, by default the server's IPv4 and (with IPv6) IPv6 address:
+   * a hosts file in /etc/netns/NS/, which `ip netns exec` mounts over
+   * /etc/hosts. Removed with the namespaces; the real /etc/hosts is untouched.
+   */
+  addName(name: string, addresses?: readonly string[]): LabName {
+    if (this.closing) throw new LabClosedError(this.runId);
+    const addrs = addresses ?? [this.server.ip, ...(this.server.ip6 ? [this.server.ip6] : [])];
+    const entry = checkLabName({ name, addresses: [...addrs] });
+    this.names.push(entry);
+    for (const ns of this.made) writeNetnsHosts(ns, this.names);
+    return entry;
   }
 
   // ---- running things inside ----------------------------------------------

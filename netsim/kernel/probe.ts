@@ -4,9 +4,12 @@
  * entries. Each mode prints one JSON line per event and a final JSON result.
  * Every mode ends on its own after a bounded time.
  *
- *   udp-echo  BIND_IP PORT LIFETIME_MS        reply "ECHO ip:port" to every datagram
+ *   udp-echo  BIND_IP PORT LIFETIME_MS        reply "ECHO ip:port" to every datagram (lifetime ≤ 10 min)
  *   udp-send  BIND_PORT DST_IP DST_PORT COUNT INTERVAL_MS WAIT_MS [TTL]
- *   udp-listen BIND_PORT WAIT_MS              collect datagrams, then report them
+ *   udp-listen BIND_PORT WAIT_MS [FAMILY]     collect datagrams, then report them (FAMILY 4 or 6, default 4)
+ *
+ * An IPv6 address (bind IP or destination) makes a `udp6` socket (ipv6Only, so the
+ * families stay apart); IPv4 addresses keep the `udp4` socket they always had.
  *   tcp-echo  BIND_IP PORT LIFETIME_MS
  *   tcp-connect DST_IP DST_PORT TIMEOUT_MS
  */
@@ -17,15 +20,19 @@ const [mode, ...a] = process.argv.slice(1);
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const num = (s) => { const n = Number(s); if (!Number.isFinite(n)) { throw new Error('bad number ' + s); } return n; };
 const MAX_MS = 60000;
-const life = (ms) => setTimeout(() => process.exit(0), Math.min(num(ms), MAX_MS));
+// Echo servers live as long as a test file needs them (a loaded machine stretches a file
+// past a minute); the lab kills them on close() anyway.
+const MAX_LIFE_MS = 600000;
+const sock = (v6) => dgram.createSocket(v6 ? { type: 'udp6', reuseAddr: true, ipv6Only: true } : { type: 'udp4', reuseAddr: true });
+const life = (ms) => setTimeout(() => process.exit(0), Math.min(num(ms), MAX_LIFE_MS));
 if (mode === 'udp-echo') {
-  const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+  const s = sock(a[0].includes(':'));
   s.on('message', (m, r) => { s.send('ECHO ' + r.address + ':' + r.port + ' ' + m.toString().slice(0, 200), r.port, r.address); });
   s.bind(num(a[1]), a[0], () => out({ ready: true, port: s.address().port }));
   life(a[2]);
 } else if (mode === 'udp-send') {
   const [bindPort, dst, dstPort, count, interval, wait, ttl] = a;
-  const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+  const s = sock(dst.includes(':'));
   const replies = [];
   s.on('message', (m, r) => replies.push({ from: r.address, port: r.port, data: m.toString() }));
   s.bind(num(bindPort), () => {
@@ -39,7 +46,7 @@ if (mode === 'udp-echo') {
     tick();
   });
 } else if (mode === 'udp-listen') {
-  const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+  const s = sock(a[2] === '6');
   const received = [];
   s.on('message', (m, r) => received.push({ from: r.address, port: r.port, data: m.toString() }));
   s.bind(num(a[0]), () => {

@@ -33,8 +33,9 @@ export async function udpListen(
   node: LabNode,
   port: number,
   waitMs: number,
+  family: 4 | 6 = 4,
 ): Promise<{ result: () => Promise<UdpDatagram[]> }> {
-  const p = lab.spawn(node, process.execPath, ['-e', PROBE_SOURCE, 'udp-listen', String(port), String(waitMs)]);
+  const p = lab.spawn(node, process.execPath, ['-e', PROBE_SOURCE, 'udp-listen', String(port), String(waitMs), ...(family === 6 ? ['6'] : [])]);
   await p.waitFor(/"ready":true/, 5000);
   return {
     result: async () => {
@@ -45,12 +46,12 @@ export async function udpListen(
 }
 
 /** Starts a UDP echo (replies "ECHO ip:port …") on ip:port in the node's namespace. */
-export async function udpEcho(lab: Lab, node: LabNode, ip: string, port: number, lifetimeMs = 60_000): Promise<void> {
+export async function udpEcho(lab: Lab, node: LabNode, ip: string, port: number, lifetimeMs = 600_000): Promise<void> {
   const p = lab.spawn(node, process.execPath, ['-e', PROBE_SOURCE, 'udp-echo', ip, String(port), String(lifetimeMs)]);
   await p.waitFor(/"ready":true/, 5000);
 }
 
-export async function tcpEcho(lab: Lab, node: LabNode, ip: string, port: number, lifetimeMs = 60_000): Promise<void> {
+export async function tcpEcho(lab: Lab, node: LabNode, ip: string, port: number, lifetimeMs = 600_000): Promise<void> {
   const p = lab.spawn(node, process.execPath, ['-e', PROBE_SOURCE, 'tcp-echo', ip, String(port), String(lifetimeMs)]);
   await p.waitFor(/"ready":true/, 5000);
 }
