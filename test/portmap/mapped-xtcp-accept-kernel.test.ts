@@ -8,7 +8,9 @@
  *    (mapped again / back on the relay and punched again).
  * 2. The mapping router's WAN is in carrier-NAT space (100.64.0.1/10, a
  *    carrier NAT above it): nothing is advertised, the pair relays
- *    byte-exact, and the provider's log says why.
+ *    byte-exact, and the provider's log says why — with PCP ("another NAT
+ *    sits above the router", the address named) and with UPnP only
+ *    ("the router would not map: … 501 … (another NAT above it?)").
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -88,6 +90,27 @@ test('the mapping router has a carrier-NAT WAN (100.64.0.1/10): nothing advertis
     assert.equal(done['ok'], true, JSON.stringify(done));
     assert.equal(visitor.events('direct-up').length, 0, 'no direct path');
     assert.ok(!provider.events('portmap').some((l) => l['outcome'] === 'mapped'), 'no mapping offered');
+    assert.deepEqual(await lab.forwards(), []);
+  } finally {
+    await lab.close();
+  }
+});
+
+test('the same carrier-NAT router with UPnP only (no NAT-PMP/PCP): it refuses with 501, the provider log says the router would not map and why that may be', { skip, timeout: 90_000 }, async (t) => {
+  const lab = await MappedXtcpLab.create({ carrierNat: true, natpmp: false });
+  try {
+    const { provider, visitor } = await startPair(lab, []);
+    const verdict = await provider.waitFor('portmap', 20_000, (l) => l['outcome'] !== 'pending');
+    assert.equal(verdict['outcome'], 'none', JSON.stringify(verdict));
+    assert.equal(verdict['kind'], 'refused', JSON.stringify(verdict));
+    assert.match(String(verdict['reason']), /^the router would not map: .*UPnP.*501.*\(another NAT above it\?\)$/);
+    t.diagnostic(`provider log: ${String(verdict['kind'])}: ${String(verdict['reason'])}`);
+
+    const failed = await visitor.waitFor('punch-failed', 30_000);
+    assert.equal(failed['fallback'], 'relay');
+    const done = await echoTransfer(lab, 512 * 1024, 5, 60_000).waitFor('transfer-done', 60_000);
+    assert.equal(done['ok'], true, JSON.stringify(done));
+    assert.equal(visitor.events('direct-up').length, 0, 'no direct path');
     assert.deepEqual(await lab.forwards(), []);
   } finally {
     await lab.close();

@@ -66,6 +66,8 @@ const CARRIER_RULES = `table inet nat {
 export interface MappedXtcpLabOptions {
   /** Router A's WAN in shared address space (100.64.0.1/10) behind a carrier NAT. */
   carrierNat?: boolean;
+  /** miniupnpd's NAT-PMP and PCP (one switch in 2.3.1); default on. Off: UPnP IGD only. */
+  natpmp?: boolean;
 }
 
 const ROUTER_B_RULES = `table inet nat {
@@ -214,7 +216,7 @@ export class MappedXtcpLab {
       [
         'ext_ifname=wan0',
         'listening_ip=lan0',
-        'enable_natpmp=yes',
+        `enable_natpmp=${this.opts.natpmp === false ? 'no' : 'yes'}`,
         'enable_upnp=yes',
         'secure_mode=yes',
         'system_uptime=no',
@@ -236,7 +238,8 @@ export class MappedXtcpLab {
     d.stdout!.setEncoding('utf8').on('data', keep);
     d.stderr!.setEncoding('utf8').on('data', keep);
     const deadline = Date.now() + 10_000;
-    while (!/Listening for NAT-PMP/.test(this.daemonLog.slice(Math.min(from, this.daemonLog.length - 1000)))) {
+    const ready = this.opts.natpmp === false ? /HTTP listening on port/ : /Listening for NAT-PMP/;
+    while (!ready.test(this.daemonLog.slice(Math.min(from, this.daemonLog.length - 1000)))) {
       if (Date.now() > deadline || d.exitCode !== null) throw new Error(`miniupnpd did not start: ${this.daemonLog.slice(-1000)}`);
       await sleep(50);
     }
