@@ -36,6 +36,12 @@ export interface PortMapperOptions {
   lifetimeSeconds?: number;
   /** Refresh at least this often (see MapperCoreOptions). */
   maxRefreshIntervalMs?: number;
+  /**
+   * Wait the whole UPnP search even after PCP or NAT-PMP answered (default
+   * false: UPnP then gets only `upnpGraceAfterPmpMs`). For reports that list
+   * every protocol the router speaks; the mapping is the same either way.
+   */
+  probeEveryProtocol?: boolean;
   onEvent: (event: PortMapEvent) => void;
   udp?: UdpSocketFactory;
   scheduler?: Scheduler;
@@ -218,7 +224,7 @@ export class PortMapper {
     const none = Promise.resolve({ present: false, success: false });
     // PCP and NAT-PMP are preferred over UPnP: once one of them said yes, UPnP gets only a short grace.
     const cutUpnp = (a: ProbeAnswer): ProbeAnswer => {
-      if (a.success) this.link.shortenSsdpSearch(PORTMAP_TIMERS.upnpGraceAfterPmpMs);
+      if (a.success && this.opts.probeEveryProtocol !== true) this.link.shortenSsdpSearch(PORTMAP_TIMERS.upnpGraceAfterPmpMs);
       return a;
     };
     const [pmp, pcp, upnp] = await Promise.all([

@@ -267,7 +267,7 @@ test('once NAT-PMP answered the probe, UPnP gets only a 50 ms grace: the first m
   await closeMapper(scheduler, pm);
 });
 
-test('a UPnP answer inside the grace still counts; a NAT-PMP refusal to the probe leaves UPnP its full wait', async () => {
+test('a UPnP answer inside the grace still counts; a NAT-PMP refusal to the probe, or probeEveryProtocol, leaves UPnP its full wait', async () => {
   // Case 1: SSDP answers 30 ms after NAT-PMP did: UPnP is listed as available.
   {
     const scheduler = new VirtualScheduler(0);
@@ -304,6 +304,21 @@ test('a UPnP answer inside the grace still counts; a NAT-PMP refusal to the prob
     const firstMap = socket.sent.find((s) => s.data[0] === 0 && s.data[1] === 1);
     assert.equal(firstMap?.at, 1000, 'the probe waited the whole SSDP search');
     assert.ok(await scheduler.runUntil(() => events.length > 0, { maxTime: 20_000 }));
+    await closeMapper(scheduler, pm);
+  }  // Case 3: probeEveryProtocol (for reports): NAT-PMP answered with success, still the whole search.
+  {
+    const scheduler = new VirtualScheduler(0);
+    const { pm, socket, events } = await startMapper(
+      scheduler,
+      (data, to, reply) => {
+        if (to.port !== 5351 || data[0] !== 0) return;
+        if (data[1] === 0) reply(natPmpAddressAnswer(7));
+        if (data[1] === 1) reply(natPmpMapAnswer(data, 7));
+      },
+      { protocols: ['natpmp', 'upnp'], probeEveryProtocol: true },
+    );
+    assert.ok(await scheduler.runUntil(() => events.length > 0, { maxTime: 5000 }));
+    assert.equal(socket.sent.find((s) => s.data[0] === 0 && s.data[1] === 1)?.at, 1000, 'the report waits for UPnP');
     await closeMapper(scheduler, pm);
   }
 });
