@@ -5,7 +5,10 @@
  *
  * 1. miniupnpd restarts mid-transfer and its table is lost: the transfer
  *    completes byte-exact, and the logs say how the session got through
- *    (mapped again / back on the relay and punched again).
+ *    (mapped again / back on the relay and punched again). Twice: with the
+ *    router's UDP conntrack flows dropped too (as a reboot would: the path
+ *    dies, the session falls back and re-punches through a new mapping),
+ *    and with them kept (the flow goes on through conntrack's DNAT).
  * 2. The mapping router's WAN is in carrier-NAT space (100.64.0.1/10, a
  *    carrier NAT above it): nothing is advertised, the pair relays
  *    byte-exact, and the provider's log says why — with PCP ("another NAT
@@ -68,6 +71,29 @@ test('miniupnpd restarted mid-transfer (table and flows lost): the transfer comp
     assert.equal(await provider.stop(), 0);
     await visitor.stop();
     assert.deepEqual(await lab.forwards(), [], `forwards left on the router; its log: ${lab.routerLog.slice(-1500)}`);
+  } finally {
+    await lab.close();
+  }
+});
+
+test('miniupnpd restarted mid-transfer, the router keeping its conntrack flows: the flow goes on direct through the stale DNAT, byte-exact; the logs show no fallback', { skip, timeout: 150_000 }, async (t) => {
+  const lab = await MappedXtcpLab.create();
+  try {
+    const { provider, visitor } = await startPair(lab, []);
+    const up = await visitor.waitFor('direct-up', 30_000);
+    assert.equal(up['candidate'], 'mapped', JSON.stringify(up));
+    const transfer = echoTransfer(lab, 4 * 1024 * 1024, 25, 120_000);
+    await transfer.waitFor('transfer-progress', 30_000, (l) => Number(l['received']) >= 1024 * 1024);
+    const pFrom = provider.lines.length;
+    const vFrom = visitor.lines.length;
+    await lab.restartDaemon({ dropUdpFlows: false });
+    const done = await transfer.waitFor('transfer-done', 120_000);
+    assert.equal(done['ok'], true, JSON.stringify(done));
+    // The table is gone, the flow is not: conntrack still translates it, so the path never breaks. The mapper
+    // learns of the restart at its next refresh (half the lifetime) and maps again then.
+    assert.deepEqual(since(visitor, vFrom, 'direct-lost'), [], 'no fallback');
+    assert.deepEqual(await lab.forwards(), [], 'the restarted miniupnpd has no forward');
+    t.diagnostic(`after the restart: the direct path went on through the router's conntrack entry (${String(up['remote'])}); ${String(done['received'])} bytes back byte-exact; provider portmap lines since: ${JSON.stringify(since(provider, pFrom, 'portmap'))}`);
   } finally {
     await lab.close();
   }
