@@ -6,6 +6,7 @@ import type { UdpSocketFactory } from '../../src/net/udp-factory.js';
 import type { UdpEndpoint } from '../../src/net/udp-socket.js';
 import { PortMapper, type PortMapEvent, type PortMapProtocol } from '../../src/portmap/index.js';
 import type { Candidate } from '../../src/punch/index.js';
+import { explainPortMapFailure } from './portmap-explain.js';
 
 /** What the direct path needs of a router port mapper: events in, and close() releases the mapping. */
 export interface SessionPortMapper {
@@ -205,7 +206,7 @@ export class AttemptPortMap {
         this.endpoint = null;
         const aboveNat = e.kind === 'behind-nat' || e.kind === 'no-address';
         this.learned(null);
-        const fields = { ...base, outcome: aboveNat ? 'not-advertised' : 'none', kind: e.kind, reason: e.reason };
+        const fields = { ...base, outcome: aboveNat ? 'not-advertised' : 'none', kind: e.kind, reason: explainPortMapFailure(e) };
         if (aboveNat) this.log.warn('portmap', fields);
         else this.log.info('portmap', fields);
         this.settle('none');

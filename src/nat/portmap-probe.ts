@@ -78,6 +78,8 @@ export async function probePortMapping(opts: PortMapProbeOptions = {}): Promise<
         lifetimeSeconds,
         udp,
         scheduler,
+        // The report lists every protocol that answered: UPnP gets its whole search.
+        probeEveryProtocol: true,
         ...(opts.mapper ?? {}),
         ...(opts.log !== undefined ? { log: opts.log } : {}),
         onEvent: (e) => {

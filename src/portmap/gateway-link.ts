@@ -24,7 +24,8 @@ const MAX_SSDP_ANSWERS = 16;
 
 export class GatewayLink {
   private readonly waiters = new Set<Waiter>();
-  private search: { answers: SsdpAnswer[]; enough: (a: SsdpAnswer) => boolean; finish: () => void } | null = null;
+  private search: { answers: SsdpAnswer[]; enough: (a: SsdpAnswer) => boolean; finish: () => void; endsAt: number; timer: TimerHandle | null } | null =
+    null;
   private closedFlag = false;
   /** Datagrams that failed to decode, or came from elsewhere. */
   dropped = 0;
@@ -106,16 +107,28 @@ export class GatewayLink {
       const finish = (): void => {
         if (this.search !== search) return;
         this.search = null;
-        timer.cancel();
+        search.timer?.cancel();
         resolve(answers);
       };
-      const search = { answers, enough, finish };
+      const endsAt = this.scheduler.now() + waitMs;
+      const search: NonNullable<GatewayLink['search']> = { answers, enough, finish, endsAt, timer: null };
       this.search = search;
       this.socket.send(encodeMSearch(IGD_V1), { address: this.gateway, port: SSDP_PORT });
       this.socket.send(encodeMSearch(IGD_V1), { address: SSDP_MULTICAST, port: SSDP_PORT });
       this.socket.send(encodeMSearch(SSDP_ALL), { address: SSDP_MULTICAST, port: SSDP_PORT });
-      const timer = this.scheduler.at(this.scheduler.now() + waitMs, finish);
+      search.timer = this.scheduler.at(endsAt, finish);
     });
+  }
+
+  /** Ends the running SSDP search at most `ms` from now (never later than it would have ended). */
+  shortenSsdpSearch(ms: number): void {
+    const search = this.search;
+    if (search === null) return;
+    const endsAt = this.scheduler.now() + ms;
+    if (endsAt >= search.endsAt) return;
+    search.endsAt = endsAt;
+    search.timer?.cancel();
+    search.timer = this.scheduler.at(endsAt, search.finish);
   }
 
   close(): void {

@@ -45,13 +45,19 @@ function natPmpAddressAnswer(data: Buffer) {
   return r;
 }
 
-export async function probeNatPmp(link: GatewayLink, waitMs: number): Promise<boolean> {
-  const r = await link.exchange(encodeExternalAddressRequest(), natPmpAddressAnswer, probePolicy(waitMs));
-  // Any answer means a server is there; a refusal (say, no external address) is reported by the map attempt.
-  return r !== null;
+/** A probe's verdict: `present` = a server answered at all; `success` = it answered with result 0. */
+export interface ProbeAnswer {
+  present: boolean;
+  success: boolean;
 }
 
-export async function probePcp(link: GatewayLink, clientAddress: string, waitMs: number): Promise<boolean> {
+export async function probeNatPmp(link: GatewayLink, waitMs: number): Promise<ProbeAnswer> {
+  const r = await link.exchange(encodeExternalAddressRequest(), natPmpAddressAnswer, probePolicy(waitMs));
+  // Any answer means a server is there; a refusal (say, no external address) is reported by the map attempt.
+  return { present: r !== null, success: r !== null && r.resultCode === NatPmpResult.Success };
+}
+
+export async function probePcp(link: GatewayLink, clientAddress: string, waitMs: number): Promise<ProbeAnswer> {
   const r = await link.exchange(
     encodeAnnounceRequest(clientAddress),
     (data) => {
@@ -61,7 +67,8 @@ export async function probePcp(link: GatewayLink, clientAddress: string, waitMs:
     },
     probePolicy(waitMs),
   );
-  return r !== null && r.resultCode !== PcpResult.UnsupportedVersion;
+  const present = r !== null && r.resultCode !== PcpResult.UnsupportedVersion;
+  return { present, success: present && r.resultCode === PcpResult.Success };
 }
 
 export async function mapNatPmp(

@@ -18,7 +18,7 @@ import { requireIPv4 } from './ipv4.js';
 import { localAddressToward, readDefaultGateway } from './local-network.js';
 import { PortMapperCore, type PortMapAction, type PortMapEvent, type PortMapProtocol } from './mapper-core.js';
 import { PCP_NONCE_BYTES } from './pcp.js';
-import { mapNatPmp, mapPcp, probeNatPmp, probePcp, type MapOutcome } from './pmp-pcp-client.js';
+import { mapNatPmp, mapPcp, probeNatPmp, probePcp, type MapOutcome, type ProbeAnswer } from './pmp-pcp-client.js';
 import { answerMayBeGateway, type SsdpAnswer } from './ssdp.js';
 import { PORTMAP_TIMERS } from './timers.js';
 import { UpnpGateway } from './upnp-client.js';
@@ -36,6 +36,12 @@ export interface PortMapperOptions {
   lifetimeSeconds?: number;
   /** Refresh at least this often (see MapperCoreOptions). */
   maxRefreshIntervalMs?: number;
+  /**
+   * Wait the whole UPnP search even after PCP or NAT-PMP answered (default
+   * false: UPnP then gets only `upnpGraceAfterPmpMs`). For reports that list
+   * every protocol the router speaks; the mapping is the same either way.
+   */
+  probeEveryProtocol?: boolean;
   onEvent: (event: PortMapEvent) => void;
   udp?: UdpSocketFactory;
   scheduler?: Scheduler;
@@ -215,14 +221,20 @@ export class PortMapper {
   private async probeAll(): Promise<Set<PortMapProtocol>> {
     const wanted = new Set(this.opts.protocols ?? ['pcp', 'natpmp', 'upnp']);
     const wait = PORTMAP_TIMERS.probeMs;
+    const none = Promise.resolve({ present: false, success: false });
+    // PCP and NAT-PMP are preferred over UPnP: once one of them said yes, UPnP gets only a short grace.
+    const cutUpnp = (a: ProbeAnswer): ProbeAnswer => {
+      if (a.success && this.opts.probeEveryProtocol !== true) this.link.shortenSsdpSearch(PORTMAP_TIMERS.upnpGraceAfterPmpMs);
+      return a;
+    };
     const [pmp, pcp, upnp] = await Promise.all([
-      wanted.has('natpmp') ? probeNatPmp(this.link, wait) : false,
-      wanted.has('pcp') ? probePcp(this.link, this.localAddress, wait) : false,
+      wanted.has('natpmp') ? probeNatPmp(this.link, wait).then(cutUpnp) : none,
+      wanted.has('pcp') ? probePcp(this.link, this.localAddress, wait).then(cutUpnp) : none,
       wanted.has('upnp') ? this.probeUpnp(PORTMAP_TIMERS.upnpProbeMs) : false,
     ]);
     const out = new Set<PortMapProtocol>();
-    if (pmp) out.add('natpmp');
-    if (pcp) out.add('pcp');
+    if (pmp.present) out.add('natpmp');
+    if (pcp.present) out.add('pcp');
     if (upnp) out.add('upnp');
     return out;
   }

@@ -12,6 +12,12 @@ export const PORTMAP_TIMERS = {
    * on a loaded lab machine (tailscale waits 250 + 50 ms).
    */
   upnpProbeMs: 1000,
+  /**
+   * Once NAT-PMP or PCP answered a probe successfully, UPnP gets only this much
+   * longer (tailscale: 50 ms): the mapping would use PCP/NAT-PMP anyway, and a
+   * first mapping must fit in a session's grace (300 ms).
+   */
+  upnpGraceAfterPmpMs: 50,
   /** First retransmission of a NAT-PMP or PCP request (RFC 6886: 250 ms, doubling). */
   requestRtoMs: 250,
   /** Sends per NAT-PMP/PCP request: 250 + 500 + 1000 + 2000 ms, well short of RFC 6886's 64 s. */

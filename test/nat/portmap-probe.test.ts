@@ -15,7 +15,8 @@ const GW = '192.168.77.1';
 const ME = '192.168.77.2';
 const INTERNAL_PORT = 41000;
 
-type RouterScript = (data: Buffer, to: UdpEndpoint, reply: (data: Buffer) => void) => void;
+/** `reply` answers from the gateway's port 5351 after 2 ms unless told another port and delay (SSDP). */
+type RouterScript = (data: Buffer, to: UdpEndpoint, reply: (data: Buffer, fromPort?: number, delayMs?: number) => void) => void;
 
 class FakeSocket implements UdpSocket {
   closed = false;
@@ -29,9 +30,9 @@ class FakeSocket implements UdpSocket {
   send(data: Uint8Array, to: UdpEndpoint): void {
     const copy = Buffer.from(data);
     this.sent.push({ at: this.scheduler.now(), data: copy, to });
-    this.router?.(copy, to, (r) =>
-      this.scheduler.at(this.scheduler.now() + 2, () => {
-        if (!this.closed) this.handler(r, { address: GW, port: 5351 });
+    this.router?.(copy, to, (r, fromPort = 5351, delayMs = 2) =>
+      this.scheduler.at(this.scheduler.now() + delayMs, () => {
+        if (!this.closed) this.handler(r, { address: GW, port: fromPort });
       }),
     );
   }
@@ -158,4 +159,15 @@ test('no gateway reachable: an observation, not a throw', async () => {
   const obs = await probePortMapping({ gateway: GW, localAddressTowards: async () => null });
   assert.equal(obs.gateway, null);
   assert.equal(obs.noGatewayReason, `no route to the gateway ${GW}`);
+});
+
+test('the report lists UPnP when its SSDP answer comes 200 ms after NAT-PMP answered (the mapper waits the whole search for reports)', async () => {
+  const nat = natPmpRouter([11, 0, 0, 1]);
+  const { obs } = await runProbe((data, to, reply) => {
+    if (to.port === 1900 && to.address === GW) {
+      reply(Buffer.from('HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\nLOCATION: http://192.168.77.1:5000/desc.xml\r\n\r\n'), 40000, 200);
+    }
+    nat(data, to, reply);
+  });
+  assert.deepEqual([...obs.answered].sort(), ['natpmp', 'upnp']);
 });

@@ -10,35 +10,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { routerLabSkipReason } from './router-lab.js';
-import { MappedXtcpLab, RENDEZVOUS_PORT, type LabProcess } from './mapped-xtcp-lab.js';
-import { run } from '../../netsim/kernel/exec.js';
+import { MappedXtcpLab, echoThroughTunnel, startPair } from './mapped-xtcp-lab.js';
 
 const skip = routerLabSkipReason();
-const TOKEN = 'mapped-xtcp-token';
-const SECRET = 'mapped-xtcp-secret';
-const ECHO_PORT = 9100;
-const VISIT_PORT = 9200;
-
-/** A round trip through the visitor's listener (run inside site B's namespace). */
-async function echoThroughTunnel(lab: MappedXtcpLab, text: string): Promise<string> {
-  const src = `const s = require('net').connect(${VISIT_PORT}, '127.0.0.1', () => s.write(${JSON.stringify(text)})); let got = ''; s.on('data', (d) => { got += d; if (got.length >= ${text.length}) { process.stdout.write(got, () => process.exit(0)); } }); setTimeout(() => process.exit(2), 8000);`;
-  const r = await run('ip', ['netns', 'exec', lab.lanB, process.execPath, '-e', src], { timeoutMs: 15_000 });
-  return r.stdout;
-}
-
-async function startPair(lab: MappedXtcpLab, extra: string[]): Promise<{ rendezvous: LabProcess; provider: LabProcess; visitor: LabProcess }> {
-  const rendezvous = lab.burrow('rendezvous', lab.core, ['rendezvous', '--listen', `0.0.0.0:${RENDEZVOUS_PORT}`, '--token', TOKEN]);
-  await rendezvous.waitFor('listening', 10_000);
-  const echo = lab.echoServer(lab.lanA, ECHO_PORT);
-  await echo.waitFor('listening', 10_000);
-  const common = ['--token', TOKEN, '--name', 'svc', '--secret', SECRET, ...extra];
-  const provider = lab.burrow('provider', lab.lanA, ['provide', '--server', `11.0.0.2:${RENDEZVOUS_PORT}`, '--to', `127.0.0.1:${ECHO_PORT}`, ...common]);
-  await provider.waitFor('registered', 10_000);
-  const visitor = lab.burrow('visitor', lab.lanB, ['visit', '--server', `12.0.0.2:${RENDEZVOUS_PORT}`, '--listen', `127.0.0.1:${VISIT_PORT}`, ...common]);
-  await visitor.waitFor('session-up', 15_000);
-  return { rendezvous, provider, visitor };
-}
-
 test('random-symmetric on both sides, miniupnpd on one router: direct through the mapped port; the mapping is gone after the peers exit', { skip, timeout: 120_000 }, async () => {
   const lab = await MappedXtcpLab.create();
   try {

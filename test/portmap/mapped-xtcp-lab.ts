@@ -8,6 +8,11 @@
  *
  * WAN addresses are non-reserved (miniupnpd refuses to forward on reserved
  * ones); they exist only inside the test's namespaces.
+ *
+ * With `carrierNat`, router A's WAN is 100.64.0.1/10 behind a carrier NAT
+ * namespace that holds 11.0.0.1 instead (miniupnpd then refuses to map):
+ *
+ *   lanA ─ [routerA: miniupnpd] wan 100.64.0.1 ─ 100.64.0.2 [cgn] 11.0.0.1 ─ 11.0.0.2 [core] …
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +24,10 @@ import { newRunId, nsName } from '../../netsim/kernel/names.js';
 
 export const PREFIX = 'bpx';
 export const RENDEZVOUS_PORT = 7000;
+const TOKEN = 'mapped-xtcp-token';
+const SECRET = 'mapped-xtcp-secret';
+const ECHO_PORT = 9100;
+export const VISIT_PORT = 9200;
 
 const ROUTER_A_RULES = `table inet filter {
   chain miniupnpd {
@@ -44,6 +53,22 @@ const ROUTER_A_RULES = `table inet filter {
   }
 }
 `;
+
+/** The carrier NAT: any inside address leaves as 11.0.0.1. */
+const CARRIER_RULES = `table inet nat {
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "up0" masquerade
+  }
+}
+`;
+
+export interface MappedXtcpLabOptions {
+  /** Router A's WAN in shared address space (100.64.0.1/10) behind a carrier NAT. */
+  carrierNat?: boolean;
+  /** miniupnpd's NAT-PMP and PCP (one switch in 2.3.1); default on. Off: UPnP IGD only. */
+  natpmp?: boolean;
+}
 
 const ROUTER_B_RULES = `table inet nat {
   chain postrouting {
@@ -117,18 +142,22 @@ export class MappedXtcpLab {
   readonly routerB = nsName(PREFIX, this.runId, 'rtb');
   readonly lanA = nsName(PREFIX, this.runId, 'lana');
   readonly lanB = nsName(PREFIX, this.runId, 'lanb');
+  readonly carrier = nsName(PREFIX, this.runId, 'cgn');
   private readonly dir = mkdtempSync(join(tmpdir(), 'burrow-mapped-xtcp-'));
   private readonly children = new Set<ChildProcess>();
   private daemonLog = '';
+  private daemon: ChildProcess | null = null;
   private closed = false;
 
+  private constructor(private readonly opts: MappedXtcpLabOptions) {}
+
   private get namespaces(): string[] {
-    return [this.lanA, this.lanB, this.routerA, this.routerB, this.core];
+    return [this.lanA, this.lanB, this.routerA, this.routerB, ...(this.opts.carrierNat === true ? [this.carrier] : []), this.core];
   }
 
-  static async create(): Promise<MappedXtcpLab> {
+  static async create(opts: MappedXtcpLabOptions = {}): Promise<MappedXtcpLab> {
     await sweepStale(PREFIX);
-    const lab = new MappedXtcpLab();
+    const lab = new MappedXtcpLab(opts);
     registerLab(lab);
     try {
       await lab.build();
@@ -146,9 +175,17 @@ export class MappedXtcpLab {
       await ip(['netns', 'add', ns]);
       await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
     }
-    const links: Array<[string, string, string, string, string, string]> = [
+    const carrier = this.opts.carrierNat === true;
+    type Link = readonly [string, string, string, string, string, string];
+    const wan: Link[] = carrier
+      ? [
+          [this.routerA, 'wan0', '100.64.0.1/10', this.carrier, 'cg0', '100.64.0.2/10'],
+          [this.carrier, 'up0', '11.0.0.1/24', this.core, 'ca0', '11.0.0.2/24'],
+        ]
+      : [[this.routerA, 'wan0', '11.0.0.1/24', this.core, 'ca0', '11.0.0.2/24']];
+    const links: Link[] = [
       // ns, dev, address, peer ns, peer dev, peer address
-      [this.routerA, 'wan0', '11.0.0.1/24', this.core, 'ca0', '11.0.0.2/24'],
+      ...wan,
       [this.routerB, 'wan0', '12.0.0.1/24', this.core, 'cb0', '12.0.0.2/24'],
       [this.routerA, 'lan0', '192.168.77.1/24', this.lanA, 'eth0', '192.168.77.2/24'],
       [this.routerB, 'lan0', '192.168.78.1/24', this.lanB, 'eth0', '192.168.78.2/24'],
@@ -160,7 +197,14 @@ export class MappedXtcpLab {
       await ip(['-n', ns, 'link', 'set', dev, 'up']);
       await ip(['-n', pns, 'link', 'set', pdev, 'up']);
     }
-    await ip(['-n', this.routerA, 'route', 'add', 'default', 'via', '11.0.0.2']);
+    if (carrier) {
+      await ip(['-n', this.routerA, 'route', 'add', 'default', 'via', '100.64.0.2']);
+      await ip(['-n', this.carrier, 'route', 'add', 'default', 'via', '11.0.0.2']);
+      await sh(this.carrier, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+      await sh(this.carrier, 'nft', ['-f', '-'], CARRIER_RULES);
+    } else {
+      await ip(['-n', this.routerA, 'route', 'add', 'default', 'via', '11.0.0.2']);
+    }
     await ip(['-n', this.routerB, 'route', 'add', 'default', 'via', '12.0.0.2']);
     await ip(['-n', this.lanA, 'route', 'add', 'default', 'via', '192.168.77.1']);
     await ip(['-n', this.lanB, 'route', 'add', 'default', 'via', '192.168.78.1']);
@@ -172,7 +216,7 @@ export class MappedXtcpLab {
       [
         'ext_ifname=wan0',
         'listening_ip=lan0',
-        'enable_natpmp=yes',
+        `enable_natpmp=${this.opts.natpmp === false ? 'no' : 'yes'}`,
         'enable_upnp=yes',
         'secure_mode=yes',
         'system_uptime=no',
@@ -182,15 +226,47 @@ export class MappedXtcpLab {
         '',
       ].join('\n'),
     );
+    await this.startDaemon();
+  }
+
+  /** Starts miniupnpd on router A and waits until it listens. */
+  private async startDaemon(): Promise<void> {
     const d = this.spawnIn(this.routerA, 'miniupnpd', ['-f', join(this.dir, 'miniupnpd.conf'), '-d', '-P', join(this.dir, 'miniupnpd.pid')]);
+    this.daemon = d;
+    const from = this.daemonLog.length;
     const keep = (c: string) => (this.daemonLog = (this.daemonLog + c).slice(-20_000));
     d.stdout!.setEncoding('utf8').on('data', keep);
     d.stderr!.setEncoding('utf8').on('data', keep);
     const deadline = Date.now() + 10_000;
-    while (!/Listening for NAT-PMP/.test(this.daemonLog)) {
+    const ready = this.opts.natpmp === false ? /HTTP listening on port/ : /Listening for NAT-PMP/;
+    while (!ready.test(this.daemonLog.slice(Math.min(from, this.daemonLog.length - 1000)))) {
       if (Date.now() > deadline || d.exitCode !== null) throw new Error(`miniupnpd did not start: ${this.daemonLog.slice(-1000)}`);
       await sleep(50);
     }
+  }
+
+  /**
+   * miniupnpd restarted with its table lost: killed (no chance to clean up),
+   * its chains flushed as a fresh start finds them, started again.
+   * `dropUdpFlows`: also forget router A's UDP conntrack entries, as a
+   * rebooted router would (otherwise a flow already running keeps its DNAT
+   * through conntrack and nothing on the wire changes).
+   */
+  async restartDaemon(opts: { dropUdpFlows: boolean }): Promise<void> {
+    const d = this.daemon;
+    if (d !== null && d.exitCode === null) {
+      const gone = new Promise((r) => d.on('close', r));
+      d.kill('SIGKILL');
+      await Promise.race([gone, sleep(5000)]);
+    }
+    for (const chain of ['miniupnpd', 'prerouting_miniupnpd', 'postrouting_miniupnpd']) {
+      await run('ip', ['netns', 'exec', this.routerA, 'nft', 'flush', 'chain', 'inet', 'filter', chain]);
+    }
+    if (opts.dropUdpFlows) {
+      // conntrack exits non-zero when nothing matched: that is fine here.
+      await run('ip', ['netns', 'exec', this.routerA, 'conntrack', '-D', '-p', 'udp'], { timeoutMs: 10_000 }).catch(() => undefined);
+    }
+    await this.startDaemon();
   }
 
   get routerLog(): string {
@@ -209,6 +285,11 @@ export class MappedXtcpLab {
     return new LabProcess('echo', this.spawnIn(ns, process.execPath, ['-e', src]));
   }
 
+  /** A node script in `ns` (its JSON stderr lines kept, like the CLI's). */
+  nodeScript(name: string, ns: string, src: string): LabProcess {
+    return new LabProcess(name, this.spawnIn(ns, process.execPath, ['-e', src]));
+  }
+
   /** The router's port forwards as miniupnpd wrote them. */
   async forwards(): Promise<Array<{ externalPort: number; to: string; port: number }>> {
     const r = await run('ip', ['netns', 'exec', this.routerA, 'nft', 'list', 'chain', 'inet', 'filter', 'prerouting_miniupnpd']);
@@ -222,7 +303,8 @@ export class MappedXtcpLab {
   }
 
   private spawnIn(ns: string, cmd: string, args: string[]): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // BURROW_PORTMAP explicitly on: the peers here must ask the lab's router (a harness may have set it off).
+    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BURROW_PORTMAP: 'on' } });
     this.children.add(child);
     child.on('close', () => this.children.delete(child));
     child.on('error', () => this.children.delete(child));
@@ -246,4 +328,60 @@ export class MappedXtcpLab {
     rmSync(this.dir, { recursive: true, force: true });
     unregisterLab(this);
   }
+}
+
+/** A round trip through the visitor's listener (run inside site B's namespace). */
+export async function echoThroughTunnel(lab: MappedXtcpLab, text: string): Promise<string> {
+  const src = `const s = require('net').connect(${VISIT_PORT}, '127.0.0.1', () => s.write(${JSON.stringify(text)})); let got = ''; s.on('data', (d) => { got += d; if (got.length >= ${text.length}) { process.stdout.write(got, () => process.exit(0)); } }); setTimeout(() => process.exit(2), 8000);`;
+  const r = await run('ip', ['netns', 'exec', lab.lanB, process.execPath, '-e', src], { timeoutMs: 15_000 });
+  return r.stdout;
+}
+
+/** Rendezvous in the core, an echo service and `provide` in site A, `visit` in site B; resolves once the session is up. */
+export async function startPair(lab: MappedXtcpLab, extra: string[]): Promise<{ rendezvous: LabProcess; provider: LabProcess; visitor: LabProcess }> {
+  const rendezvous = lab.burrow('rendezvous', lab.core, ['rendezvous', '--listen', `0.0.0.0:${RENDEZVOUS_PORT}`, '--token', TOKEN]);
+  await rendezvous.waitFor('listening', 10_000);
+  const echo = lab.echoServer(lab.lanA, ECHO_PORT);
+  await echo.waitFor('listening', 10_000);
+  const common = ['--token', TOKEN, '--name', 'svc', '--secret', SECRET, ...extra];
+  const provider = lab.burrow('provider', lab.lanA, ['provide', '--server', `11.0.0.2:${RENDEZVOUS_PORT}`, '--to', `127.0.0.1:${ECHO_PORT}`, ...common]);
+  await provider.waitFor('registered', 10_000);
+  const visitor = lab.burrow('visitor', lab.lanB, ['visit', '--server', `12.0.0.2:${RENDEZVOUS_PORT}`, '--listen', `127.0.0.1:${VISIT_PORT}`, ...common]);
+  await visitor.waitFor('session-up', 15_000);
+  return { rendezvous, provider, visitor };
+}
+
+/**
+ * A paced echo transfer through the visitor's listener, run in site B: sends
+ * `bytes` of a fixed pseudo-random stream (xorshift32, seed 1) in 16 KiB
+ * chunks every `paceMs`, and compares the SHA-256 of what came back with the
+ * SHA-256 of what went out. JSON lines on stderr: `transfer-progress`
+ * (bytes back so far, about every 256 KiB) and `transfer-done`
+ * { ok, sent, received, sentSha256, receivedSha256, ms }.
+ */
+export function echoTransfer(lab: MappedXtcpLab, bytes: number, paceMs: number, timeoutMs: number): LabProcess {
+  const src = `
+const crypto = require('crypto');
+const log = (o) => process.stderr.write(JSON.stringify(o) + '\\n');
+const total = ${bytes}, CHUNK = 16384;
+let x = 1;
+const next = (n) => { const b = Buffer.alloc(n); for (let i = 0; i < n; i++) { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; b[i] = x & 255; } return b; };
+const hSent = crypto.createHash('sha256'), hGot = crypto.createHash('sha256');
+let sent = 0, got = 0, lastReport = 0; const t0 = Date.now();
+const s = require('net').connect(${VISIT_PORT}, '127.0.0.1');
+s.on('data', (d) => {
+  hGot.update(d); got += d.length;
+  if (got - lastReport >= 262144) { lastReport = got; log({ event: 'transfer-progress', received: got, sent }); }
+  if (got >= total) {
+    const a = hSent.digest('hex'), b = hGot.digest('hex');
+    log({ event: 'transfer-done', ok: a === b && got === total, sent, received: got, sentSha256: a, receivedSha256: b, ms: Date.now() - t0 });
+    process.exit(0);
+  }
+});
+s.on('error', (e) => { log({ event: 'transfer-done', ok: false, error: String(e), sent, received: got }); process.exit(1); });
+const pump = () => { if (sent >= total) return; const n = Math.min(CHUNK, total - sent); const b = next(n); hSent.update(b); sent += n; s.write(b); setTimeout(pump, ${paceMs}); };
+s.on('connect', pump);
+setTimeout(() => { log({ event: 'transfer-done', ok: false, error: 'timeout', sent, received: got }); process.exit(2); }, ${timeoutMs});
+`;
+  return lab.nodeScript('transfer', lab.lanB, src);
 }

@@ -244,3 +244,81 @@ test('a router that grants a zero lifetime is a refusal, not a mapping to refres
   assert.match(JSON.stringify(events[0]), /granted no lifetime/);
   await closeMapper(scheduler, pm);
 });
+
+test('once NAT-PMP answered the probe, UPnP gets only a 50 ms grace: the first map request goes out well inside a session grace of 300 ms', async () => {
+  const scheduler = new VirtualScheduler(1000);
+  const { pm, socket, events } = await startMapper(
+    scheduler,
+    (data, to, reply) => {
+      // NAT-PMP answers at once; no UPnP device ever answers the SSDP search.
+      if (to.port !== 5351 || data[0] !== 0) return;
+      if (data[1] === 0) reply(natPmpAddressAnswer(7));
+      if (data[1] === 1) reply(natPmpMapAnswer(data, 7));
+    },
+    { protocols: ['natpmp', 'upnp'] },
+  );
+  assert.ok(await scheduler.runUntil(() => events.length > 0, { maxTime: 5000 }));
+  const firstMap = socket.sent.find((s) => s.to.port === 5351 && s.data[0] === 0 && s.data[1] === 1);
+  assert.ok(firstMap !== undefined, 'a NAT-PMP map request was sent');
+  // The answer takes 2 ms, then 50 ms of grace for UPnP: old code waited the whole 1 s SSDP search.
+  assert.equal(firstMap.at - 1000, 52, `first map request at +${firstMap.at - 1000} ms`);
+  assert.equal(events[0]?.type, 'mapped');
+  assert.deepEqual([...(pm.lastProbe ?? [])], ['natpmp'], 'UPnP did not answer within the grace');
+  await closeMapper(scheduler, pm);
+});
+
+test('a UPnP answer inside the grace still counts; a NAT-PMP refusal to the probe, or probeEveryProtocol, leaves UPnP its full wait', async () => {
+  // Case 1: SSDP answers 30 ms after NAT-PMP did: UPnP is listed as available.
+  {
+    const scheduler = new VirtualScheduler(0);
+    const { pm, events } = await startMapper(
+      scheduler,
+      (data, to, reply, replyFrom) => {
+        if (to.port === 1900 && to.address === GW) {
+          scheduler.at(scheduler.now() + 30, () => replyFrom(1900, Buffer.from('HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\nLOCATION: http://192.168.77.1:5000/desc.xml\r\n\r\n')));
+        }
+        if (to.port !== 5351 || data[0] !== 0) return;
+        if (data[1] === 0) reply(natPmpAddressAnswer(7));
+        if (data[1] === 1) reply(natPmpMapAnswer(data, 7));
+      },
+      { protocols: ['natpmp', 'upnp'] },
+    );
+    assert.ok(await scheduler.runUntil(() => events.length > 0, { maxTime: 5000 }));
+    assert.deepEqual(new Set(pm.lastProbe ?? []), new Set(['natpmp', 'upnp']));
+    await closeMapper(scheduler, pm);
+  }
+  // Case 2: NAT-PMP answers the probe with "network failure" (3): no shortening, the search runs its full 1 s.
+  {
+    const scheduler = new VirtualScheduler(0);
+    const { pm, socket, events } = await startMapper(
+      scheduler,
+      (data, to, reply) => {
+        if (to.port !== 5351 || data[0] !== 0) return;
+        const refusal = natPmpAddressAnswer(7, [0, 0, 0, 0]);
+        refusal.writeUInt16BE(3, 2);
+        if (data[1] === 0) reply(refusal);
+      },
+      { protocols: ['natpmp', 'upnp'] },
+    );
+    assert.ok(await scheduler.runUntil(() => socket.sent.some((s) => s.data[0] === 0 && s.data[1] === 1), { maxTime: 5000 }));
+    const firstMap = socket.sent.find((s) => s.data[0] === 0 && s.data[1] === 1);
+    assert.equal(firstMap?.at, 1000, 'the probe waited the whole SSDP search');
+    assert.ok(await scheduler.runUntil(() => events.length > 0, { maxTime: 20_000 }));
+    await closeMapper(scheduler, pm);
+  }  // Case 3: probeEveryProtocol (for reports): NAT-PMP answered with success, still the whole search.
+  {
+    const scheduler = new VirtualScheduler(0);
+    const { pm, socket, events } = await startMapper(
+      scheduler,
+      (data, to, reply) => {
+        if (to.port !== 5351 || data[0] !== 0) return;
+        if (data[1] === 0) reply(natPmpAddressAnswer(7));
+        if (data[1] === 1) reply(natPmpMapAnswer(data, 7));
+      },
+      { protocols: ['natpmp', 'upnp'], probeEveryProtocol: true },
+    );
+    assert.ok(await scheduler.runUntil(() => events.length > 0, { maxTime: 5000 }));
+    assert.equal(socket.sent.find((s) => s.data[0] === 0 && s.data[1] === 1)?.at, 1000, 'the report waits for UPnP');
+    await closeMapper(scheduler, pm);
+  }
+});
