@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { destroyNamespace, destroyNamespaceSync, registerLab, sweepStale, unregisterLab } from '../../netsim/kernel/cleanup.js';
 import { run, sleep } from '../../netsim/kernel/exec.js';
 import { newRunId, nsName } from '../../netsim/kernel/names.js';
+import { miniupnpdRules } from './router-lab.js';
 
 export const PREFIX = 'bpx';
 export const RENDEZVOUS_PORT = 7000;
@@ -29,30 +30,6 @@ const SECRET = 'mapped-xtcp-secret';
 const ECHO_PORT = 9100;
 export const VISIT_PORT = 9200;
 
-const ROUTER_A_RULES = `table inet filter {
-  chain miniupnpd {
-  }
-  chain prerouting_miniupnpd {
-  }
-  chain postrouting_miniupnpd {
-  }
-  chain forward {
-    type filter hook forward priority 0; policy drop;
-    iifname "lan0" accept
-    ct state established,related accept
-    ct status dnat accept
-  }
-  chain prerouting {
-    type nat hook prerouting priority -101;
-    jump prerouting_miniupnpd
-  }
-  chain postrouting {
-    type nat hook postrouting priority 99;
-    jump postrouting_miniupnpd
-    oifname "wan0" masquerade random,fully-random
-  }
-}
-`;
 
 /** The carrier NAT: any inside address leaves as 11.0.0.1. */
 const CARRIER_RULES = `table inet nat {
@@ -209,7 +186,7 @@ export class MappedXtcpLab {
     await ip(['-n', this.lanA, 'route', 'add', 'default', 'via', '192.168.77.1']);
     await ip(['-n', this.lanB, 'route', 'add', 'default', 'via', '192.168.78.1']);
     for (const ns of [this.core, this.routerA, this.routerB]) await sh(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
-    await sh(this.routerA, 'nft', ['-f', '-'], ROUTER_A_RULES);
+    await sh(this.routerA, 'nft', ['-f', '-'], miniupnpdRules('masquerade random,fully-random'));
     await sh(this.routerB, 'nft', ['-f', '-'], ROUTER_B_RULES);
     writeFileSync(
       join(this.dir, 'miniupnpd.conf'),

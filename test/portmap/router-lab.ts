@@ -51,7 +51,13 @@ export interface RouterConfig {
   upnp: boolean;
 }
 
-const NFT_RULES = `table inet filter {
+/**
+ * The router's nftables: the chains miniupnpd fills (Debian's package ships no
+ * nft_init.sh) and a forward filter that lets mapped (DNAT'ed) traffic in;
+ * `masquerade` is the ordinary source NAT (e.g. `masquerade random,fully-random`).
+ */
+export function miniupnpdRules(masquerade = 'masquerade'): string {
+  return `table inet filter {
   chain miniupnpd {
   }
   chain prerouting_miniupnpd {
@@ -71,10 +77,11 @@ const NFT_RULES = `table inet filter {
   chain postrouting {
     type nat hook postrouting priority 99;
     jump postrouting_miniupnpd
-    oifname "wan0" masquerade
+    oifname "wan0" ${masquerade}
   }
 }
 `;
+}
 
 /** A running mapper-child: its JSON lines, and a way to ask it to close. */
 export class MapperChild {
@@ -173,7 +180,7 @@ export class RouterLab {
     }
     await ip(['-n', this.lan, 'route', 'add', 'default', 'via', ROUTER_LAN]);
     await run('ip', ['netns', 'exec', this.router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-    await run('ip', ['netns', 'exec', this.router, 'nft', '-f', '-'], { input: NFT_RULES });
+    await run('ip', ['netns', 'exec', this.router, 'nft', '-f', '-'], { input: miniupnpdRules() });
     writeFileSync(
       join(this.dir, 'miniupnpd.conf'),
       [
