@@ -13,9 +13,9 @@ import type { Runtime } from '../../src/net/runtime.js';
 import type { TunnelSession } from '../../src/session/index.js';
 import { createDirectLink } from '../../peer/direct-setup.js';
 import { RendezvousDiscovery } from '../../peer/direct/rendezvous-discovery.js';
-import { UdpService } from '../../rendezvous/udp-service.js';
+import { virtualStunService } from '../support/virtual-stun.js';
 import { SeededRandom } from '../../netsim/random.js';
-import { buildTopology, labSite, SERVER_ADDRESSES } from '../../netsim/virtual/index.js';
+import { buildTopology, labSite } from '../../netsim/virtual/index.js';
 
 function enotfound(host: string): Error {
   return Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
@@ -23,17 +23,7 @@ function enotfound(host: string): Error {
 
 function lab(seed: number) {
   const topo = buildTopology({ seed, recordTrace: false, sites: [labSite('port-restricted-cone', 'a')] });
-  const [ip1, ip2] = SERVER_ADDRESSES;
-  const udp = new UdpService(
-    { primary: { address: ip1, port: 7000 }, altPort: 7001, altAddress: ip2 },
-    {
-      primary: topo.server.bind({ address: ip1, port: 7000 }),
-      altPort: topo.server.bind({ address: ip1, port: 7001 }),
-      altAddress: topo.server.bind({ address: ip2, port: 7000 }),
-      altBoth: topo.server.bind({ address: ip2, port: 7001 }),
-    },
-    { scheduler: topo.scheduler },
-  );
+  const { udp, ip1 } = virtualStunService(topo);
   const rng = new SeededRandom(seed);
   return { topo, udp, ip1, random: (n: number) => rng.bytes(n), rng };
 }

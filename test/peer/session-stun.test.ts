@@ -6,23 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SessionStun } from '../../peer/session-stun.js';
-import { UdpService } from '../../rendezvous/udp-service.js';
+import { virtualStunService } from '../support/virtual-stun.js';
 import { SeededRandom } from '../../netsim/random.js';
-import { buildTopology, labSite, SERVER_ADDRESSES, type LabProfileName } from '../../netsim/virtual/index.js';
+import { buildTopology, labSite, type LabProfileName } from '../../netsim/virtual/index.js';
 
 async function discover(profile: LabProfileName, extra: { address: string; port: number }[] = []) {
   const topo = buildTopology({ seed: 5, recordTrace: false, sites: [labSite(profile, 'a')] });
-  const [ip1, ip2] = SERVER_ADDRESSES;
-  const udp = new UdpService(
-    { primary: { address: ip1, port: 7000 }, altPort: 7001, altAddress: ip2 },
-    {
-      primary: topo.server.bind({ address: ip1, port: 7000 }),
-      altPort: topo.server.bind({ address: ip1, port: 7001 }),
-      altAddress: topo.server.bind({ address: ip2, port: 7000 }),
-      altBoth: topo.server.bind({ address: ip2, port: 7001 }),
-    },
-    { scheduler: topo.scheduler },
-  );
+  const { udp, ip1 } = virtualStunService(topo);
   const rng = new SeededRandom(9);
   const stun = new SessionStun(
     { primary: { address: ip1, port: 7000 }, alternatePort: { address: ip1, port: 7001 }, extra },
