@@ -15,12 +15,13 @@
  *   lanA ─ [routerA: miniupnpd] wan 100.64.0.1 ─ 100.64.0.2 [cgn] 11.0.0.1 ─ 11.0.0.2 [core] …
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { destroyNamespace, destroyNamespaceSync, registerLab, sweepStale, unregisterLab } from '../../netsim/kernel/cleanup.js';
 import { run, sleep } from '../../netsim/kernel/exec.js';
 import { newRunId, nsName } from '../../netsim/kernel/names.js';
+import { Miniupnpd } from './miniupnpd.js';
 import { miniupnpdRules } from './router-lab.js';
 
 export const PREFIX = 'bpx';
@@ -122,8 +123,7 @@ export class MappedXtcpLab {
   readonly carrier = nsName(PREFIX, this.runId, 'cgn');
   private readonly dir = mkdtempSync(join(tmpdir(), 'burrow-mapped-xtcp-'));
   private readonly children = new Set<ChildProcess>();
-  private daemonLog = '';
-  private daemon: ChildProcess | null = null;
+  private daemon: Miniupnpd | null = null;
   private closed = false;
 
   private constructor(private readonly opts: MappedXtcpLabOptions) {}
@@ -188,66 +188,26 @@ export class MappedXtcpLab {
     for (const ns of [this.core, this.routerA, this.routerB]) await sh(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
     await sh(this.routerA, 'nft', ['-f', '-'], miniupnpdRules('masquerade random,fully-random'));
     await sh(this.routerB, 'nft', ['-f', '-'], ROUTER_B_RULES);
-    writeFileSync(
-      join(this.dir, 'miniupnpd.conf'),
-      [
-        'ext_ifname=wan0',
-        'listening_ip=lan0',
-        `enable_natpmp=${this.opts.natpmp === false ? 'no' : 'yes'}`,
-        'enable_upnp=yes',
-        'secure_mode=yes',
-        'system_uptime=no',
-        'uuid=5a1c2a5e-6b7d-4e8f-9a0b-1c2d3e4f5a6c',
-        'allow 1024-65535 192.168.77.0/24 1024-65535',
-        'deny 0-65535 0.0.0.0/0 0-65535',
-        '',
-      ].join('\n'),
+    this.daemon = new Miniupnpd(
+      this.routerA,
+      this.dir,
+      { natpmp: this.opts.natpmp !== false, upnp: true, lan: '192.168.77.0/24', uuid: '5a1c2a5e-6b7d-4e8f-9a0b-1c2d3e4f5a6c' },
+      (ns, cmd, args) => this.spawnIn(ns, cmd, args),
     );
-    await this.startDaemon();
-  }
-
-  /** Starts miniupnpd on router A and waits until it listens. */
-  private async startDaemon(): Promise<void> {
-    const d = this.spawnIn(this.routerA, 'miniupnpd', ['-f', join(this.dir, 'miniupnpd.conf'), '-d', '-P', join(this.dir, 'miniupnpd.pid')]);
-    this.daemon = d;
-    const from = this.daemonLog.length;
-    const keep = (c: string) => (this.daemonLog = (this.daemonLog + c).slice(-20_000));
-    d.stdout!.setEncoding('utf8').on('data', keep);
-    d.stderr!.setEncoding('utf8').on('data', keep);
-    const deadline = Date.now() + 10_000;
-    const ready = this.opts.natpmp === false ? /HTTP listening on port/ : /Listening for NAT-PMP/;
-    while (!ready.test(this.daemonLog.slice(Math.min(from, this.daemonLog.length - 1000)))) {
-      if (Date.now() > deadline || d.exitCode !== null) throw new Error(`miniupnpd did not start: ${this.daemonLog.slice(-1000)}`);
-      await sleep(50);
-    }
+    await this.daemon.start();
   }
 
   /**
    * miniupnpd restarted with its table lost: killed (no chance to clean up),
-   * its chains flushed as a fresh start finds them, started again.
-   * `dropUdpFlows`: also forget router A's UDP conntrack entries, as a
-   * rebooted router would (otherwise a flow already running keeps its DNAT
-   * through conntrack and nothing on the wire changes).
+   * its chains flushed, started again; `dropUdpFlows` as in Miniupnpd.restart.
    */
   async restartDaemon(opts: { dropUdpFlows: boolean }): Promise<void> {
-    const d = this.daemon;
-    if (d !== null && d.exitCode === null) {
-      const gone = new Promise((r) => d.on('close', r));
-      d.kill('SIGKILL');
-      await Promise.race([gone, sleep(5000)]);
-    }
-    for (const chain of ['miniupnpd', 'prerouting_miniupnpd', 'postrouting_miniupnpd']) {
-      await run('ip', ['netns', 'exec', this.routerA, 'nft', 'flush', 'chain', 'inet', 'filter', chain]);
-    }
-    if (opts.dropUdpFlows) {
-      // conntrack exits non-zero when nothing matched: that is fine here.
-      await run('ip', ['netns', 'exec', this.routerA, 'conntrack', '-D', '-p', 'udp'], { timeoutMs: 10_000 }).catch(() => undefined);
-    }
-    await this.startDaemon();
+    if (this.daemon === null) throw new Error('the lab is not built');
+    await this.daemon.restart({ signal: 'SIGKILL', dropUdpFlows: opts.dropUdpFlows });
   }
 
   get routerLog(): string {
-    return this.daemonLog;
+    return this.daemon?.log ?? '';
   }
 
   /** Runs the burrow CLI in `ns`, JSON logs at debug level. */
@@ -268,9 +228,9 @@ export class MappedXtcpLab {
   }
 
   /** The router's port forwards as miniupnpd wrote them. */
-  async forwards(): Promise<Array<{ externalPort: number; to: string; port: number }>> {
-    const r = await run('ip', ['netns', 'exec', this.routerA, 'nft', 'list', 'chain', 'inet', 'filter', 'prerouting_miniupnpd']);
-    return [...r.stdout.matchAll(/dport (\d+) dnat ip to (\d+\.\d+\.\d+\.\d+):(\d+)/g)].map((m) => ({ externalPort: Number(m[1]), to: m[2]!, port: Number(m[3]) }));
+  forwards(): Promise<Array<{ externalPort: number; to: string; port: number }>> {
+    if (this.daemon === null) throw new Error('the lab is not built');
+    return this.daemon.forwards();
   }
 
   /** What `upnpc -l` (run in site A's LAN) lists as UDP mappings: external port → internal ip:port. */

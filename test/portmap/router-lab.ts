@@ -11,12 +11,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { destroyNamespace, destroyNamespaceSync, registerLab, sweepStale, unregisterLab } from '../../netsim/kernel/cleanup.js';
 import { run, sleep } from '../../netsim/kernel/exec.js';
+import { Miniupnpd } from './miniupnpd.js';
 import { newRunId, nsName } from '../../netsim/kernel/names.js';
 import { PROBE_SOURCE, lastJson, type UdpDatagram } from '../../netsim/kernel/probe.js';
 
@@ -136,9 +137,7 @@ export class RouterLab {
   readonly outside = nsName(PREFIX, this.runId, 'outside');
   private readonly dir = mkdtempSync(join(tmpdir(), 'burrow-portmap-'));
   private readonly children = new Set<ChildProcess>();
-  private daemon: ChildProcess | null = null;
-  private daemonLog = '';
-  private daemonStartedAt = 0;
+  private daemon: Miniupnpd | null = null;
   private closed = false;
 
   private constructor(readonly config: RouterConfig) {}
@@ -181,68 +180,33 @@ export class RouterLab {
     await ip(['-n', this.lan, 'route', 'add', 'default', 'via', ROUTER_LAN]);
     await run('ip', ['netns', 'exec', this.router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
     await run('ip', ['netns', 'exec', this.router, 'nft', '-f', '-'], { input: miniupnpdRules() });
-    writeFileSync(
-      join(this.dir, 'miniupnpd.conf'),
-      [
-        'ext_ifname=wan0',
-        'listening_ip=lan0',
-        `enable_natpmp=${this.config.natpmp ? 'yes' : 'no'}`,
-        `enable_upnp=${this.config.upnp ? 'yes' : 'no'}`,
-        'secure_mode=yes',
-        'system_uptime=no',
-        'uuid=3f1c2a5e-6b7d-4e8f-9a0b-1c2d3e4f5a6b',
-        'allow 1024-65535 192.168.77.0/24 1024-65535',
-        'deny 0-65535 0.0.0.0/0 0-65535',
-        '',
-      ].join('\n'),
+    this.daemon = new Miniupnpd(
+      this.router,
+      this.dir,
+      { natpmp: this.config.natpmp, upnp: this.config.upnp, lan: '192.168.77.0/24', uuid: '3f1c2a5e-6b7d-4e8f-9a0b-1c2d3e4f5a6b' },
+      (ns, cmd, args) => this.spawnIn(ns, cmd, args),
     );
-    await this.startDaemon();
+    await this.daemon.start();
   }
 
-  /** Starts miniupnpd and waits until it listens. */
-  async startDaemon(): Promise<void> {
-    this.daemonLog = '';
-    const d = this.spawnIn(this.router, 'miniupnpd', ['-f', join(this.dir, 'miniupnpd.conf'), '-d', '-P', join(this.dir, 'miniupnpd.pid')]);
-    d.stdout!.setEncoding('utf8').on('data', (c: string) => (this.daemonLog = (this.daemonLog + c).slice(-20_000)));
-    d.stderr!.setEncoding('utf8').on('data', (c: string) => (this.daemonLog = (this.daemonLog + c).slice(-20_000)));
-    this.daemon = d;
-    this.daemonStartedAt = Date.now();
-    const ready = this.config.natpmp ? /Listening for NAT-PMP/ : /HTTP listening on port/;
-    const deadline = Date.now() + 10_000;
-    while (!ready.test(this.daemonLog)) {
-      if (Date.now() > deadline || d.exitCode !== null) throw new Error(`miniupnpd did not start: ${this.daemonLog.slice(-1000)}`);
-      await sleep(50);
-    }
+  private get daemonOf(): Miniupnpd {
+    if (this.daemon === null) throw new Error('the router lab is not built');
+    return this.daemon;
   }
 
   /** How long the current miniupnpd has run (its epoch, roughly). */
   get daemonUptimeMs(): number {
-    return Date.now() - this.daemonStartedAt;
+    return this.daemonOf.uptimeMs;
   }
 
   /** A router restart that loses the table: stop miniupnpd, flush its chains, start it again. */
-  async restartDaemon(): Promise<void> {
-    const d = this.daemon;
-    if (d !== null && d.exitCode === null) {
-      const gone = new Promise((r) => d.on('close', r));
-      d.kill('SIGTERM');
-      await Promise.race([gone, sleep(5000)]);
-      if (d.exitCode === null) d.kill('SIGKILL');
-    }
-    for (const chain of ['miniupnpd', 'prerouting_miniupnpd', 'postrouting_miniupnpd']) {
-      await run('ip', ['netns', 'exec', this.router, 'nft', 'flush', 'chain', 'inet', 'filter', chain]);
-    }
-    await this.startDaemon();
+  restartDaemon(): Promise<void> {
+    return this.daemonOf.restart({ signal: 'SIGTERM' });
   }
 
   /** The router's port forwards as miniupnpd wrote them: external port → LAN ip:port. */
-  async forwards(): Promise<Array<{ externalPort: number; to: string; port: number }>> {
-    const r = await run('ip', ['netns', 'exec', this.router, 'nft', 'list', 'chain', 'inet', 'filter', 'prerouting_miniupnpd']);
-    return [...r.stdout.matchAll(/dport (\d+) dnat ip to (\d+\.\d+\.\d+\.\d+):(\d+)/g)].map((m) => ({
-      externalPort: Number(m[1]),
-      to: m[2]!,
-      port: Number(m[3]),
-    }));
+  forwards(): Promise<Array<{ externalPort: number; to: string; port: number }>> {
+    return this.daemonOf.forwards();
   }
 
   /** Sends `count` datagrams from the outside host to WAN:port; returns the replies. */
@@ -263,7 +227,7 @@ export class RouterLab {
   }
 
   get log(): string {
-    return this.daemonLog;
+    return this.daemon?.log ?? '';
   }
 
   /** Starts a long-running process in one of the lab's hosts (killed at close). */
