@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Scheduler, TimerHandle } from '../src/clock/scheduler.js';
+import { settledBy } from '../src/clock/settled-by.js';
 import type { RandomSource } from '../src/clock/random.js';
 import type { ClientMessage, ServerMessage } from '../src/control/index.js';
 import {
@@ -21,21 +22,23 @@ import {
   PunchRunner,
   PunchSession,
   derivePunchKeys,
-  describeCandidate,
-  planPunch,
+  describePath,
   type BirthdayRole,
   type LockedEndpoint,
   type SessionNatInfo,
 } from '../src/punch/index.js';
+import { addressFamily } from '../src/net/ip.js';
 import { Attempt } from './direct/attempt.js';
 import { realPortMapper, type PortMapChoice } from './direct/attempt-portmap.js';
 import { SessionPortMaps } from './direct/session-portmaps.js';
-import { hostAddressesOf } from './direct/host-addresses.js';
-import { buildOffer, candidatesFor } from './direct/offer.js';
+import { hostAddressesOf, ipv6SessionAddress, osHostAddresses } from './direct/host-addresses.js';
+import { attemptCandidates, buildOffer } from './direct/offer.js';
+import { planFamilies } from './direct/family-plan.js';
 import { DEFAULT_DIRECT, type DirectOptions, type ReflexiveDiscovery } from './direct/options.js';
 import { SocketErrorLog } from './direct/socket-error-log.js';
 
 export { DEFAULT_DIRECT, type DirectOptions, type DiscoveryResult, type ReflexiveDiscovery } from './direct/options.js';
+import type { DiscoveryResult } from './direct/options.js';
 export { releasePortMappings, type PortMapChoice, type PortMapperFactory, type SessionPortMapper } from './direct/attempt-portmap.js';
 
 export interface DirectLinkOptions {
@@ -51,9 +54,16 @@ export interface DirectLinkOptions {
   sendControl: (m: ClientMessage) => boolean;
   logger: Logger;
   options?: Partial<DirectOptions>;
-  /** This host's addresses (default: the OS's non-internal IPv4 interfaces). */
+  /**
+   * This host's addresses, both families (default: the OS's non-internal
+   * IPv4 interface addresses and its global IPv6 ones, see host-addresses.ts).
+   */
   hostAddresses?: () => string[];
-  /** Address to bind the session socket to (default: any). */
+  /**
+   * Address to bind the session socket to (default: any IPv4 address, plus
+   * an IPv6 session socket bound to this host's first global IPv6 address
+   * when it has one). Given, it is the only session socket.
+   */
   bindAddress?: string;
   /**
    * Ask the home router to map each attempt's session socket (NAT-PMP, PCP,
@@ -236,23 +246,68 @@ export class DirectLink extends EventEmitter {
     state.add(socket);
     const openedAt = this.o.scheduler.now();
     const port = socket.localEndpoint().port;
-    // The router is asked while discovery runs; the offer waits for it only briefly (DIRECT_TIMERS.portmapGraceMs).
-    state.portmap = this.portmaps.start(n, port);
-    const found = await this.o.discovery.discover(socket, (h) => state.routeStun(h));
+    const primaryIs6 = socketFamily(socket) === 6;
+    if (primaryIs6) {
+      state.families.v6 = 0;
+    } else {
+      state.families.v4 = 0;
+      // The router is asked while discovery runs; the offer waits for it only briefly (DIRECT_TIMERS.portmapGraceMs).
+      state.portmap = this.portmaps.start(n, port);
+    }
+    // A mapping or pinhole belongs to a socket: IPv6 gets a session socket of its own.
+    const socket6 = primaryIs6 ? null : await this.openIpv6Socket();
+    if (this.closed || this.attempt !== state) return socket6?.close();
+    const index6 = socket6 === null ? undefined : state.add(socket6);
+    if (index6 !== undefined) state.families.v6 = index6;
+    const pending6 = socket6 === null || index6 === undefined ? null : this.o.discovery.discover(socket6, (h) => state.routeStun(index6, h));
+    const found = await this.o.discovery.discover(socket, (h) => state.routeStun(0, h));
+    if (this.closed || this.attempt !== state) return;
+    const found6 =
+      pending6 === null
+        ? null
+        : found.nat.udp
+          ? await settledBy(pending6, this.o.scheduler, Math.max(openedAt + DIRECT_TIMERS.portmapGraceMs, this.o.scheduler.now() + DIRECT_TIMERS.ipv6DiscoveryGraceMs))
+          : await pending6;
     if (this.closed || this.attempt !== state) return;
     await state.portmap?.settledBy(this.o.scheduler, openedAt + DIRECT_TIMERS.portmapGraceMs);
     if (this.closed || this.attempt !== state) return;
     state.nat = found.nat;
-    state.hops = found.hops;
-    if (found.reason !== undefined) this.log.warn('direct-unavailable', { reason: found.reason });
-    const hosts = this.opts.hostCandidates ? this.hostAddresses(socket) : [];
-    const mapped = found.nat.udp ? (state.portmap?.offer() ?? null) : null;
+    state.hops = found.hops ?? found6?.hops ?? null;
+    const mapped = !primaryIs6 && found.nat.udp ? (state.portmap?.offer() ?? null) : null;
     state.offeredMapped = mapped !== null;
-    const candidates = candidatesFor(found, hosts, port, mapped);
-    this.log.debug('candidates', { attempt: n, candidates: candidates.map((c) => `${c.kind} ${c.address}:${c.port}`).join(', '), nat: found.detail });
-    const sent = this.o.sendControl(buildOffer(this.o.connId, n, found, candidates));
+    const local6 = socket6?.localEndpoint() ?? null;
+    const { candidates, why, offeredIpv6 } = attemptCandidates({
+      primary: { found, hosts: this.opts.hostCandidates ? this.hostAddresses(socket) : [], port, mapped, is6: primaryIs6 },
+      v6: local6 === null ? null : { found: found6 ?? IPV6_TOO_SLOW, local: local6, host: this.opts.hostCandidates },
+    });
+    state.offeredIpv6 = offeredIpv6;
+    state.localHosts = [...this.hostAddresses(socket), ...(local6 === null ? [] : [local6.address])];
+    if (found.reason !== undefined) {
+      if (candidates.length === 0) this.log.warn('direct-unavailable', { reason: [found.reason, ...why].join('; ') });
+      else this.log.info('direct-family-unavailable', { family: primaryIs6 ? 'IPv6' : 'IPv4', reason: found.reason, using: 'IPv6' });
+    }
+    this.log.debug('candidates', {
+      attempt: n,
+      candidates: candidates.map((c) => `${c.kind} ${c.address}:${c.port}`).join(', '),
+      nat: found.detail,
+      ...(found6 ? { nat6: found6.detail } : {}),
+    });
+    const sent = this.o.sendControl(buildOffer(this.o.connId, n, found, candidates, why));
     this.machine.offered(n, sent, this.o.scheduler.now());
     this.apply();
+  }
+
+  /** The IPv6 session socket, bound to this host's first global IPv6 address; null when there is none, the user bound one address, or it cannot be opened. */
+  private async openIpv6Socket(): Promise<UdpSocket | null> {
+    if (this.o.bindAddress !== undefined) return null;
+    const address = ipv6SessionAddress(this.allHostAddresses());
+    if (address === null) return null;
+    try {
+      return await this.o.udp(address);
+    } catch (err) {
+      this.log.info('ipv6-socket-failed', { address, reason: err instanceof Error ? err.message : String(err) });
+      return null;
+    }
   }
 
   private offerNone(n: number, reason: string): void {
@@ -270,17 +325,21 @@ export class DirectLink extends EventEmitter {
     const remoteNat: SessionNatInfo = peerNat
       ? { udp: peerNat.udp, mapping: peerNat.mapping, allocation: peerNat.allocation, ...(peerNat.step !== undefined ? { step: peerNat.step } : {}) }
       : { udp: true, mapping: 'unknown', allocation: 'unknown' };
-    const plan = planPunch(state.nat, remoteNat, {
+    const families = planFamilies({
+      local: { nat: state.nat, sockets: state.families, offeredMapped: state.offeredMapped, offeredIpv6: state.offeredIpv6 },
+      remote: { nat: remoteNat, candidates: m.candidates },
       birthday: this.opts.birthday,
-      mapped: { local: state.offeredMapped, remote: m.candidates.some((c) => c.kind === 'mapped') },
       localLeads: this.o.role === 'initiator',
     });
+    const plan = families.v4;
     // Hopeless unless our router may still map (or mapped after the offer): the next attempt offers that.
-    if (!plan.direct) return this.attemptFailed(state, plan.reason, '', state.portmap?.mayMapLater !== true);
+    if (!plan.direct && !families.v6) return this.attemptFailed(state, families.reason, '', state.portmap?.mayMapLater !== true);
     const startAt = this.o.scheduler.now() + m.startInMs;
     let birthday: BirthdayRole | null = null;
-    if (plan.birthday?.hard === 'local') {
-      birthday = { role: 'hard', sockets: this.opts.birthdaySockets, startAfterMs: DIRECT_TIMERS.birthdayHardStartMs };
+    const birthdayPlan = plan.direct ? plan.birthday : null;
+    if (birthdayPlan?.hard === 'local') {
+      const firstSocket = state.sockets.length;
+      birthday = { role: 'hard', sockets: this.opts.birthdaySockets, startAfterMs: DIRECT_TIMERS.birthdayHardStartMs, firstSocket };
       for (let i = 0; i < this.opts.birthdaySockets; i++) {
         try {
           const s = await this.o.udp(this.o.bindAddress);
@@ -290,30 +349,30 @@ export class DirectLink extends EventEmitter {
           break; // fewer sockets, lower odds; still bounded
         }
       }
-      birthday.sockets = state.sockets.length - 1;
-    } else if (plan.birthday?.hard === 'remote') {
+      birthday.sockets = state.sockets.length - firstSocket;
+    } else if (birthdayPlan?.hard === 'remote') {
       birthday = { role: 'easy', probes: this.opts.birthdayProbes, perSecond: this.opts.birthdayPerSecond, startAfterMs: DIRECT_TIMERS.birthdayEasyStartMs };
     }
-    const session = state.sockets[0];
-    if (session === undefined || this.attempt !== state) return;
+    if (this.attempt !== state) return;
     const primeTtl = primeTtlFor(this.opts.primeTtl, state.hops);
     const punch = new PunchSession({
       codec: this.codec,
-      remote: m.candidates,
+      remote: families.remote,
       startAt,
       random: (n) => this.o.random.bytes(n),
       timeoutMs: this.opts.punchTimeoutMs + (birthday ? DIRECT_TIMERS.birthdayExtraMs : 0),
       primeTtl,
       probeLeadMs: DIRECT_TIMERS.probeLeadMs,
       lanGraceMs: DIRECT_TIMERS.lanGraceMs,
-      localHosts: this.hostAddresses(session),
+      localHosts: state.localHosts,
       birthday,
-      awaitPeer: plan.awaitPeer === true,
+      awaitPeer: plan.direct && plan.awaitPeer === true,
+      sockets: state.families,
     });
     this.log.info('punch-start', {
       attempt: m.attempt,
       peerCandidates: m.candidates.length,
-      plan: plan.reason,
+      plan: families.reason,
       startInMs: Math.round(m.startInMs),
       primeTtl,
     });
@@ -363,7 +422,7 @@ export class DirectLink extends EventEmitter {
     old?.close();
     this.portmaps.pathOn(portmap);
     this.log.info('direct-up', {
-      path: describeCandidate({ kind: found.kind, ...found.remote }),
+      path: describePath({ address: found.remote.address, lan: found.lan }),
       remote: `${found.remote.address}:${found.remote.port}`,
       candidate: found.kind,
       rttMs: Math.round(found.rttMs * 10) / 10,
@@ -386,9 +445,10 @@ export class DirectLink extends EventEmitter {
   }
 
   private onAttemptSocketError(state: Attempt, index: number, err: Error): void {
-    const e = this.errors.record(err, { socket: index === 0 ? 'session' : 'birthday', attempt: state.n });
-    // A birthday socket that fails costs only its own odds; the session socket ends the attempt.
-    if (e.fatal && index === 0) this.attemptFailed(state, `the session socket failed (${e.reason})`, state.runner?.punch.timeline.format() ?? '');
+    const session = state.isSessionSocket(index);
+    const e = this.errors.record(err, { socket: session ? 'session' : 'birthday', attempt: state.n });
+    // A birthday socket that fails costs only its own odds; a session socket ends the attempt.
+    if (e.fatal && session) this.attemptFailed(state, `the session socket failed (${e.reason})`, state.runner?.punch.timeline.format() ?? '');
   }
 
   private attemptFailed(state: Attempt, reason: string, timeline: string, hopeless = false): void {
@@ -420,7 +480,29 @@ export class DirectLink extends EventEmitter {
     a.close(reason);
   }
 
-  private hostAddresses(socket: UdpSocket): string[] {
-    return this.o.hostAddresses ? this.o.hostAddresses() : hostAddressesOf(socket);
+  /** This host's addresses, both families (injected, or the OS's). */
+  private allHostAddresses(): string[] {
+    return this.o.hostAddresses ? this.o.hostAddresses() : osHostAddresses();
   }
+
+  /** The host candidates of `socket`: the injected addresses of its family, or what its binding allows. */
+  private hostAddresses(socket: UdpSocket): string[] {
+    if (this.o.hostAddresses === undefined) return hostAddressesOf(socket, osHostAddresses());
+    const family = socketFamily(socket);
+    return this.o.hostAddresses().filter((a) => addressFamily(a) === family);
+  }
+}
+
+/** What an IPv6 session socket that did not finish discovery in time offers: nothing, and why. */
+const IPV6_TOO_SLOW: DiscoveryResult = {
+  srflx: null,
+  nat: { udp: false, mapping: 'unknown', allocation: 'unknown' },
+  detail: 'no STUN answer over IPv6 in time',
+  hops: null,
+  reason: `no STUN answer over IPv6 within ${DIRECT_TIMERS.ipv6DiscoveryGraceMs} ms of the IPv4 one`,
+};
+
+function socketFamily(socket: UdpSocket): 4 | 6 {
+  const bound = socket.localEndpoint().address;
+  return bound === '::' || addressFamily(bound) === 6 ? 6 : 4;
 }

@@ -5,7 +5,8 @@ import type { Role } from '../src/role.js';
 import type { UdpEndpoint } from '../src/net/udp-socket.js';
 import type { TunnelSession } from '../src/session/index.js';
 import { DirectLink, type DirectOptions, type PortMapperFactory } from './direct-link.js';
-import { RendezvousDiscovery, dnsResolveIpv4, type ResolveIpv4 } from './direct/rendezvous-discovery.js';
+import type { HostLookup } from '../src/net/dial-stream.js';
+import { RendezvousDiscovery } from './direct/rendezvous-discovery.js';
 import type { HostPort } from './endpoint-arg.js';
 
 /** How a peer reaches for the direct path (xtcp). */
@@ -39,8 +40,8 @@ export async function createDirectLink(args: {
   config: DirectConfig;
   sendControl: (m: ClientMessage) => boolean;
   logger: Logger;
-  /** How the rendezvous's name becomes an address for UDP (default: node:dns, IPv4). */
-  resolve?: ResolveIpv4;
+  /** How the rendezvous's name becomes addresses for UDP (default: the runtime's lookup, A and AAAA). */
+  resolve?: HostLookup;
 }): Promise<DirectLink> {
   const { runtime: rt, config } = args;
   // UDP needs an address: the name is resolved when the first attempt asks for its address (see RendezvousDiscovery).
@@ -48,7 +49,7 @@ export async function createDirectLink(args: {
     { host: args.server.host, port: config.udpPort ?? args.server.port, ...(config.stunServers ? { extra: config.stunServers } : {}) },
     rt.scheduler,
     (n) => rt.random.bytes(n),
-    args.resolve ?? dnsResolveIpv4,
+    args.resolve ?? rt.lookup,
   );
   return new DirectLink({
     connId: args.connId,

@@ -5,7 +5,7 @@ import { BurrowError, isBurrowError } from '../src/errors.js';
 import type { Logger } from '../src/log/logger.js';
 import type { Runtime } from '../src/net/runtime.js';
 import type { RelayLink } from '../src/path/relay-link.js';
-import { describeCandidate, type LockedEndpoint } from '../src/punch/index.js';
+import { describePath, type LockedEndpoint } from '../src/punch/index.js';
 import { TunnelSession } from '../src/session/index.js';
 import type { DirectLink } from './direct-link.js';
 import { createDirectLink, type DirectConfig } from './direct-setup.js';
@@ -76,7 +76,7 @@ export class SessionSetup {
     return this.directLink;
   }
 
-  /** How the direct path reaches the peer ('direct LAN' / 'direct internet') while one is up. */
+  /** How the direct path reaches the peer ('direct LAN', 'direct internet', '… IPv6') while one is up. */
   get directKind(): string | null {
     return this.kind;
   }
@@ -179,7 +179,7 @@ export class SessionSetup {
     this.directLink = direct;
     direct.relay = this.relayLink;
     direct.on('direct', (_path: unknown, locked: LockedEndpoint) => {
-      this.kind = describeCandidate({ kind: locked.kind, ...locked.remote });
+      this.kind = describePath({ address: locked.remote.address, lan: locked.lan });
       this.o.events.directUp?.(session);
     });
     direct.on('lost', () => (this.kind = null));

@@ -1,5 +1,5 @@
 import type { UdpEndpoint, UdpSocket } from '../../src/net/udp-socket.js';
-import { ProbeType, type ProbeCodec, type PunchRunner, type SessionNatInfo } from '../../src/punch/index.js';
+import { ProbeType, type FamilySockets, type ProbeCodec, type PunchRunner, type SessionNatInfo } from '../../src/punch/index.js';
 import { PacketKind, looksLikeStun } from '../../src/wire/packet-kind.js';
 import type { AttemptPortMap } from './attempt-portmap.js';
 
@@ -9,26 +9,33 @@ export interface AttemptHooks {
   codec: ProbeCodec;
   /** A session packet on an attempt's socket (the peer locked before we did). */
   onSession: (data: Buffer) => void;
-  /** An asynchronous error on socket `index` (0: the session socket). */
+  /** An asynchronous error on socket `index` (see Attempt.families for the session sockets). */
   onError: (index: number, err: Error) => void;
 }
 
 /**
- * One punch attempt's sockets (the session socket first, then any birthday
- * sockets), what address discovery found, and the punch once it runs. It
- * demultiplexes each socket: probes to the punch (or answered while no punch
- * runs), session packets to the session, STUN to discovery.
+ * One punch attempt's sockets (the session socket of each family first, then
+ * any birthday sockets), what address discovery found, and the punch once it
+ * runs. It demultiplexes each socket: probes to the punch (or answered while
+ * no punch runs), session packets to the session, STUN to discovery.
  */
 export class Attempt {
   readonly sockets: UdpSocket[] = [];
+  /** Which socket is the session socket of each family. */
+  readonly families: FamilySockets = {};
+  /** What discovery found on the IPv4 session socket (null: none yet, or no IPv4 socket). */
   nat: SessionNatInfo | null = null;
+  /** This attempt offered IPv6 candidates (STUN answered over IPv6). */
+  offeredIpv6 = false;
+  /** This host's addresses of both families (to tell a peer on a shared LAN). */
+  localHosts: string[] = [];
   hops: number | null = null;
   runner: PunchRunner | null = null;
   /** The router port mapping of the session socket (null: not asked for). */
   portmap: AttemptPortMap | null = null;
   /** This attempt offered a mapped candidate. */
   offeredMapped = false;
-  private stun: StunHandler | null = null;
+  private readonly stun = new Map<number, StunHandler>();
 
   constructor(
     readonly n: number,
@@ -43,21 +50,26 @@ export class Attempt {
     return index;
   }
 
-  /** Where STUN answers on the session socket go (address discovery). */
-  routeStun(handler: StunHandler): void {
-    this.stun = handler;
+  /** Where STUN answers on session socket `index` go (address discovery). */
+  routeStun(index: number, handler: StunHandler): void {
+    this.stun.set(index, handler);
+  }
+
+  /** Is socket `index` a session socket (not a birthday one)? */
+  isSessionSocket(index: number): boolean {
+    return this.families.v4 === index || this.families.v6 === index;
   }
 
   /**
    * Hands socket `keep` over (it won the punch) and closes the others. The
-   * port mapping goes with the session socket (returned, to be released with
-   * the path), or is released here when another socket won.
+   * port mapping goes with the IPv4 session socket (returned, to be released
+   * with the path), or is released here when another socket won.
    */
   release(keep: number): { socket: UdpSocket | undefined; portmap: AttemptPortMap | null } {
     const kept = this.sockets[keep];
     let portmap = this.portmap;
     this.portmap = null;
-    if (keep !== 0) {
+    if (keep !== this.families.v4) {
       portmap?.close();
       portmap = null;
     }
@@ -84,7 +96,7 @@ export class Attempt {
       return;
     }
     if (kind === PacketKind.Session) return this.hooks.onSession(data);
-    if (index === 0 && looksLikeStun(kind)) this.stun?.(data, from);
+    if (looksLikeStun(kind)) this.stun.get(index)?.(data, from);
   }
 
   /** Probe-kind packets before the punch runs: answer, nothing more. */

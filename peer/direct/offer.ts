@@ -1,5 +1,6 @@
 import type { ClientMessage } from '../../src/control/index.js';
 import type { Candidate } from '../../src/punch/index.js';
+import type { UdpEndpoint } from '../../src/net/udp-socket.js';
 import type { DiscoveryResult } from './options.js';
 
 /** A sequential NAT's next mappings are predicted this many steps ahead. */
@@ -27,16 +28,43 @@ export function candidatesFor(found: DiscoveryResult, hostAddresses: readonly st
   return candidates;
 }
 
-/** The control-channel offer for attempt `attempt`: no candidates, and why, when UDP does not work here. */
-export function buildOffer(connId: string, attempt: number, found: DiscoveryResult, candidates: Candidate[]): ClientMessage {
+/**
+ * One attempt's candidates from what its session sockets found: the primary
+ * socket's (IPv4, or the only one) when UDP works there, the IPv6 socket's
+ * (its bound global address and what STUN saw: they differ only behind
+ * NPTv6/NAT66) when STUN answered over IPv6; `why` says why a family offers none.
+ */
+export function attemptCandidates(args: {
+  primary: { found: DiscoveryResult; hosts: readonly string[]; port: number; mapped: Candidate | null; is6: boolean };
+  v6: { found: DiscoveryResult; local: UdpEndpoint; host: boolean } | null;
+}): { candidates: Candidate[]; why: string[]; offeredIpv6: boolean } {
+  const { primary, v6 } = args;
+  const first = primary.found.nat.udp ? candidatesFor(primary.found, primary.hosts, primary.port, primary.mapped) : [];
+  const why: string[] = [];
+  let second: Candidate[] = [];
+  if (v6 !== null) {
+    if (v6.found.nat.udp) second = candidatesFor(v6.found, v6.host ? [v6.local.address] : [], v6.local.port);
+    else why.push(`IPv6: ${v6.found.reason ?? 'no STUN answer over IPv6'}`);
+  }
+  return { candidates: [...first, ...second], why, offeredIpv6: primary.is6 ? first.length > 0 : second.length > 0 };
+}
+
+/**
+ * The control-channel offer for attempt `attempt`. `found` is what the
+ * IPv4 session socket (or the only one) learned: its NAT behaviour is what
+ * the peer plans with. `candidates` are all the families' candidates that
+ * work (an IPv4 list only when IPv4 UDP works, an IPv6 list only when STUN
+ * answered over IPv6); none, and why, when neither works.
+ */
+export function buildOffer(connId: string, attempt: number, found: DiscoveryResult, candidates: Candidate[], why: readonly string[] = []): ClientMessage {
   const nat = found.nat;
   const offer: ClientMessage = {
     type: 'offer',
     connId,
     attempt,
-    candidates: nat.udp ? candidates : [],
+    candidates,
     nat: nat.step === undefined ? { udp: nat.udp, mapping: nat.mapping, allocation: nat.allocation } : { ...nat, step: nat.step },
   };
-  if (!nat.udp) offer.reason = found.reason ?? UDP_BLOCKED;
+  if (candidates.length === 0) offer.reason = [found.reason ?? UDP_BLOCKED, ...why].join('; ');
   return offer;
 }

@@ -1,86 +1,98 @@
 import { isIP } from 'node:net';
 import type { Scheduler } from '../../src/clock/scheduler.js';
 import { dnsLookupAll, type HostLookup } from '../../src/net/dial-stream.js';
+import { addressFamily } from '../../src/net/ip.js';
 import type { UdpEndpoint, UdpSocket } from '../../src/net/udp-socket.js';
 import { SessionStun } from '../session-stun.js';
 import type { DiscoveryResult, ReflexiveDiscovery } from './options.js';
-
-/**
- * Resolves a host name to one IPv4 address; rejects with the resolver's error
- * (its `code`: ENOTFOUND, EAI_AGAIN...), or NO_IPV4 when the name has only
- * IPv6 addresses.
- */
-export type ResolveIpv4 = (host: string) => Promise<string>;
-
-/** The `code` of a lookup that found the name but no A record. */
-export const NO_IPV4 = 'ENOIPV4';
-
-/** The first IPv4 address of what `lookupAll` finds (one lookup: A and AAAA both, so "no A record" is told apart from "no such name"). */
-export function ipv4From(lookupAll: HostLookup): ResolveIpv4 {
-  return async (host) => {
-    const all = await lookupAll(host);
-    const v4 = all.find((a) => isIP(a) === 4);
-    if (v4 !== undefined) return v4;
-    throw Object.assign(new Error(`${host} has only IPv6 addresses (${all.join(', ')})`), { code: NO_IPV4 });
-  };
-}
-
-export const dnsResolveIpv4: ResolveIpv4 = ipv4From(dnsLookupAll);
 
 export interface RendezvousStunTarget {
   /** The rendezvous's host: an IP literal or a name. */
   host: string;
   /** Its STUN port; the alternate port is the next one. */
   port: number;
+  /** Extra STUN servers (each used by the session socket of its own family). */
   extra?: readonly UdpEndpoint[];
 }
 
+type Family = 4 | 6;
+const NAMES: Record<Family, { family: string; record: string }> = {
+  4: { family: 'IPv4', record: 'A' },
+  6: { family: 'IPv6', record: 'AAAA' },
+};
+
 /**
- * Address discovery against the rendezvous's STUN ports, when the rendezvous
- * may be given by name: UDP needs an address, so the name is resolved first,
- * on each attempt until it succeeds (a DNS hiccup at session start must not
- * rule the direct path out for good). A failed lookup is reported as what it
- * is, with the name and the resolver's code, not as "UDP blocked".
+ * Address discovery against the rendezvous's STUN ports, for the session
+ * socket of each family (an IPv4 socket asks the rendezvous's IPv4 address,
+ * an IPv6 socket its IPv6 one). The rendezvous may be given by name: UDP
+ * needs an address, so the name is resolved first (A and AAAA in one
+ * lookup), on each attempt until it succeeds (a DNS hiccup at session start
+ * must not rule the direct path out for good). A failed lookup is reported as
+ * what it is, with the name and the resolver's code, not as "UDP blocked";
+ * a family the rendezvous has no address of is reported as that.
  */
 export class RendezvousDiscovery implements ReflexiveDiscovery {
-  private stun: SessionStun | null = null;
+  private readonly stun = new Map<Family, SessionStun>();
+  private addresses: Promise<string[]> | null = null;
 
   constructor(
     private readonly target: RendezvousStunTarget,
     private readonly scheduler: Scheduler,
     private readonly random: (n: number) => Uint8Array,
-    private readonly resolve: ResolveIpv4 = dnsResolveIpv4,
+    private readonly lookup: HostLookup = dnsLookupAll,
   ) {}
 
   async discover(socket: UdpSocket, route: (handler: (data: Buffer, from: UdpEndpoint) => boolean) => void): Promise<DiscoveryResult> {
-    if (this.stun === null) {
+    const family = socketFamily(socket);
+    let stun = this.stun.get(family);
+    if (stun === undefined) {
       const { host, port, extra } = this.target;
-      let address: string;
-      // The direct path is IPv4 for now: an IPv6 rendezvous leaves it out (the relay works over IPv6).
-      if (isIP(host) === 6) return noIpv4(host, `the rendezvous address ${host} is IPv6`);
+      let all: string[];
       try {
-        address = isIP(host) === 4 ? host : await this.resolve(host);
+        all = isIP(host) !== 0 ? [host] : await this.resolve(host);
       } catch (err) {
-        if ((err as { code?: unknown } | null)?.code === NO_IPV4) return noIpv4(host, `the rendezvous name "${host}" has no IPv4 (A) record`);
         return dnsFailure(host, err);
       }
-      this.stun = new SessionStun(
-        { primary: { address, port }, alternatePort: { address, port: port + 1 }, ...(extra ? { extra } : {}) },
+      const address = all.find((a) => addressFamily(a) === family);
+      if (address === undefined) return noAddress(host, family, isIP(host) !== 0);
+      stun = new SessionStun(
+        { primary: { address, port }, alternatePort: { address, port: port + 1 }, extra: (extra ?? []).filter((e) => addressFamily(e.address) === family) },
         this.scheduler,
         this.random,
       );
+      this.stun.set(family, stun);
     }
-    return this.stun.discover(socket, route);
+    return stun.discover(socket, route);
+  }
+
+  /** One lookup shared by the families' sockets; a failed one is tried again by the next attempt. */
+  private resolve(host: string): Promise<string[]> {
+    if (this.addresses === null) {
+      const pending = this.lookup(host);
+      this.addresses = pending;
+      pending.catch(() => {
+        if (this.addresses === pending) this.addresses = null;
+      });
+    }
+    return this.addresses;
   }
 }
 
-function noIpv4(host: string, why: string): DiscoveryResult {
+function socketFamily(socket: UdpSocket): Family {
+  const bound = socket.localEndpoint().address;
+  return bound === '::' || addressFamily(bound) === 6 ? 6 : 4;
+}
+
+function noAddress(host: string, family: Family, literal: boolean): DiscoveryResult {
+  const { family: name, record } = NAMES[family];
+  const other = NAMES[family === 4 ? 6 : 4].family;
+  const why = literal ? `the rendezvous address ${host} is not ${name}` : `the rendezvous name "${host}" has no ${name} (${record}) record`;
   return {
     srflx: null,
     nat: { udp: false, mapping: 'unknown', allocation: 'unknown' },
-    detail: `no IPv4 address for ${host}`,
+    detail: `no ${name} address for ${host}`,
     hops: null,
-    reason: `${why}: the direct path needs IPv4 to reach the rendezvous's STUN port for now, so it is unavailable (the relay works over IPv6)`,
+    reason: `${why}: the direct path over ${name} needs the rendezvous's STUN port over ${name}, so it is unavailable (${other} and the relay are not affected)`,
   };
 }
 

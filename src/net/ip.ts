@@ -88,3 +88,22 @@ export function bytesToIp(bytes: Uint8Array): string {
   if (bestStart < 0) return hex.join(':');
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
+
+/** The family an address belongs to once normalised (IPv4-mapped IPv6 counts as 4); 0 when it is not an IP literal. */
+export function addressFamily(text: string): 4 | 6 | 0 {
+  const b = ipToBytes(text);
+  return b === null ? 0 : b.length === 4 ? 4 : 6;
+}
+
+/** Both addresses are of one family and share their first `bits` bits (e.g. 24 for an IPv4 /24, 64 for an IPv6 /64). */
+export function samePrefix(a: string, b: string, bits: number): boolean {
+  const x = ipToBytes(a);
+  const y = ipToBytes(b);
+  if (x === null || y === null || x.length !== y.length || bits > x.length * 8) return false;
+  const whole = Math.floor(bits / 8);
+  for (let i = 0; i < whole; i++) if (x[i] !== y[i]) return false;
+  const rest = bits % 8;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return ((x[whole] ?? 0) & mask) === ((y[whole] ?? 0) & mask);
+}

@@ -1,4 +1,5 @@
 import { normaliseEndpoint } from '../net/endpoint.js';
+import { addressFamily, samePrefix } from '../net/ip.js';
 import type { UdpEndpoint } from '../net/udp-socket.js';
 
 /**
@@ -20,9 +21,31 @@ export interface Candidate extends UdpEndpoint {
 
 export const CANDIDATE_PRIORITY: Record<CandidateKind, number> = { mapped: -1, host: 0, srflx: 1, prflx: 2, predicted: 3 };
 
-/** How a path is described to users: a LAN address or the internet. */
-export function describeCandidate(c: Candidate): 'direct LAN' | 'direct internet' {
-  return c.kind === 'host' ? 'direct LAN' : 'direct internet';
+export type PathLabel = 'direct LAN' | 'direct internet' | 'direct LAN IPv6' | 'direct internet IPv6';
+
+/** How a path is described to users: a LAN or the internet, and the family when it is IPv6. */
+export function describePath(p: { address: string; lan: boolean }): PathLabel {
+  const where = p.lan ? 'direct LAN' : 'direct internet';
+  return addressFamily(p.address) === 6 ? `${where} IPv6` : where;
+}
+
+/**
+ * Whether a peer's candidate is on a LAN we share. An IPv4 host address is
+ * private behind a NAT, so answering at all means a LAN. An IPv6 host address
+ * is usually global (no NAT): it is a LAN only when it is in one of our own
+ * /64s; otherwise it is the internet, behind the peer's firewall.
+ */
+export function isLanCandidate(c: Candidate, localHosts: readonly string[]): boolean {
+  if (c.kind !== 'host') return false;
+  if (addressFamily(c.address) !== 6) return true;
+  return localHosts.some((l) => samePrefix(l, c.address, 64));
+}
+
+/** Could this candidate share a LAN with us (worth a short wait for its answer)? IPv4: same /24 as one of ours; IPv6: same /64. */
+export function sharesSubnet(c: Candidate, localHosts: readonly string[]): boolean {
+  if (c.kind !== 'host') return false;
+  const bits = addressFamily(c.address) === 6 ? 64 : 24;
+  return localHosts.some((l) => samePrefix(l, c.address, bits));
 }
 
 /** Drops duplicates (same endpoint after normaliseEndpoint; first kind wins, in priority order) and keeps at most `max`. */

@@ -1,7 +1,9 @@
 import { formatEndpoint, sameAddress, sameEndpoint } from '../net/endpoint.js';
+import { addressFamily } from '../net/ip.js';
 import type { UdpEndpoint } from '../net/udp-socket.js';
 import { at } from '../util/at.js';
-import { normaliseCandidates, type Candidate, type CandidateKind } from './candidate.js';
+import { isLanCandidate, normaliseCandidates, sharesSubnet, type Candidate, type CandidateKind } from './candidate.js';
+import { choosePath, otherFamilyWaitMs } from './path-choice.js';
 import { ProbeType, type ProbeCodec, type RandomBytes } from './probe-codec.js';
 import type { ProbePacket } from './probe-packet.js';
 import { PunchTimeline } from './timeline.js';
@@ -24,11 +26,19 @@ export interface LockedEndpoint {
   rttMs: number;
   /** ms from the start of the punch. */
   afterMs: number;
+  /** The peer is on a LAN we share (see isLanCandidate). */
+  lan: boolean;
+}
+
+/** Which of the session's sockets sends to each address family (undefined: that family is not tried). */
+export interface FamilySockets {
+  v4?: number;
+  v6?: number;
 }
 
 export type BirthdayRole =
   /** Behind the random symmetric NAT: opens many mappings toward the peer (TTL-limited, so they never reach it). */
-  | { role: 'hard'; sockets: number; startAfterMs: number; refreshMs?: number }
+  | { role: 'hard'; sockets: number; startAfterMs: number; refreshMs?: number; /** Index of the first extra socket. Default 1. */ firstSocket?: number }
   /** Behind the endpoint-independent NAT: sprays random ports of the hard side's address. */
   | { role: 'easy'; probes: number; perSecond: number; startAfterMs: number; minPort?: number; maxPort?: number };
 
@@ -58,11 +68,17 @@ export interface PunchSessionOptions {
   maxPeerReflexive?: number;
   birthday?: BirthdayRole | null;
   /**
-   * Send nothing unsolicited from the session socket (no primes, no probe
-   * rounds): only answer probes and probe back where they came from. For a
-   * side that waits at its router port mapping (see planPunch).
+   * Send nothing unsolicited from the IPv4 session socket (no primes, no
+   * probe rounds): only answer probes and probe back where they came from.
+   * For a side that waits at its router port mapping (see planPunch).
    */
   awaitPeer?: boolean;
+  /**
+   * The session socket of each family (a NAT mapping or firewall pinhole
+   * belongs to one socket). Default: socket 0 for both (one dual-stack or
+   * single-family socket).
+   */
+  sockets?: FamilySockets;
 }
 
 export type PunchState = 'waiting' | 'punching' | 'locked' | 'failed';
@@ -148,6 +164,8 @@ export class PunchSession {
   private birthdaySprayStartedAt = 0;
   private readonly birthdayPorts = new Set<number>();
   private readonly awaitPeer: boolean;
+  private readonly familySockets: FamilySockets;
+  private readonly localHosts: readonly string[];
 
   constructor(opts: PunchSessionOptions) {
     this.codec = opts.codec;
@@ -166,10 +184,11 @@ export class PunchSession {
     this.nextRoundAt = this.startAt + (this.primeTtl > 0 ? this.probeLeadMs : 0);
     this.birthday = opts.birthday ?? null;
     this.awaitPeer = opts.awaitPeer === true;
+    this.familySockets = opts.sockets ?? { v4: 0, v6: 0 };
     this.birthdayNextAt = this.birthday ? this.startAt + this.birthday.startAfterMs : Infinity;
     if (this.birthday?.role === 'easy') this.birthdayLeft = this.birthday.probes;
-    const local = opts.localHosts ?? [];
-    this.lanPossible = this.candidates.some((c) => c.kind === 'host' && local.some((l) => sameSubnet24(l, c.address)));
+    this.localHosts = opts.localHosts ?? [];
+    this.lanPossible = this.candidates.some((c) => sharesSubnet(c, this.localHosts));
     this.timeline = new PunchTimeline(this.startAt);
     for (const c of this.candidates) this.timeline.record(this.startAt, 'candidate', c, c.kind);
   }
@@ -244,18 +263,30 @@ export class PunchSession {
   private begin(now: number): void {
     this.state = 'punching';
     this.timeline.record(now, 'start', undefined, `${this.candidates.length} candidates${this.awaitPeer ? ', waiting for the peer at our port mapping' : ''}`);
-    if (this.primeTtl > 0 && !this.awaitPeer) {
+    if (this.primeTtl > 0) {
       for (const c of this.candidates) {
-        if (c.kind === 'host') continue;
-        for (let i = 0; i < this.primeCount; i++) this.sendPrime(now, 0, c);
+        // A LAN candidate is one hop away: a low-TTL prime would reach the peer.
+        const socket = this.unsolicitedSocket(c);
+        if (socket === undefined || isLanCandidate(c, this.localHosts)) continue;
+        for (let i = 0; i < this.primeCount; i++) this.sendPrime(now, socket, c);
       }
     }
     this.tick(now);
   }
 
   private probeRound(now: number): void {
-    if (this.awaitPeer) return;
-    for (const c of this.candidates) this.sendProbe(now, 0, c, c.kind);
+    for (const c of this.candidates) {
+      const socket = this.unsolicitedSocket(c);
+      if (socket !== undefined) this.sendProbe(now, socket, c, c.kind);
+    }
+  }
+
+  /** The socket that probes `c` on its own initiative; undefined: none (no socket of its family, or the IPv4 side waits at its mapping). */
+  private unsolicitedSocket(c: Candidate): number | undefined {
+    const family = addressFamily(c.address);
+    if (family === 6) return this.familySockets.v6;
+    if (family === 4 && !this.awaitPeer) return this.familySockets.v4;
+    return undefined;
   }
 
   private sendPrime(now: number, socket: number, to: UdpEndpoint): void {
@@ -274,14 +305,17 @@ export class PunchSession {
   }
 
   private birthdayStep(now: number): void {
-    const b = this.birthday!;
-    const hardAddress = this.candidates.find((c) => c.kind === 'srflx')?.address;
+    const b = this.birthday;
+    if (b === null) return;
+    // Birthday probing is for IPv4 NATs: only the IPv4 srflx counts.
+    const hardAddress = this.candidates.find((c) => c.kind === 'srflx' && addressFamily(c.address) === 4)?.address;
     if (b.role === 'hard') {
       // Open (or refresh) one mapping per extra socket toward each of the
       // peer's public endpoints, TTL-limited so the peer's NAT never sees them.
-      for (let s = 1; s <= b.sockets; s++) {
+      const first = b.firstSocket ?? 1;
+      for (let s = first; s < first + b.sockets; s++) {
         for (const c of this.candidates) {
-          if (c.kind !== 'srflx') continue;
+          if (c.kind !== 'srflx' || addressFamily(c.address) !== 4) continue;
           const { data } = this.codec.make(ProbeType.Prime, c);
           this.push({ socket: s, to: c, data, ttl: this.primeTtl > 0 ? this.primeTtl : 2 });
           this.stats.primesSent++;
@@ -291,7 +325,8 @@ export class PunchSession {
       this.birthdayNextAt = now + (b.refreshMs ?? 2000);
       return;
     }
-    if (hardAddress === undefined || this.birthdayLeft <= 0) {
+    const v4 = this.familySockets.v4;
+    if (hardAddress === undefined || this.birthdayLeft <= 0 || v4 === undefined) {
       this.birthdayNextAt = Infinity;
       return;
     }
@@ -308,7 +343,7 @@ export class PunchSession {
       const port = lo + (this.random(4).readUInt32BE(0) % (hi - lo + 1));
       const to = { address: hardAddress, port };
       const { data } = this.codec.make(ProbeType.Probe, to, undefined, this.birthdayNonce);
-      this.push({ socket: 0, to, data });
+      this.push({ socket: v4, to, data });
       this.birthdayPorts.add(port);
       this.stats.birthdayProbesSent++;
     }
@@ -339,10 +374,10 @@ export class PunchSession {
     this.stats.acksReceived++;
     const key = p.echo.toString('hex');
     let sent = this.outstanding.get(key);
-    if (sent === undefined && this.birthdayNonce !== null && p.echo.equals(this.birthdayNonce) && socket === 0) {
-      const hard = this.candidates.find((c) => c.kind === 'srflx');
+    if (sent === undefined && this.birthdayNonce !== null && p.echo.equals(this.birthdayNonce) && socket === this.familySockets.v4) {
+      const hard = this.candidates.find((c) => c.kind === 'srflx' && addressFamily(c.address) === 4);
       if (hard !== undefined && sameAddress(from.address, hard.address) && this.birthdayPorts.has(from.port)) {
-        sent = { socket: 0, to: from, kind: 'prflx', sentAt: this.birthdaySprayStartedAt };
+        sent = { socket, to: from, kind: 'prflx', sentAt: this.birthdaySprayStartedAt };
       }
     }
     if (sent === undefined || sent.socket !== socket || !sameEndpoint(sent.to, from)) {
@@ -355,18 +390,41 @@ export class PunchSession {
     const seenAs = p.endpoint === null ? '' : `, peer saw us at ${formatEndpoint(p.endpoint)}`;
     this.timeline.record(now, 'ack-received', from, `${sent.kind}${seenAs}`);
     if (this.state !== 'punching') return;
+    const remote = { address: from.address, port: from.port };
     const found: LockedEndpoint = {
       socket,
-      remote: { address: from.address, port: from.port },
+      remote,
       kind: sent.kind,
       rttMs: Math.max(0, now - sent.sentAt),
       afterMs: now - this.startAt,
+      lan: isLanCandidate({ kind: sent.kind, ...remote }, this.localHosts),
     };
-    if (found.kind === 'host' || !this.lanPossible || this.lanGraceMs <= 0) return this.lock(now, found);
-    if (this.pendingLock === null) {
-      this.pendingLock = { ...found, graceUntil: now + this.lanGraceMs };
-      this.timeline.record(now, 'lan-grace', from, `waiting ${this.lanGraceMs} ms for a LAN path`);
+    if (found.lan) return this.lock(now, found);
+    const pending = this.pendingLock;
+    if (pending !== null) {
+      // Waiting already: keep the better of the two (see path-choice.ts).
+      const best = choosePath({ ...found, address: remote.address }, { ...pending, address: pending.remote.address });
+      if (best.remote !== pending.remote) {
+        this.pendingLock = { ...found, graceUntil: pending.graceUntil };
+        this.timeline.record(now, 'better-path', from, `${found.kind}, rtt ${found.rttMs.toFixed(1)} ms`);
+      }
+      return;
     }
+    // A LAN path may still answer; an IPv6 path may still answer in time to win.
+    const lanWait = this.lanPossible ? this.lanGraceMs : 0;
+    const familyWait = this.bothFamilies() ? otherFamilyWaitMs({ address: remote.address, rttMs: found.rttMs, lan: false }) : 0;
+    const wait = Math.max(lanWait, familyWait);
+    if (wait <= 0) return this.lock(now, found);
+    this.pendingLock = { ...found, graceUntil: now + wait };
+    const why = lanWait >= familyWait ? 'a LAN path' : 'an IPv6 path';
+    this.timeline.record(now, 'path-grace', from, `waiting ${wait.toFixed(1)} ms for ${why}`);
+  }
+
+  /** Both families are being probed: we have a socket of each and the peer offered candidates of each. */
+  private bothFamilies(): boolean {
+    if (this.familySockets.v4 === undefined || this.familySockets.v6 === undefined) return false;
+    const families = new Set(this.candidates.map((c) => addressFamily(c.address)));
+    return families.has(4) && families.has(6);
   }
 
   private lock(now: number, found: LockedEndpoint): void {
@@ -376,6 +434,7 @@ export class PunchSession {
       kind: found.kind,
       rttMs: found.rttMs,
       afterMs: found.afterMs,
+      lan: found.lan,
     };
     this.pendingLock = null;
     this.state = 'locked';
@@ -408,11 +467,5 @@ export class PunchSession {
     if (this.queue.length >= MAX_QUEUE) this.queue.shift();
     this.queue.push(t);
   }
-}
-
-function sameSubnet24(a: string, b: string): boolean {
-  const pa = a.split('.');
-  const pb = b.split('.');
-  return pa.length === 4 && pb.length === 4 && pa[0] === pb[0] && pa[1] === pb[1] && pa[2] === pb[2];
 }
 

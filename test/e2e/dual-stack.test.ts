@@ -67,10 +67,10 @@ describe('rendezvous on [::]:0, peers on both families', { timeout: 120_000 }, (
     await through('byname', `localhost:${port}`, `[::1]:${port}`, ['--mode', 'stcp']);
   });
 
-  it('xtcp with the visitor over [::1]: the direct path says it needs IPv4, the relay carries the bytes', async () => {
+  it('xtcp with the visitor given the rendezvous as [::1]: its IPv4 socket says the rendezvous is not IPv4, the relay carries the bytes', async () => {
     const visitor = await through('xv6', `127.0.0.1:${port}`, `[::1]:${port}`, []);
     const why = await visitor.waitEvent('direct-unavailable');
-    assert.match(String(why.reason), /is IPv6: the direct path needs IPv4/);
+    assert.match(String(why.reason), /the rendezvous address ::1 is not IPv4: the direct path over IPv4 needs the rendezvous's STUN port over IPv4/);
   });
 });
 

@@ -85,11 +85,11 @@ test('a rendezvous name that does not resolve is reported as a DNS failure with 
 test('the lookup is tried again on the next attempt, and once it works the name is not looked up again', async () => {
   const { topo, udp, ip1, random } = lab(12);
   let calls = 0;
-  const resolve = async (host: string): Promise<string> => {
+  const resolve = async (host: string): Promise<string[]> => {
     calls++;
     if (calls === 1) throw Object.assign(new Error('temporary failure'), { code: 'EAI_AGAIN' });
     assert.equal(host, 'rv.example.test');
-    return ip1;
+    return ['2001:db8::9', ip1];
   };
   const d = new RendezvousDiscovery({ host: 'rv.example.test', port: 7000 }, topo.scheduler, random, resolve);
   const run = async () => {
