@@ -31,7 +31,7 @@ import { addressFamily } from '../src/net/ip.js';
 import { Attempt } from './direct/attempt.js';
 import { realPortMapper, type PortMapChoice } from './direct/attempt-portmap.js';
 import { SessionPortMaps } from './direct/session-portmaps.js';
-import { hostAddressesOf, ipv6SessionAddress, osHostAddresses } from './direct/host-addresses.js';
+import { SessionSockets, socketFamily } from './direct/session-sockets.js';
 import { attemptCandidates, buildOffer } from './direct/offer.js';
 import { planFamilies } from './direct/family-plan.js';
 import { DEFAULT_DIRECT, type DirectOptions, type ReflexiveDiscovery } from './direct/options.js';
@@ -98,6 +98,7 @@ export class DirectLink extends EventEmitter {
   private attempt: Attempt | null = null;
   private locked: LockedPath | null = null;
   private readonly portmaps: SessionPortMaps;
+  private readonly sockets: SessionSockets;
   private timer: TimerHandle | null = null;
   private timerAt = Infinity;
   private onGiveUp: ((reason: string) => void) | null = null;
@@ -116,6 +117,7 @@ export class DirectLink extends EventEmitter {
     this.errors = new SocketErrorLog(o.logger);
     const mapper = o.portmap === 'none' ? null : (o.portmap ?? realPortMapper({ udp: o.udp, scheduler: o.scheduler, random: o.random, log: o.logger, bindAddress: o.bindAddress }));
     this.portmaps = new SessionPortMaps(mapper, o.logger);
+    this.sockets = new SessionSockets(o.udp, o.bindAddress, o.hostAddresses, o.logger);
   }
 
   get directPath(): UdpPath | null {
@@ -255,7 +257,7 @@ export class DirectLink extends EventEmitter {
       state.portmap = this.portmaps.start(n, port);
     }
     // A mapping or pinhole belongs to a socket: IPv6 gets a session socket of its own.
-    const socket6 = primaryIs6 ? null : await this.openIpv6Socket();
+    const socket6 = primaryIs6 ? null : await this.sockets.openIpv6();
     if (this.closed || this.attempt !== state) return socket6?.close();
     const index6 = socket6 === null ? undefined : state.add(socket6);
     if (index6 !== undefined) state.families.v6 = index6;
@@ -277,11 +279,11 @@ export class DirectLink extends EventEmitter {
     state.offeredMapped = mapped !== null;
     const local6 = socket6?.localEndpoint() ?? null;
     const { candidates, why, offeredIpv6 } = attemptCandidates({
-      primary: { found, hosts: this.opts.hostCandidates ? this.hostAddresses(socket) : [], port, mapped, is6: primaryIs6 },
+      primary: { found, hosts: this.opts.hostCandidates ? this.sockets.hostsOf(socket) : [], port, mapped, is6: primaryIs6 },
       v6: local6 === null ? null : { found: found6 ?? IPV6_TOO_SLOW, local: local6, host: this.opts.hostCandidates },
     });
     state.offeredIpv6 = offeredIpv6;
-    state.localHosts = [...this.hostAddresses(socket), ...(local6 === null ? [] : [local6.address])];
+    state.localHosts = [...this.sockets.hostsOf(socket), ...(local6 === null ? [] : [local6.address])];
     if (found.reason !== undefined) {
       if (candidates.length === 0) this.log.warn('direct-unavailable', { reason: [found.reason, ...why].join('; ') });
       else this.log.info('direct-family-unavailable', { family: primaryIs6 ? 'IPv6' : 'IPv4', reason: found.reason, using: 'IPv6' });
@@ -295,19 +297,6 @@ export class DirectLink extends EventEmitter {
     const sent = this.o.sendControl(buildOffer(this.o.connId, n, found, candidates, why));
     this.machine.offered(n, sent, this.o.scheduler.now());
     this.apply();
-  }
-
-  /** The IPv6 session socket, bound to this host's first global IPv6 address; null when there is none, the user bound one address, or it cannot be opened. */
-  private async openIpv6Socket(): Promise<UdpSocket | null> {
-    if (this.o.bindAddress !== undefined) return null;
-    const address = ipv6SessionAddress(this.allHostAddresses());
-    if (address === null) return null;
-    try {
-      return await this.o.udp(address);
-    } catch (err) {
-      this.log.info('ipv6-socket-failed', { address, reason: err instanceof Error ? err.message : String(err) });
-      return null;
-    }
   }
 
   private offerNone(n: number, reason: string): void {
@@ -479,18 +468,6 @@ export class DirectLink extends EventEmitter {
     this.attempt = null;
     a.close(reason);
   }
-
-  /** This host's addresses, both families (injected, or the OS's). */
-  private allHostAddresses(): string[] {
-    return this.o.hostAddresses ? this.o.hostAddresses() : osHostAddresses();
-  }
-
-  /** The host candidates of `socket`: the injected addresses of its family, or what its binding allows. */
-  private hostAddresses(socket: UdpSocket): string[] {
-    if (this.o.hostAddresses === undefined) return hostAddressesOf(socket, osHostAddresses());
-    const family = socketFamily(socket);
-    return this.o.hostAddresses().filter((a) => addressFamily(a) === family);
-  }
 }
 
 /** What an IPv6 session socket that did not finish discovery in time offers: nothing, and why. */
@@ -501,8 +478,3 @@ const IPV6_TOO_SLOW: DiscoveryResult = {
   hops: null,
   reason: `no STUN answer over IPv6 within ${DIRECT_TIMERS.ipv6DiscoveryGraceMs} ms of the IPv4 one`,
 };
-
-function socketFamily(socket: UdpSocket): 4 | 6 {
-  const bound = socket.localEndpoint().address;
-  return bound === '::' || addressFamily(bound) === 6 ? 6 : 4;
-}
