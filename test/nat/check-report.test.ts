@@ -7,6 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipv6Report, type Ipv6Observations } from '../../src/nat/ipv6-report.js';
 import { selectIpv6Addresses } from '../../src/nat/ipv6-addresses.js';
+import { probeIpv6 } from '../../src/nat/ipv6-probe.js';
+import type { UdpSocket } from '../../src/net/udp-socket.js';
 import { portMappingReport, skippedPortMapping, type PortMapObservations } from '../../src/nat/portmap-report.js';
 import { formatIpv6, formatPortMapping, resolveServers, type FamilyLookup } from '../../cli/nat.js';
 
@@ -188,4 +190,31 @@ test('--server / --server6: where the IPv4 tests and the IPv6 test go', async ()
   await assert.rejects(resolveServers('nowhere.example:7000', undefined, lookup), /cannot resolve "nowhere.example"/);
   await assert.rejects(resolveServers('127.0.0.1:0', undefined, lookup), /needs a port/);
   assert.ok(!asked.includes('127.0.0.1/4'), 'literals are not looked up');
+});
+
+test('IPv6 probe on a host with IPv6 disabled (the OS offers "::" as source): no address, nothing sent', async () => {
+  const opened: string[] = [];
+  const silent = (address: string): UdpSocket => ({
+    send: () => {},
+    onMessage: () => {},
+    onError: () => {},
+    localEndpoint: () => ({ address, port: 40000 }),
+    setTtl: () => {},
+    close: () => {},
+    closed: false,
+  });
+  const r = await probeIpv6({
+    server: { address: '2001:db8:ffff::1', port: 7000 },
+    interfaces: [],
+    localAddressTowards: async () => '::',
+    openSocket: (address) => {
+      opened.push(address);
+      return silent(address);
+    },
+    timeoutMs: 50,
+  });
+  assert.equal(r.status, 'no-address', r.summary);
+  assert.equal(r.local, null);
+  assert.deepEqual(opened, [], 'no probe socket for an unspecified source');
+  assert.match(r.summary, /^This host has no global IPv6 address\. No IPv6 route to /);
 });
