@@ -11,7 +11,7 @@ import type { UdpEndpoint, UdpSocket } from '../net/udp-socket.js';
 import { BindingClient } from '../stun/binding-client.js';
 import { looksLikeStun } from '../wire/packet-kind.js';
 import { u8 } from '../util/bytes.js';
-import { flattenInterfaces, ipv6Kind, selectIpv6Addresses, type InterfaceAddress } from './ipv6-addresses.js';
+import { flattenInterfaces, selectIpv6Addresses, type InterfaceAddress } from './ipv6-addresses.js';
 import { ipv6Report } from './ipv6-report.js';
 import { localAddressTowards } from './local-address.js';
 import type { Ipv6Report } from './report.js';
@@ -47,8 +47,7 @@ export async function probeIpv6(opts: Ipv6ProbeOptions): Promise<Ipv6Report> {
     });
   if (server === null) return done(null, null);
   const localAddress = await (opts.localAddressTowards ?? localAddressTowards)(server);
-  // '::' is no source at all: a host with IPv6 disabled still "connects" a UDP socket and gets it.
-  if (localAddress === null || ipv6Kind(localAddress) === 'unspecified') return done(null, null);
+  if (localAddress === null) return done(null, null);
   let socket: UdpSocket;
   try {
     socket = await opts.openSocket(localAddress);

@@ -64,6 +64,8 @@ function endpointOf(text: unknown): { address: string; port: number } {
   return { address: normaliseAddress(address), port };
 }
 
+const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 function burrow(node: LabNode, args: readonly string[]): LabProcess {
   return spawnNode(lab, node, [BURROW_ENTRY, ...args, '--log-format', 'json']);
 }
@@ -160,7 +162,7 @@ after(async () => {
 test('the lab as built: the server answers from the address it was asked on, the sites classify as their profiles', { skip }, async () => {
   // A [::]-bound rendezvous answers STUN from the kernel's source choice: that must be the address peers use.
   const route = await lab.exec(lab.server, 'ip', ['-6', 'route', 'get', ip6(host0(symA))]);
-  assert.match(route.stdout, new RegExp(` src ${SERVER_IP6.replace(/\./g, '\\.')} `), route.stdout);
+  assert.match(route.stdout, new RegExp(` src ${esc(SERVER_IP6)} `), route.stdout);
   assert.equal(symA.verdict?.nat, 'nat');
   assert.equal(symA.verdict?.mapping, 'dependent');
   assert.equal(blocked.verdict?.nat, 'blocked');
@@ -301,11 +303,13 @@ test('burrow nat reports what the lab built: dual stack behind random-symmetric,
   assert.equal(only6.code, 1, only6.stderr);
   assert.equal(only6.report.udp, 'blocked');
   assert.equal(only6.report.mapped, null);
+  assert.match(only6.report.summary, new RegExp(`^No route to ${esc(lab.server.ip)}:${RV_PORT}: this host has no IPv4 address or route`), 'no IPv4 at all, not "UDP blocked"');
   assertIpv6Open(only6.report, host0(v6only));
 
   assert.equal(noUdp4.code, 1, noUdp4.stderr);
   assert.equal(noUdp4.report.udp, 'blocked');
   assert.equal(noUdp4.report.mapped, null);
+  assert.match(noUdp4.report.summary, new RegExp(`^No answer from ${esc(lab.server.ip)}:${RV_PORT} over UDP`), 'IPv4 is there, its UDP is dropped');
   assertIpv6Open(noUdp4.report, host0(blocked));
 
   // A host without IPv6 says so (not "no answer").
