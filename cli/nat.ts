@@ -11,6 +11,7 @@ import { bindUdpSocket } from '../src/net/bind.js';
 import { formatEndpoint } from '../src/net/endpoint.js';
 import type { UdpEndpoint } from '../src/net/udp-socket.js';
 import { discoverNat } from '../src/nat/discovery.js';
+import { noRouteReport } from '../src/nat/analyse.js';
 import { localAddressTowards } from '../src/nat/local-address.js';
 import { MAX_IPV6_PER_PREFIX } from '../src/nat/ipv6-addresses.js';
 import { probeIpv6 } from '../src/nat/ipv6-probe.js';
@@ -72,7 +73,8 @@ address and port, the lifetime, and whether another NAT sits above the router
 (its external address is private or shared 100.64/10 space, or differs from
 the public address the STUN server saw).
 
-Exit status (from the IPv4 tests): 0 report made, 1 no STUN answer over UDP, 2 bad arguments.`;
+Exit status (from the IPv4 tests): 0 report made, 1 no STUN answer over UDP (or no
+route to the server: the report says which), 2 bad arguments.`;
 
 export function addNatCommand(program: Command, exit: (code: number) => void): void {
   program
@@ -89,7 +91,7 @@ export function addNatCommand(program: Command, exit: (code: number) => void): v
     .action(async (opts: NatOptions) => {
       const code = await runNat(opts, (text) => process.stdout.write(text));
       if (code === EXIT_NO_ANSWER) {
-        process.stderr.write(`burrow nat: no STUN answer from ${opts.server} over UDP (UDP blocked here, or the server is not answering STUN on that port)\n`);
+        process.stderr.write(`burrow nat: no STUN answer from ${opts.server} over UDP (no route, UDP blocked here, or the server is not answering STUN on that port)\n`);
       }
       exit(code);
     });
@@ -115,18 +117,20 @@ export async function runNat(opts: NatOptions, write: (text: string) => void): P
   }
   const servers = await resolveServers(opts.server, opts.server6, systemLookup);
   const server = servers.v4;
+  // No route (an IPv6-only host asked about IPv4): the IPv4 tests cannot run, the other sections still can.
   const local = await localAddressTowards(server);
-  if (local === null) throw new BurrowError('ERR_CONNECT_FAILED', `no route to ${formatEndpoint(server)}`);
   const socketOpts = { recvBufferSize: 65536, sendBufferSize: 65536 };
   // All three at once: the IPv6 and port-mapping probes cost at most their own short bounds.
   // Settled, not Promise.all: if one fails, the others still finish (the port mapper deletes its test mapping).
   const [report, ipv6, portMap] = await settleAll([
-    discoverNat({
-      server,
-      altPort: opts.altPort === true,
-      openSocket: () => bindUdpSocket({ address: local, ...socketOpts }),
-      timeoutMs: opts.timeout,
-    }),
+    local === null
+      ? Promise.resolve(noRouteReport(server, 0))
+      : discoverNat({
+          server,
+          altPort: opts.altPort === true,
+          openSocket: () => bindUdpSocket({ address: local, ...socketOpts }),
+          timeoutMs: opts.timeout,
+        }),
     probeIpv6({
       server: servers.v6,
       ...(servers.v6Missing !== undefined ? { noServerReason: servers.v6Missing } : {}),

@@ -1,7 +1,7 @@
 /**
  * The kernel lab's opt-in IPv6 layer (documentation prefix 2001:db8::/32 only).
  *
- *   core ── 2001:db8:ffff::/64 ── server  ::1 and ::2 (core ::fe)
+ *   core ── 2001:db8:ffff::/64 ── server  ::1 and ::2 (::2 deprecated; core ::fe)
  *        ── 2001:db8:fffe::/64 ── outside ::2          (core ::fe)
  *        ── 2001:db8:0:k::/64  ── nat<k> wan ::2        (core ::1)
  *                                   └─ 2001:db8:k::/64 routed to the LAN, router ::1,
@@ -114,7 +114,11 @@ export async function buildBaseIpv6(
   ]);
   await ops.ipBatch(n.server, [
     ['addr', 'add', `${SERVER_IP6}/64`, 'dev', n.upIf, 'nodad'],
-    ['addr', 'add', `${SERVER_IP6_ALT}/64`, 'dev', n.upIf, 'nodad'],
+    // The second address is for RFC 5780 answers only: deprecated (preferred_lft 0), so the kernel never
+    // picks it as the source of a reply from a wildcard-bound socket, like IPv4's secondary .3. Otherwise
+    // Linux prefers the newest address, a [::]-bound server answers from ::2 what was asked of ::1, and
+    // every firewall on the way drops the answer as unsolicited.
+    ['addr', 'add', `${SERVER_IP6_ALT}/64`, 'dev', n.upIf, 'nodad', 'preferred_lft', '0'],
     ['route', 'add', 'default', 'via', SERVER_NET_CORE],
   ]);
   await ops.ipBatch(n.outside, [

@@ -35,6 +35,45 @@ export interface Observations {
   durationMs: number;
 }
 
+/**
+ * Nothing could be sent: this host has no route to the server, e.g. an
+ * IPv6-only host asked about IPv4. Reported like "UDP blocked" (no test ran),
+ * in words that say why.
+ */
+export function noRouteReport(server: UdpEndpoint, durationMs: number): NatReport {
+  const family = server.address.includes(':') ? 'IPv6' : 'IPv4';
+  return notTested(server, null, null, `no ${family} route to the server`, `every test: no ${family} route to the server`, durationMs,
+    `No route to ${formatEndpoint(server)}: this host has no ${family} address or route, so nothing was sent. ` +
+      `No direct connection over ${family} is possible from here.${family === 'IPv4' ? ' See the IPv6 section.' : ''}`);
+}
+
+function notTested(
+  server: UdpEndpoint,
+  serverAlternate: UdpEndpoint | null,
+  local: UdpEndpoint | null,
+  why: string,
+  notRun: string,
+  durationMs: number,
+  summary: string,
+): NatReport {
+  const blocked: BehaviourResult = { behaviour: null, possible: [...BEHAVIOURS], tested: false, explanation: `Not tested: ${why}.` };
+  return {
+    server,
+    serverAlternate,
+    udp: 'blocked',
+    local,
+    mapped: null,
+    nat: 'unknown',
+    mapping: blocked,
+    filtering: blocked,
+    portAllocation: { kind: 'unknown', samples: [], explanation: `Not tested: ${why}.` },
+    hairpin: { works: null, explanation: `Not tested: ${why}.` },
+    notRun: [notRun],
+    summary,
+    durationMs,
+  };
+}
+
 const PLAIN: Record<Behaviour, string> = {
   'endpoint-independent': 'endpoint-independent (the same for every remote address and port)',
   'address-dependent': 'address-dependent (depends on the remote IP address)',
@@ -46,26 +85,10 @@ export function analyse(o: Observations): NatReport {
   const server = o.server;
   const serverAlternate = o.altAddress ?? o.altPort;
   if (o.first === null) {
-    const why = 'no answer from the STUN server over UDP';
-    const blocked: BehaviourResult = { behaviour: null, possible: [...BEHAVIOURS], tested: false, explanation: `Not tested: ${why}.` };
-    return {
-      server,
-      serverAlternate,
-      udp: 'blocked',
-      local: o.local,
-      mapped: null,
-      nat: 'unknown',
-      mapping: blocked,
-      filtering: blocked,
-      portAllocation: { kind: 'unknown', samples: [], explanation: `Not tested: ${why}.` },
-      hairpin: { works: null, explanation: `Not tested: ${why}.` },
-      notRun: ['every test: the server did not answer over UDP'],
-      summary:
-        `No answer from ${formatEndpoint(server)} over UDP. Either this network blocks UDP (common on guest Wi-Fi and ` +
+    return notTested(server, serverAlternate, o.local, 'no answer from the STUN server over UDP', 'every test: the server did not answer over UDP', o.durationMs,
+      `No answer from ${formatEndpoint(server)} over UDP. Either this network blocks UDP (common on guest Wi-Fi and ` +
         'corporate networks that allow only web traffic), or the server is down or not answering STUN on that port. ' +
-        'Without UDP no direct connection is possible; burrow would use the relay through the rendezvous (TCP).',
-      durationMs: o.durationMs,
-    };
+        'Without UDP no direct connection is possible; burrow would use the relay through the rendezvous (TCP).');
   }
 
   const mapped = o.first.mapped;

@@ -21,9 +21,18 @@ export function localAddressTowards(remote: UdpEndpoint): Promise<string | null>
     };
     s.once('error', () => done(null));
     try {
-      s.connect(remote.port, remote.address, () => done(s.address().address));
+      s.connect(remote.port, remote.address, () => done(sourceOrNull(s.address().address)));
     } catch {
       done(null);
     }
   });
+}
+
+/**
+ * A connected socket's local address, or null when the OS found none: a host
+ * without an address of that family (IPv6 disabled, an IPv6-only host asked
+ * about IPv4) may still "connect" and report the unspecified address.
+ */
+export function sourceOrNull(address: string): string | null {
+  return address === '0.0.0.0' || address === '::' ? null : address;
 }

@@ -7,8 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipv6Report, type Ipv6Observations } from '../../src/nat/ipv6-report.js';
 import { selectIpv6Addresses } from '../../src/nat/ipv6-addresses.js';
+import { sourceOrNull } from '../../src/nat/local-address.js';
+import { noRouteReport } from '../../src/nat/analyse.js';
 import { portMappingReport, skippedPortMapping, type PortMapObservations } from '../../src/nat/portmap-report.js';
-import { formatIpv6, formatPortMapping, resolveServers, type FamilyLookup } from '../../cli/nat.js';
+import { formatIpv6, formatPortMapping, formatReport, resolveServers, type FamilyLookup } from '../../cli/nat.js';
 
 const rows = (...addresses: string[]) => addresses.map((address) => ({ interface: 'eth0', address, family: 'IPv6', internal: false }));
 
@@ -188,4 +190,26 @@ test('--server / --server6: where the IPv4 tests and the IPv6 test go', async ()
   await assert.rejects(resolveServers('nowhere.example:7000', undefined, lookup), /cannot resolve "nowhere.example"/);
   await assert.rejects(resolveServers('127.0.0.1:0', undefined, lookup), /needs a port/);
   assert.ok(!asked.includes('127.0.0.1/4'), 'literals are not looked up');
+});
+
+test('no source address towards the server (IPv6 disabled, or an IPv6-only host asked about IPv4) is no route', () => {
+  assert.equal(sourceOrNull('0.0.0.0'), null);
+  assert.equal(sourceOrNull('::'), null);
+  assert.equal(sourceOrNull('10.1.0.2'), '10.1.0.2');
+  assert.equal(sourceOrNull('2001:db8:1::2'), '2001:db8:1::2');
+});
+
+test('no IPv4 route: the IPv4 section says so (not "UDP blocked") and points at the IPv6 section', () => {
+  const r = noRouteReport({ address: '198.51.100.2', port: 7000 }, 0);
+  assert.equal(r.udp, 'blocked');
+  assert.equal(r.local, null);
+  assert.equal(r.mapped, null);
+  assert.equal(r.mapping.tested, false);
+  assert.deepEqual(r.notRun, ['every test: no IPv4 route to the server']);
+  assert.match(r.summary, /^No route to 198\.51\.100\.2:7000: this host has no IPv4 address or route, so nothing was sent\..* See the IPv6 section\.$/);
+  assert.doesNotMatch(r.summary, /guest Wi-Fi/);
+  assert.match(formatReport(r), /No route to 198\.51\.100\.2:7000/);
+  const r6 = noRouteReport({ address: '2001:db8::1', port: 7000 }, 0);
+  assert.match(r6.summary, /^No route to \[2001:db8::1\]:7000: this host has no IPv6 address or route/);
+  assert.doesNotMatch(r6.summary, /See the IPv6 section/);
 });

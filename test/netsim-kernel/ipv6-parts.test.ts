@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { baseChainsOf, ipv6FirewallRules, siteIpv6Plan } from '../../netsim/kernel/ipv6.js';
+import { SERVER_IP6, SERVER_IP6_ALT, baseChainsOf, buildBaseIpv6, ipv6FirewallRules, siteIpv6Plan, type Ipv6Ops } from '../../netsim/kernel/ipv6.js';
 import { checkLabName, hostsFileText, writeNetnsHosts } from '../../netsim/kernel/netns-etc.js';
 
 test('site address plan: core link 2001:db8:0:k::/64, routed LAN 2001:db8:k::/64 in hex', () => {
@@ -70,4 +70,20 @@ test('only lab-shaped namespace names get an /etc/netns directory', () => {
   for (const ns of ['../etc', 'bnk-abcd123-core/../../x', 'default', '']) {
     assert.throws(() => writeNetnsHosts(ns, []), /not a lab namespace name/);
   }
+});
+
+test("the server's second IPv6 address is deprecated, so replies from a [::] socket leave from the first", async () => {
+  const batches = new Map<string, string[]>();
+  const ops: Ipv6Ops = {
+    ipBatch: async (ns, lines) => {
+      batches.set(ns, [...(batches.get(ns) ?? []), ...lines.map((l) => l.join(' '))]);
+    },
+    nft: async () => {},
+    exec: async () => ({ stdout: '' }),
+  };
+  await buildBaseIpv6(ops, { core: 'c', server: 's', outside: 'o', coreServerIf: 'c0', coreOutsideIf: 'cx', upIf: 'up' });
+  const server = batches.get('s') ?? [];
+  const addr = (ip: string): string | undefined => server.find((l) => l.startsWith(`addr add ${ip}/64 `));
+  assert.equal(addr(SERVER_IP6), `addr add ${SERVER_IP6}/64 dev up nodad`, 'the first address is preferred');
+  assert.equal(addr(SERVER_IP6_ALT), `addr add ${SERVER_IP6_ALT}/64 dev up nodad preferred_lft 0`, 'the second one is never chosen as a source');
 });
