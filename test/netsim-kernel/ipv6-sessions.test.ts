@@ -9,9 +9,7 @@
  *   blocked   dual stack: IPv4 UDP blocked, IPv6 open
  *
  * Every transfer is the matrix's byte-exact duplex check (matrix/traffic.ts).
- * The direct-over-IPv6 tests need IPv6 session candidates; until a branch has
- * them they are `todo` (they run, and fail: the path stays on the relay).
- * The last test, also `todo`, shows a rendezvous bug: on `[::]` it answers
+ * The last test, `todo`, shows a rendezvous bug: on `[::]` it answers
  * STUN from whatever source the kernel picks, not the address it was asked on.
  * Needs root and nftables/conntrack/iproute2/stun-client/stun-server; skipped otherwise.
  */
@@ -26,7 +24,6 @@ import type { NatCheckReport } from '../../src/nat/report.js';
 import { normaliseAddress } from '../../src/net/endpoint.js';
 
 const skip = kernelLabSkipReason() ?? (!existsSync(BURROW_ENTRY) || !existsSync(TRAFFIC_ENTRY) ? `build first: ${BURROW_ENTRY} missing` : false);
-const NEEDS_V6_CANDIDATES = "needs IPv6 session candidates (lead's branch)";
 const NAME = 'rendezvous.lab.example';
 const RV_PORT = 7000;
 const TOKEN = 'ipv6-sessions-token';
@@ -223,7 +220,7 @@ test('the reverse: v6-only provider, IPv4-only visitor: the relay carries the se
 
 test(
   `both sites dual stack, IPv4 random-symmetric on both: direct over IPv6, ${RUNS}/${RUNS} sessions`,
-  { skip, todo: skip ? false : NEEDS_V6_CANDIDATES, timeout: 120_000 },
+  { skip, timeout: 120_000 },
   async (t) => {
     const service = 'v6sym';
     const pHost = host0(symA);
@@ -252,7 +249,7 @@ test(
   },
 );
 
-test('IPv4 UDP blocked at the visitor, IPv6 open at both sites: direct over IPv6', { skip, todo: skip ? false : NEEDS_V6_CANDIDATES, timeout: 60_000 }, async () => {
+test('IPv4 UDP blocked at the visitor, IPv6 open at both sites: direct over IPv6', { skip, timeout: 60_000 }, async () => {
   const service = 'v6blocked';
   const pHost = host0(symA);
   const vHost = host0(blocked);
