@@ -1,7 +1,10 @@
 /**
- * A virtual IPv4 UDP network on a fake clock: hosts with sockets, routers
- * that decrement TTL, NAT routers, and point-to-point links that delay, drop,
- * duplicate, reorder and rate-limit packets (netsim/link.ts). Everything runs
+ * A virtual UDP network on a fake clock: hosts with sockets, routers that
+ * decrement TTL, NAT routers, and point-to-point links that delay, drop,
+ * duplicate, reorder and rate-limit packets (netsim/link.ts). IPv4, and
+ * opt-in IPv6: hosts with IPv6 addresses, routers with IPv6 routes, and a NAT
+ * router that also routes its site's IPv6 /64 through a stateful firewall
+ * (firewall6.ts; no NAT66). Everything runs
  * on one VirtualScheduler and draws randomness from one seed, so a run is
  * repeatable event for event (see `trace`).
  */
@@ -12,9 +15,12 @@ import { VirtualLink, type LinkProfile } from '../link.js';
 import { SeededRandom } from '../random.js';
 import { VirtualScheduler } from './scheduler.js';
 import { NatTable, type NatOptions } from './nat.js';
+import { Ipv6Firewall, type FirewallOptions } from './firewall6.js';
+import { canonicalIp, endpointText, inCidr6, ip6ToBigInt, parseCidr6 } from './ip6.js';
 import {
   decodeHeader,
   encodePacket,
+  familyOf,
   fnv1a,
   ipToInt,
   isIpv4,
@@ -27,7 +33,7 @@ import {
   type PacketHeader,
 } from './packet.js';
 import { natProfile, type NatProfile, type NatProfileName } from './profiles.js';
-import { VirtualUdpSocket, type SocketHost } from './socket.js';
+import { VirtualUdpSocket, type SendFailure, type SocketHost } from './socket.js';
 import { Trace, type TraceEvent } from './trace.js';
 
 export interface VirtualNetworkOptions {
@@ -80,8 +86,8 @@ export abstract class VirtualNode {
       t: this.network.scheduler.now(),
       kind: 'drop',
       node: this.name,
-      from: `${h.src}:${h.srcPort}`,
-      to: `${h.dst}:${h.dstPort}`,
+      from: endpointText(h.src, h.srcPort),
+      to: endpointText(h.dst, h.dstPort),
       len: h.payloadLength,
       ttl: h.ttl,
       note: reason,
@@ -100,9 +106,22 @@ export interface HostStats {
   notForHost: number;
 }
 
-/** An end host: one uplink, one or more addresses, UDP sockets. */
+const ANY4 = '0.0.0.0';
+const ANY6 = '::';
+const wildcardOf = (family: 4 | 6): string => (family === 6 ? ANY6 : ANY4);
+
+/**
+ * An end host: one uplink, one or more addresses (IPv4, IPv6 or both; IPv6
+ * kept in RFC 5952 form), UDP sockets. A host with no IPv4 address is
+ * IPv6-only: a udp4 socket may bind 0.0.0.0 (as on Linux) but cannot send.
+ */
 export class VirtualHost extends VirtualNode implements SocketHost {
+  /** Every address, in the order given (the first is `address`). */
   readonly addresses: readonly string[];
+  /** The IPv4 addresses (empty on an IPv6-only host). */
+  readonly addresses4: readonly string[];
+  /** The IPv6 addresses (empty unless the host's site has IPv6). */
+  readonly addresses6: readonly string[];
   uplink: VirtualInterface | null = null;
   readonly stats: HostStats = { noSocket: 0, notForHost: 0 };
   private readonly sockets = new Map<string, VirtualUdpSocket>();
@@ -111,8 +130,10 @@ export class VirtualHost extends VirtualNode implements SocketHost {
   constructor(network: VirtualNetwork, name: string, addresses: readonly string[], rng: SeededRandom) {
     super(network, name);
     if (addresses.length === 0) throw new Error(`host ${name} needs an address`);
-    for (const a of addresses) if (!isIpv4(a)) throw new Error(`host ${name}: not an IPv4 address: ${a}`);
-    this.addresses = [...addresses];
+    for (const a of addresses) if (familyOf(a) === 0) throw new Error(`host ${name}: not an IP address: ${a}`);
+    this.addresses = addresses.map(canonicalIp);
+    this.addresses4 = this.addresses.filter((a) => familyOf(a) === 4);
+    this.addresses6 = this.addresses.filter((a) => familyOf(a) === 6);
     this.rng = rng;
   }
 
@@ -120,14 +141,21 @@ export class VirtualHost extends VirtualNode implements SocketHost {
     return at(this.addresses, 0);
   }
 
+  /** The host's addresses of one family. */
+  addressesOf(family: 4 | 6): readonly string[] {
+    return family === 6 ? this.addresses6 : this.addresses4;
+  }
+
   /**
    * Binds a socket. `address` defaults to the host's first address ('0.0.0.0'
-   * = all of them); `port` 0 or absent = a free ephemeral port (seeded).
-   * Throws ERR_SOCKET_BIND when the port is taken or the address is not the host's.
+   * = all its IPv4 addresses, '::' = all its IPv6 ones, IPv6-only); `port` 0
+   * or absent = a free ephemeral port (seeded). The two families have
+   * separate ports. Throws ERR_SOCKET_BIND when the port is taken or the
+   * address is not the host's.
    */
   bind(opts: { address?: string; port?: number } = {}): VirtualUdpSocket {
-    const address = opts.address ?? this.address;
-    if (address !== '0.0.0.0' && !this.addresses.includes(address)) {
+    const address = canonicalIp(opts.address ?? this.address);
+    if (address !== ANY4 && address !== ANY6 && !this.addresses.includes(address)) {
       throw new BurrowError('ERR_SOCKET_BIND', `cannot bind ${address} on ${this.name}: address not available`);
     }
     let port = opts.port ?? 0;
@@ -140,7 +168,7 @@ export class VirtualHost extends VirtualNode implements SocketHost {
       throw new BurrowError('ERR_SOCKET_BIND', `cannot bind ${address}:${port} on ${this.name}: address already in use`);
     }
     const socket = new VirtualUdpSocket(this, { address, port });
-    this.sockets.set(`${address}:${port}`, socket);
+    this.sockets.set(endpointText(address, port), socket);
     return socket;
   }
 
@@ -150,8 +178,10 @@ export class VirtualHost extends VirtualNode implements SocketHost {
   }
 
   private inUse(address: string, port: number): boolean {
-    if (this.sockets.has(`${address}:${port}`) || this.sockets.has(`0.0.0.0:${port}`)) return true;
-    if (address === '0.0.0.0') return this.addresses.some((a) => this.sockets.has(`${a}:${port}`));
+    const family = address.includes(':') ? 6 : 4;
+    const any = wildcardOf(family);
+    if (this.sockets.has(endpointText(address, port)) || this.sockets.has(endpointText(any, port))) return true;
+    if (address === any) return this.addressesOf(family).some((a) => this.sockets.has(endpointText(a, port)));
     return false;
   }
 
@@ -167,32 +197,42 @@ export class VirtualHost extends VirtualNode implements SocketHost {
   /** @internal SocketHost */
   release(socket: VirtualUdpSocket): void {
     const l = socket.localEndpoint();
-    const k = `${l.address}:${l.port}`;
+    const k = endpointText(l.address, l.port);
     if (this.sockets.get(k) === socket) this.sockets.delete(k);
   }
 
-  /** @internal SocketHost: returns an error message or null. */
-  transmit(socket: VirtualUdpSocket, data: Uint8Array, to: UdpEndpoint, ttl: number): string | null {
+  /** @internal SocketHost: `to` is of the socket's family (the socket checked); returns why it failed, or null. */
+  transmit(socket: VirtualUdpSocket, data: Uint8Array, to: UdpEndpoint, ttl: number): SendFailure | null {
     const local = socket.localEndpoint();
-    const src = { address: local.address === '0.0.0.0' ? this.address : local.address, port: local.port };
+    const dst = { address: canonicalIp(to.address), port: to.port };
+    let source = local.address;
+    if (source === wildcardOf(socket.family)) {
+      const own = this.addressesOf(socket.family)[0];
+      if (own === undefined) {
+        const where = endpointText(dst.address, dst.port);
+        return { errno: 'ENETUNREACH', message: `send ENETUNREACH ${where}: ${this.name} has no IPv${socket.family} address` };
+      }
+      source = own;
+    }
+    const src = { address: source, port: local.port };
     const net = this.network;
-    const packet = encodePacket(src, to, ttl, net.nextPacketId(), data);
+    const packet = encodePacket(src, dst, ttl, net.nextPacketId(), data);
     net.record({
       t: net.scheduler.now(),
       kind: 'send',
       node: this.name,
-      from: `${src.address}:${src.port}`,
-      to: `${to.address}:${to.port}`,
+      from: endpointText(src.address, src.port),
+      to: endpointText(dst.address, dst.port),
       len: data.length,
       hash: fnv1a(data),
       ttl,
     });
-    if (this.addresses.includes(to.address)) {
+    if (this.addresses.includes(dst.address)) {
       // Loopback to one of our own addresses: delivered in the next turn.
       net.scheduler.defer(() => this.receive(packet, null));
       return null;
     }
-    if (this.uplink === null) return `no route to ${to.address} from ${this.name}`;
+    if (this.uplink === null) return { errno: 'ENETUNREACH', message: `no route to ${dst.address} from ${this.name}` };
     this.uplink.end.send(packet);
     return null;
   }
@@ -204,7 +244,7 @@ export class VirtualHost extends VirtualNode implements SocketHost {
       this.drop('not-for-host', h);
       return;
     }
-    const socket = this.sockets.get(`${h.dst}:${h.dstPort}`) ?? this.sockets.get(`0.0.0.0:${h.dstPort}`);
+    const socket = this.sockets.get(endpointText(h.dst, h.dstPort)) ?? this.sockets.get(endpointText(wildcardOf(h.family), h.dstPort));
     if (socket === undefined || socket.closed) {
       this.stats.noSocket++;
       this.drop('no-socket', h);
@@ -216,8 +256,8 @@ export class VirtualHost extends VirtualNode implements SocketHost {
       t: net.scheduler.now(),
       kind: 'recv',
       node: this.name,
-      from: `${h.src}:${h.srcPort}`,
-      to: `${h.dst}:${h.dstPort}`,
+      from: endpointText(h.src, h.srcPort),
+      to: endpointText(h.dst, h.dstPort),
       len: payload.length,
       hash: fnv1a(payload),
       ttl: h.ttl,
@@ -232,18 +272,35 @@ interface Route {
   iface: VirtualInterface;
 }
 
-/** A router: forwards by longest prefix match and decrements TTL; a packet whose TTL would reach 0 dies here. */
+interface Route6 {
+  net: bigint;
+  len: number;
+  iface: VirtualInterface;
+}
+
+/**
+ * A router: forwards by longest prefix match (IPv4 and IPv6 tables) and
+ * decrements TTL / hop limit; a packet whose TTL would reach 0 dies here.
+ */
 export class VirtualRouter extends VirtualNode {
   readonly addresses: string[];
   private readonly routes: Route[] = [];
+  private readonly routes6: Route6[] = [];
 
   constructor(network: VirtualNetwork, name: string, addresses: readonly string[] = []) {
     super(network, name);
-    this.addresses = [...addresses];
+    this.addresses = addresses.map(canonicalIp);
   }
 
+  /** A route to an IPv4 ("a.b.c.d/len") or IPv6 ("2001:db8::/64") prefix. */
   addRoute(cidr: string, iface: VirtualInterface): void {
     if (iface.node !== this) throw new Error(`${iface.name} is not an interface of ${this.name}`);
+    if (cidr.includes(':')) {
+      const { net, len } = parseCidr6(cidr);
+      this.routes6.push({ net, len, iface });
+      this.routes6.sort((a, b) => b.len - a.len);
+      return;
+    }
     const { net, len } = parseCidr(cidr);
     this.routes.push({ net, len, iface });
     // Longest prefix first; equal prefixes keep insertion order.
@@ -251,6 +308,11 @@ export class VirtualRouter extends VirtualNode {
   }
 
   lookup(address: string): VirtualInterface | undefined {
+    if (address.includes(':')) {
+      const a6 = ip6ToBigInt(address);
+      for (const r of this.routes6) if (inCidr6(a6, r.net, r.len)) return r.iface;
+      return undefined;
+    }
     const a = ipToInt(address);
     for (const r of this.routes) if (inCidr(a, r.net, r.len)) return r.iface;
     return undefined;
@@ -284,17 +346,36 @@ export class VirtualRouter extends VirtualNode {
 /** A NAT as the network accepts it: a profile name, a profile (e.g. from natProfile() with a variant), or options. */
 export type NatSpec = NatProfileName | NatProfile | NatOptions;
 
+/** IPv6 on a NAT router: the site's routed prefix and the firewall in front of it. */
+export interface NatIpv6Options {
+  /** The site's global prefix, routed to the LAN (e.g. "2001:db8:1::/64"). */
+  prefix: string;
+  /** The router's own IPv6 addresses (packets to them are dropped as `to-router`). */
+  addresses?: readonly string[];
+  /** Firewall settings. Default: the NAT's UDP lifetimes (unreplied, stream) and 65536 flows. */
+  firewall?: FirewallOptions;
+}
+
 /**
  * A NAT router: one outside interface with the public address, any number of
  * inside interfaces. Outbound packets get their source rewritten by the
  * NatTable; packets to the public address are translated back or dropped.
  * Traffic between two inside interfaces is bridged (as a LAN switch would:
  * no TTL decrement, no NAT).
+ *
+ * With `ipv6`, it also routes the site's IPv6 prefix, untranslated, through
+ * an RFC 6092 stateful firewall (firewall6.ts): out always, in only on a flow
+ * an inside host opened. The NAT profile (UDP blocking included) governs
+ * IPv4 only, as on the kernel lane.
  */
 export class VirtualNat extends VirtualRouter {
   readonly table: NatTable;
   readonly publicAddress: string;
   readonly profileName: string;
+  /** The IPv6 firewall, when the site has IPv6. */
+  readonly firewall6: Ipv6Firewall | null;
+  /** The site's routed IPv6 prefix, when it has IPv6. */
+  readonly prefix6: string | null;
   outside: VirtualInterface | null = null;
 
   constructor(
@@ -304,25 +385,46 @@ export class VirtualNat extends VirtualRouter {
     insideAddress: string | undefined,
     spec: NatSpec,
     rng: SeededRandom,
+    ipv6: NatIpv6Options | null = null,
   ) {
-    super(network, name, insideAddress === undefined ? [] : [insideAddress]);
+    super(network, name, [...(insideAddress === undefined ? [] : [insideAddress]), ...(ipv6?.addresses ?? [])]);
     if (!isIpv4(publicAddress)) throw new Error(`NAT ${name}: bad public address ${publicAddress}`);
     this.publicAddress = publicAddress;
     const profile = typeof spec === 'string' ? natProfile(spec) : 'options' in spec ? spec : null;
     this.profileName = profile?.name ?? 'custom';
     const options = profile?.options ?? (spec as NatOptions);
     this.table = new NatTable(options, rng);
+    if (ipv6 === null) {
+      this.firewall6 = null;
+      this.prefix6 = null;
+    } else {
+      parseCidr6(ipv6.prefix);
+      this.prefix6 = ipv6.prefix;
+      const o = this.table.options;
+      this.firewall6 = new Ipv6Firewall({ unrepliedTimeoutMs: o.unrepliedTimeoutMs, streamTimeoutMs: o.streamTimeoutMs, ...ipv6.firewall });
+    }
   }
 
-  /** `conntrack -F` on this router: every mapping, flow and unreplied entry forgotten (see NatTable.flush). */
+  /**
+   * `conntrack -F` on this router: every mapping, flow and unreplied entry
+   * forgotten (see NatTable.flush), and the IPv6 firewall's flows too.
+   */
   flush(): number {
     const n = this.table.flush();
     this.traceState();
+    if (this.firewall6 !== null) {
+      this.firewall6.flush();
+      this.traceFirewall();
+    }
     return n;
   }
 
   override receive(packet: Buffer, iface: VirtualInterface): void {
     const h = decodeHeader(packet);
+    if (h.family === 6) {
+      this.receive6(packet, iface, h);
+      return;
+    }
     const now = this.network.scheduler.now();
     if (iface === this.outside) {
       if (h.dst !== this.publicAddress) {
@@ -370,6 +472,59 @@ export class VirtualNat extends VirtualRouter {
     rewriteSource(packet, this.publicAddress, d.externalPort);
     this.traceNat('nat-out', h, `${h.src}:${h.srcPort} -> ${this.publicAddress}:${d.externalPort} (${d.how})`);
     this.forward(packet, { ...h, src: this.publicAddress, srcPort: d.externalPort });
+  }
+
+  /** IPv6: routed, not translated; the firewall decides what crosses from outside. */
+  private receive6(packet: Buffer, iface: VirtualInterface, h: PacketHeader): void {
+    const fw = this.firewall6;
+    if (fw === null) {
+      this.drop('no-ipv6', h);
+      return;
+    }
+    if (this.addresses.includes(h.dst)) {
+      this.drop('to-router', h);
+      return;
+    }
+    const now = this.network.scheduler.now();
+    const out = this.lookup(h.dst);
+    if (iface === this.outside) {
+      if (out === undefined || out === this.outside) {
+        this.drop('no-route', h);
+        return;
+      }
+      const d = fw.inbound({ address: h.src, port: h.srcPort }, { address: h.dst, port: h.dstPort }, now);
+      this.traceFirewall();
+      if (!d.ok) {
+        this.drop(d.reason, h);
+        return;
+      }
+      this.forward(packet, h);
+      return;
+    }
+    if (out !== undefined && out !== this.outside) {
+      // Inside to inside: the LAN switch delivers it.
+      out.end.send(packet);
+      return;
+    }
+    // As with IPv4: a packet that dies here never confirms a conntrack entry.
+    if (h.ttl <= 1) {
+      this.drop('ttl-expired', h);
+      return;
+    }
+    const d = fw.outbound({ address: h.src, port: h.srcPort }, { address: h.dst, port: h.dstPort }, now);
+    this.traceFirewall();
+    if (!d.ok) {
+      this.drop(d.reason, h);
+      return;
+    }
+    this.forward(packet, h);
+  }
+
+  private traceFirewall(): void {
+    if (this.firewall6 === null) return;
+    for (const e of this.firewall6.drainEvents()) {
+      this.network.record({ t: this.network.scheduler.now(), kind: 'fw-state', node: this.name, from: '', to: '', len: 0, note: `${e.what}: ${e.detail}` });
+    }
   }
 
   private hairpin(packet: Buffer, h: PacketHeader, now: number): void {
@@ -451,8 +606,9 @@ export class VirtualNetwork {
     return this.register(new VirtualRouter(this, name, addresses));
   }
 
-  addNat(name: string, opts: { publicAddress: string; insideAddress?: string; nat: NatSpec }): VirtualNat {
-    return this.register(new VirtualNat(this, name, opts.publicAddress, opts.insideAddress, opts.nat, this.rng.fork()));
+  /** A NAT router; with `ipv6`, it routes that prefix through its IPv6 firewall too (attachNat adds the routes). */
+  addNat(name: string, opts: { publicAddress: string; insideAddress?: string; nat: NatSpec; ipv6?: NatIpv6Options }): VirtualNat {
+    return this.register(new VirtualNat(this, name, opts.publicAddress, opts.insideAddress, opts.nat, this.rng.fork(), opts.ipv6 ?? null));
   }
 
   node(name: string): VirtualNode | undefined {
@@ -466,21 +622,25 @@ export class VirtualNetwork {
     return [a.attach(link, link.a), b.attach(link, link.b)];
   }
 
-  /** Links a host to a router (or NAT inside): the host's uplink, and host routes on the router. */
+  /** Links a host to a router (or NAT inside): the host's uplink, and host routes (/32, /128) on the router. */
   attachHost(host: VirtualHost, router: VirtualRouter, up: LinkProfile = {}, down: LinkProfile = up): void {
     if (host.uplink !== null) throw new Error(`host ${host.name} already has an uplink`);
     const [h, r] = this.connect(host, router, up, down);
     host.uplink = h;
-    for (const a of host.addresses) router.addRoute(`${a}/32`, r);
+    for (const a of host.addresses) router.addRoute(`${a}/${a.includes(':') ? 128 : 32}`, r);
   }
 
-  /** Links a NAT's outside to an upstream router (or a carrier NAT's inside). */
+  /** Links a NAT's outside to an upstream router (or a carrier NAT's inside); with IPv6, the NAT's prefix is routed to it. */
   attachNat(nat: VirtualNat, upstream: VirtualRouter, up: LinkProfile = {}, down: LinkProfile = up): void {
     if (nat.outside !== null) throw new Error(`NAT ${nat.name} already has an outside link`);
     const [n, u] = this.connect(nat, upstream, up, down);
     nat.outside = n;
     nat.addRoute('0.0.0.0/0', n);
     upstream.addRoute(`${nat.publicAddress}/32`, u);
+    if (nat.prefix6 !== null) {
+      nat.addRoute('::/0', n);
+      upstream.addRoute(nat.prefix6, u);
+    }
   }
 
   /** Links two routers; each gets routes to the given prefixes over the new link. */
