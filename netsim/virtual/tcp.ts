@@ -201,10 +201,11 @@ export class VirtualTcp {
       this.ports(host).delete(localPort);
       this.live.delete(sock);
     };
-    // IPv6 destinations leave from the host's IPv6 address (none: ENETUNREACH); everything else as IPv4.
-    const v6 = familyOf(opts.host) === 6;
+    // A connection leaves from the host's first address of the destination's family (none: ENETUNREACH).
+    const family = familyOf(opts.host);
+    const v6 = family === 6;
     const target = v6 ? canonicalIp(opts.host) : opts.host;
-    const source = v6 ? (isLoopback(target) ? target : host.addresses6[0]) : host.address;
+    const source = sourceFor(host, family, isLoopback(target) ? target : null);
     const src = endpointText(source ?? '::', localPort);
     const dst = endpointText(target, opts.port);
     this.stats.connects++;
@@ -356,6 +357,14 @@ export class VirtualTcp {
   private record(e: TcpTraceEvent): void {
     this.trace.add(e);
   }
+}
+
+/** The local address of a connection to an address of `family` (loopback: the loopback's own family). */
+function sourceFor(host: VirtualHost, family: 4 | 6 | 0, loopback: string | null): string | undefined {
+  if (family === 6) return loopback ?? host.addresses6[0];
+  // Not an IP literal: as before IPv6 existed (the route walk refuses it).
+  if (family === 0) return host.address;
+  return host.addresses4[0] ?? (loopback !== null ? '127.0.0.1' : undefined);
 }
 
 function isWildcard(address: string): boolean {
