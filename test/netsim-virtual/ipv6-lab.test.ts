@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VirtualSessionLab } from '../../netsim/virtual/lab.js';
+import { runVirtualSession } from '../../netsim/virtual/matrix/index.js';
 import { SERVER_ADDRESSES6 } from '../../netsim/virtual/topology.js';
 import { decodeMessage, encodeBindingRequest, newStunId, readBindingResponse } from '../../src/stun/index.js';
 
@@ -79,4 +80,20 @@ test('xtcp between two dual-stack sites: the rendezvous binds its STUN layout on
   } finally {
     await lab.teardown();
   }
+});
+
+test('runVirtualSession passes the IPv6 sites through: a v6-only pair over the relay', async () => {
+  const r = await runVirtualSession({
+    provider: 'full-cone',
+    visitor: 'port-restricted-cone',
+    seed: 8,
+    sizeBytes: 64 * 1024,
+    recordTrace: true,
+    ipv6: { provider: 'v6-only', visitor: 'v6-only' },
+  });
+  assert.equal(r.outcome, 'relay', r.error);
+  assert.ok(r.upVerified && r.downVerified);
+  const syns = r.tcpEvents.filter((e) => e.kind === 'syn' && e.to.endsWith(':7000')).map((e) => e.from);
+  assert.ok(syns.length >= 2 && syns.every((f) => f.startsWith('[2001:db8:')), syns.join(', '));
+  assert.deepEqual([r.leftSockets, r.leftListeners], [0, 0]);
 });
