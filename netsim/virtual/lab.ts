@@ -25,7 +25,9 @@ import type { SessionTuning } from '../../peer/tunnel-options.js';
 import { Rendezvous } from '../../rendezvous/rendezvous.js';
 import { SeededRandom } from '../random.js';
 import { VirtualScheduler } from './scheduler.js';
-import { buildTopology, labSite, SERVER_ADDRESSES, type LabProfileName, type SiteSpec, type Topology } from './topology.js';
+import { buildTopology, labSite, SERVER_ADDRESSES, SERVER_ADDRESSES6, type LabProfileName, type SiteSpec, type Topology } from './topology.js';
+import type { Ipv6Mode } from '../kernel/ipv6.js';
+import type { BoundStunSockets } from '../../rendezvous/stun-bind.js';
 import type { VirtualHost, VirtualNode } from './network.js';
 import { VirtualTcp, type VirtualTcpOptions } from './tcp.js';
 import { MemoryLog, type LogEvent } from './log.js';
@@ -68,6 +70,21 @@ export interface VirtualLabOptions {
   extraSites?: SiteSpec[];
   /** Sees every datagram a peer's UDP sockets send, before it leaves the host (e.g. to capture genuine probes). */
   udpTap?: (role: PeerRole, data: Buffer, to: UdpEndpoint, from: UdpEndpoint) => void;
+  /**
+   * IPv6 of the provider's and the visitor's site (see topology.ts; with
+   * sameSite the provider's applies). Any IPv6 makes the server dual-stack:
+   * the rendezvous listens on `::` (TCP, both families) and for xtcp binds
+   * its STUN layout once per family (IPv6 on SERVER_ADDRESSES6 first, as
+   * startRendezvous does). A v6-only peer is given the server's IPv6 address.
+   * Default 'off' for both: the lab is built exactly as without this option.
+   */
+  ipv6?: { provider?: Ipv6Mode; visitor?: Ipv6Mode };
+  /**
+   * Each peer offers all its host's addresses (both families) as host
+   * candidates (`direct.hostAddresses`), instead of its socket's bound
+   * address. Default false.
+   */
+  offerHostAddresses?: boolean;
 }
 
 /**
@@ -140,9 +157,12 @@ export class VirtualSessionLab {
   private constructor(readonly opts: VirtualLabOptions) {
     const scheduler = this.scheduler;
     this.mode = opts.mode ?? 'stcp';
+    const v6a = opts.ipv6?.provider ?? 'off';
+    const v6b = opts.sameSite ? v6a : (opts.ipv6?.visitor ?? 'off');
+    const withV6 = (spec: SiteSpec, mode: Ipv6Mode): SiteSpec => (mode === 'off' ? spec : { ...spec, ipv6: mode });
     const sites: SiteSpec[] = opts.sameSite
-      ? [{ ...labSite(opts.provider, 'a'), hosts: 2 }]
-      : [labSite(opts.provider, 'a'), labSite(opts.visitor, 'b')];
+      ? [withV6({ ...labSite(opts.provider, 'a'), hosts: 2 }, v6a)]
+      : [withV6(labSite(opts.provider, 'a'), v6a), withV6(labSite(opts.visitor, 'b'), v6b)];
     this.topo = buildTopology({
       seed: opts.seed,
       scheduler,
@@ -175,45 +195,46 @@ export class VirtualSessionLab {
     };
     this.providerHost = topo.site('a').host;
     this.visitorHost = opts.sameSite ? at(topo.site('a').hosts, 1) : topo.site('b').host;
-    const server = { host: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT };
+    const dualServer = topo.serverAddresses6 !== null;
+    const serverFor = (mode: Ipv6Mode) => ({ host: mode === 'v6-only' ? SERVER_ADDRESSES6[0] : SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT });
+    const directFor = (host: VirtualHost): { direct?: DirectConfig } =>
+      opts.offerHostAddresses ? { direct: { ...opts.direct, hostAddresses: () => [...host.addresses] } } : opts.direct ? { direct: opts.direct } : {};
     this.up = payload('virtual-up', opts.upBytes);
     this.down = payload('virtual-down', opts.downBytes);
     // The rendezvous's STUN ports in RFC 5780's layout, on both server addresses (xtcp only).
+    const stunOn = (addresses: readonly [string, string]): BoundStunSockets => ({
+      layout: { primary: { address: addresses[0], port: RENDEZVOUS_PORT }, altPort: RENDEZVOUS_PORT + 1, altAddress: addresses[1] },
+      sockets: {
+        primary: topo.server.bind({ address: addresses[0], port: RENDEZVOUS_PORT }),
+        altPort: topo.server.bind({ address: addresses[0], port: RENDEZVOUS_PORT + 1 }),
+        altAddress: topo.server.bind({ address: addresses[1], port: RENDEZVOUS_PORT }),
+        altBoth: topo.server.bind({ address: addresses[1], port: RENDEZVOUS_PORT + 1 }),
+      },
+    });
     this.rendezvous = new Rendezvous({
-      host: SERVER_ADDRESSES[0],
+      host: dualServer ? '::' : SERVER_ADDRESSES[0],
       port: RENDEZVOUS_PORT,
       token,
       logger: this.memory.logger({ component: 'rendezvous' }),
       ...role(topo.server, null),
-      stun:
-        this.mode === 'xtcp'
-          ? {
-              layout: { primary: { address: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT }, altPort: RENDEZVOUS_PORT + 1, altAddress: SERVER_ADDRESSES[1] },
-              sockets: {
-                primary: topo.server.bind({ address: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT }),
-                altPort: topo.server.bind({ address: SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT + 1 }),
-                altAddress: topo.server.bind({ address: SERVER_ADDRESSES[1], port: RENDEZVOUS_PORT }),
-                altBoth: topo.server.bind({ address: SERVER_ADDRESSES[1], port: RENDEZVOUS_PORT + 1 }),
-              },
-            }
-          : null,
+      stun: this.mode !== 'xtcp' ? null : dualServer ? [stunOn(SERVER_ADDRESSES6), stunOn(SERVER_ADDRESSES)] : stunOn(SERVER_ADDRESSES),
     });
     const providerRole = role(this.providerHost, 'provider');
     this.providerTransport = providerRole.transport;
     this.provider = new Provider({
-      server,
+      server: serverFor(v6a),
       token,
       services: [{ name: SERVICE, secret, target: { host: '127.0.0.1', port: TARGET_PORT } }],
       logger: this.memory.logger({ component: 'provider' }),
       mode: this.mode,
       session,
-      ...(opts.direct ? { direct: opts.direct } : {}),
+      ...directFor(this.providerHost),
       ...providerRole,
     });
     const visitorRole = role(this.visitorHost, 'visitor');
     this.visitorTransport = visitorRole.transport;
     this.visitor = new Visitor({
-      server,
+      server: serverFor(v6b),
       token,
       service: SERVICE,
       secret: opts.visitorSecret ?? secret,
@@ -221,7 +242,7 @@ export class VirtualSessionLab {
       logger: this.memory.logger({ component: 'visitor' }),
       mode: this.mode,
       session,
-      ...(opts.direct ? { direct: opts.direct } : {}),
+      ...directFor(this.visitorHost),
       ...visitorRole,
     });
   }

@@ -1,19 +1,33 @@
 /**
- * IPv4/UDP packets as they travel over virtual links: a 20-byte IPv4 header
- * and an 8-byte UDP header in front of the payload, so a link's `mtu`
- * compares against the real on-the-wire size (payload + 28).
+ * UDP packets as they travel over virtual links: a 20-byte IPv4 header (or a
+ * 40-byte IPv6 one) and an 8-byte UDP header in front of the payload, so a
+ * link's `mtu` compares against the real on-the-wire size (payload + 28, or
+ * payload + 48). The IP version nibble of the first byte says which.
  */
 import type { UdpEndpoint } from '../../src/net/udp-socket.js';
+import { bytesToIp } from '../../src/net/ip.js';
+import { ip6ToBytes, isIpv6 } from './ip6.js';
 
 export const HEADER_BYTES = 28;
+/** IPv6 (40) + UDP (8). */
+export const HEADER_BYTES_V6 = 48;
 /** Largest UDP payload in an IPv4 datagram. */
 export const MAX_PAYLOAD = 65_535 - HEADER_BYTES;
+/** Largest UDP payload in an IPv6 datagram without a jumbo payload option (the payload length counts the UDP header). */
+export const MAX_PAYLOAD_V6 = 65_535 - 8;
+/** TTL, and the hop limit of IPv6 datagrams. */
 export const DEFAULT_TTL = 64;
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 export function isIpv4(address: string): boolean {
   return IPV4.test(address);
+}
+
+/** 4, 6, or 0 for anything else. */
+export function familyOf(address: string): 4 | 6 | 0 {
+  if (isIpv4(address)) return 4;
+  return isIpv6(address) ? 6 : 0;
 }
 
 /** Dotted quad to an unsigned 32-bit number. Throws on anything else. */
@@ -47,6 +61,7 @@ export function endpointKey(e: UdpEndpoint): string {
 
 /** A parsed view of a packet's headers (the payload stays in the buffer). */
 export interface PacketHeader {
+  family: 4 | 6;
   src: string;
   srcPort: number;
   dst: string;
@@ -62,6 +77,7 @@ export function encodePacket(
   id: number,
   payload: Uint8Array,
 ): Buffer {
+  if (dst.address.includes(':')) return encodePacket6(src, dst, ttl, payload);
   const b = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
   b[0] = 0x45;
   b[1] = 0;
@@ -81,8 +97,41 @@ export function encodePacket(
   return b;
 }
 
+/** An IPv6 packet: version 6, no extension headers, next header UDP; `ttl` is the hop limit. */
+function encodePacket6(src: UdpEndpoint, dst: UdpEndpoint, ttl: number, payload: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(HEADER_BYTES_V6 + payload.length);
+  b.writeUInt32BE(0x60000000, 0);
+  b.writeUInt16BE(8 + payload.length, 4);
+  b[6] = 17;
+  b[7] = ttl;
+  b.set(ip6ToBytes(src.address), 8);
+  b.set(ip6ToBytes(dst.address), 24);
+  b.writeUInt16BE(src.port, 40);
+  b.writeUInt16BE(dst.port, 42);
+  b.writeUInt16BE(8 + payload.length, 44);
+  b.writeUInt16BE(0, 46);
+  b.set(payload, HEADER_BYTES_V6);
+  return b;
+}
+
+function isV6Packet(b: Buffer): boolean {
+  return (b.readUInt8(0) & 0xf0) === 0x60;
+}
+
 export function decodeHeader(b: Buffer): PacketHeader {
+  if (isV6Packet(b)) {
+    return {
+      family: 6,
+      src: bytesToIp(b.subarray(8, 24)),
+      srcPort: b.readUInt16BE(40),
+      dst: bytesToIp(b.subarray(24, 40)),
+      dstPort: b.readUInt16BE(42),
+      ttl: b.readUInt8(7),
+      payloadLength: b.length - HEADER_BYTES_V6,
+    };
+  }
   return {
+    family: 4,
     src: intToIp(b.readUInt32BE(12)),
     srcPort: b.readUInt16BE(20),
     dst: intToIp(b.readUInt32BE(16)),
@@ -92,6 +141,7 @@ export function decodeHeader(b: Buffer): PacketHeader {
   };
 }
 
+/** IPv4 only: the one translator (VirtualNat) does not touch IPv6 (no NAT66). */
 export function rewriteSource(b: Buffer, address: string, port: number): void {
   b.writeUInt32BE(ipToInt(address), 12);
   b.writeUInt16BE(port, 20);
@@ -102,12 +152,13 @@ export function rewriteDestination(b: Buffer, address: string, port: number): vo
   b.writeUInt16BE(port, 22);
 }
 
+/** Sets the TTL (IPv4) or hop limit (IPv6). */
 export function setTtlByte(b: Buffer, ttl: number): void {
-  b[8] = ttl;
+  b[isV6Packet(b) ? 7 : 8] = ttl;
 }
 
 export function payloadOf(b: Buffer): Buffer {
-  return b.subarray(HEADER_BYTES);
+  return b.subarray(isV6Packet(b) ? HEADER_BYTES_V6 : HEADER_BYTES);
 }
 
 /** FNV-1a 32 over `data` (trace fingerprints, not security). */

@@ -1,6 +1,7 @@
 import { BurrowError } from '../../src/errors.js';
 import { assertValidTtl, type UdpEndpoint, type UdpMessageHandler, type UdpSocket } from '../../src/net/udp-socket.js';
-import { DEFAULT_TTL, isIpv4, MAX_PAYLOAD } from './packet.js';
+import { DEFAULT_TTL, familyOf, MAX_PAYLOAD, MAX_PAYLOAD_V6 } from './packet.js';
+import { endpointText, isV4Mapped } from './ip6.js';
 
 /** Counters of one virtual socket. */
 export interface VirtualSocketStats {
@@ -14,10 +15,16 @@ export interface VirtualSocketStats {
   droppedAfterClose: number;
 }
 
+/** Why the host could not send (the errno node:dgram would report, and a message). */
+export interface SendFailure {
+  errno: string;
+  message: string;
+}
+
 /** What a socket needs from its host (kept narrow so the socket is easy to reason about). */
 export interface SocketHost {
   readonly name: string;
-  transmit(socket: VirtualUdpSocket, data: Uint8Array, to: UdpEndpoint, ttl: number): string | null;
+  transmit(socket: VirtualUdpSocket, data: Uint8Array, to: UdpEndpoint, ttl: number): SendFailure | null;
   release(socket: VirtualUdpSocket): void;
 }
 
@@ -25,6 +32,13 @@ export interface SocketHost {
  * A UDP socket on a virtual host. Same contract as NodeUdpSocket: send never
  * throws (failures go to onError), close is idempotent, no handler runs after
  * close, setTtl throws ERR_INVALID_ARGUMENT outside 1..255.
+ *
+ * Its family is its bound address's: a socket on an IPv4 address or 0.0.0.0
+ * is a udp4 socket, one on an IPv6 address or `::` a udp6 socket bound
+ * IPv6-only (as burrow binds one socket per family: no `::ffff:` mapped
+ * peers). Sending to the other family fails like node:dgram (EINVAL; a
+ * mapped address from a udp6 socket: ENETUNREACH); the error is a BurrowError
+ * whose `cause` carries node's errno `code`.
  */
 export class VirtualUdpSocket implements UdpSocket {
   private messageHandler: UdpMessageHandler = () => {};
@@ -40,12 +54,15 @@ export class VirtualUdpSocket implements UdpSocket {
     droppedAfterClose: 0,
   };
   private readonly local: UdpEndpoint;
+  /** 4 for udp4, 6 for udp6. */
+  readonly family: 4 | 6;
 
   constructor(
     private readonly host: SocketHost,
     local: UdpEndpoint,
   ) {
     this.local = Object.freeze({ address: local.address, port: local.port });
+    this.family = local.address.includes(':') ? 6 : 4;
   }
 
   get closed(): boolean {
@@ -57,17 +74,28 @@ export class VirtualUdpSocket implements UdpSocket {
       this.stats.droppedAfterClose++;
       return;
     }
-    if (!isIpv4(to.address) || !Number.isInteger(to.port) || to.port < 1 || to.port > 65535) {
+    const family = familyOf(to.address);
+    if (family === 0 || !Number.isInteger(to.port) || to.port < 1 || to.port > 65535) {
       this.fail(new BurrowError('ERR_INVALID_ARGUMENT', `bad destination ${to.address}:${to.port}`));
       return;
     }
-    if (data.length > MAX_PAYLOAD) {
-      this.fail(new BurrowError('ERR_INVALID_ARGUMENT', `datagram of ${data.length} bytes exceeds ${MAX_PAYLOAD} (EMSGSIZE)`));
+    if (family !== this.family) {
+      const why = `a udp${this.family} socket cannot send to an IPv${family} address`;
+      this.fail(sendError('EINVAL', `send EINVAL ${endpointText(to.address, to.port)}: ${why}`));
+      return;
+    }
+    if (family === 6 && isV4Mapped(to.address)) {
+      this.fail(sendError('ENETUNREACH', `send ENETUNREACH ${endpointText(to.address, to.port)}: the socket is IPv6-only`));
+      return;
+    }
+    const max = family === 6 ? MAX_PAYLOAD_V6 : MAX_PAYLOAD;
+    if (data.length > max) {
+      this.fail(new BurrowError('ERR_INVALID_ARGUMENT', `datagram of ${data.length} bytes exceeds ${max} (EMSGSIZE)`));
       return;
     }
     const err = this.host.transmit(this, data, to, this.ttl);
     if (err !== null) {
-      this.fail(new BurrowError('ERR_INVALID_ARGUMENT', err));
+      this.fail(sendError(err.errno, err.message));
       return;
     }
     this.stats.datagramsOut++;
@@ -116,4 +144,12 @@ export class VirtualUdpSocket implements UdpSocket {
     this.stats.sendErrors++;
     this.errorHandler(err);
   }
+}
+
+/** A send failure as node reports it (errno `code`, `syscall` 'send'), wrapped in the lane's BurrowError. */
+function sendError(errno: string, message: string): BurrowError {
+  const cause: NodeJS.ErrnoException = new Error(message);
+  cause.code = errno;
+  cause.syscall = 'send';
+  return new BurrowError('ERR_INVALID_ARGUMENT', message, { cause });
 }

@@ -8,6 +8,9 @@
  * host opens outwards always passes its NATs (conntrack keeps TCP flows for
  * days), and nothing from outside reaches inside a NAT (no port forwarding),
  * whatever the NAT's UDP profile says. UDP blocking does not touch TCP.
+ * IPv6 is routed without translation (the far end sees the host's own
+ * address); a site router's IPv6 firewall lets connections out and drops
+ * SYNs from outside (RFC 6092's default).
  */
 import type { LinkEnd } from '../link.js';
 import { VirtualHost, VirtualNat, VirtualRouter, type VirtualInterface, type VirtualNode } from './network.js';
@@ -19,6 +22,8 @@ export type TcpRouteFailure =
   | 'no-route'
   /** Inbound to a NAT's public address: nothing is forwarded in (a SYN is silently dropped). */
   | 'nat-inbound'
+  /** IPv6 inbound to a host behind a site router's firewall: the SYN is dropped. */
+  | 'firewall-inbound'
   /** To a NAT's own public address from inside (TCP hairpinning is not modelled). */
   | 'hairpin'
   /** To a router's or NAT's own address: nothing listens there. */
@@ -44,7 +49,12 @@ export type TcpRouteResult = { ok: true; route: TcpRoute } | { ok: false; reason
 const MAX_HOPS = 64;
 
 export function isLoopback(address: string): boolean {
-  return address.startsWith('127.');
+  return address.startsWith('127.') || address === '::1';
+}
+
+/** The loopback address a connection to `address` comes from. */
+function loopbackSource(address: string): string {
+  return address === '::1' ? '::1' : '127.0.0.1';
 }
 
 /**
@@ -58,7 +68,7 @@ export function findTcpRoute(
   ifaceOf: (end: LinkEnd) => VirtualInterface | undefined,
 ): TcpRouteResult {
   if (isLoopback(dst) || from.addresses.includes(dst)) {
-    return { ok: true, route: { host: from, ends: [], sourceAsSeen: isLoopback(dst) ? '127.0.0.1' : source, loopback: true } };
+    return { ok: true, route: { host: from, ends: [], sourceAsSeen: isLoopback(dst) ? loopbackSource(dst) : source, loopback: true } };
   }
   if (from.uplink === null) return { ok: false, reason: 'no-uplink', at: from.name };
   const ends: LinkEnd[] = [];
@@ -75,15 +85,20 @@ export function findTcpRoute(
       return { ok: false, reason: 'not-for-host', at: node.name };
     }
     if (node instanceof VirtualNat) {
+      const v6 = dst.includes(':');
       if (arrived === node.outside) {
+        if (v6 && node.firewall6 !== null && !node.addresses.includes(dst)) {
+          const inward = node.lookup(dst);
+          if (inward !== undefined && inward !== node.outside) return { ok: false, reason: 'firewall-inbound', at: node.name };
+        }
         return { ok: false, reason: dst === node.publicAddress ? 'nat-inbound' : 'no-route', at: node.name };
       }
       if (dst === node.publicAddress) return { ok: false, reason: 'hairpin', at: node.name };
       if (node.addresses.includes(dst)) return { ok: false, reason: 'to-router', at: node.name };
       const next = node.lookup(dst);
       if (next === undefined) return { ok: false, reason: 'no-route', at: node.name };
-      // Leaving through the outside: the NAT rewrites the source.
-      if (next === node.outside) src = node.publicAddress;
+      // Leaving through the outside: the NAT rewrites an IPv4 source (no NAT66).
+      if (next === node.outside && !v6) src = node.publicAddress;
       out = next;
       continue;
     }

@@ -6,7 +6,11 @@
  *
  * - reachability follows the topology (tcp-route.ts): hosts behind NATs
  *   connect out; nothing connects in to a NAT; UDP-blocked sites keep TCP;
- *   the server sees the outermost NAT's public address;
+ *   the server sees the outermost NAT's public address; over IPv6 it sees
+ *   the host's own address, and nothing connects in through a site's IPv6
+ *   firewall; a host without an address of the destination's family gets
+ *   ENETUNREACH; a listener on `::` takes both families, one on 0.0.0.0
+ *   IPv4 only (as node's net);
  * - connect takes a round trip (the server accepts after the handshake's
  *   third packet); nothing listening = ECONNREFUSED after a round trip; an
  *   unreachable address = ETIMEDOUT after `synTimeoutMs` (Linux retries a SYN
@@ -34,7 +38,8 @@ import type {
   StreamTransport,
 } from '../../src/net/stream-transport.js';
 import type { VirtualHost, VirtualInterface, VirtualNetwork, VirtualNode } from './network.js';
-import { fnv1aString } from './packet.js';
+import { familyOf, fnv1aString } from './packet.js';
+import { canonicalIp, endpointText } from './ip6.js';
 import { findTcpRoute, isLoopback, pathDelayMs, pathRate } from './tcp-route.js';
 import { TcpPipe, VirtualTcpSocket, socketError, type TcpPipeParams } from './tcp-socket.js';
 
@@ -109,6 +114,8 @@ interface Listener {
 const EPHEMERAL_MIN = 32768;
 const EPHEMERAL_MAX = 60999;
 const WILDCARD = '0.0.0.0';
+/** Dual-stack wildcard: accepts both families. */
+const WILDCARD6 = '::';
 
 export class VirtualTcp {
   readonly trace: TcpTrace;
@@ -159,14 +166,14 @@ export class VirtualTcp {
 
   /** @internal */
   listen(server: VirtualStreamServer, host: VirtualHost, address: string, port: number): Listener {
-    const addr = address === '::' || address === '' ? WILDCARD : address;
-    if (addr !== WILDCARD && !isLoopback(addr) && !host.addresses.includes(addr)) {
+    const addr = address === '' ? WILDCARD6 : canonicalIp(address);
+    if (addr !== WILDCARD && addr !== WILDCARD6 && !isLoopback(addr) && !host.addresses.includes(addr)) {
       throw socketErrorLike('EADDRNOTAVAIL', 'listen', `${addr}:${port}`);
     }
     const used = this.ports(host);
     let p = port;
     if (p === 0) p = this.ephemeral(host);
-    else if (this.listeners.some((l) => l.host === host && l.port === p && (l.address === addr || l.address === WILDCARD || addr === WILDCARD))) {
+    else if (this.listeners.some((l) => l.host === host && l.port === p && (l.address === addr || isWildcard(l.address) || isWildcard(addr)))) {
       throw socketErrorLike('EADDRINUSE', 'listen', `${addr}:${p}`);
     }
     used.add(p);
@@ -194,15 +201,24 @@ export class VirtualTcp {
       this.ports(host).delete(localPort);
       this.live.delete(sock);
     };
-    const src = `${host.address}:${localPort}`;
-    const dst = `${opts.host}:${opts.port}`;
+    // A connection leaves from the host's first address of the destination's family (none: ENETUNREACH).
+    const family = familyOf(opts.host);
+    const v6 = family === 6;
+    const target = v6 ? canonicalIp(opts.host) : opts.host;
+    const source = sourceFor(host, family, isLoopback(target) ? target : null);
+    const src = endpointText(source ?? '::', localPort);
+    const dst = endpointText(target, opts.port);
     this.stats.connects++;
     this.record({ t: sched.now(), kind: 'syn', from: src, to: dst, len: 0 });
-    let result = findTcpRoute(host, host.address, opts.host, (e) => this.ifaceOf(e));
+    if (source === undefined) {
+      sched.defer(() => sock.failConnect(socketError('ENETUNREACH', 'connect', dst)));
+      return sock;
+    }
+    let result = findTcpRoute(host, source, target, (e) => this.ifaceOf(e));
     if (!result.ok && result.reason === 'no-route') {
       // The topology may have grown since we indexed it.
       this.indexInterfaces();
-      result = findTcpRoute(host, host.address, opts.host, (e) => this.ifaceOf(e));
+      result = findTcpRoute(host, source, target, (e) => this.ifaceOf(e));
     }
     if (!result.ok) {
       const { reason, at } = result;
@@ -231,13 +247,13 @@ export class VirtualTcp {
       window: this.opts.window,
       segmentBytes: this.opts.segmentBytes,
     });
-    const seen = `${route.sourceAsSeen}:${localPort}`;
-    sock.setEnds({ localAddress: host.address, localPort, remoteAddress: opts.host, remotePort: opts.port });
+    const seen = endpointText(route.sourceAsSeen, localPort);
+    sock.setEnds({ localAddress: source, localPort, remoteAddress: target, remotePort: opts.port });
 
     // SYN reaches the far host.
     sched.at(sched.now() + forwardDelay, () => {
       if (sock.destroyed) return;
-      const listener = this.findListener(route.host, opts.host, opts.port);
+      const listener = this.findListener(route.host, target, opts.port);
       if (listener === undefined) {
         sched.at(sched.now() + backDelay, () => {
           if (sock.destroyed) return;
@@ -251,7 +267,7 @@ export class VirtualTcp {
       sched.at(sched.now() + backDelay, () => {
         if (sock.destroyed) return;
         const server = new VirtualTcpSocket({ allowHalfOpen: listener.server.allowHalfOpen });
-        server.setEnds({ localAddress: opts.host, localPort: opts.port, remoteAddress: route.sourceAsSeen, remotePort: localPort });
+        server.setEnds({ localAddress: target, localPort: opts.port, remoteAddress: route.sourceAsSeen, remotePort: localPort });
         this.track(server, route.host);
         server.onGone = () => this.live.delete(server);
         const events = {
@@ -294,12 +310,13 @@ export class VirtualTcp {
   }
 
   private findListener(host: VirtualHost, address: string, port: number): Listener | undefined {
-    const want = isLoopback(address) ? '127.0.0.1' : address;
+    const v6 = address.includes(':');
+    const want = isLoopback(address) && !v6 ? '127.0.0.1' : address;
     let wildcard: Listener | undefined;
     for (const l of this.listeners) {
       if (l.host !== host || l.port !== port) continue;
       if (l.address === want) return l;
-      if (l.address === WILDCARD) wildcard = l;
+      if (l.address === WILDCARD6 || (l.address === WILDCARD && !v6)) wildcard = l;
     }
     return wildcard;
   }
@@ -340,6 +357,18 @@ export class VirtualTcp {
   private record(e: TcpTraceEvent): void {
     this.trace.add(e);
   }
+}
+
+/** The local address of a connection to an address of `family` (loopback: the loopback's own family). */
+function sourceFor(host: VirtualHost, family: 4 | 6 | 0, loopback: string | null): string | undefined {
+  if (family === 6) return loopback ?? host.addresses6[0];
+  // Not an IP literal: as before IPv6 existed (the route walk refuses it).
+  if (family === 0) return host.address;
+  return host.addresses4[0] ?? (loopback !== null ? '127.0.0.1' : undefined);
+}
+
+function isWildcard(address: string): boolean {
+  return address === WILDCARD || address === WILDCARD6;
 }
 
 function socketErrorLike(code: string, syscall: string, where: string): NodeJS.ErrnoException {
@@ -384,7 +413,7 @@ export class VirtualStreamServer implements StreamServer {
 
   address(): StreamAddress | null {
     const l = this.listener;
-    return l === null || this.closed ? null : { address: l.address, port: l.port, family: 'IPv4' };
+    return l === null || this.closed ? null : { address: l.address, port: l.port, family: l.address.includes(':') ? 'IPv6' : 'IPv4' };
   }
 
   close(): Promise<void> {

@@ -12,9 +12,21 @@
  *   double NAT        carrier public 203.0.113.(10+k), carrier inside 100.64.(k+1).1,
  *                     home NAT public 100.64.(k+1).2
  *   site without NAT  hosts on the core at 192.0.2.(10+8k+i)
+ *
+ * IPv6, opt-in per site (`ipv6: 'dual' | 'v6-only'`), with the kernel lane's
+ * plan (netsim/kernel/ipv6.ts, site number k+1):
+ *   server            2001:db8:ffff::1 and ::2 (when any site has IPv6)
+ *   site k prefix     2001:db8:(k+1)::/64 routed to the site router, router ::1,
+ *                     hosts ::2, ::3, ... (global addresses, no NAT66) behind
+ *                     the router's stateful firewall (firewall6.ts)
+ *   site without NAT  the same addresses, on the core, no firewall
+ * 'v6-only' hosts have no IPv4 address at all; the site's IPv4 NAT stays (with
+ * nobody behind it). The NAT profile governs IPv4 only: `udp-blocked` with
+ * `ipv6: 'dual'` is "IPv4 UDP blocked, IPv6 open".
  */
 import { at } from '../../src/util/at.js';
 import type { LinkProfile } from '../link.js';
+import { SERVER_IP6, SERVER_IP6_ALT, siteIpv6Plan, type Ipv6Mode } from '../kernel/ipv6.js';
 import type { VirtualScheduler } from './scheduler.js';
 import { VirtualNetwork, type NatSpec, type VirtualHost, type VirtualNat, type VirtualRouter } from './network.js';
 import { natProfile, type NatProfileName } from './profiles.js';
@@ -31,6 +43,11 @@ export interface SiteSpec {
   wan?: LinkProfile;
   /** Link between each host and its NAT, both directions. Default 0.5 ms. */
   lan?: LinkProfile;
+  /**
+   * IPv6 for the site: 'dual' (both families), 'v6-only' (hosts without IPv4),
+   * or 'off' (default). Not built behind a carrier NAT (as on the kernel lane).
+   */
+  ipv6?: Ipv6Mode;
 }
 
 export interface TopologyOptions {
@@ -38,6 +55,8 @@ export interface TopologyOptions {
   sites: SiteSpec[];
   /** Link between the server and the core. Default 10 ms. */
   serverLink?: LinkProfile;
+  /** Give the server its IPv6 addresses (SERVER_ADDRESSES6). Default: when a site has IPv6. */
+  ipv6?: boolean;
   scheduler?: VirtualScheduler;
   recordTrace?: boolean;
 }
@@ -49,8 +68,11 @@ export interface Site {
   readonly hosts: VirtualHost[];
   /** The first host. */
   readonly host: VirtualHost;
-  /** Where the site's traffic appears on the core. */
+  /** Where the site's IPv4 traffic appears on the core (IPv6 hosts appear with their own addresses). */
   readonly publicAddress: string;
+  readonly ipv6: Ipv6Mode;
+  /** The site's routed IPv6 prefix ('dual', 'v6-only'), else null. */
+  readonly prefix6: string | null;
 }
 
 export interface Topology {
@@ -59,11 +81,15 @@ export interface Topology {
   readonly core: VirtualRouter;
   readonly server: VirtualHost;
   readonly serverAddresses: readonly [string, string];
+  /** The server's IPv6 addresses, when the topology has IPv6. */
+  readonly serverAddresses6: readonly [string, string] | null;
   readonly sites: Record<string, Site>;
   site(name: string): Site;
 }
 
 export const SERVER_ADDRESSES = ['198.51.100.2', '198.51.100.3'] as const;
+/** The server's IPv6 addresses (the kernel lane's). */
+export const SERVER_ADDRESSES6 = [SERVER_IP6, SERVER_IP6_ALT] as const;
 const DEFAULT_WAN: LinkProfile = { delayMs: 10 };
 const DEFAULT_LAN: LinkProfile = { delayMs: 0.5 };
 
@@ -73,8 +99,11 @@ export function buildTopology(opts: TopologyOptions): Topology {
     ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
     ...(opts.recordTrace !== undefined ? { recordTrace: opts.recordTrace } : {}),
   });
+  const anySiteV6 = opts.sites.some((s) => (s.ipv6 ?? 'off') !== 'off');
+  const v6 = opts.ipv6 ?? anySiteV6;
+  if (anySiteV6 && !v6) throw new Error('a site with IPv6 needs a topology with ipv6 (the server is dual-stack)');
   const core = network.addRouter('core', ['192.0.2.1']);
-  const server = network.addHost('server', [...SERVER_ADDRESSES]);
+  const server = network.addHost('server', v6 ? [...SERVER_ADDRESSES, ...SERVER_ADDRESSES6] : [...SERVER_ADDRESSES]);
   network.attachHost(server, core, opts.serverLink ?? DEFAULT_WAN);
 
   const sites: Record<string, Site> = {};
@@ -84,14 +113,23 @@ export function buildTopology(opts: TopologyOptions): Topology {
     const lan = spec.lan ?? DEFAULT_LAN;
     const count = spec.hosts ?? 1;
     const hosts: VirtualHost[] = [];
+    const ipv6 = spec.ipv6 ?? 'off';
+    const plan = ipv6 === 'off' ? null : siteIpv6Plan(k + 1);
+    /** A host's addresses under the site's IPv6 mode. */
+    const addressesOf = (ip4: string, i: number): string[] =>
+      plan === null ? [ip4] : ipv6 === 'v6-only' ? [plan.hostIp(i)] : [ip4, plan.hostIp(i)];
+    const prefix6 = plan?.prefix ?? null;
     if (spec.nat === null) {
       for (let i = 0; i < count; i++) {
-        const h = network.addHost(`${spec.name}${i + 1}`, `192.0.2.${10 + 8 * k + i}`);
+        const h = network.addHost(`${spec.name}${i + 1}`, addressesOf(`192.0.2.${10 + 8 * k + i}`, i));
         network.attachHost(h, core, wan);
         hosts.push(h);
       }
-      sites[spec.name] = { name: spec.name, nat: null, carrier: null, hosts, host: at(hosts, 0), publicAddress: at(hosts, 0).address };
+      sites[spec.name] = { name: spec.name, nat: null, carrier: null, hosts, host: at(hosts, 0), publicAddress: at(hosts, 0).address, ipv6, prefix6 };
       return;
+    }
+    if (plan !== null && spec.carrierNat !== undefined) {
+      throw new Error(`site ${spec.name}: IPv6 behind a carrier NAT is not built; use ipv6 'off'`);
     }
     const publicAddress = `203.0.113.${10 + k}`;
     let carrier: VirtualNat | null = null;
@@ -110,15 +148,20 @@ export function buildTopology(opts: TopologyOptions): Topology {
       });
       network.attachNat(nat, carrier, lan);
     } else {
-      nat = network.addNat(`${spec.name}-nat`, { publicAddress, insideAddress: `10.${k + 1}.0.1`, nat: spec.nat });
+      nat = network.addNat(`${spec.name}-nat`, {
+        publicAddress,
+        insideAddress: `10.${k + 1}.0.1`,
+        nat: spec.nat,
+        ...(plan !== null ? { ipv6: { prefix: plan.prefix, addresses: [plan.routerIp] } } : {}),
+      });
       network.attachNat(nat, core, wan);
     }
     for (let i = 0; i < count; i++) {
-      const h = network.addHost(`${spec.name}${i + 1}`, `10.${k + 1}.0.${2 + i}`);
+      const h = network.addHost(`${spec.name}${i + 1}`, addressesOf(`10.${k + 1}.0.${2 + i}`, i));
       network.attachHost(h, nat, lan);
       hosts.push(h);
     }
-    sites[spec.name] = { name: spec.name, nat, carrier, hosts, host: at(hosts, 0), publicAddress };
+    sites[spec.name] = { name: spec.name, nat, carrier, hosts, host: at(hosts, 0), publicAddress, ipv6, prefix6 };
   });
 
   return {
@@ -127,6 +170,7 @@ export function buildTopology(opts: TopologyOptions): Topology {
     core,
     server,
     serverAddresses: SERVER_ADDRESSES,
+    serverAddresses6: v6 ? SERVER_ADDRESSES6 : null,
     sites,
     site(name: string): Site {
       const s = sites[name];

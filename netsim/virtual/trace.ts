@@ -16,6 +16,8 @@ export type TraceKind =
   | 'nat-in'
   /** A NAT created, expired or evicted state (note says which). */
   | 'nat-state'
+  /** A site router's IPv6 firewall opened, expired or flushed a pinhole (note says which). */
+  | 'fw-state'
   /** A packet was discarded (note: the reason). */
   | 'drop';
 
@@ -25,7 +27,7 @@ export interface TraceEvent {
   kind: TraceKind;
   /** Node (host, router, NAT) where it happened. */
   node: string;
-  /** Source and destination endpoints as "a.b.c.d:port" at that point. */
+  /** Source and destination endpoints as "a.b.c.d:port" or "[v6]:port" at that point. */
   from: string;
   to: string;
   /** UDP payload length in bytes. */

@@ -22,7 +22,7 @@ import type { TraceEvent } from '../trace.js';
 import type { LogEvent } from '../log.js';
 import type { ClientResult } from '../../matrix/duplex-check.js';
 import type { PairMeasure } from '../../matrix/result.js';
-import { VirtualSessionLab } from '../lab.js';
+import { VirtualSessionLab, type VirtualLabOptions } from '../lab.js';
 
 export { LANE_SESSION_TUNING, RENDEZVOUS_PORT, TARGET_PORT, VISITOR_PORT } from '../lab.js';
 
@@ -49,6 +49,9 @@ export interface VirtualSessionOptions {
   visitorSecret?: string;
   /** Session tuning for both peers (on top of the lane's own, see LANE_SESSION_TUNING). */
   session?: SessionTuning;
+  /** IPv6 of the peers' sites, and whether peers offer all their host's addresses (see VirtualLabOptions). Default: none. */
+  ipv6?: VirtualLabOptions['ipv6'];
+  offerHostAddresses?: boolean;
 }
 
 /** The matrix cell's measure (virtual ms), and what a trace or determinism check needs. */
@@ -94,6 +97,8 @@ export async function runVirtualSession(opts: VirtualSessionOptions): Promise<Vi
     ...(opts.visitorSecret !== undefined ? { visitorSecret: opts.visitorSecret } : {}),
     ...(opts.session ? { session: opts.session } : {}),
     ...(opts.direct ? { direct: opts.direct } : {}),
+    ...(opts.ipv6 ? { ipv6: opts.ipv6 } : {}),
+    ...(opts.offerHostAddresses !== undefined ? { offerHostAddresses: opts.offerHostAddresses } : {}),
   });
   let directMs: number | null = null;
   let punchFailure: string | undefined;
