@@ -27,7 +27,7 @@ import {
   type LockedEndpoint,
   type SessionNatInfo,
 } from '../src/punch/index.js';
-import { addressFamily } from '../src/net/ip.js';
+import { formatEndpoint } from '../src/net/endpoint.js';
 import { Attempt } from './direct/attempt.js';
 import { realPortMapper, type PortMapChoice } from './direct/attempt-portmap.js';
 import { SessionPortMaps } from './direct/session-portmaps.js';
@@ -290,7 +290,7 @@ export class DirectLink extends EventEmitter {
     }
     this.log.debug('candidates', {
       attempt: n,
-      candidates: candidates.map((c) => `${c.kind} ${c.address}:${c.port}`).join(', '),
+      candidates: candidates.map((c) => `${c.kind} ${formatEndpoint(c)}`).join(', '),
       nat: found.detail,
       ...(found6 ? { nat6: found6.detail } : {}),
     });
@@ -412,7 +412,7 @@ export class DirectLink extends EventEmitter {
     this.portmaps.pathOn(portmap);
     this.log.info('direct-up', {
       path: describePath({ address: found.remote.address, lan: found.lan }),
-      remote: `${found.remote.address}:${found.remote.port}`,
+      remote: formatEndpoint(found.remote),
       candidate: found.kind,
       rttMs: Math.round(found.rttMs * 10) / 10,
       punchMs: Math.round(found.afterMs),

@@ -17,6 +17,7 @@ import type { UdpSocketFactory } from '../../src/net/udp-factory.js';
 import type { UdpEndpoint, UdpSocket } from '../../src/net/udp-socket.js';
 import type { RandomSource } from '../../src/clock/random.js';
 import type { StreamTransport } from '../../src/net/stream-transport.js';
+import type { HostLookup } from '../../src/net/dial-stream.js';
 import type { TunnelSession } from '../../src/session/index.js';
 import { Provider } from '../../peer/provider.js';
 import { Visitor } from '../../peer/visitor.js';
@@ -127,7 +128,11 @@ interface Role {
   udp: UdpSocketFactory;
   scheduler: VirtualScheduler;
   random: RandomSource;
+  lookup?: HostLookup;
 }
+
+/** The rendezvous's name for dual-stack peers (A and AAAA, like the kernel lab's `lab.addName`). */
+export const SERVER_NAME = 'rendezvous.lab.example';
 
 export class VirtualSessionLab {
   readonly scheduler = new VirtualScheduler();
@@ -184,7 +189,7 @@ export class VirtualSessionLab {
         return tap && who ? tappedSocket(s, (d, to, from) => tap(who, d, to, from)) : s;
       };
     };
-    const role = (host: VirtualHost, who: PeerRole | null): Role => ({ transport: this.tcp.transport(host), udp: udpOn(host, who), scheduler, random: rng.fork() });
+    const role = (host: VirtualHost, who: PeerRole | null): Role => ({ transport: this.tcp.transport(host), udp: udpOn(host, who), scheduler, random: rng.fork(), lookup });
     this.memory = new MemoryLog(() => scheduler.now());
     const token = rng.bytes(16).toString('hex');
     const secret = rng.bytes(16).toString('hex');
@@ -196,7 +201,15 @@ export class VirtualSessionLab {
     this.providerHost = topo.site('a').host;
     this.visitorHost = opts.sameSite ? at(topo.site('a').hosts, 1) : topo.site('b').host;
     const dualServer = topo.serverAddresses6 !== null;
-    const serverFor = (mode: Ipv6Mode) => ({ host: mode === 'v6-only' ? SERVER_ADDRESSES6[0] : SERVER_ADDRESSES[0], port: RENDEZVOUS_PORT });
+    // A dual-stack peer of a dual-stack lab knows the rendezvous by a name with both records (so its IPv6 session socket finds the IPv6 STUN port).
+    const serverFor = (mode: Ipv6Mode) => ({
+      host: mode === 'v6-only' ? SERVER_ADDRESSES6[0] : mode === 'dual' && dualServer ? SERVER_NAME : SERVER_ADDRESSES[0],
+      port: RENDEZVOUS_PORT,
+    });
+    const lookup: HostLookup = async (name) => {
+      if (name === SERVER_NAME && dualServer) return [SERVER_ADDRESSES6[0], SERVER_ADDRESSES[0]];
+      throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
+    };
     const directFor = (host: VirtualHost): { direct?: DirectConfig } =>
       opts.offerHostAddresses ? { direct: { ...opts.direct, hostAddresses: () => [...host.addresses] } } : opts.direct ? { direct: opts.direct } : {};
     this.up = payload('virtual-up', opts.upBytes);
