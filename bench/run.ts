@@ -288,6 +288,16 @@ async function kernelP2p(): Promise<void> {
   const rx = await oneWay('stcp');
   console.log(`one way, ${size / 1e6} MB provider -> visitor, median of ${ROUNDS}: direct (${dx.path}) ${fmt(median(dx.mbps))} MB/s  rounds: ${dx.mbps.map((x) => fmt(x)).join(', ')}`);
   console.log(`                                      relay (stcp)            ${fmt(median(rx.mbps))} MB/s  rounds: ${rx.mbps.map((x) => fmt(x)).join(', ')}`);
+
+  // Issue 10's target: direct over IPv6 between two firewalled sites no slower than IPv4 port-restricted.
+  const { timeToDirectByFamily } = await import('./lib/ipv6-p2p.js');
+  const fam = await timeToDirectByFamily(runs);
+  const line = (xs: number[]) => `${xs.length}/${fam.runs} direct; p50 ${fmt(percentile(xs, 50), 0)} ms   p95 ${fmt(percentile(xs, 95), 0)} ms`;
+  console.log(`\n## Time to direct by family, one lab, ${fam.runs} fresh sessions each, port mapping off`);
+  console.log(`IPv6, two RFC 6092 firewalls (IPv4 random-symmetric both)   ${line(fam.ipv6)}   paths: ${[...new Set(fam.labels.ipv6)].join(', ')}`);
+  console.log(`IPv4, two port-restricted NATs                              ${line(fam.ipv4)}   paths: ${[...new Set(fam.labels.ipv4)].join(', ')}`);
+  const ratio = percentile(fam.ipv6, 50) / percentile(fam.ipv4, 50);
+  console.log(`IPv6 / IPv4 p50: ${fmt(ratio, 2)} (target <= 1)`);
 }
 
 const sections: Record<string, () => Promise<void>> = { bulk, latency, sim: referenceSim, idle, relay, p2p };
