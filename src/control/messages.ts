@@ -41,7 +41,22 @@ export const NatInfoMessage = z.strictObject({
 });
 /** Which punch attempt of a session (a re-punch after a path died is the next one). */
 const attempt = z.number().int().min(0).max(1000);
-const candidates = z.array(CandidateMessage).max(32);
+/**
+ * A candidate of a kind this version does not know (a newer peer's) has the
+ * same shape with another kind word. It is left out, not a reason to refuse
+ * the whole offer or punch: peers and rendezvous of different versions still
+ * punch with the kinds both know. Anything else malformed still refuses it.
+ */
+const KNOWN_KINDS: ReadonlySet<string> = new Set(CandidateMessage.shape.kind.options);
+const LaterKindCandidate = z.strictObject({
+  kind: z.string().regex(/^[a-z][a-z0-9-]{0,15}$/),
+  address: ipAddress,
+  port: z.number().int().min(1).max(65535),
+});
+const candidates = z
+  .array(z.union([CandidateMessage, LaterKindCandidate]))
+  .max(32)
+  .transform((list) => list.filter((c): c is CandidateMessage => KNOWN_KINDS.has(c.kind)));
 export type PeerRole = z.infer<typeof PeerRole>;
 
 // Rendezvous -> peer

@@ -226,3 +226,37 @@ describe('properties', () => {
     );
   });
 });
+
+describe('candidates of a kind this version does not know', () => {
+  const offer = (kinds: string[]) =>
+    ({
+      type: 'offer',
+      connId: 'a'.repeat(32),
+      attempt: 1,
+      candidates: kinds.map((kind, i) => ({ kind, address: i % 2 ? '2001:db8::7' : '198.51.100.7', port: 40000 + i })),
+    }) as unknown;
+
+  it('are left out of an offer (a newer peer\'s kind), the known ones kept in order', () => {
+    const r = parseClientMessage(offer(['mapped', 'relayed-v9', 'host', 'srflx']));
+    assert.ok(r.ok, r.ok ? '' : r.reason);
+    assert.equal(r.message.type, 'offer');
+    if (r.message.type !== 'offer') return;
+    assert.deepEqual(
+      r.message.candidates.map((c) => `${c.kind} ${c.port}`),
+      ['mapped 40000', 'host 40002', 'srflx 40003'],
+    );
+  });
+
+  it('are still refused when malformed in any other way (kind word, address, port, extra keys)', () => {
+    for (const bad of [
+      { kind: 'Not A Kind', address: '198.51.100.7', port: 1 },
+      { kind: 'later', address: 'example.com', port: 1 },
+      { kind: 'later', address: '198.51.100.7', port: 0 },
+      { kind: 'later', address: '198.51.100.7', port: 1, extra: true },
+    ]) {
+      const r = parseClientMessage({ type: 'offer', connId: 'a'.repeat(32), attempt: 1, candidates: [bad] });
+      assert.equal(r.ok, false, JSON.stringify(bad));
+      assert.match(r.ok ? '' : r.reason, /candidates/, 'refused for the candidate, not the message shape');
+    }
+  });
+});
