@@ -21,6 +21,7 @@ import {
   parseCidr,
   inCidr,
   payloadOf,
+  DEFAULT_TTL,
   rewriteDestination,
   rewriteSource,
   setTtlByte,
@@ -28,6 +29,8 @@ import {
 } from './packet.js';
 import { natProfile, type NatProfile, type NatProfileName } from './profiles.js';
 import { VirtualUdpSocket, type SocketHost } from './socket.js';
+import { PortMapRouter, type PortMapRouterOptions } from './portmap-router.js';
+import { PORTMAP_SERVER_PORT } from './portmap-server.js';
 import { Trace, type TraceEvent } from './trace.js';
 
 export interface VirtualNetworkOptions {
@@ -296,6 +299,8 @@ export class VirtualNat extends VirtualRouter {
   readonly publicAddress: string;
   readonly profileName: string;
   outside: VirtualInterface | null = null;
+  /** The port-mapping daemon (NAT-PMP/PCP on the inside address), if enabled. */
+  portmap: PortMapRouter | null = null;
 
   constructor(
     network: VirtualNetwork,
@@ -312,6 +317,53 @@ export class VirtualNat extends VirtualRouter {
     this.profileName = profile?.name ?? 'custom';
     const options = profile?.options ?? (spec as NatOptions);
     this.table = new NatTable(options, rng);
+  }
+
+  /**
+   * Runs a port-mapping daemon on this router (see portmap-router.ts): NAT-PMP
+   * and/or PCP on the inside address, port 5351, forwarding into this NAT.
+   */
+  enablePortMapping(opts: PortMapRouterOptions = {}): PortMapRouter {
+    if (this.portmap !== null) throw new Error(`NAT ${this.name} already runs a port-mapping daemon`);
+    const lanAddress = this.addresses[0];
+    if (lanAddress === undefined) throw new Error(`NAT ${this.name} has no inside address to answer port mapping on`);
+    const net = this.network;
+    this.portmap = new PortMapRouter(
+      {
+        lanAddress,
+        wanAddress: this.publicAddress,
+        forwards: {
+          addForward: (port, internal) => {
+            this.table.addForward(port, internal);
+            this.traceState();
+          },
+          removeForward: (port, now) => {
+            const had = this.table.removeForward(port, now);
+            this.traceState();
+            return had;
+          },
+        },
+        now: () => net.scheduler.now(),
+        at: (time, fn) => net.scheduler.at(time, fn),
+        send: (from, to, data) => this.sendOwn(from, to, data),
+        flush: () => this.flush(),
+      },
+      opts,
+    );
+    return this.portmap;
+  }
+
+  /** A datagram from the router itself (the daemon's answer) into the LAN. */
+  private sendOwn(from: UdpEndpoint, to: UdpEndpoint, data: Buffer): void {
+    const net = this.network;
+    const packet = encodePacket(from, to, DEFAULT_TTL, net.nextPacketId(), data);
+    net.record({ t: net.scheduler.now(), kind: 'send', node: this.name, from: `${from.address}:${from.port}`, to: `${to.address}:${to.port}`, len: data.length, hash: fnv1a(data), ttl: DEFAULT_TTL });
+    const out = this.lookup(to.address);
+    if (out === undefined || out === this.outside) {
+      this.drop('no-route', decodeHeader(packet));
+      return;
+    }
+    out.end.send(packet);
   }
 
   /** `conntrack -F` on this router: every mapping, flow and unreplied entry forgotten (see NatTable.flush). */
@@ -345,6 +397,12 @@ export class VirtualNat extends VirtualRouter {
     }
     if (h.dst === this.publicAddress) {
       this.hairpin(packet, h, now);
+      return;
+    }
+    if (this.portmap !== null && h.dst === this.addresses[0] && h.dstPort === PORTMAP_SERVER_PORT) {
+      const data = payloadOf(packet);
+      this.network.record({ t: now, kind: 'recv', node: this.name, from: `${h.src}:${h.srcPort}`, to: `${h.dst}:${h.dstPort}`, len: data.length, hash: fnv1a(data), ttl: h.ttl });
+      this.portmap.receive(data, { address: h.src, port: h.srcPort });
       return;
     }
     if (this.addresses.includes(h.dst)) {
@@ -411,7 +469,8 @@ export class VirtualNat extends VirtualRouter {
     });
   }
 
-  private traceState(): void {
+  /** @internal */
+  traceState(): void {
     for (const e of this.table.drainEvents()) {
       this.network.record({
         t: this.network.scheduler.now(),
@@ -451,8 +510,10 @@ export class VirtualNetwork {
     return this.register(new VirtualRouter(this, name, addresses));
   }
 
-  addNat(name: string, opts: { publicAddress: string; insideAddress?: string; nat: NatSpec }): VirtualNat {
-    return this.register(new VirtualNat(this, name, opts.publicAddress, opts.insideAddress, opts.nat, this.rng.fork()));
+  addNat(name: string, opts: { publicAddress: string; insideAddress?: string; nat: NatSpec; portmap?: PortMapRouterOptions }): VirtualNat {
+    const nat = this.register(new VirtualNat(this, name, opts.publicAddress, opts.insideAddress, opts.nat, this.rng.fork()));
+    if (opts.portmap !== undefined) nat.enablePortMapping(opts.portmap);
+    return nat;
   }
 
   node(name: string): VirtualNode | undefined {

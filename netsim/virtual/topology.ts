@@ -18,6 +18,7 @@ import type { LinkProfile } from '../link.js';
 import type { VirtualScheduler } from './scheduler.js';
 import { VirtualNetwork, type NatSpec, type VirtualHost, type VirtualNat, type VirtualRouter } from './network.js';
 import { natProfile, type NatProfileName } from './profiles.js';
+import type { PortMapRouterOptions } from './portmap-router.js';
 
 export interface SiteSpec {
   name: string;
@@ -31,6 +32,12 @@ export interface SiteSpec {
   wan?: LinkProfile;
   /** Link between each host and its NAT, both directions. Default 0.5 ms. */
   lan?: LinkProfile;
+  /**
+   * The site's NAT (the home NAT, behind a carrier NAT if any) runs a
+   * port-mapping daemon: NAT-PMP and/or PCP on its inside address (see
+   * portmap-router.ts). Absent: the router answers nothing on port 5351.
+   */
+  portmap?: PortMapRouterOptions;
 }
 
 export interface TopologyOptions {
@@ -107,10 +114,11 @@ export function buildTopology(opts: TopologyOptions): Topology {
         publicAddress: `100.64.${k + 1}.2`,
         insideAddress: `10.${k + 1}.0.1`,
         nat: spec.nat,
+        ...(spec.portmap ? { portmap: spec.portmap } : {}),
       });
       network.attachNat(nat, carrier, lan);
     } else {
-      nat = network.addNat(`${spec.name}-nat`, { publicAddress, insideAddress: `10.${k + 1}.0.1`, nat: spec.nat });
+      nat = network.addNat(`${spec.name}-nat`, { publicAddress, insideAddress: `10.${k + 1}.0.1`, nat: spec.nat, ...(spec.portmap ? { portmap: spec.portmap } : {}) });
       network.attachNat(nat, core, wan);
     }
     for (let i = 0; i < count; i++) {
