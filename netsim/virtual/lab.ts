@@ -29,6 +29,8 @@ import { buildTopology, labSite, SERVER_ADDRESSES, type LabProfileName, type Sit
 import type { VirtualHost, VirtualNode } from './network.js';
 import { VirtualTcp, type VirtualTcpOptions } from './tcp.js';
 import { MemoryLog, type LogEvent } from './log.js';
+import { virtualPortMapper } from './lab-portmap.js';
+import type { PortMapRouterOptions } from './portmap-router.js';
 import { payload, runClient, startTarget, type ClientRun, type Payload, type TargetHandle } from '../matrix/duplex-check.js';
 
 export const RENDEZVOUS_PORT = 7000;
@@ -68,6 +70,14 @@ export interface VirtualLabOptions {
   extraSites?: SiteSpec[];
   /** Sees every datagram a peer's UDP sockets send, before it leaves the host (e.g. to capture genuine probes). */
   udpTap?: (role: PeerRole, data: Buffer, to: UdpEndpoint, from: UdpEndpoint) => void;
+  /**
+   * Router port mapping (xtcp): the named peers' sites' NATs run the
+   * port-mapping daemon (portmap-router.ts), and both peers ask their
+   * router for a mapping of each session socket with the real PortMapper,
+   * as the CLI does with port mapping on. Absent: no daemon, and the peers
+   * never ask (DirectConfig.portmap off), as before.
+   */
+  portmap?: { routers: readonly PeerRole[]; router?: PortMapRouterOptions };
 }
 
 /**
@@ -140,9 +150,11 @@ export class VirtualSessionLab {
   private constructor(readonly opts: VirtualLabOptions) {
     const scheduler = this.scheduler;
     this.mode = opts.mode ?? 'stcp';
+    const routerOn = (who: PeerRole): { portmap?: PortMapRouterOptions } =>
+      opts.portmap?.routers.includes(who) === true ? { portmap: opts.portmap.router ?? {} } : {};
     const sites: SiteSpec[] = opts.sameSite
-      ? [{ ...labSite(opts.provider, 'a'), hosts: 2 }]
-      : [labSite(opts.provider, 'a'), labSite(opts.visitor, 'b')];
+      ? [{ ...labSite(opts.provider, 'a'), hosts: 2, ...routerOn('provider') }]
+      : [{ ...labSite(opts.provider, 'a'), ...routerOn('provider') }, { ...labSite(opts.visitor, 'b'), ...routerOn('visitor') }];
     this.topo = buildTopology({
       seed: opts.seed,
       scheduler,
@@ -198,6 +210,14 @@ export class VirtualSessionLab {
             }
           : null,
     });
+    // Both peers ask their router (the site's inside NAT) for mappings, over their own sockets, clock and randomness.
+    const direct = (host: VirtualHost, r: Role, site: string): { direct?: DirectConfig } => {
+      if (opts.portmap === undefined) return opts.direct ? { direct: opts.direct } : {};
+      const gateway = topo.site(site).nat?.addresses[0];
+      if (gateway === undefined) return opts.direct ? { direct: opts.direct } : {};
+      const portmap = virtualPortMapper({ gateway, localAddress: host.address, udp: r.udp, scheduler, random: r.random });
+      return { direct: { ...opts.direct, portmap } };
+    };
     const providerRole = role(this.providerHost, 'provider');
     this.providerTransport = providerRole.transport;
     this.provider = new Provider({
@@ -207,7 +227,7 @@ export class VirtualSessionLab {
       logger: this.memory.logger({ component: 'provider' }),
       mode: this.mode,
       session,
-      ...(opts.direct ? { direct: opts.direct } : {}),
+      ...direct(this.providerHost, providerRole, 'a'),
       ...providerRole,
     });
     const visitorRole = role(this.visitorHost, 'visitor');
@@ -221,7 +241,7 @@ export class VirtualSessionLab {
       logger: this.memory.logger({ component: 'visitor' }),
       mode: this.mode,
       session,
-      ...(opts.direct ? { direct: opts.direct } : {}),
+      ...direct(this.visitorHost, visitorRole, opts.sameSite ? 'a' : 'b'),
       ...visitorRole,
     });
   }

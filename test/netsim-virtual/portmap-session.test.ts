@@ -1,0 +1,91 @@
+/**
+ * A whole xtcp session on the in-process lane with router port mapping, the
+ * twin of test/portmap/mapped-xtcp-kernel.test.ts: both peers behind
+ * random-symmetric NATs (no punch can meet), the provider's router runs the
+ * port-mapping daemon. The provider offers its mapping, the visitor goes
+ * direct through the mapped candidate, the bytes arrive exact, and the
+ * forward is gone after the peers stop. Without the daemon the same pair
+ * stays on the relay.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { VirtualSessionLab, type VirtualLabOptions } from '../../netsim/virtual/lab.js';
+
+const KIB = 1024;
+
+function options(portmap: VirtualLabOptions['portmap'] | undefined): VirtualLabOptions {
+  return {
+    provider: 'symmetric-random',
+    visitor: 'symmetric-random',
+    seed: 11,
+    mode: 'xtcp',
+    upBytes: 256 * KIB,
+    downBytes: 512 * KIB,
+    ...(portmap ? { portmap } : {}),
+  };
+}
+
+test('random-symmetric on both sides, the provider\'s router maps: direct through the mapped port, byte-exact, the forward deleted at close', { timeout: 60_000 }, async () => {
+  const lab = await VirtualSessionLab.start(options({ routers: ['provider'] }));
+  const router = lab.topo.site('a').nat?.portmap;
+  assert.ok(router, 'the provider\'s NAT runs the daemon');
+  assert.equal(lab.topo.site('b').nat?.portmap, null, 'the visitor\'s does not');
+  try {
+    assert.ok(await lab.waitSession(), lab.fatal ?? 'no session');
+    assert.notEqual(await lab.waitPunchSettled(), null, JSON.stringify(lab.log('visitor', 'punch-failed')));
+    const up = lab.log('visitor', 'direct-up')[0];
+    assert.equal(up?.fields.candidate, 'mapped', JSON.stringify(up));
+    const mapped = lab.log('provider', 'portmap').find((e) => e.fields.outcome === 'mapped' && String(e.fields.offer).startsWith('offered'));
+    assert.ok(mapped, JSON.stringify(lab.log('provider', 'portmap')));
+    const external = String(mapped.fields.external);
+    assert.match(external, /^203\.0\.113\.10:\d+$/);
+    assert.equal(String(up?.fields.remote), external);
+    const port = Number(external.split(':')[1]);
+    assert.ok(
+      router.leases.some((l) => l.externalPort === port && l.internal.address === lab.providerHost.address),
+      `the router holds the forward: ${JSON.stringify(router.leases)}`,
+    );
+    // The visitor's router has no daemon: its peer said so and offered nothing.
+    assert.ok(lab.log('visitor', 'portmap').every((e) => e.fields.outcome !== 'mapped'), JSON.stringify(lab.log('visitor', 'portmap')));
+
+    const result = await lab.requestToEnd(60_000);
+    assert.ok(result.ok && result.upVerified && result.downVerified, JSON.stringify(result));
+    assert.equal(lab.log('visitor', 'direct-lost').length, 0);
+  } finally {
+    const left = await lab.teardown();
+    assert.deepEqual(left, { leftSockets: 0, leftListeners: 0 });
+  }
+  assert.deepEqual(router.leases, [], 'a lease outlived the session');
+  assert.deepEqual(lab.topo.site('a').nat?.table.forwards(), []);
+  assert.ok(router.stats.deleted >= 1, JSON.stringify(router.stats));
+});
+
+test('the same pair without the daemon: no mapping, no direct path, the relay carries the bytes', { timeout: 60_000 }, async () => {
+  const lab = await VirtualSessionLab.start(options(undefined));
+  try {
+    assert.ok(await lab.waitSession(), lab.fatal ?? 'no session');
+    assert.equal(await lab.waitPunchSettled(), null);
+    assert.equal(lab.log('provider', 'portmap').length, 0, 'no peer asks a router unless port mapping is on');
+    const result = await lab.requestToEnd(60_000);
+    assert.ok(result.ok && result.upVerified && result.downVerified, JSON.stringify(result));
+  } finally {
+    await lab.teardown();
+  }
+});
+
+test('with the daemon the run is still repeatable: the same seed gives the same UDP trace and log', { timeout: 60_000 }, async () => {
+  const run = async (): Promise<[string, string, number]> => {
+    const lab = await VirtualSessionLab.start({ ...options({ routers: ['provider'] }), upBytes: 16 * KIB, downBytes: 16 * KIB });
+    try {
+      assert.ok(await lab.waitSession());
+      await lab.waitPunchSettled();
+      const r = await lab.requestToEnd(30_000);
+      assert.ok(r.ok);
+    } finally {
+      await lab.teardown();
+    }
+    return [lab.topo.network.trace.digest, lab.memory.digest, lab.now];
+  };
+  const a = await run();
+  assert.deepEqual(await run(), a);
+});
