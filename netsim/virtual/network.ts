@@ -21,7 +21,6 @@ import {
   parseCidr,
   inCidr,
   payloadOf,
-  DEFAULT_TTL,
   rewriteDestination,
   rewriteSource,
   setTtlByte,
@@ -29,7 +28,7 @@ import {
 } from './packet.js';
 import { natProfile, type NatProfile, type NatProfileName } from './profiles.js';
 import { VirtualUdpSocket, type SocketHost } from './socket.js';
-import { PortMapRouter, type PortMapRouterOptions } from './portmap-router.js';
+import { PortMapRouter, routerHostOf, type PortMapRouterOptions } from './portmap-router.js';
 import { PORTMAP_SERVER_PORT } from './portmap-server.js';
 import { Trace, type TraceEvent } from './trace.js';
 
@@ -325,45 +324,8 @@ export class VirtualNat extends VirtualRouter {
    */
   enablePortMapping(opts: PortMapRouterOptions = {}): PortMapRouter {
     if (this.portmap !== null) throw new Error(`NAT ${this.name} already runs a port-mapping daemon`);
-    const lanAddress = this.addresses[0];
-    if (lanAddress === undefined) throw new Error(`NAT ${this.name} has no inside address to answer port mapping on`);
-    const net = this.network;
-    this.portmap = new PortMapRouter(
-      {
-        lanAddress,
-        wanAddress: this.publicAddress,
-        forwards: {
-          addForward: (port, internal) => {
-            this.table.addForward(port, internal);
-            this.traceState();
-          },
-          removeForward: (port, now) => {
-            const had = this.table.removeForward(port, now);
-            this.traceState();
-            return had;
-          },
-        },
-        now: () => net.scheduler.now(),
-        at: (time, fn) => net.scheduler.at(time, fn),
-        send: (from, to, data) => this.sendOwn(from, to, data),
-        flush: () => this.flush(),
-      },
-      opts,
-    );
+    this.portmap = new PortMapRouter(routerHostOf(this), opts);
     return this.portmap;
-  }
-
-  /** A datagram from the router itself (the daemon's answer) into the LAN. */
-  private sendOwn(from: UdpEndpoint, to: UdpEndpoint, data: Buffer): void {
-    const net = this.network;
-    const packet = encodePacket(from, to, DEFAULT_TTL, net.nextPacketId(), data);
-    net.record({ t: net.scheduler.now(), kind: 'send', node: this.name, from: `${from.address}:${from.port}`, to: `${to.address}:${to.port}`, len: data.length, hash: fnv1a(data), ttl: DEFAULT_TTL });
-    const out = this.lookup(to.address);
-    if (out === undefined || out === this.outside) {
-      this.drop('no-route', decodeHeader(packet));
-      return;
-    }
-    out.end.send(packet);
   }
 
   /** `conntrack -F` on this router: every mapping, flow and unreplied entry forgotten (see NatTable.flush). */

@@ -8,6 +8,8 @@
  */
 import type { TimerHandle } from '../../src/clock/scheduler.js';
 import type { UdpEndpoint } from '../../src/net/udp-socket.js';
+import type { VirtualNat } from './network.js';
+import { DEFAULT_TTL, encodePacket, fnv1a } from './packet.js';
 import { PORTMAP_SERVER_PORT, PortMapServer, type ForwardTable, type PortMapLease, type PortMapServerStats } from './portmap-server.js';
 
 export interface PortMapRouterOptions {
@@ -103,4 +105,42 @@ export class PortMapRouter {
       this.arm();
     });
   }
+}
+
+/** The daemon's view of its NAT router: the inside address, the NatTable's forwards, the clock, sending into the LAN. */
+export function routerHostOf(nat: VirtualNat): PortMapRouterHost {
+  const lanAddress = nat.addresses[0];
+  if (lanAddress === undefined) throw new Error(`NAT ${nat.name} has no inside address to answer port mapping on`);
+  const net = nat.network;
+  return {
+    lanAddress,
+    wanAddress: nat.publicAddress,
+    forwards: {
+      addForward: (port, internal) => {
+        nat.table.addForward(port, internal);
+        nat.traceState();
+      },
+      removeForward: (port, now) => {
+        const had = nat.table.removeForward(port, now);
+        nat.traceState();
+        return had;
+      },
+    },
+    now: () => net.scheduler.now(),
+    at: (time, fn) => net.scheduler.at(time, fn),
+    send: (from, to, data) => {
+      const t = net.scheduler.now();
+      const where = { t, node: nat.name, from: `${from.address}:${from.port}`, to: `${to.address}:${to.port}`, len: data.length };
+      net.record({ ...where, kind: 'send', hash: fnv1a(data), ttl: DEFAULT_TTL });
+      const out = nat.lookup(to.address);
+      if (out === undefined || out === nat.outside) {
+        // Answers go back into the LAN the request came from; anything else has no route here.
+        net.countDrop('no-route');
+        net.record({ ...where, kind: 'drop', ttl: DEFAULT_TTL, note: 'no-route' });
+        return;
+      }
+      out.end.send(encodePacket(from, to, DEFAULT_TTL, net.nextPacketId(), data));
+    },
+    flush: () => nat.flush(),
+  };
 }
