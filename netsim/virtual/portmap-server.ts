@@ -215,14 +215,18 @@ export class PortMapServer {
    * forward on a port is deleted and the port reused.
    */
   private pickPort(start: number, internal: UdpEndpoint, now: number): Pick {
-    if (this.leaseByPort.size >= this.maxLeases && !this.holds(internal)) return { ok: false, why: 'none-free' };
+    const full = this.leaseByPort.size >= this.maxLeases;
     let port = start;
     let anyAllowed = false;
     for (let i = 0; i < 65535; i++) {
       if (port >= this.range.min && port <= this.range.max) {
         anyAllowed = true;
         const held = this.leaseByPort.get(port);
-        if (held === undefined) return { ok: true, port };
+        // A full table still lets a client replace its own forward (a refresh), never add one.
+        if (held === undefined) {
+          if (full) return { ok: false, why: 'none-free' };
+          return { ok: true, port };
+        }
         if (held.internal.address === internal.address && held.internal.port === internal.port) {
           this.drop(held, now);
           return { ok: true, port };
@@ -231,11 +235,6 @@ export class PortMapServer {
       port = port === 65535 ? 1 : port + 1;
     }
     return { ok: false, why: anyAllowed ? 'none-free' : 'none-allowed' };
-  }
-
-  private holds(internal: UdpEndpoint): boolean {
-    for (const l of this.leaseByPort.values()) if (l.internal.address === internal.address && l.internal.port === internal.port) return true;
-    return false;
   }
 
   // --- NAT-PMP ---------------------------------------------------------------

@@ -15,7 +15,7 @@ import { PortMapServer, wanAddressReserved, type ForwardTable } from '../../nets
 const A = { address: '10.1.0.2', port: 5000 };
 const B = { address: '10.1.0.3', port: 5000 };
 
-function server(opts: { natpmp?: boolean; pcp?: boolean; wan?: string } = {}) {
+function server(opts: { natpmp?: boolean; pcp?: boolean; wan?: string; maxLeases?: number } = {}) {
   const calls: string[] = [];
   const forwards: ForwardTable = {
     addForward: (port, internal) => void calls.push(`add ${port} ${internal.address}:${internal.port}`),
@@ -24,7 +24,11 @@ function server(opts: { natpmp?: boolean; pcp?: boolean; wan?: string } = {}) {
       return true;
     },
   };
-  const s = new PortMapServer({ natpmp: opts.natpmp ?? true, pcp: opts.pcp ?? true, wanAddress: opts.wan ?? '203.0.113.10' }, forwards, 0);
+  const s = new PortMapServer(
+    { natpmp: opts.natpmp ?? true, pcp: opts.pcp ?? true, wanAddress: opts.wan ?? '203.0.113.10', ...(opts.maxLeases ? { maxLeases: opts.maxLeases } : {}) },
+    forwards,
+    0,
+  );
   return { s, calls };
 }
 
@@ -156,4 +160,16 @@ test('NAT forwards: admit any remote whatever the filtering, replies leave from 
   t.flush();
   assert.deepEqual(t.forwards(), [{ externalPort: 40000, internal: inside }]);
   assert.equal(t.inbound({ address: '192.0.2.9', port: 1 }, 40000, 200_001).ok, true);
+});
+
+test('the table is bounded: when full, new forwards are refused (out of resources) but a client may still renew its own', () => {
+  const { s } = server({ maxLeases: 2 });
+  assert.equal(pmp(s, A, { internalPort: 5000, lifetime: 60 }).resultCode, 0);
+  assert.equal(pmp(s, B, { internalPort: 5000, lifetime: 60 }).resultCode, 0);
+  assert.equal(pmp(s, A, { internalPort: 6000, lifetime: 60 }).resultCode, 4, 'a third forward');
+  assert.equal(pmp(s, A, { internalPort: 5000, suggested: 7000, lifetime: 60 }).resultCode, 4, 'the same client on another port');
+  assert.equal(pcp(s, A, { internalPort: 6000, lifetime: 600 }).resultCode, PcpResult.NoResources);
+  const renewed = pmp(s, A, { internalPort: 5000, suggested: 5000, lifetime: 60 }, 1000);
+  assert.deepEqual([renewed.resultCode, renewed.externalPort], [0, 5000]);
+  assert.equal(s.leases().length, 2);
 });
