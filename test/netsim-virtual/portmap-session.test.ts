@@ -14,6 +14,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VirtualSessionLab, type VirtualLabOptions } from '../../netsim/virtual/lab.js';
 import { firstAfter, transferWithHook } from '../../netsim/virtual/scenarios/common.js';
+import { runVirtualSession } from '../../netsim/virtual/matrix/index.js';
 
 const KIB = 1024;
 
@@ -178,4 +179,14 @@ test('the mapping router sits behind a carrier NAT (WAN 100.64.1.2): nothing adv
   } finally {
     await lab.teardown();
   }
+});
+
+test('a matrix cell can ask for it: symmetric-random on both sides goes direct with the provider\'s router mapping, relays without', { timeout: 60_000 }, async () => {
+  const cell = { provider: 'symmetric-random', visitor: 'symmetric-random', seed: 3, sizeBytes: 64 * KIB, mode: 'xtcp' } as const;
+  const mapped = await runVirtualSession({ ...cell, portmap: { routers: ['provider'] } });
+  assert.equal(mapped.outcome, 'direct', mapped.error ?? mapped.punchFailure);
+  assert.ok(mapped.upVerified && mapped.downVerified);
+  const plain = await runVirtualSession(cell);
+  assert.notEqual(plain.outcome, 'direct');
+  assert.ok(plain.upVerified && plain.downVerified);
 });

@@ -22,7 +22,7 @@ import type { TraceEvent } from '../trace.js';
 import type { LogEvent } from '../log.js';
 import type { ClientResult } from '../../matrix/duplex-check.js';
 import type { PairMeasure } from '../../matrix/result.js';
-import { VirtualSessionLab } from '../lab.js';
+import { VirtualSessionLab, type VirtualLabOptions } from '../lab.js';
 
 export { LANE_SESSION_TUNING, RENDEZVOUS_PORT, TARGET_PORT, VISITOR_PORT } from '../lab.js';
 
@@ -49,6 +49,8 @@ export interface VirtualSessionOptions {
   visitorSecret?: string;
   /** Session tuning for both peers (on top of the lane's own, see LANE_SESSION_TUNING). */
   session?: SessionTuning;
+  /** Router port mapping on these peers' routers (see VirtualLabOptions.portmap). */
+  portmap?: VirtualLabOptions['portmap'];
 }
 
 /** The matrix cell's measure (virtual ms), and what a trace or determinism check needs. */
@@ -94,6 +96,7 @@ export async function runVirtualSession(opts: VirtualSessionOptions): Promise<Vi
     ...(opts.visitorSecret !== undefined ? { visitorSecret: opts.visitorSecret } : {}),
     ...(opts.session ? { session: opts.session } : {}),
     ...(opts.direct ? { direct: opts.direct } : {}),
+    ...(opts.portmap ? { portmap: opts.portmap } : {}),
   });
   let directMs: number | null = null;
   let punchFailure: string | undefined;
