@@ -32,6 +32,8 @@ import type { BoundStunSockets } from '../../rendezvous/stun-bind.js';
 import type { VirtualHost, VirtualNode } from './network.js';
 import { VirtualTcp, type VirtualTcpOptions } from './tcp.js';
 import { MemoryLog, type LogEvent } from './log.js';
+import { virtualPortMapper } from './lab-portmap.js';
+import type { PortMapRouterOptions } from './portmap-router.js';
 import { payload, runClient, startTarget, type ClientRun, type Payload, type TargetHandle } from '../matrix/duplex-check.js';
 
 export const RENDEZVOUS_PORT = 7000;
@@ -86,6 +88,14 @@ export interface VirtualLabOptions {
    * address. Default false.
    */
   offerHostAddresses?: boolean;
+  /**
+   * Router port mapping (xtcp): the named peers' sites' NATs run the
+   * port-mapping daemon (portmap-router.ts), and both peers ask their
+   * router for a mapping of each session socket with the real PortMapper,
+   * as the CLI does with port mapping on. Absent: no daemon, and the peers
+   * never ask (DirectConfig.portmap off), as before.
+   */
+  portmap?: { routers: readonly PeerRole[]; router?: PortMapRouterOptions };
 }
 
 /**
@@ -165,9 +175,11 @@ export class VirtualSessionLab {
     const v6a = opts.ipv6?.provider ?? 'off';
     const v6b = opts.sameSite ? v6a : (opts.ipv6?.visitor ?? 'off');
     const withV6 = (spec: SiteSpec, mode: Ipv6Mode): SiteSpec => (mode === 'off' ? spec : { ...spec, ipv6: mode });
+    const routerOn = (who: PeerRole): { portmap?: PortMapRouterOptions } =>
+      opts.portmap?.routers.includes(who) === true ? { portmap: opts.portmap.router ?? {} } : {};
     const sites: SiteSpec[] = opts.sameSite
-      ? [withV6({ ...labSite(opts.provider, 'a'), hosts: 2 }, v6a)]
-      : [withV6(labSite(opts.provider, 'a'), v6a), withV6(labSite(opts.visitor, 'b'), v6b)];
+      ? [withV6({ ...labSite(opts.provider, 'a'), hosts: 2, ...routerOn('provider') }, v6a)]
+      : [withV6({ ...labSite(opts.provider, 'a'), ...routerOn('provider') }, v6a), withV6({ ...labSite(opts.visitor, 'b'), ...routerOn('visitor') }, v6b)];
     this.topo = buildTopology({
       seed: opts.seed,
       scheduler,
@@ -210,8 +222,6 @@ export class VirtualSessionLab {
       if (name === SERVER_NAME && dualServer) return [SERVER_ADDRESSES6[0], SERVER_ADDRESSES[0]];
       throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
     };
-    const directFor = (host: VirtualHost): { direct?: DirectConfig } =>
-      opts.offerHostAddresses ? { direct: { ...opts.direct, hostAddresses: () => [...host.addresses] } } : opts.direct ? { direct: opts.direct } : {};
     this.up = payload('virtual-up', opts.upBytes);
     this.down = payload('virtual-down', opts.downBytes);
     // The rendezvous's STUN ports in RFC 5780's layout, on both server addresses (xtcp only).
@@ -232,6 +242,15 @@ export class VirtualSessionLab {
       ...role(topo.server, null),
       stun: this.mode !== 'xtcp' ? null : dualServer ? [stunOn(SERVER_ADDRESSES6), stunOn(SERVER_ADDRESSES)] : stunOn(SERVER_ADDRESSES),
     });
+    // Both peers ask their router (the site's inside NAT) for mappings, over their own sockets, clock and randomness.
+    // Each peer's direct-path config: the lab's, plus all its host's addresses (offerHostAddresses) and its router's port mapper (portmap).
+    const direct = (host: VirtualHost, r: Role, site: string): { direct?: DirectConfig } => {
+      const base: DirectConfig | undefined = opts.offerHostAddresses ? { ...opts.direct, hostAddresses: () => [...host.addresses] } : opts.direct;
+      const gateway = opts.portmap === undefined ? undefined : topo.site(site).nat?.addresses[0];
+      if (gateway === undefined) return base ? { direct: base } : {};
+      const portmap = virtualPortMapper({ gateway, localAddress: host.address, udp: r.udp, scheduler, random: r.random });
+      return { direct: { ...base, portmap } };
+    };
     const providerRole = role(this.providerHost, 'provider');
     this.providerTransport = providerRole.transport;
     this.provider = new Provider({
@@ -241,7 +260,7 @@ export class VirtualSessionLab {
       logger: this.memory.logger({ component: 'provider' }),
       mode: this.mode,
       session,
-      ...directFor(this.providerHost),
+      ...direct(this.providerHost, providerRole, 'a'),
       ...providerRole,
     });
     const visitorRole = role(this.visitorHost, 'visitor');
@@ -255,7 +274,7 @@ export class VirtualSessionLab {
       logger: this.memory.logger({ component: 'visitor' }),
       mode: this.mode,
       session,
-      ...directFor(this.visitorHost),
+      ...direct(this.visitorHost, visitorRole, opts.sameSite ? 'a' : 'b'),
       ...visitorRole,
     });
   }

@@ -17,6 +17,14 @@
  * clashes with the entry, so the NAT gives the flow another port (a mapping
  * pinned to that one remote), as masquerade's clash resolution does. Inbound
  * packets matching the entry keep being dropped.
+ *
+ * Port forwards (`addForward`, what a port-mapping daemon such as miniupnpd
+ * writes: a DNAT rule) send inbound packets for an external port to one inside
+ * endpoint whatever the filtering. As in Linux, the rule applies to packets
+ * that match no conntrack entry: each admitted remote gets a flow, the inside
+ * host's replies to it leave from the forwarded port, while packets it sends
+ * first to a new remote take the ordinary mapping (no source-NAT rule comes
+ * with the forward). Flows outlive a deleted rule until they time out.
  */
 import type { UdpEndpoint } from '../../src/net/udp-socket.js';
 import type { SeededRandom } from '../random.js';
@@ -101,6 +109,8 @@ export interface NatMapping {
 class Mapping implements NatMapping {
   readonly flowTable = new Map<string, Flow>();
   removed = false;
+  /** A forward (DNAT rule) rather than a masquerade mapping; false once its rule is deleted. */
+  ruleActive = false;
   constructor(
     readonly id: number,
     readonly internal: UdpEndpoint,
@@ -108,6 +118,7 @@ class Mapping implements NatMapping {
     readonly key: string,
     readonly pinnedTo: string | null,
     readonly createdAt: number,
+    readonly forward = false,
   ) {}
 
   /** Drops expired flows; true while any flow lives. */
@@ -143,8 +154,14 @@ export type InboundDecision =
 
 /** Something the NAT did to its state, for the trace. */
 export interface NatStateEvent {
-  what: 'mapping-created' | 'mapping-expired' | 'unreplied-entry' | 'clash' | 'flushed';
+  what: 'mapping-created' | 'mapping-expired' | 'unreplied-entry' | 'clash' | 'flushed' | 'forward-added' | 'forward-removed';
   detail: string;
+}
+
+/** A port forward (DNAT rule) in force. */
+export interface NatForward {
+  readonly externalPort: number;
+  readonly internal: UdpEndpoint;
 }
 
 const key = (address: string, port: number): string => `${address}:${port}`;
@@ -157,6 +174,8 @@ export class NatTable {
   private readonly byFlow = new Map<string, Mapping>();
   /** remote + external port -> expiry of an unreplied inbound conntrack entry. */
   private readonly unreplied = new Map<string, number>();
+  /** External port -> its forward (rule and the flows it admitted). Empty unless a port-mapping daemon adds one. */
+  private readonly forwardsByPort = new Map<number, Mapping>();
   private nextId = 1;
   /** Packets since the last sweep of expired state. */
   private sinceSweep = 0;
@@ -204,6 +223,44 @@ export class NatTable {
   }
 
   /**
+   * Adds (or renews) a port forward: inbound packets for `externalPort` that
+   * match no conntrack entry go to `internal`. A forward to another endpoint
+   * on that port is replaced (its flows with it).
+   */
+  addForward(externalPort: number, internal: UdpEndpoint): void {
+    if (!Number.isInteger(externalPort) || externalPort < 1 || externalPort > 65535) throw new Error(`bad forward port ${externalPort}`);
+    const had = this.forwardsByPort.get(externalPort);
+    if (had !== undefined && !had.removed && had.internal.address === internal.address && had.internal.port === internal.port) {
+      if (!had.ruleActive) this.events.push({ what: 'forward-added', detail: `:${externalPort} -> ${internal.address}:${internal.port}` });
+      had.ruleActive = true;
+      return;
+    }
+    if (had !== undefined) had.removed = true;
+    const f = new Mapping(this.nextId++, { address: internal.address, port: internal.port }, externalPort, `forward:${externalPort}`, null, 0, true);
+    f.ruleActive = true;
+    this.forwardsByPort.set(externalPort, f);
+    this.events.push({ what: 'forward-added', detail: `:${externalPort} -> ${internal.address}:${internal.port}` });
+  }
+
+  /** Deletes the forward on `externalPort` (its flows live on until they time out, as conntrack's do). False: none. */
+  removeForward(externalPort: number, now: number): boolean {
+    const f = this.forwardsByPort.get(externalPort);
+    if (f === undefined || !f.ruleActive) return false;
+    f.ruleActive = false;
+    this.events.push({ what: 'forward-removed', detail: `:${externalPort} -> ${f.internal.address}:${f.internal.port}` });
+    this.live(f, now);
+    return true;
+  }
+
+  /** Forwards in force, by port. */
+  forwards(): NatForward[] {
+    return [...this.forwardsByPort.values()]
+      .filter((f) => f.ruleActive)
+      .sort((a, b) => a.externalPort - b.externalPort)
+      .map((f) => ({ externalPort: f.externalPort, internal: f.internal }));
+  }
+
+  /**
    * Forgets every mapping, flow and unreplied entry at once, like
    * `conntrack -F` on the NAT router: the next outbound packet of a flow makes
    * a new mapping (a port-preserving NAT usually gives the same port again),
@@ -217,6 +274,14 @@ export class NatTable {
     this.byKey.clear();
     this.byFlow.clear();
     this.unreplied.clear();
+    // Forwards are rules, not conntrack state: they stay; the flows they admitted go.
+    for (const [port, f] of this.forwardsByPort) {
+      f.flowTable.clear();
+      if (!f.ruleActive) {
+        f.removed = true;
+        this.forwardsByPort.delete(port);
+      }
+    }
     this.sinceSweep = 0;
     this.stats.flushes++;
     this.events.push({ what: 'flushed', detail: `${n} mappings` });
@@ -269,14 +334,14 @@ export class NatTable {
       this.unreplied.set(ukey, now + this.options.unrepliedTimeoutMs);
       return { ok: false, reason: 'unreplied-entry' };
     }
-    const m = this.live(this.byPort.get(externalPort), now);
+    const found = this.live(this.byPort.get(externalPort), now);
+    const admitted = found !== undefined && this.admits(found, remote, rkey);
+    // A packet the masquerade state does not take is new to conntrack: a forward's DNAT rule may take it.
+    const m = admitted ? found : this.forwardFor(externalPort, rkey, now);
     if (m === undefined) {
       if (!hairpin) this.remember(ukey, rkey, externalPort, now);
-      return { ok: false, reason: 'no-mapping' };
-    }
-    if (!this.admits(m, remote, rkey)) {
+      if (found === undefined) return { ok: false, reason: 'no-mapping' };
       this.stats.filtered++;
-      if (!hairpin) this.remember(ukey, rkey, externalPort, now);
       return { ok: false, reason: 'filtered' };
     }
     let f = m.flowTable.get(rkey);
@@ -288,6 +353,13 @@ export class NatTable {
     f.seenIn = true;
     f.expiresAt = now + this.timeout(f);
     return { ok: true, internal: m.internal, mappingId: m.id };
+  }
+
+  /** The forward on `port` that takes a packet from `rkey`: its live flow with it, or its rule. */
+  private forwardFor(port: number, rkey: string, now: number): Mapping | undefined {
+    const f = this.live(this.forwardsByPort.get(port), now);
+    if (f === undefined) return undefined;
+    return f.ruleActive || f.flowTable.has(rkey) ? f : undefined;
   }
 
   private admits(m: Mapping, remote: UdpEndpoint, rkey: string): boolean {
@@ -392,16 +464,21 @@ export class NatTable {
     return f.seenIn && f.seenOut ? this.options.streamTimeoutMs : this.options.unrepliedTimeoutMs;
   }
 
-  /** Returns `m` if it still has a live flow; removes it otherwise. */
+  /** Returns `m` if it still has a live flow (or, for a forward, its rule); removes it otherwise. */
   private live(m: Mapping | undefined, now: number): Mapping | undefined {
     if (m === undefined || m.removed) return undefined;
-    if (m.prune(now)) return m;
+    if (m.prune(now) || m.ruleActive) return m;
     this.remove(m);
     return undefined;
   }
 
   private remove(m: Mapping): void {
     m.removed = true;
+    if (m.forward) {
+      // The rule was deleted earlier (traced then); its last flow has now ended.
+      if (this.forwardsByPort.get(m.externalPort) === m) this.forwardsByPort.delete(m.externalPort);
+      return;
+    }
     if (this.byPort.get(m.externalPort) === m) this.byPort.delete(m.externalPort);
     if (this.byKey.get(m.key) === m) this.byKey.delete(m.key);
     this.stats.mappingsExpired++;
@@ -414,6 +491,7 @@ export class NatTable {
   private sweep(now: number): void {
     this.sinceSweep = 0;
     for (const m of [...this.byPort.values()]) this.live(m, now);
+    for (const f of [...this.forwardsByPort.values()]) this.live(f, now);
     for (const [k, m] of this.byFlow) if (m.removed) this.byFlow.delete(k);
     for (const [k, exp] of this.unreplied) if (exp <= now) this.unreplied.delete(k);
   }

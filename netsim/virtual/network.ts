@@ -13,6 +13,7 @@ import { SeededRandom } from '../random.js';
 import { VirtualScheduler } from './scheduler.js';
 import { VirtualHost } from './host.js';
 import { VirtualNat, VirtualRouter, type NatIpv6Options, type NatSpec } from './router.js';
+import type { PortMapRouterOptions } from './portmap-router.js';
 import type { DropCounts, VirtualInterface, VirtualNode } from './node.js';
 import { Trace, type TraceEvent } from './trace.js';
 
@@ -56,8 +57,10 @@ export class VirtualNetwork {
   }
 
   /** A NAT router; with `ipv6`, it routes that prefix through its IPv6 firewall too (attachNat adds the routes). */
-  addNat(name: string, opts: { publicAddress: string; insideAddress?: string; nat: NatSpec; ipv6?: NatIpv6Options }): VirtualNat {
-    return this.register(new VirtualNat(this, name, opts.publicAddress, opts.insideAddress, opts.nat, this.rng.fork(), opts.ipv6 ?? null));
+  addNat(name: string, opts: { publicAddress: string; insideAddress?: string; nat: NatSpec; ipv6?: NatIpv6Options; portmap?: PortMapRouterOptions }): VirtualNat {
+    const nat = this.register(new VirtualNat(this, name, opts.publicAddress, opts.insideAddress, opts.nat, this.rng.fork(), opts.ipv6 ?? null));
+    if (opts.portmap !== undefined) nat.enablePortMapping(opts.portmap);
+    return nat;
   }
 
   node(name: string): VirtualNode | undefined {

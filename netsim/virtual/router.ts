@@ -5,6 +5,8 @@ import { Ipv6Firewall, type FirewallOptions } from './firewall6.js';
 import { canonicalIp, inCidr6, ip6ToBigInt, parseCidr6 } from './ip6.js';
 import {
   decodeHeader,
+  fnv1a,
+  payloadOf,
   inCidr,
   ipToInt,
   isIpv4,
@@ -17,6 +19,8 @@ import {
 import { natProfile, type NatProfile, type NatProfileName } from './profiles.js';
 import { VirtualNode, type VirtualInterface } from './node.js';
 import type { VirtualNetwork } from './network.js';
+import { PortMapRouter, routerHostOf, type PortMapRouterOptions } from './portmap-router.js';
+import { PORTMAP_SERVER_PORT } from './portmap-server.js';
 
 interface Route {
   net: number;
@@ -129,6 +133,8 @@ export class VirtualNat extends VirtualRouter {
   /** The site's routed IPv6 prefix, when it has IPv6. */
   readonly prefix6: string | null;
   outside: VirtualInterface | null = null;
+  /** The port-mapping daemon (NAT-PMP/PCP on the inside address), if enabled. */
+  portmap: PortMapRouter | null = null;
 
   constructor(
     network: VirtualNetwork,
@@ -155,6 +161,16 @@ export class VirtualNat extends VirtualRouter {
       const o = this.table.options;
       this.firewall6 = new Ipv6Firewall({ unrepliedTimeoutMs: o.unrepliedTimeoutMs, streamTimeoutMs: o.streamTimeoutMs, ...ipv6.firewall });
     }
+  }
+
+  /**
+   * Runs a port-mapping daemon on this router (see portmap-router.ts): NAT-PMP
+   * and/or PCP on the inside address, port 5351, forwarding into this NAT.
+   */
+  enablePortMapping(opts: PortMapRouterOptions = {}): PortMapRouter {
+    if (this.portmap !== null) throw new Error(`NAT ${this.name} already runs a port-mapping daemon`);
+    this.portmap = new PortMapRouter(routerHostOf(this), opts);
+    return this.portmap;
   }
 
   /**
@@ -199,6 +215,12 @@ export class VirtualNat extends VirtualRouter {
     }
     if (h.dst === this.publicAddress) {
       this.hairpin(packet, h, now);
+      return;
+    }
+    if (this.portmap !== null && h.dst === this.addresses[0] && h.dstPort === PORTMAP_SERVER_PORT) {
+      const data = payloadOf(packet);
+      this.network.record({ t: now, kind: 'recv', node: this.name, from: `${h.src}:${h.srcPort}`, to: `${h.dst}:${h.dstPort}`, len: data.length, hash: fnv1a(data), ttl: h.ttl });
+      this.portmap.receive(data, { address: h.src, port: h.srcPort });
       return;
     }
     if (this.addresses.includes(h.dst)) {
@@ -318,7 +340,8 @@ export class VirtualNat extends VirtualRouter {
     });
   }
 
-  private traceState(): void {
+  /** @internal */
+  traceState(): void {
     for (const e of this.table.drainEvents()) {
       this.network.record({
         t: this.network.scheduler.now(),

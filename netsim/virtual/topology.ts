@@ -30,6 +30,7 @@ import { SERVER_IP6, SERVER_IP6_ALT, siteIpv6Plan, type Ipv6Mode } from '../kern
 import type { VirtualScheduler } from './scheduler.js';
 import { VirtualNetwork, type NatSpec, type VirtualHost, type VirtualNat, type VirtualRouter } from './network.js';
 import { natProfile, type NatProfileName } from './profiles.js';
+import type { PortMapRouterOptions } from './portmap-router.js';
 
 export interface SiteSpec {
   name: string;
@@ -48,6 +49,12 @@ export interface SiteSpec {
    * or 'off' (default). Not built behind a carrier NAT (as on the kernel lane).
    */
   ipv6?: Ipv6Mode;
+  /**
+   * The site's NAT (the home NAT, behind a carrier NAT if any) runs a
+   * port-mapping daemon: NAT-PMP and/or PCP on its inside address (see
+   * portmap-router.ts). Absent: the router answers nothing on port 5351.
+   */
+  portmap?: PortMapRouterOptions;
 }
 
 export interface TopologyOptions {
@@ -145,6 +152,7 @@ export function buildTopology(opts: TopologyOptions): Topology {
         publicAddress: `100.64.${k + 1}.2`,
         insideAddress: `10.${k + 1}.0.1`,
         nat: spec.nat,
+        ...(spec.portmap ? { portmap: spec.portmap } : {}),
       });
       network.attachNat(nat, carrier, lan);
     } else {
@@ -153,6 +161,7 @@ export function buildTopology(opts: TopologyOptions): Topology {
         insideAddress: `10.${k + 1}.0.1`,
         nat: spec.nat,
         ...(plan !== null ? { ipv6: { prefix: plan.prefix, addresses: [plan.routerIp] } } : {}),
+        ...(spec.portmap ? { portmap: spec.portmap } : {}),
       });
       network.attachNat(nat, core, wan);
     }

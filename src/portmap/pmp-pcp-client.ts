@@ -63,12 +63,13 @@ export async function probePcp(link: GatewayLink, clientAddress: string, waitMs:
     (data) => {
       if (data[0] === 0) return undefined; // NAT-PMP's answer (to our NAT-PMP probe, or "PCP unsupported")
       const resp = decodePcpResponse(data);
-      return resp.opcode === 'announce' ? resp : undefined;
+      // A version-2 UNSUPP_VERSION cannot answer our version-2 ANNOUNCE: it is a PCP-only server
+      // refusing our NAT-PMP probe (RFC 6887 section 9; its opcode 0 reads as ANNOUNCE's).
+      return resp.opcode === 'announce' && resp.resultCode !== PcpResult.UnsupportedVersion ? resp : undefined;
     },
     probePolicy(waitMs),
   );
-  const present = r !== null && r.resultCode !== PcpResult.UnsupportedVersion;
-  return { present, success: present && r.resultCode === PcpResult.Success };
+  return { present: r !== null, success: r !== null && r.resultCode === PcpResult.Success };
 }
 
 export async function mapNatPmp(

@@ -166,6 +166,25 @@ test('PCP: an answer with another nonce is ignored; refresh keeps the nonce; clo
   assert.ok(socket.closed);
 });
 
+test('a PCP-only router answers the NAT-PMP probe with a version-2 UNSUPP_VERSION: not taken as the PCP probe\'s answer', async () => {
+  const scheduler = new VirtualScheduler(0);
+  const { pm, events } = await startMapper(scheduler, (data, to, reply) => {
+    if (to.port !== 5351) return;
+    if (data[0] !== 2) {
+      // RFC 6887 section 9: a version it does not speak gets UNSUPP_VERSION (1) naming version 2; opcode 0x80 as the request's was 0.
+      reply(Buffer.concat([Buffer.from([2, 0x80 | (data[1] ?? 0), 0, 1]), Buffer.alloc(20)]));
+      return;
+    }
+    if (data[1] === 0) reply(Buffer.concat([Buffer.from([2, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5]), Buffer.alloc(12)]));
+    else reply(pcpMapAnswer(data));
+  });
+  assert.ok(await scheduler.runUntil(() => events.length > 0, { maxTime: 10_000 }));
+  assert.equal(events[0]?.type, 'mapped', JSON.stringify(events));
+  assert.deepEqual(pm.lastProbe, new Set(['pcp']));
+  assert.equal(pm.mapping?.protocol, 'pcp');
+  await closeMapper(scheduler, pm);
+});
+
 test('garbage from the gateway and datagrams from other hosts are dropped and counted, never thrown', async () => {
   const scheduler = new VirtualScheduler(0);
   const { pm, events } = await startMapper(scheduler, (data, to, reply, replyFrom) => {

@@ -52,6 +52,8 @@ export interface VirtualSessionOptions {
   /** IPv6 of the peers' sites, and whether peers offer all their host's addresses (see VirtualLabOptions). Default: none. */
   ipv6?: VirtualLabOptions['ipv6'];
   offerHostAddresses?: boolean;
+  /** Router port mapping on these peers' routers (see VirtualLabOptions.portmap). */
+  portmap?: VirtualLabOptions['portmap'];
 }
 
 /** The matrix cell's measure (virtual ms), and what a trace or determinism check needs. */
@@ -99,6 +101,7 @@ export async function runVirtualSession(opts: VirtualSessionOptions): Promise<Vi
     ...(opts.direct ? { direct: opts.direct } : {}),
     ...(opts.ipv6 ? { ipv6: opts.ipv6 } : {}),
     ...(opts.offerHostAddresses !== undefined ? { offerHostAddresses: opts.offerHostAddresses } : {}),
+    ...(opts.portmap ? { portmap: opts.portmap } : {}),
   });
   let directMs: number | null = null;
   let punchFailure: string | undefined;
