@@ -12,6 +12,7 @@ import { childStats, sibling, startChild, startTunnel } from './lib/processes.js
 import { wakeupsPerSecond } from './lib/wakeups.js';
 import { REFERENCE_MODES, referenceSimulation } from './reference-sim.js';
 import { startCliLab } from './lib/cli-lab.js';
+import { peers } from './peers.js';
 import net from 'node:net';
 import { once } from 'node:events';
 
@@ -290,7 +291,7 @@ async function kernelP2p(): Promise<void> {
   console.log(`                                      relay (stcp)            ${fmt(median(rx.mbps))} MB/s  rounds: ${rx.mbps.map((x) => fmt(x)).join(', ')}`);
 }
 
-const sections: Record<string, () => Promise<void>> = { bulk, latency, sim: referenceSim, idle, relay, p2p };
+const sections: Record<string, () => Promise<void>> = { bulk, latency, sim: referenceSim, idle, relay, p2p, peers };
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
