@@ -20,28 +20,31 @@ function clockTicks(): number {
   }
 }
 
-interface Stat {
+export interface Stat {
   pid: number;
   ppid: number;
   /** utime + stime + cutime + cstime, in clock ticks. */
   ticks: number;
 }
 
-/** Parses /proc/PID/stat; null when the process is gone. The command name may hold spaces and parentheses. */
+/** Reads /proc/PID/stat; null when the process is gone. */
 function readStat(pid: number): Stat | null {
-  let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return parseStat(pid, readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return null;
   }
+}
+
+/** Parses a /proc/PID/stat line. The command name may hold spaces and parentheses: fields start after the last ')'. */
+export function parseStat(pid: number, text: string): Stat | null {
   const close = text.lastIndexOf(')');
   if (close < 0) return null;
   // Fields after "(comm)": state(3) ppid(4) … utime(14) stime(15) cutime(16) cstime(17).
-  const f = text.slice(close + 2).split(' ');
+  const f = text.slice(close + 2).trim().split(/\s+/);
   const n = (i: number): number => Number(f[i - 3] ?? NaN);
   const ticks = n(14) + n(15) + n(16) + n(17);
-  return Number.isFinite(ticks) ? { pid, ppid: n(4), ticks } : null;
+  return Number.isFinite(ticks) && Number.isFinite(n(4)) ? { pid, ppid: n(4), ticks } : null;
 }
 
 function allStats(): Stat[] {
