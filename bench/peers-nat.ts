@@ -93,7 +93,7 @@ async function nebulaDirect(lab: Lab, server: LabNode, provider: LabNode, visito
 export async function runNatComparison(bytes: number): Promise<Comparison> {
   const title = `direct: burrow xtcp vs nebula, behind two kernel-lane NATs (provider ${PROVIDER_NAT}, visitor ${VISITOR_NAT})`;
   const peer = 'nebula (Noise + AES-GCM, TUN, lighthouse on the public side, relays off)';
-  const notes: string[] = [];
+  const notes = ['data flows provider -> visitor: the netsim stream client downloads from a target behind the provider, checked byte-exact'];
   const { kernelLabSkipReason, Lab } = await import('../netsim/kernel/index.js');
   const skip = kernelLabSkipReason();
   if (skip) return { title, peer, rows: standardRows(null, null, 'rendezvous / lighthouse'), skipped: `kernel lane: ${skip}`, notes };
@@ -112,7 +112,7 @@ export async function runNatComparison(bytes: number): Promise<Comparison> {
     if (why !== null) return { title, peer, rows: standardRows(ours.m, null, 'rendezvous / lighthouse'), skipped: why, notes };
     const theirs = await nebulaDirect(lab, lab.server, provider, visitor, bytes);
     notes.push('nebula path: direct (relays off, so the transfer could not have gone another way)');
-    return { title, peer, rows: standardRows(ours.m, theirs, 'rendezvous / lighthouse'), notes };
+    return { title, peer, rows: standardRows(ours.m, theirs, 'rendezvous / lighthouse', true), notes };
   } finally {
     await lab.close();
   }

@@ -6,6 +6,7 @@
  *   direct (xtcp, behind two kernel NATs)  vs nebula through the same NATs
  * and the CPU seconds (user + sys, /proc) each side spent per GB moved.
  */
+import os from 'node:os';
 import { cpuMeter, type CpuRoles } from './lib/proc-cpu.js';
 import { pushThrough, startSink, type Sink } from './lib/tcp.js';
 import { startCliLab } from './lib/cli-lab.js';
@@ -15,6 +16,7 @@ import { runNatComparison } from './peers-nat.js';
 import { printComparison, standardRows, type Comparison, type Measured } from './lib/comparison.js';
 
 const WARM_BYTES = 16e6;
+const PUSH_NOTE = 'data flows visitor -> provider: a TCP push into the visitor-side port, timed until a sink behind the provider has it all';
 
 /** Warms a loopback tunnel up, then pushes `bytes` through it once while reading the CPU of `roles`. */
 async function measureLoopback(port: number, roles: CpuRoles, sink: Sink, bytes: number): Promise<Measured> {
@@ -33,7 +35,10 @@ const pidRoles = (p: { visitor: number; provider: number; relay?: number }): Cpu
 async function relayVsSsh(bytes: number): Promise<Comparison> {
   const title = 'relay: burrow stcp via the rendezvous vs OpenSSH via a jump host, loopback';
   const peer = `ssh -J (${SSH_CIPHER}, -N -L)`;
-  const notes = ['burrow: visitor -> rendezvous -> provider (3 processes); ssh: client (+ its ssh -W) -> jump sshd -> target sshd, every byte encrypted twice'];
+  const notes = [
+    'burrow: visitor -> rendezvous -> provider (3 processes); ssh: client (+ its ssh -W) -> jump sshd -> target sshd, every byte encrypted twice',
+    PUSH_NOTE,
+  ];
   const sink = await startSink();
   try {
     const lab = await startCliLab(sink.port, 'stcp');
@@ -61,7 +66,7 @@ async function relayVsSsh(bytes: number): Promise<Comparison> {
 async function directVsKcptun(bytes: number): Promise<Comparison> {
   const title = 'direct: burrow xtcp (punched UDP path) vs kcptun, loopback';
   const peer = 'kcptun fast3, wnd 1024, no crypto, no FEC';
-  const notes = ['burrow encrypts (ChaCha20-Poly1305) and kcptun here does not'];
+  const notes = ['burrow encrypts (ChaCha20-Poly1305) and kcptun here does not', PUSH_NOTE];
   const sink = await startSink();
   try {
     const lab = await startCliLab(sink.port, 'xtcp');
@@ -88,6 +93,8 @@ async function directVsKcptun(bytes: number): Promise<Comparison> {
 export async function peers(): Promise<void> {
   const bytes = Number(process.env.BENCH_BULK_MB ?? 256) * 1e6;
   console.log(`\n## burrow vs peer tools, one run each, ${bytes / 1e6} MB one way through each tunnel (after a ${Math.min(WARM_BYTES, bytes) / 1e6} MB warm-up)`);
+  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  console.log(`load average before: ${load} on ${os.cpus().length} CPUs (a busy machine skews both sides, unevenly)`);
   console.log('CPU = user + sys from /proc/PID/stat over the measured transfer (process and its children); ratio = burrow / peer');
   const runs: [string, () => Promise<Comparison>][] = [
     ['relay vs ssh -J', () => relayVsSsh(bytes)],

@@ -6,6 +6,8 @@ export interface Row {
   burrow: number | null;
   peer: number | null;
   better: 'higher' | 'lower';
+  /** Issue 11's target for this figure: burrow at least as good as the peer (ratio >= 1 for higher-is-better, <= 1 for lower). */
+  target?: boolean;
 }
 
 export interface Comparison {
@@ -31,11 +33,17 @@ export function cpuPerGb(m: Measured | null, roles: readonly string[]): number |
   return roles.reduce((s, r) => s + (m.cpu[r] ?? 0), 0) / (m.bytes / 1e9);
 }
 
-/** The rows every comparison prints: throughput, CPU of both peers, and the middle box's CPU when there is one. */
-export function standardRows(ours: Measured | null, theirs: Measured | null, middle: string | null): Row[] {
+/**
+ * The rows every comparison prints: throughput, CPU of both peers, and the middle box's CPU when there is one.
+ * Throughput always has a target (burrow >= peer); CPU per GB only where the issue sets one (`cpuTarget`: vs nebula).
+ */
+export function standardRows(ours: Measured | null, theirs: Measured | null, middle: string | null, cpuTarget = false): Row[] {
   const rows: Row[] = [
-    { figure: 'MB/s', burrow: ours?.mbps ?? null, peer: theirs?.mbps ?? null, better: 'higher' },
-    { figure: 'CPU s/GB, both peers', burrow: cpuPerGb(ours, ['visitor', 'provider']), peer: cpuPerGb(theirs, ['visitor', 'provider']), better: 'lower' },
+    { figure: 'MB/s', burrow: ours?.mbps ?? null, peer: theirs?.mbps ?? null, better: 'higher', target: true },
+    {
+      figure: 'CPU s/GB, both peers', burrow: cpuPerGb(ours, ['visitor', 'provider']), peer: cpuPerGb(theirs, ['visitor', 'provider']),
+      better: 'lower', target: cpuTarget,
+    },
     { figure: 'CPU s/GB, visitor', burrow: cpuPerGb(ours, ['visitor']), peer: cpuPerGb(theirs, ['visitor']), better: 'lower' },
     { figure: 'CPU s/GB, provider', burrow: cpuPerGb(ours, ['provider']), peer: cpuPerGb(theirs, ['provider']), better: 'lower' },
   ];
@@ -57,5 +65,11 @@ export function printComparison(c: Comparison): void {
     const digits = r.figure === 'MB/s' ? 1 : 2;
     const ratio = r.burrow !== null && r.peer !== null && r.peer > 0 ? `${(r.burrow / r.peer).toFixed(2)}x` : '-';
     console.log(`${label(r).padEnd(width)}${num(r.burrow, digits).padStart(9)}${num(r.peer, digits).padStart(9)}${ratio.padStart(13)}`);
+  }
+  for (const r of c.rows) {
+    if (r.target !== true || r.burrow === null || r.peer === null || !(r.peer > 0)) continue;
+    const ratio = r.burrow / r.peer;
+    const met = r.better === 'higher' ? ratio >= 1 : ratio <= 1;
+    console.log(`target: ${r.figure} burrow/peer ${r.better === 'higher' ? '>=' : '<='} 1.00x -> ${met ? 'met' : 'NOT met'} (${ratio.toFixed(2)}x)`);
   }
 }
