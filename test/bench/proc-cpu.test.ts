@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { cpuMeter, parseStat, treeCpuSeconds } from '../../bench/lib/proc-cpu.js';
 
 // A /proc/PID/stat line: pid (comm) state ppid … utime=14 stime=15 cutime=16 cstime=17 …
@@ -17,7 +18,7 @@ function burner(ms: number) {
   return spawn(process.execPath, ['-e', code], { stdio: ['pipe', 'pipe', 'ignore'] });
 }
 
-describe('proc-cpu', () => {
+describe('proc-cpu', { skip: existsSync('/proc/self/stat') ? false : 'needs Linux /proc' }, () => {
   it('reads ppid and user+sys+children ticks, even when the command name holds spaces and parentheses', () => {
     assert.deepEqual(parseStat(4242, line('node', 7, [10, 5, 3, 2])), { pid: 4242, ppid: 7, ticks: 20 });
     assert.deepEqual(parseStat(4242, line('sshd: root) (x', 9, [1, 2, 3, 4])), { pid: 4242, ppid: 9, ticks: 10 });
