@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import net from 'node:net';
 import { join } from 'node:path';
 import { freePort } from './tcp.js';
@@ -75,7 +75,11 @@ export async function startSshJump(targetPort: number): Promise<SshJump> {
     keygen('host_key');
     keygen('client_key');
     copyFileSync(join(dir, 'client_key.pub'), join(dir, 'authorized_keys'));
-    mkdirSync('/run/sshd', { recursive: true }); // sshd's privilege-separation directory
+    try {
+      mkdirSync('/run/sshd', { recursive: true }); // sshd's privilege-separation directory (root only)
+    } catch {
+      /* not root: sshd says what it misses if it needs it */
+    }
     const [jumpPort, targetSshPort, localPort] = [await freePort(), await freePort(), await freePort()];
     const sshd = (port: number) =>
       track(
@@ -96,7 +100,7 @@ export async function startSshJump(targetPort: number): Promise<SshJump> {
       [
         'Host jump', '  HostName 127.0.0.1', `  Port ${jumpPort}`,
         'Host target', '  HostName 127.0.0.1', `  Port ${targetSshPort}`,
-        'Host *', '  User root', `  IdentityFile ${join(dir, 'client_key')}`, '  IdentitiesOnly yes',
+        'Host *', `  User ${userInfo().username}`, `  IdentityFile ${join(dir, 'client_key')}`, '  IdentitiesOnly yes',
         '  StrictHostKeyChecking no', '  UserKnownHostsFile /dev/null', '  BatchMode yes',
         `  Ciphers ${SSH_CIPHER}`, '  Compression no', '  LogLevel ERROR', '',
       ].join('\n'),
