@@ -13,7 +13,7 @@ import { startCliLab } from './lib/cli-lab.js';
 import { kcptunAvailable, startKcptun } from './lib/kcptun.js';
 import { sshJumpSkipReason, startSshJump, SSH_CIPHER } from './lib/ssh-jump.js';
 import { runNatComparison } from './peers-nat.js';
-import { printComparison, standardRows, type Comparison, type Measured } from './lib/comparison.js';
+import { printComparison, printSummary, standardRows, type Comparison, type Measured } from './lib/comparison.js';
 
 const WARM_BYTES = 16e6;
 const PUSH_NOTE = 'data flows visitor -> provider: a TCP push into the visitor-side port, timed until a sink behind the provider has it all';
@@ -99,13 +99,17 @@ export async function peers(): Promise<void> {
   const runs: [string, () => Promise<Comparison>][] = [
     ['relay vs ssh -J', () => relayVsSsh(bytes)],
     ['direct vs kcptun', () => directVsKcptun(bytes)],
-    ['direct behind NATs vs nebula', () => runNatComparison(bytes)],
+    ['direct (NATs) vs nebula', () => runNatComparison(bytes)],
   ];
+  const done: { name: string; c: Comparison }[] = [];
   for (const [name, run] of runs) {
     try {
-      printComparison(await run());
+      const c = await run();
+      printComparison(c);
+      done.push({ name, c });
     } catch (err) {
       console.log(`\n### ${name}: failed: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
+  printSummary(done);
 }

@@ -73,3 +73,23 @@ export function printComparison(c: Comparison): void {
     console.log(`target: ${r.figure} burrow/peer ${r.better === 'higher' ? '>=' : '<='} 1.00x -> ${met ? 'met' : 'NOT met'} (${ratio.toFixed(2)}x)`);
   }
 }
+
+/** One table of the headline figures of every comparison: throughput and CPU per GB of both peers and the middle box. */
+export function printSummary(done: readonly { name: string; c: Comparison }[]): void {
+  const rows: { label: string; r: Row }[] = [];
+  for (const { name, c } of done) {
+    for (const r of c.rows) {
+      if (r.figure === 'CPU s/GB, visitor' || r.figure === 'CPU s/GB, provider') continue;
+      rows.push({ label: `${name}: ${r.figure}`, r });
+    }
+  }
+  if (rows.length === 0) return;
+  const width = Math.max(...rows.map((x) => x.label.length)) + 2;
+  console.log('\n### summary (ratio = burrow / peer; MB/s: higher is better, CPU s/GB: lower is better)');
+  console.log(`${'figure'.padEnd(width)}${'burrow'.padStart(9)}${'peer'.padStart(9)}${'burrow/peer'.padStart(13)}`);
+  for (const { label, r } of rows) {
+    const digits = r.figure === 'MB/s' ? 1 : 2;
+    const ratio = r.burrow !== null && r.peer !== null && r.peer > 0 ? `${(r.burrow / r.peer).toFixed(2)}x` : '-';
+    console.log(`${label.padEnd(width)}${num(r.burrow, digits).padStart(9)}${num(r.peer, digits).padStart(9)}${ratio.padStart(13)}`);
+  }
+}
