@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { freePort } from './tcp.js';
+import { atTeardown } from './teardown.js';
 
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 const CLI = fileURLToPath(new URL(`../../bin/burrow${ext}`, import.meta.url));
@@ -30,27 +31,31 @@ function start(args: string[], readyEvent: string, procs: ChildProcess[]): Promi
 export interface CliLab {
   /** The visitor's local port: connect here to reach the target. */
   port: number;
+  /** The three processes, for CPU readings. */
+  pids: { visitor: number; relay: number; provider: number };
   stop(): void;
 }
 
 /** stcp: every byte on the relay; xtcp: resolves once the session is on the punched path. */
 export async function startCliLab(targetPort: number, mode: 'stcp' | 'xtcp' = 'stcp'): Promise<CliLab> {
   const procs: ChildProcess[] = [];
+  const stop = atTeardown(() => {
+    for (const p of procs) p.kill('SIGKILL');
+  });
   const [rv, listen] = [await freePort(), await freePort()];
   const token = randomBytes(8).toString('hex');
   const common = ['--server', `127.0.0.1:${rv}`, '--token', token, '--name', 'bench', '--secret', 'bench-secret'];
   try {
-    await start(['rendezvous', '--listen', `127.0.0.1:${rv}`, '--token', token], 'listening', procs);
-    await start(['provide', ...common, '--mode', mode, '--to', `127.0.0.1:${targetPort}`], 'registered', procs);
-    await start(['visit', ...common, '--mode', mode, '--listen', `127.0.0.1:${listen}`], mode === 'xtcp' ? 'direct-up' : 'session-up', procs);
+    const rendezvous = await start(['rendezvous', '--listen', `127.0.0.1:${rv}`, '--token', token], 'listening', procs);
+    const provider = await start(['provide', ...common, '--mode', mode, '--to', `127.0.0.1:${targetPort}`], 'registered', procs);
+    const visitor = await start(['visit', ...common, '--mode', mode, '--listen', `127.0.0.1:${listen}`], mode === 'xtcp' ? 'direct-up' : 'session-up', procs);
+    const pid = (p: ChildProcess): number => {
+      if (p.pid === undefined) throw new Error('a burrow process has no pid');
+      return p.pid;
+    };
+    return { port: listen, pids: { visitor: pid(visitor), relay: pid(rendezvous), provider: pid(provider) }, stop };
   } catch (err) {
-    for (const p of procs) p.kill('SIGKILL');
+    stop();
     throw err;
   }
-  return {
-    port: listen,
-    stop() {
-      for (const p of procs) p.kill('SIGKILL');
-    },
-  };
 }

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { freePort } from './tcp.js';
+import { atTeardown } from './teardown.js';
 
 /** kcptun in the configuration the issue names: fast3, big windows, no crypto, no FEC. */
 const KCPTUN_FLAGS = [
@@ -20,6 +21,8 @@ export function kcptunAvailable(): boolean {
 export interface Kcptun {
   /** TCP port of the kcptun client: connect here to reach `target`. */
   readonly port: number;
+  /** kcptun-client (the visitor side) and kcptun-server (in front of the target). */
+  readonly pids: { visitor: number; provider: number };
   stop(): void;
 }
 
@@ -28,6 +31,9 @@ export async function startKcptun(targetPort: number): Promise<Kcptun> {
   const udpPort = await freePort();
   const clientPort = await freePort();
   const procs: ChildProcess[] = [];
+  const stop = atTeardown(() => {
+    for (const p of procs) p.kill('SIGKILL');
+  });
   procs.push(
     spawn('kcptun-server', ['-l', `127.0.0.1:${udpPort}`, '-t', `127.0.0.1:${targetPort}`, ...KCPTUN_FLAGS], {
       stdio: 'ignore',
@@ -38,14 +44,12 @@ export async function startKcptun(targetPort: number): Promise<Kcptun> {
       stdio: 'ignore',
     }),
   );
+  for (const p of procs) p.on('error', () => {});
   await new Promise((r) => setTimeout(r, 500));
-  for (const p of procs) {
-    if (p.exitCode !== null) throw new Error(`kcptun exited early with code ${p.exitCode}`);
+  const [server, client] = procs;
+  if (!server?.pid || !client?.pid || procs.some((p) => p.exitCode !== null)) {
+    stop();
+    throw new Error(`kcptun exited early (codes ${procs.map((p) => p.exitCode).join(', ')})`);
   }
-  return {
-    port: clientPort,
-    stop() {
-      for (const p of procs) p.kill('SIGKILL');
-    },
-  };
+  return { port: clientPort, pids: { visitor: client.pid, provider: server.pid }, stop };
 }
