@@ -96,19 +96,22 @@ export class PathMonitor {
 
   tick(now: number): void {
     if (this.health === 'dead') return;
+    // Each test compares `now` with the very sum nextDeadline() returns: with
+    // fractional clock values `now - a >= b` can be false at now = a + b, and
+    // a timer armed for that deadline would fire without effect, forever.
     if (this.health === 'alive') {
-      if (this.waitingSince !== null && now - this.waitingSince >= this.suspectAfterMs && now - this.lastHeard >= this.suspectAfterMs) {
+      if (now >= this.suspectAt()) {
         this.health = 'suspect';
         this.suspectSince = now;
         this.idleBeforeLossMs = Math.max(0, (this.waitingSince ?? now) - this.lastHeard);
         this.nextCheckAt = now;
-      } else if (now - Math.max(this.lastSent, this.lastHeard) >= this.keepaliveMs) {
+      } else if (now >= this.keepaliveAt()) {
         this.send(now, ProbeType.Keepalive);
         this.keepalivesSent++;
       }
     }
     if (this.health === 'suspect') {
-      if (now - this.suspectSince >= this.deadAfterMs) {
+      if (now >= this.suspectSince + this.deadAfterMs) {
         this.health = 'dead';
         return;
       }
@@ -123,9 +126,17 @@ export class PathMonitor {
   nextDeadline(): number | null {
     if (this.health === 'dead') return null;
     if (this.health === 'suspect') return Math.min(this.nextCheckAt, this.suspectSince + this.deadAfterMs);
-    const keepalive = Math.max(this.lastSent, this.lastHeard) + this.keepaliveMs;
-    const suspect = this.waitingSince === null ? Infinity : Math.max(this.waitingSince, this.lastHeard) + this.suspectAfterMs;
-    return Math.min(keepalive, suspect);
+    return Math.min(this.keepaliveAt(), this.suspectAt());
+  }
+
+  /** Nothing sent or heard since this: send a keepalive. */
+  private keepaliveAt(): number {
+    return Math.max(this.lastSent, this.lastHeard) + this.keepaliveMs;
+  }
+
+  /** Waiting for an answer and nothing heard since this: the path is suspect. */
+  private suspectAt(): number {
+    return this.waitingSince === null ? Infinity : Math.max(this.waitingSince, this.lastHeard) + this.suspectAfterMs;
   }
 
   drain(): Transmit[] {

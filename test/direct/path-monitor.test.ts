@@ -63,3 +63,31 @@ test('a keepalive from the peer is answered and counts as life', () => {
   assert.equal(out.length, 1);
   assert.equal(peer.open(out[0]!.data)!.type, ProbeType.KeepaliveAck);
 });
+
+test('fractional clock values: ticking at nextDeadline() always moves the monitor on (no timer that fires without effect)', () => {
+  // 8207.026208 - 6207.026208 is 1999.999999999999 in floating point: a test
+  // written as `now - since >= 2000` did nothing at its own deadline.
+  const t0 = 6207.026208;
+  const m = new PathMonitor({ codec: mine, socket: 0, remote, now: t0 });
+  m.onSent(t0);
+  const suspectAt = m.nextDeadline();
+  assert.equal(suspectAt, t0 + DIRECT_TIMERS.suspectAfterMs);
+  m.tick(suspectAt!);
+  assert.equal(m.health, 'suspect');
+  // And on to dead, each wake-up at the deadline it asked for, bounded.
+  const health = (): string => m.health;
+  let wakeups = 0;
+  for (let at = m.nextDeadline(); at !== null && wakeups < 50; at = m.nextDeadline()) {
+    const before = at;
+    m.tick(at);
+    m.drain();
+    wakeups++;
+    assert.ok(health() === 'dead' || (m.nextDeadline() ?? Infinity) > before, `the deadline moved on after waking at ${before}`);
+  }
+  assert.equal(health(), 'dead');
+
+  const idle = new PathMonitor({ codec: mine, socket: 0, remote, now: 0.1 + 0.2 });
+  const keepaliveAt = idle.nextDeadline()!;
+  idle.tick(keepaliveAt);
+  assert.equal(idle.drain().length, 1, 'the keepalive went out at its deadline');
+});
