@@ -78,9 +78,16 @@ const err = (s: string): void => void process.stderr.write(s + '\n');
 
 /** The in-process lane: no root, no processes; returns the exit status. */
 async function runVirtualLane(opts: MatrixCliOptions): Promise<number> {
-  const profiles = (opts.profiles ? parseProfiles(opts.profiles, opts.lane === 'both' ? PROFILE_NAMES : VIRTUAL_PROFILES) : VIRTUAL_PROFILES) as LabProfileName[];
+  const asked = opts.profiles ? parseProfiles(opts.profiles, opts.lane === 'both' ? PROFILE_NAMES : VIRTUAL_PROFILES) : VIRTUAL_PROFILES;
+  // A kernel profile with no in-process model (upnp-router) is left out of this lane.
+  const isVirtual = (p: string): p is LabProfileName => (VIRTUAL_PROFILES as readonly string[]).includes(p);
+  const profiles = asked.filter(isVirtual);
+  const missing = asked.filter((p) => !isVirtual(p));
+  if (missing.length > 0) err(`in-process lane: no model of ${missing.join(', ')}; left out of this lane`);
   const chosen = new Set<string>(profiles);
-  const pairs = opts.subset ? REPRESENTATIVE_PAIRS.filter(([a, b]) => chosen.has(a) && chosen.has(b)) : allPairs(profiles);
+  const pairs = opts.subset
+    ? REPRESENTATIVE_PAIRS.flatMap(([a, b]) => (isVirtual(a) && isVirtual(b) && chosen.has(a) && chosen.has(b) ? [[a, b] as const] : []))
+    : allPairs(profiles);
   if (pairs.length === 0) throw new BurrowError('ERR_INVALID_ARGUMENT', 'no representative pair uses only those profiles');
   err(`netsim matrix, in-process lane, ${opts.mode}: ${pairs.length} pairs, ${opts.size} MiB each way per pair, seed ${opts.seed}`);
   const run = await runVirtualMatrix({
