@@ -282,9 +282,10 @@ function peerEnv(maps: boolean): Record<string, string> | undefined {
   return maps ? { BURROW_PORTMAP: 'on' } : undefined;
 }
 
-/** One line about what a peer's port mapping did (its first `portmap` log event). */
+/** One line about what a peer's port mapping did: its first mapping, else its last `portmap` log event. */
 function portmapSummary(role: string, p: LabProcess): string | undefined {
-  const e = events(p).find((x) => x.event === 'portmap');
+  const all = events(p).filter((x) => x.event === 'portmap');
+  const e = all.find((x) => x.outcome === 'mapped') ?? all[all.length - 1];
   if (e === undefined) return undefined;
   const detail = e.outcome === 'mapped' ? `by ${String(e.protocol)} ${String(e.external)}` : String(e.reason ?? '');
   return `${role}: ${String(e.outcome)} ${detail}`.trim();
