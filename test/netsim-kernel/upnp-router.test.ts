@@ -16,7 +16,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { Lab, PROBE_SOURCE, kernelLabSkipReason, lastJson, listNamespaces, protocolsOf, type NatSite, type PortmapChoice, type PortmapProtocol } from '../../netsim/kernel/index.js';
+import { Lab, NETNS_ETC, kernelLabSkipReason, lastJson, listNamespaces, protocolsOf, type NatSite, type PortmapChoice, type PortmapProtocol } from '../../netsim/kernel/index.js';
 import { BURROW_ENTRY, TRAFFIC_ENTRY, runKernelMatrix } from '../../netsim/kernel/matrix/index.js';
 import { formatSummary } from '../../netsim/matrix/index.js';
 import { udpListen, udpSend } from './helpers.js';
@@ -117,6 +117,8 @@ for (const choice of ['natpmp', 'pcp', 'upnp', 'all'] as const satisfies readonl
       await lab.removeSite(site);
     }
     assert.deepEqual((await listNamespaces()).filter((n) => site.namespaces.includes(n)), [], 'the site (router, daemon, ruleset) is gone');
+    assert.equal(site.portmap!.daemon.running, false, 'miniupnpd went with its site');
+    assert.equal(existsSync(`${NETNS_ETC}/${site.router.ns}`), false, "the daemon's config directory went with the namespace");
   });
 }
 
