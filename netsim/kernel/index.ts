@@ -15,4 +15,8 @@ export { DEFAULT_PREFIX, runIdPid } from './names.js';
 export { SERVER_IP6, SERVER_IP6_ALT, OUTSIDE_IP6, siteIpv6Plan, ipv6FirewallRules } from './ipv6.js';
 export type { Ipv6Mode } from './ipv6.js';
 export { NETNS_ETC, listNetnsEtc } from './netns-etc.js';
+export { Miniupnpd, miniupnpdRuleset, childDaemon, parseForwards } from './miniupnpd.js';
+export type { MiniupnpdConfig, DaemonProcess } from './miniupnpd.js';
+export { PORTMAP_PROTOCOLS, PORTMAP_CHOICES, protocolsOf, pmpPcpFilter } from './portmap-site.js';
+export type { PortmapProtocol, PortmapChoice, PortmapRouter } from './portmap-site.js';
 export type { LabName } from './netns-etc.js';

@@ -41,6 +41,7 @@ import { getProfile, type NatProfile, type NatRulesContext, type ProfileName } f
 import { compareVerdict, describeExpected, parseStunOutput, type StunVerdict } from './stun.js';
 import { OUTSIDE_IP6, SERVER_IP6, SERVER_IP6_ALT, buildBaseIpv6, buildSiteIpv6, ipv6NamespaceSysctls, siteIpv6Plan, type Ipv6Mode, type Ipv6Ops } from './ipv6.js';
 import { checkLabName, writeNetnsHosts, type LabName } from './netns-etc.js';
+import { startPortmapRouter, type PortmapChoice, type PortmapRouter } from './portmap-site.js';
 
 export type NodeKind = 'core' | 'server' | 'outside' | 'router' | 'carrier' | 'host';
 
@@ -79,6 +80,8 @@ export interface NatSite {
   readonly ipv6: Ipv6Mode;
   /** The global /64 routed to the LAN (no NAT66), when ipv6 is not 'off'. */
   readonly prefix6?: string;
+  /** The router's port-mapping daemon (profiles with `portMapping`). */
+  readonly portmap?: PortmapRouter;
 }
 
 export interface LabOptions {
@@ -105,6 +108,11 @@ export interface AddSiteOptions {
    * `addSite('udp-blocked', { ipv6: 'dual' })` is "IPv4 UDP blocked, IPv6 open".
    */
   ipv6?: Ipv6Mode;
+  /**
+   * Port-mapping profiles only (`upnp-router`): which protocols the router
+   * answers, all three (the default) or one alone (portmap-site.ts).
+   */
+  portmap?: PortmapChoice;
 }
 
 /** The NAT built for a profile does not classify as the profile claims: the lab refuses it. */
@@ -237,6 +245,12 @@ const SERVER_IP2 = '198.51.100.3';
 const OUTSIDE_IP = '192.0.2.2';
 /** One /29 of 203.0.113.0/24 per site (k = 1…31): enough for a 10×10 matrix with two sites per profile. */
 const MAX_SITES = 31;
+/**
+ * The public side of a port-mapping site (one /29 per site, like
+ * 203.0.113.8k/29): 11.0.0.0/8 is not reserved, so miniupnpd forwards on it.
+ * It exists only inside the lab's namespaces.
+ */
+const UNRESERVED_PUBLIC = '11.0.0';
 const STUN_PORT = 3478;
 const STUN_ALT_PORT = 3479;
 
@@ -435,14 +449,18 @@ export class Lab {
     const v6 = mode !== 'off';
     if (v6 && !this.ipv6) throw new Error(`a site with ipv6 '${mode}' needs a lab made with Lab.create({ ipv6: true })`);
     if (v6 && profile.carrier) throw new Error(`IPv6 behind a carrier NAT (${profile.name}) is not built; use ipv6 'off'`);
+    const mapping = profile.portMapping === true;
+    if (opts.portmap !== undefined && !mapping) throw new Error(`portmap '${opts.portmap}' needs a port-mapping profile (upnp-router), not ${profile.name}`);
+    if (mapping && (v6 || profile.carrier)) throw new Error(`a port-mapping router (${profile.name}) with IPv6 or behind a carrier NAT is not built`);
     const verify = opts.verify ?? mode !== 'v6-only';
     if (verify && mode === 'v6-only') throw new Error('a v6-only site cannot be classified: stun speaks IPv4 only (pass verify: false)');
     if (this.siteCount >= MAX_SITES) throw new Error(`a lab holds at most ${MAX_SITES} NAT sites`);
     const k = ++this.siteCount;
     const t0 = Date.now();
     const base = 8 * k;
-    const coreIp = `203.0.113.${base + 1}`;
-    const publicIp = `203.0.113.${base + 2}`;
+    const publicNet = mapping ? UNRESERVED_PUBLIC : '203.0.113';
+    const coreIp = `${publicNet}.${base + 1}`;
+    const publicIp = `${publicNet}.${base + 2}`;
     const coreIf = this.ifn(`c${k}`);
     const wan = this.ifn('wan');
     const lan = this.ifn('lan');
@@ -535,6 +553,33 @@ export class Lab {
     const ctx: NatRulesContext = { table: this.table, wan, lan, publicIp: homeWanIp, inside, insideCidr: `10.${k}.0.0/24` };
     await this.nft(home, profile.ruleset(ctx));
     if (profile.sysctls) await this.sysctl(home, profile.sysctls);
+    if (mapping) {
+      try {
+        site.portmap = await startPortmapRouter({
+          ns: home,
+          table: this.table,
+          wan,
+          lan,
+          insideCidr: ctx.insideCidr,
+          choice: opts.portmap ?? 'all',
+          spawn: (cmd, args) => {
+            const p = this.spawn(site.router, cmd, args);
+            return {
+              output: () => p.stdout() + p.stderr(),
+              get running() {
+                return p.running;
+              },
+              kill: (signal) => (signal === 'SIGKILL' ? p.killSync() : void p.stop(5000)),
+              exited: p.exited,
+            };
+          },
+          nft: (ruleset) => this.nft(home, ruleset),
+        });
+      } catch (e) {
+        await this.removeSite(site).catch(() => {});
+        throw e;
+      }
+    }
     if (v6) {
       await this.sysctl(home, { 'net.bridge.bridge-nf-call-ip6tables': '0' }, true);
       const r = await buildSiteIpv6(this.ipv6Ops(), { k, core: this.core.ns, coreIf, router: home, wan, lan, hosts: hostIfs, table: this.table });

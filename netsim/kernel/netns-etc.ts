@@ -48,6 +48,19 @@ export function writeNetnsHosts(ns: string, names: readonly LabName[]): void {
   writeFileSync(`${dir}/hosts`, text, { mode: 0o644 });
 }
 
+/**
+ * Makes /etc/netns/NS/<name>/ (a directory for a lab daemon's files, e.g.
+ * miniupnpd's config) and returns its path, which the namespace sees as is
+ * (and, bind-mounted, as /etc/<name> when that exists). Removed with the
+ * namespace's other /etc/netns files (removeNetnsEtc, sweepStale).
+ */
+export function makeNetnsEtcDir(ns: string, name: string): string {
+  if (!/^[a-z][a-z0-9-]{0,31}$/.test(name)) throw new Error(`bad /etc/netns directory name ${JSON.stringify(name)}`);
+  const dir = `${dirOf(ns)}/${name}`;
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  return dir;
+}
+
 /** Removes /etc/netns/NS (if there), then /etc/netns itself if that left it empty. Never throws. */
 export function removeNetnsEtc(ns: string): void {
   let dir: string;

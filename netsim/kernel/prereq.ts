@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 
-export const INSTALL_HINT = 'apt-get install nftables conntrack iproute2 stun-client stun-server';
+export const INSTALL_HINT = 'apt-get install nftables conntrack iproute2 stun-client stun-server miniupnpd-nftables miniupnpc natpmpc';
 
 const TOOLS: ReadonlyArray<{ cmd: string; args: string[]; pkg: string }> = [
   { cmd: 'ip', args: ['-V'], pkg: 'iproute2' },
@@ -15,6 +15,10 @@ const TOOLS: ReadonlyArray<{ cmd: string; args: string[]; pkg: string }> = [
   { cmd: 'sysctl', args: ['--version'], pkg: 'procps' },
   { cmd: 'stun', args: [], pkg: 'stun-client' },
   { cmd: 'stund', args: ['--help'], pkg: 'stun-server' },
+  // The upnp-router profile's daemon, and the independent clients that check its table.
+  { cmd: 'miniupnpd', args: ['--version'], pkg: 'miniupnpd-nftables' },
+  { cmd: 'upnpc', args: [], pkg: 'miniupnpc' },
+  { cmd: 'natpmpc', args: [], pkg: 'natpmpc' },
 ];
 
 function have(cmd: string, args: string[]): boolean {

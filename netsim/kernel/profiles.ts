@@ -9,6 +9,7 @@
  * the hosts hang off.
  */
 import type { ExpectedVerdict } from './stun.js';
+import { miniupnpdRuleset } from './miniupnpd.js';
 
 export interface NatRulesContext {
   /** nftables table name (includes the run id). */
@@ -35,7 +36,8 @@ export type ProfileName =
   | 'no-hairpin'
   | 'double-nat'
   | 'short-lifetime'
-  | 'lossy-core';
+  | 'lossy-core'
+  | 'upnp-router';
 
 /** What the connectivity checks expect (and what scenarios may rely on). */
 export interface ProfileBehaviour {
@@ -65,6 +67,15 @@ export interface NatProfile {
   carrier?: { ruleset(ctx: NatRulesContext): string; description: string };
   /** sysctls set inside the (home) NAT router's namespace (after the ruleset is loaded). */
   sysctls?: Readonly<Record<string, string>>;
+  /**
+   * The router also maps ports on request: Debian's miniupnpd answers
+   * NAT-PMP, PCP and UPnP IGD on the LAN (portmap-site.ts; one protocol alone
+   * with `addSite(…, { portmap })`). The site's WAN address is then
+   * non-reserved (11.0.0.8k+2/29 instead of 203.0.113.8k+2): miniupnpd
+   * refuses to forward on a reserved one. The ruleset must hold miniupnpd's
+   * chains (miniupnpdRuleset).
+   */
+  portMapping?: true;
   /** Random UDP loss, percent per direction, on this site's link in the core router. */
   coreLossPercent?: number;
   /** What `stun` says behind this NAT (observed). */
@@ -277,6 +288,25 @@ export const PROFILES: Readonly<Record<ProfileName, NatProfile>> = {
     expect: portRestricted,
     classifierAttempts: 3,
     behaviour: behaviourPR,
+  },
+  'upnp-router': {
+    name: 'upnp-router',
+    title: 'Symmetric with random ports, and the router maps ports on request (NAT-PMP, PCP, UPnP IGD)',
+    description:
+      '`masquerade random,fully-random` like symmetric-random, plus Debian\'s miniupnpd (nftables backend) on the router: ' +
+      'an inside host may ask for a port forward by NAT-PMP, PCP or UPnP IGD v1, and anyone outside can then reach it ' +
+      'there. The WAN address is non-reserved (11.0.0.8k+2): miniupnpd refuses to forward on RFC 1918, 100.64/10 or ' +
+      'TEST-NET addresses. miniupnpd adds no source-NAT for a mapped port: what the host sends first still leaves from ' +
+      'a random port; replies to traffic that came in through the mapping leave from the mapped port.',
+    realDevices:
+      'pfSense/OPNsense (port-randomising outbound NAT, UPnP & NAT-PMP by miniupnpd), OpenWrt with miniupnpd and a ' +
+      'randomising NAT; the port-mapping half is what most consumer routers offer (UPnP/NAT-PMP on).',
+    hosts: 1,
+    ruleset: (c) => miniupnpdRuleset({ table: c.table, wan: c.wan, lan: c.lan, masquerade: 'masquerade random,fully-random' }),
+    portMapping: true,
+    // Without a mapping asked for, it is the random-port symmetric NAT (stun cannot ask for one).
+    expect: { nat: 'nat', mapping: 'dependent', ports: 'random', hairpin: false },
+    behaviour: { udpOut: true, unsolicitedAfterSend: false, hairpin: false },
   },
 };
 

@@ -3,7 +3,7 @@
  * by the tests and by `burrow netsim matrix`.
  *
  * One entry per ordered pair (provider-side profile, visitor-side profile) of
- * the kernel lane's ten profiles, with two columns:
+ * the kernel lane's eleven profiles, with three columns:
  *
  * - `relay` (checked now): what the `stcp` relay path must do. Every pair must
  *   give "relay" — 16 MB each way, byte-exact. The relay is TCP from each peer
@@ -39,7 +39,34 @@
  *   short-lifetime needs keepalives more often than every 5 s to stay direct;
  *   lossy-core goes direct and the transport's ARQ carries the 5 % loss;
  *   double-nat is two EIM/port-dependent NATs in series, which behaves as one.
- *   The table is symmetric in the pair for both columns.
+ *   upnp-router is symmetric-random whose router also maps a port on request
+ *   (NAT-PMP RFC 6886, PCP RFC 6887, UPnP IGD; miniupnpd). A mapped port is
+ *   reachable from any address and port, so every pair with it goes direct
+ *   unless UDP is blocked on the other side — with the peers' port mapping
+ *   on (the default; BURROW_PORTMAP=off or --no-portmap turns it off, and
+ *   then upnp-router is plain symmetric-random: the kernel matrix runs its
+ *   peers with BURROW_PORTMAP=on).
+ *
+ * - `via` (checked in xtcp mode when the pair goes direct): which kind of
+ *   direct path, with its reason (`viaWhy`):
+ *     punch   no router in the pair maps ports: hole punching (or birthday
+ *             probing) made the path; a mapped path here would be a bug.
+ *     mapped  the path must run through the router's mapped port: without
+ *             it the pair would relay (the other side maps per destination
+ *             too). The mapped side waits at its mapping and answers from
+ *             it (miniupnpd adds no source-NAT, so its own first packets
+ *             would leave from a random port; see src/punch/nat-plan.ts). A
+ *             mapping granted after the session's 300 ms grace is offered on
+ *             the retry that follows the hopeless plan.
+ *     either  a mapping exists, but another path can win: the other side is
+ *             a full or restricted cone that admits the mapped side's own
+ *             probes, or a port-restricted one, where birthday probing can
+ *             make the path when the router answers after the grace (the
+ *             first offer then goes without the mapping; a path found is
+ *             kept). In time, the mapped candidate is probed first.
+ *     none    a relay cell.
+ *
+ * The table is symmetric in the pair for every column.
  */
 import { at } from '../../src/util/at.js';
 import { PROFILE_NAMES, type ProfileName } from '../kernel/profiles.js';
@@ -47,18 +74,36 @@ import type { LabProfileName } from '../virtual/topology.js';
 
 export type RelayOutcome = 'relay' | 'failed';
 export type DirectExpectation = 'direct' | 'prediction' | 'birthday' | 'relay';
+/** Which kind of direct path a cell expects (see the header): the `via` column. */
+export type DirectVia = 'punch' | 'mapped' | 'either' | 'none';
+/** What kind of direct path a pair took: through a router's mapped port, or punched. */
+export type MeasuredVia = 'mapped' | 'punch';
+
+/** Any profile a matrix can hold: the kernel lane's and the in-process lane's (which adds symmetric-sequential). */
+export type MatrixProfileName = ProfileName | LabProfileName;
 
 export interface ExpectedCell {
   /** What the stcp relay path must give now (checked). */
   relay: RelayOutcome;
   /** What the direct path (xtcp) should give; checked by the xtcp matrices. */
   direct: DirectExpectation;
-  /** One-line RFC 4787 reason for `direct`. */
+  /** One-line reason for `direct` (RFC 4787; RFC 6886/6887/UPnP where a router maps ports). */
   why: string;
+  /** Which kind of direct path (xtcp, when the pair goes direct); checked by the kernel xtcp matrix. */
+  via: DirectVia;
+  /** One-line reason for `via`. */
+  viaWhy: string;
 }
 
+type NatClass = {
+  mapping: 'EIM' | 'APDM-random' | 'none';
+  filtering: 'EIF' | 'ADF' | 'APDF' | 'none';
+  /** The router maps a port on request (NAT-PMP, PCP, UPnP IGD): reachable from anywhere. */
+  portMapping?: true;
+};
+
 /** How each profile maps and filters UDP (RFC 4787), as classified by `stun` in the kernel lane. */
-const NAT_CLASS: Readonly<Record<ProfileName, { mapping: 'EIM' | 'APDM-random' | 'none'; filtering: 'EIF' | 'ADF' | 'APDF' | 'none' }>> = {
+const NAT_CLASS: Readonly<Record<ProfileName, NatClass>> = {
   'full-cone': { mapping: 'EIM', filtering: 'EIF' },
   'restricted-cone': { mapping: 'EIM', filtering: 'ADF' },
   'port-restricted-cone': { mapping: 'EIM', filtering: 'APDF' },
@@ -69,13 +114,34 @@ const NAT_CLASS: Readonly<Record<ProfileName, { mapping: 'EIM' | 'APDM-random' |
   'double-nat': { mapping: 'EIM', filtering: 'APDF' },
   'short-lifetime': { mapping: 'EIM', filtering: 'APDF' },
   'lossy-core': { mapping: 'EIM', filtering: 'APDF' },
+  'upnp-router': { mapping: 'APDM-random', filtering: 'APDF', portMapping: true },
 };
 
-/** The RFC 4787 reasoning behind DIRECT_GRID, from each profile's mapping and filtering. */
+/** A full or restricted cone: its filter admits the peer's own probes whatever port they leave from. */
+const conePassesAnyPort = (n: NatClass): boolean => n.mapping === 'EIM' && (n.filtering === 'EIF' || n.filtering === 'ADF');
+
+/**
+ * The reasoning behind DIRECT_GRID, from each profile's mapping and
+ * filtering (RFC 4787) and whether its router maps ports on request.
+ */
 export function rfc4787Direct(a: ProfileName, b: ProfileName): { direct: DirectExpectation; why: string } {
   const A = NAT_CLASS[a];
   const B = NAT_CLASS[b];
   if (A.mapping === 'none' || B.mapping === 'none') return { direct: 'relay', why: 'UDP is blocked on one side: only the TCP relay works' };
+  if (A.portMapping && B.portMapping) {
+    return { direct: 'direct', why: 'both routers map a port on request: one side waits at its mapping, the other probes it from wherever its NAT sends it' };
+  }
+  if (A.portMapping || B.portMapping) {
+    const other = A.portMapping ? B : A;
+    if (conePassesAnyPort(other)) {
+      return { direct: 'direct', why: "the router's mapped port admits the cone side's probes, and the cone admits the symmetric side's own: two ways in" };
+    }
+    const without = other.mapping === 'EIM' ? 'birthday probing' : 'relay';
+    return {
+      direct: 'direct',
+      why: `the router maps a port anyone can reach: the peer probes it, the mapped side waits and answers from it (without the mapping: ${without})`,
+    };
+  }
   if (A.mapping === 'EIM' && B.mapping === 'EIM') {
     const race = A.filtering === 'APDF' && B.filtering === 'APDF';
     return {
@@ -90,6 +156,25 @@ export function rfc4787Direct(a: ProfileName, b: ProfileName): { direct: DirectE
   if (cone.filtering === 'EIF') return { direct: 'direct', why: 'full cone accepts the symmetric side from any port; it answers the port it sees' };
   if (cone.filtering === 'ADF') return { direct: 'direct', why: "restricted cone's probe opens its filter for every port of the symmetric side's address" };
   return { direct: 'birthday', why: 'random-port symmetric against a port-dependent filter: many mappings × many probes (birthday collision)' };
+}
+
+/** The `via` column's reasoning: which kind of direct path a pair should take. */
+export function directVia(a: ProfileName, b: ProfileName): { via: DirectVia; why: string } {
+  const A = NAT_CLASS[a];
+  const B = NAT_CLASS[b];
+  if (rfc4787Direct(a, b).direct === 'relay') return { via: 'none', why: 'no direct path: nothing to map through' };
+  if (!A.portMapping && !B.portMapping) return { via: 'punch', why: 'no router of the pair maps ports: hole punching only' };
+  const other = A.portMapping && B.portMapping ? null : A.portMapping ? B : A;
+  if (other !== null && conePassesAnyPort(other)) {
+    return { via: 'either', why: "punching works too (the cone admits the mapped side's own probes): whichever path answers first" };
+  }
+  if (other !== null && other.mapping === 'EIM') {
+    return {
+      via: 'either',
+      why: 'the mapping is probed first when the router grants it within the 300 ms grace; granted later, the first offer goes without it and birthday probing may make the path',
+    };
+  }
+  return { via: 'mapped', why: 'only the mapped port admits the peer (a later mapping is offered on the retry): the path must run through it' };
 }
 
 export function pairKey(provider: ProfileName, visitor: ProfileName): string {
@@ -108,6 +193,7 @@ export const GRID_ORDER: readonly ProfileName[] = [
   'double-nat',
   'short-lifetime',
   'lossy-core',
+  'upnp-router',
 ];
 
 // Lower-case r: the relay must give "relay" (relay grid); upper-case R: no direct path, relay only (direct grid).
@@ -121,17 +207,18 @@ const R = 'relay' as const;
  * visitor-side profile in GRID_ORDER. Checked by the tests and the CLI.
  */
 const RELAY_GRID: Readonly<Record<ProfileName, readonly RelayOutcome[]>> = {
-  //                      full restr port  sym  udpb hair nohp dbl  short lossy
-  'full-cone':            [r,   r,   r,   r,   r,   r,   r,   r,   r,   r],
-  'restricted-cone':      [r,   r,   r,   r,   r,   r,   r,   r,   r,   r],
-  'port-restricted-cone': [r,   r,   r,   r,   r,   r,   r,   r,   r,   r],
-  'symmetric-random':     [r,   r,   r,   r,   r,   r,   r,   r,   r,   r],
-  'udp-blocked':          [r,   r,   r,   r,   r,   r,   r,   r,   r,   r],
-  hairpin:                [r,   r,   r,   r,   r,   r,   r,   r,   r,   r],
-  'no-hairpin':           [r,   r,   r,   r,   r,   r,   r,   r,   r,   r],
-  'double-nat':           [r,   r,   r,   r,   r,   r,   r,   r,   r,   r],
-  'short-lifetime':       [r,   r,   r,   r,   r,   r,   r,   r,   r,   r],
-  'lossy-core':           [r,   r,   r,   r,   r,   r,   r,   r,   r,   r],
+  //                      full restr port  sym  udpb hair nohp dbl  short lossy upnp
+  'full-cone':            [r,   r,   r,   r,   r,   r,   r,   r,   r,   r,    r],
+  'restricted-cone':      [r,   r,   r,   r,   r,   r,   r,   r,   r,   r,    r],
+  'port-restricted-cone': [r,   r,   r,   r,   r,   r,   r,   r,   r,   r,    r],
+  'symmetric-random':     [r,   r,   r,   r,   r,   r,   r,   r,   r,   r,    r],
+  'udp-blocked':          [r,   r,   r,   r,   r,   r,   r,   r,   r,   r,    r],
+  hairpin:                [r,   r,   r,   r,   r,   r,   r,   r,   r,   r,    r],
+  'no-hairpin':           [r,   r,   r,   r,   r,   r,   r,   r,   r,   r,    r],
+  'double-nat':           [r,   r,   r,   r,   r,   r,   r,   r,   r,   r,    r],
+  'short-lifetime':       [r,   r,   r,   r,   r,   r,   r,   r,   r,   r,    r],
+  'lossy-core':           [r,   r,   r,   r,   r,   r,   r,   r,   r,   r,    r],
+  'upnp-router':          [r,   r,   r,   r,   r,   r,   r,   r,   r,   r,    r],
 };
 
 /**
@@ -140,30 +227,32 @@ const RELAY_GRID: Readonly<Record<ProfileName, readonly RelayOutcome[]>> = {
  * checks that).
  */
 const DIRECT_GRID: Readonly<Record<ProfileName, readonly DirectExpectation[]>> = {
-  //                      full restr port  sym  udpb hair nohp dbl  short lossy
-  'full-cone':            [D,   D,   D,   D,   R,   D,   D,   D,   D,   D],
-  'restricted-cone':      [D,   D,   D,   D,   R,   D,   D,   D,   D,   D],
-  'port-restricted-cone': [D,   D,   D,   B,   R,   D,   D,   D,   D,   D],
-  'symmetric-random':     [D,   D,   B,   R,   R,   B,   B,   B,   B,   B],
-  'udp-blocked':          [R,   R,   R,   R,   R,   R,   R,   R,   R,   R],
-  hairpin:                [D,   D,   D,   B,   R,   D,   D,   D,   D,   D],
-  'no-hairpin':           [D,   D,   D,   B,   R,   D,   D,   D,   D,   D],
-  'double-nat':           [D,   D,   D,   B,   R,   D,   D,   D,   D,   D],
-  'short-lifetime':       [D,   D,   D,   B,   R,   D,   D,   D,   D,   D],
-  'lossy-core':           [D,   D,   D,   B,   R,   D,   D,   D,   D,   D],
+  //                      full restr port  sym  udpb hair nohp dbl  short lossy upnp
+  'full-cone':            [D,   D,   D,   D,   R,   D,   D,   D,   D,   D,    D],
+  'restricted-cone':      [D,   D,   D,   D,   R,   D,   D,   D,   D,   D,    D],
+  'port-restricted-cone': [D,   D,   D,   B,   R,   D,   D,   D,   D,   D,    D],
+  'symmetric-random':     [D,   D,   B,   R,   R,   B,   B,   B,   B,   B,    D],
+  'udp-blocked':          [R,   R,   R,   R,   R,   R,   R,   R,   R,   R,    R],
+  hairpin:                [D,   D,   D,   B,   R,   D,   D,   D,   D,   D,    D],
+  'no-hairpin':           [D,   D,   D,   B,   R,   D,   D,   D,   D,   D,    D],
+  'double-nat':           [D,   D,   D,   B,   R,   D,   D,   D,   D,   D,    D],
+  'short-lifetime':       [D,   D,   D,   B,   R,   D,   D,   D,   D,   D,    D],
+  'lossy-core':           [D,   D,   D,   B,   R,   D,   D,   D,   D,   D,    D],
+  'upnp-router':          [D,   D,   D,   D,   R,   D,   D,   D,   D,   D,    D],
 };
 
 function build(): Readonly<Record<string, ExpectedCell>> {
   const t: Record<string, ExpectedCell> = {};
   GRID_ORDER.forEach((a) => {
     GRID_ORDER.forEach((b, j) => {
-      t[pairKey(a, b)] = { relay: at(RELAY_GRID[a], j), direct: at(DIRECT_GRID[a], j), why: rfc4787Direct(a, b).why };
+      const v = directVia(a, b);
+      t[pairKey(a, b)] = { relay: at(RELAY_GRID[a], j), direct: at(DIRECT_GRID[a], j), why: rfc4787Direct(a, b).why, via: v.via, viaWhy: v.why };
     });
   });
   return t;
 }
 
-/** Every ordered pair of the ten kernel profiles: 100 entries. */
+/** Every ordered pair of the eleven kernel profiles: 121 entries. */
 export const EXPECTED: Readonly<Record<string, ExpectedCell>> = build();
 
 export function expectedFor(provider: ProfileName, visitor: ProfileName): ExpectedCell {
@@ -209,7 +298,7 @@ export function gridCoversProfiles(): boolean {
  *       only, so its filter admits none of them.
  *   S ↔ udp-blocked: relay.
  */
-const SEQUENTIAL_DIRECT: Readonly<Record<LabProfileName, { direct: DirectExpectation; why: string }>> = (() => {
+const SEQUENTIAL_DIRECT: Readonly<Record<MatrixProfileName, { direct: DirectExpectation; why: string }>> = (() => {
   const prediction = {
     direct: 'prediction' as const,
     why: "the sequential side's next port is predicted from its two STUN mappings; the cone side probes it",
@@ -232,10 +321,15 @@ const SEQUENTIAL_DIRECT: Readonly<Record<LabProfileName, { direct: DirectExpecta
       why: "the random side's port cannot be learned, and every probe from the sequential side leaves from a new port the random side's mappings do not admit",
     },
     'udp-blocked': { direct: 'relay', why: 'UDP is blocked on one side: only the TCP relay works' },
+    // No in-process twin yet: reasoned like the kernel cells (the mapped port admits any source port).
+    'upnp-router': {
+      direct: 'direct',
+      why: "the router's mapped port admits the sequential side's probe from whatever port its NAT picks; the mapped side waits and answers from the mapping",
+    },
   };
 })();
 
-function isKernelProfile(p: LabProfileName): p is ProfileName {
+function isKernelProfile(p: MatrixProfileName): p is ProfileName {
   return (PROFILE_NAMES as readonly string[]).includes(p);
 }
 
@@ -244,7 +338,7 @@ function isKernelProfile(p: LabProfileName): p is ProfileName {
  * kernel table for the ten kernel profiles, SEQUENTIAL_DIRECT for pairs with
  * symmetric-sequential (symmetric in the pair).
  */
-export function labExpectedDirect(provider: LabProfileName, visitor: LabProfileName): { direct: DirectExpectation; why: string } {
+export function labExpectedDirect(provider: MatrixProfileName, visitor: MatrixProfileName): { direct: DirectExpectation; why: string } {
   if (isKernelProfile(provider) && isKernelProfile(visitor)) {
     const e = expectedFor(provider, visitor);
     return { direct: e.direct, why: e.why };
@@ -276,13 +370,13 @@ export type CellExpectation = RelayOutcome | XtcpExpectation;
  * relay column's reasoning (the relay is TCP out to the rendezvous from both
  * sides, whatever the NAT does to UDP) gives "relay" for it too.
  */
-export function labExpectedRelay(provider: LabProfileName, visitor: LabProfileName): RelayOutcome {
+export function labExpectedRelay(provider: MatrixProfileName, visitor: MatrixProfileName): RelayOutcome {
   if (isKernelProfile(provider) && isKernelProfile(visitor)) return expectedFor(provider, visitor).relay;
   return 'relay';
 }
 
 /** What a cell must show in this mode: the relay column (stcp) or the direct column (xtcp). */
-export function cellExpectation(mode: MatrixMode, provider: LabProfileName, visitor: LabProfileName): CellExpectation {
+export function cellExpectation(mode: MatrixMode, provider: MatrixProfileName, visitor: MatrixProfileName): CellExpectation {
   return mode === 'stcp' ? labExpectedRelay(provider, visitor) : xtcpExpectation(labExpectedDirect(provider, visitor).direct);
 }
 
@@ -290,4 +384,16 @@ export function cellExpectation(mode: MatrixMode, provider: LabProfileName, visi
 export function cellAsExpected(expected: CellExpectation, outcome: 'direct' | 'relay' | 'failed', verified: boolean): boolean {
   if (!verified || outcome === 'failed') return false;
   return expected === 'birthday' ? true : outcome === expected;
+}
+
+/**
+ * Whether a direct pair took the kind of path the `via` column asks for
+ * ('mapped': through the router's mapped port; 'punch': not through one).
+ * A pair that did not go direct is judged by the direct column alone.
+ */
+export function viaAsExpected(expected: DirectVia, outcome: 'direct' | 'relay' | 'failed', via: MeasuredVia | undefined): boolean {
+  if (outcome !== 'direct') return true;
+  if (expected === 'mapped') return via === 'mapped';
+  if (expected === 'punch') return via !== 'mapped';
+  return true;
 }

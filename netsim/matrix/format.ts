@@ -5,12 +5,11 @@
  * each can leak (namespaces vs virtual sockets).
  */
 import { at } from '../../src/util/at.js';
-import type { LabProfileName } from '../virtual/topology.js';
-import { labExpectedDirect, type DirectExpectation } from './expected.js';
+import { labExpectedDirect, type DirectExpectation, type MatrixProfileName } from './expected.js';
 import type { MatrixRun, PairResult, VirtualPairResult } from './result.js';
 
 /** Column headings (profile names are too wide for eleven columns). */
-export const SHORT: Readonly<Record<LabProfileName, string>> = {
+export const SHORT: Readonly<Record<MatrixProfileName, string>> = {
   'full-cone': 'full',
   'restricted-cone': 'restr',
   'port-restricted-cone': 'port-r',
@@ -22,22 +21,25 @@ export const SHORT: Readonly<Record<LabProfileName, string>> = {
   'double-nat': 'dbl-nat',
   'short-lifetime': 'short-5s',
   'lossy-core': 'lossy',
+  'upnp-router': 'upnp',
 };
 
 const COL = 12;
 
 /**
  * stcp: "relay 1.6s" (time to move both directions). xtcp: "direct 0.3s"
- * (time from the visitor's session up to the direct path) or "relay 0.2s"
- * (no direct path: time to move both directions). "FAIL" when the bytes did
- * not arrive intact; "!" marks a cell that contradicts the expected table.
+ * (time from the visitor's session up to the direct path), "mapped 0.3s"
+ * (the same, through a router's mapped port) or "relay 0.2s" (no direct
+ * path: time to move both directions). "FAIL" when the bytes did not arrive
+ * intact; "!" marks a cell that contradicts the expected table.
  */
-export function cellText(r: PairResult | undefined): string {
+export function cellText(r: PairResult<MatrixProfileName> | undefined): string {
   if (!r) return '·';
   if (r.outcome === 'failed') return 'FAIL';
   const v = r.outcome === 'direct' && r.directMs !== null ? r.directMs : r.totalMs;
   const t = v === null ? '?' : `${(v / 1000).toFixed(1)}s`;
-  return `${r.outcome} ${t}${r.asExpected ? '' : '!'}`;
+  const what = r.outcome === 'direct' && r.via === 'mapped' ? 'mapped' : r.outcome;
+  return `${what} ${t}${r.asExpected ? '' : '!'}`;
 }
 
 /** Nearest-rank quantile; the median of an even count is the mean of the middle two (null for no values). */
@@ -65,8 +67,8 @@ export function contradictions(run: MatrixRun): PairResult[] {
 export function formatTable(run: MatrixRun): string {
   const results: readonly PairResult[] = run.results;
   const by = new Map(results.map((r) => [`${r.provider}->${r.visitor}`, r]));
-  const rows: readonly LabProfileName[] = run.rows;
-  const cols: readonly LabProfileName[] = run.cols;
+  const rows: readonly MatrixProfileName[] = run.rows;
+  const cols: readonly MatrixProfileName[] = run.cols;
   const rowW = Math.max(22, ...rows.map((r) => r.length + 2));
   const xtcp = run.mode === 'xtcp';
   const lane = run.lane === 'kernel' ? 'kernel lane' : `in-process lane (seed ${run.seed})`;
@@ -112,7 +114,7 @@ export function formatSummary(run: MatrixRun): string {
   const kernel = run.lane === 'kernel';
   const column =
     run.mode === 'xtcp'
-      ? ' (netsim/matrix/expected.ts, direct column: "direct"/"prediction" must go direct, "relay" must relay, "birthday" may do either; all byte-exact)'
+      ? ' (netsim/matrix/expected.ts, direct column: "direct"/"prediction" must go direct, "relay" must relay, "birthday" may do either; via column: a "mapped" pair must go through the router\'s mapped port; all byte-exact)'
       : ' (netsim/matrix/expected.ts, relay column: every pair must relay, byte-exact)';
   const where = kernel ? ` on ${run.sites.length} sites (lab ${run.runId})` : '';
   const lines = [
@@ -125,6 +127,8 @@ export function formatSummary(run: MatrixRun): string {
   ];
   if (run.mode === 'xtcp') {
     const d = results.filter((r) => r.outcome === 'direct');
+    const mapped = d.filter((r) => r.via === 'mapped').length;
+    if (mapped > 0) lines.push(`through a router's mapped port: ${mapped} of the ${d.length} direct pairs ("mapped" cells)`);
     lines.push(
       `direct: ${d.length} of ${results.length} pairs; ${kernel ? '' : 'virtual '}time from session up to direct, by expected class: ` +
         timeToDirectByClass(run)
@@ -140,10 +144,18 @@ export function formatSummary(run: MatrixRun): string {
     const seed = isVirtualCell(r) ? ` (seed ${r.seed})` : '';
     const punch = r.punchFailure ? `; last punch failure: ${r.punchFailure.split('\n')[0]}` : '';
     const left = isVirtualCell(r) && (r.leftSockets || r.leftListeners) ? `; ${r.leftSockets} sockets and ${r.leftListeners} listeners left open` : '';
+    const expVia = r.expectedVia !== undefined && r.expectedVia !== 'none' ? ` via ${r.expectedVia}` : '';
+    const gotVia = r.via !== undefined ? ` via ${r.via}` : '';
+    const portmap = r.portmap ? `; port mapping: ${r.portmap}` : '';
     lines.push(
-      `  CONTRADICTS ${r.provider} -> ${r.visitor}${seed}: expected ${r.expected}, got ${r.outcome}` +
-        ` (up ${r.upVerified ? 'ok' : 'NOT verified'}, down ${r.downVerified ? 'ok' : 'NOT verified'})${r.error ? `: ${r.error}` : ''}${punch}${left}`,
+      `  CONTRADICTS ${r.provider} -> ${r.visitor}${seed}: expected ${r.expected}${expVia}, got ${r.outcome}${gotVia}` +
+        ` (up ${r.upVerified ? 'ok' : 'NOT verified'}, down ${r.downVerified ? 'ok' : 'NOT verified'})${r.error ? `: ${r.error}` : ''}${punch}${portmap}${left}`,
     );
+  }
+  if (kernel) {
+    for (const r of run.results) {
+      if ((r.forwardsLeft ?? 0) > 0) lines.push(`WARNING: ${r.provider} -> ${r.visitor}: the router still held ${r.forwardsLeft} mapping(s) after the peers exited`);
+    }
   }
   if (kernel && run.leftNamespaces.length) lines.push(`WARNING: namespaces left after teardown: ${run.leftNamespaces.join(', ')}`);
   return lines.join('\n');

@@ -17,8 +17,20 @@ export {
   xtcpAsExpected,
   cellExpectation,
   cellAsExpected,
+  directVia,
+  viaAsExpected,
 } from './expected.js';
-export type { ExpectedCell, RelayOutcome, DirectExpectation, XtcpExpectation, CellExpectation, MatrixMode } from './expected.js';
+export type {
+  ExpectedCell,
+  RelayOutcome,
+  DirectExpectation,
+  DirectVia,
+  MeasuredVia,
+  MatrixProfileName,
+  XtcpExpectation,
+  CellExpectation,
+  MatrixMode,
+} from './expected.js';
 export { allPairs, inOrder } from './result.js';
 export type {
   MatrixRun,

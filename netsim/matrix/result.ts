@@ -6,7 +6,7 @@
  */
 import type { ProfileName } from '../kernel/profiles.js';
 import type { LabProfileName } from '../virtual/topology.js';
-import type { CellExpectation, MatrixMode } from './expected.js';
+import type { CellExpectation, DirectVia, MatrixMode, MatrixProfileName, MeasuredVia } from './expected.js';
 
 export type { MatrixMode } from './expected.js';
 export type PairOutcome = 'relay' | 'direct' | 'failed';
@@ -20,6 +20,10 @@ export interface PairMeasure {
   setupMs: number | null;
   /** xtcp: the visitor's session up → direct path locked (null: no direct path). */
   directMs: number | null;
+  /** xtcp, when direct: through a router's mapped port (either peer locked its `mapped` candidate) or punched. Kernel lane only. */
+  via?: MeasuredVia;
+  /** xtcp, kernel lane: what the peers' port mapping said (e.g. "provider: mapped by pcp 11.0.0.18:40123"). */
+  portmap?: string;
   /** xtcp: why the visitor's last punch attempt failed (with its timeline), and how many attempts failed. */
   punchFailure?: string;
   punchAttempts?: number;
@@ -36,11 +40,13 @@ export interface PairMeasure {
 }
 
 /** One cell: the measure, the pair, and the verdict against the expected table. */
-export interface PairResult<P extends LabProfileName = LabProfileName> extends PairMeasure {
+export interface PairResult<P extends MatrixProfileName = MatrixProfileName> extends PairMeasure {
   provider: P;
   visitor: P;
   /** stcp: the relay column; xtcp: the direct column ('direct', 'relay', or 'birthday' = either). */
   expected: CellExpectation;
+  /** xtcp, kernel lane: the via column (which kind of direct path), checked with `expected`. */
+  expectedVia?: DirectVia;
   asExpected: boolean;
 }
 
@@ -50,10 +56,12 @@ export interface KernelPairResult extends PairResult<ProfileName> {
   providerSite: number;
   visitorSite: number;
   service: string;
+  /** Pairs with a port-mapping site: mappings its router still held after both peers exited (should be 0). */
+  forwardsLeft?: number;
 }
 
 /** An in-process cell: one seeded session on the fake clock. */
-export interface VirtualPairResult extends PairResult {
+export interface VirtualPairResult extends PairResult<LabProfileName> {
   seed: number;
   /** Wall-clock ms the pair took. */
   realMs: number;
@@ -71,7 +79,7 @@ export interface SiteInfo {
   buildMs: number;
 }
 
-interface MatrixRunBase<P extends LabProfileName, R extends PairResult<P>> {
+interface MatrixRunBase<P extends MatrixProfileName, R extends PairResult<P>> {
   mode: MatrixMode;
   sizeBytes: number;
   /** Row profiles (provider side) and column profiles (visitor side), in table order. */
@@ -102,12 +110,12 @@ export interface VirtualMatrixRun extends MatrixRunBase<LabProfileName, VirtualP
 export type MatrixRun = KernelMatrixRun | VirtualMatrixRun;
 
 /** All ordered pairs of the given profiles. */
-export function allPairs<P extends LabProfileName>(profiles: readonly P[]): Array<[P, P]> {
+export function allPairs<P extends MatrixProfileName>(profiles: readonly P[]): Array<[P, P]> {
   return profiles.flatMap((a) => profiles.map((b): [P, P] => [a, b]));
 }
 
 /** The profiles of `names` in `order`'s order, each once (a table's rows or columns). */
-export function inOrder<P extends LabProfileName>(names: Iterable<P>, order: readonly P[]): P[] {
+export function inOrder<P extends MatrixProfileName>(names: Iterable<P>, order: readonly P[]): P[] {
   const set = new Set(names);
   return order.filter((p) => set.has(p));
 }

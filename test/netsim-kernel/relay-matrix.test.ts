@@ -6,7 +6,7 @@
  * The test runs the representative subset (REPRESENTATIVE_PAIRS: every profile
  * on each side at least once, including udp-blocked, symmetric-random,
  * double-nat, lossy-core and short-lifetime, and the diagonal of the hard
- * ones); `npm run netsim` runs all 100 ordered pairs.
+ * ones, and the port-mapping router); `npm run netsim` runs all 121 ordered pairs.
  * Needs root and nftables/conntrack/iproute2/stun-client/stun-server; skipped otherwise.
  */
 import { test } from 'node:test';
@@ -19,6 +19,7 @@ import {
   expectedFor,
   formatSummary,
   formatTable,
+  directVia,
   gridCoversProfiles,
   pairKey,
   rfc4787Direct,
@@ -38,6 +39,11 @@ test('the expected table covers every ordered pair; relay everywhere; the direct
       assert.equal(e.relay, 'relay', `${pairKey(a, b)} must relay in this version`);
       assert.equal(e.direct, rfc4787Direct(a, b).direct, `${pairKey(a, b)}: the direct grid disagrees with the RFC 4787 reasoning`);
       assert.equal(e.direct, expectedFor(b, a).direct, `${pairKey(a, b)}: the direct expectation is symmetric`);
+      assert.deepEqual([e.via, e.viaWhy], [directVia(a, b).via, directVia(a, b).why], `${pairKey(a, b)}: the via column follows its reasoning`);
+      assert.equal(e.via, expectedFor(b, a).via, `${pairKey(a, b)}: the via column is symmetric`);
+      assert.equal(e.via === 'none', e.direct === 'relay', `${pairKey(a, b)}: 'none' exactly for relay cells`);
+      if (a !== 'upnp-router' && b !== 'upnp-router') assert.ok(e.via === 'punch' || e.via === 'none', `${pairKey(a, b)}: no mapping without a port-mapping router`);
+      else assert.ok(e.via !== 'punch', `${pairKey(a, b)}: a port-mapping router in the pair`);
     }
   }
   // The cases the issue names.
@@ -46,6 +52,16 @@ test('the expected table covers every ordered pair; relay everywhere; the direct
   assert.equal(expectedFor('udp-blocked', 'full-cone').direct, 'relay');
   assert.equal(expectedFor('symmetric-random', 'port-restricted-cone').direct, 'birthday');
   assert.equal(expectedFor('symmetric-random', 'full-cone').direct, 'direct');
+  // The port-mapping router: direct with every NAT that lets UDP out, through the mapped port where punching alone cannot.
+  for (const other of ['symmetric-random', 'upnp-router'] as const) {
+    assert.deepEqual([expectedFor('upnp-router', other).direct, expectedFor('upnp-router', other).via], ['direct', 'mapped'], other);
+  }
+  for (const other of ['full-cone', 'restricted-cone', 'port-restricted-cone', 'double-nat', 'lossy-core'] as const) {
+    assert.deepEqual([expectedFor(other, 'upnp-router').direct, expectedFor(other, 'upnp-router').via], ['direct', 'either'], other);
+  }
+  assert.deepEqual([expectedFor('udp-blocked', 'upnp-router').direct, expectedFor('udp-blocked', 'upnp-router').via], ['relay', 'none']);
+  assert.match(expectedFor('upnp-router', 'port-restricted-cone').why, /without the mapping: birthday probing/);
+  assert.match(expectedFor('symmetric-random', 'upnp-router').why, /without the mapping: relay/);
 });
 
 test('the representative subset puts every profile on each side at least once', () => {
@@ -60,7 +76,7 @@ test('the representative subset puts every profile on each side at least once', 
 });
 
 test(
-  `relay matrix, representative subset (${REPRESENTATIVE_PAIRS.length} of 100 ordered pairs; npm run netsim runs all): 16 MiB each way byte-exact, every cell as expected, nothing left behind`,
+  `relay matrix, representative subset (${REPRESENTATIVE_PAIRS.length} of ${PROFILE_NAMES.length ** 2} ordered pairs; npm run netsim runs all): 16 MiB each way byte-exact, every cell as expected, nothing left behind`,
   { skip: skip ?? (!existsSync(BURROW_ENTRY) || !existsSync(TRAFFIC_ENTRY) ? `build first: ${BURROW_ENTRY} missing` : false), timeout: 240_000 },
   async (t) => {
     const run: KernelMatrixRun = await runKernelMatrix({

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { destroyNamespace, destroyNamespaceSync, registerLab, sweepStale, unregisterLab } from '../../netsim/kernel/cleanup.js';
 import { run, sleep } from '../../netsim/kernel/exec.js';
 import { newRunId, nsName } from '../../netsim/kernel/names.js';
-import { Miniupnpd } from './miniupnpd.js';
+import { Miniupnpd, childDaemon } from '../../netsim/kernel/miniupnpd.js';
 import { miniupnpdRules } from './router-lab.js';
 
 export const PREFIX = 'bpx';
@@ -192,7 +192,7 @@ export class MappedXtcpLab {
       this.routerA,
       this.dir,
       { natpmp: this.opts.natpmp !== false, upnp: true, lan: '192.168.77.0/24', uuid: '5a1c2a5e-6b7d-4e8f-9a0b-1c2d3e4f5a6c' },
-      (ns, cmd, args) => this.spawnIn(ns, cmd, args),
+      (ns, cmd, args) => childDaemon(this.spawnIn(ns, cmd, args)),
     );
     await this.daemon.start();
   }

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { destroyNamespace, destroyNamespaceSync, registerLab, sweepStale, unregisterLab } from '../../netsim/kernel/cleanup.js';
 import { run, sleep } from '../../netsim/kernel/exec.js';
-import { Miniupnpd } from './miniupnpd.js';
+import { Miniupnpd, childDaemon, miniupnpdRuleset } from '../../netsim/kernel/miniupnpd.js';
 import { newRunId, nsName } from '../../netsim/kernel/names.js';
 import { PROBE_SOURCE, lastJson, type UdpDatagram } from '../../netsim/kernel/probe.js';
 
@@ -53,35 +53,12 @@ export interface RouterConfig {
 }
 
 /**
- * The router's nftables: the chains miniupnpd fills (Debian's package ships no
- * nft_init.sh) and a forward filter that lets mapped (DNAT'ed) traffic in;
+ * The router's nftables (netsim/kernel/miniupnpd.ts): the chains miniupnpd
+ * fills and a forward filter that lets mapped (DNAT'ed) traffic in;
  * `masquerade` is the ordinary source NAT (e.g. `masquerade random,fully-random`).
  */
 export function miniupnpdRules(masquerade = 'masquerade'): string {
-  return `table inet filter {
-  chain miniupnpd {
-  }
-  chain prerouting_miniupnpd {
-  }
-  chain postrouting_miniupnpd {
-  }
-  chain forward {
-    type filter hook forward priority 0; policy drop;
-    iifname "lan0" accept
-    ct state established,related accept
-    ct status dnat accept
-  }
-  chain prerouting {
-    type nat hook prerouting priority -101;
-    jump prerouting_miniupnpd
-  }
-  chain postrouting {
-    type nat hook postrouting priority 99;
-    jump postrouting_miniupnpd
-    oifname "wan0" ${masquerade}
-  }
-}
-`;
+  return miniupnpdRuleset({ table: 'filter', wan: 'wan0', lan: 'lan0', masquerade });
 }
 
 /** A running mapper-child: its JSON lines, and a way to ask it to close. */
@@ -184,7 +161,7 @@ export class RouterLab {
       this.router,
       this.dir,
       { natpmp: this.config.natpmp, upnp: this.config.upnp, lan: '192.168.77.0/24', uuid: '3f1c2a5e-6b7d-4e8f-9a0b-1c2d3e4f5a6b' },
-      (ns, cmd, args) => this.spawnIn(ns, cmd, args),
+      (ns, cmd, args) => childDaemon(this.spawnIn(ns, cmd, args)),
     );
     await this.daemon.start();
   }

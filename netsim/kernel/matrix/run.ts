@@ -20,8 +20,9 @@ import { Lab, LabClosedError, type LabNode, type LabProcess, type NatSite } from
 import { listNamespaces } from '../cleanup.js';
 import { sleep } from '../exec.js';
 import { BURROW_ENTRY, events, loaderArgs, waitEvent, waitExit } from '../cli-process.js';
-import { PROFILE_NAMES, type ProfileName } from '../profiles.js';
-import { cellAsExpected, cellExpectation, type MatrixMode } from '../../matrix/expected.js';
+import { PROFILE_NAMES, getProfile, type ProfileName } from '../profiles.js';
+import { cellAsExpected, cellExpectation, expectedFor, viaAsExpected, type MatrixMode, type MeasuredVia } from '../../matrix/expected.js';
+import type { PortmapChoice } from '../portmap-site.js';
 import { allPairs, inOrder, type KernelMatrixRun, type KernelPairResult, type PairMeasure, type SiteInfo } from '../../matrix/result.js';
 import type { ClientReport } from './traffic.js';
 
@@ -59,12 +60,16 @@ export interface MatrixOptions {
    * of a two-host profile: hairpin, no-hairpin) instead of two sites.
    */
   sameSite?: boolean;
+  /** Which protocols the port-mapping sites' routers (upnp-router) answer: all three (default) or one alone. */
+  portmap?: PortmapChoice;
 }
 
 /**
  * A representative subset: every profile at least once on each side, the
  * diagonal pairs of the hard cases, and both orders of the pairs that differ
- * most. 16 pairs.
+ * most, and the port-mapping router against the two NATs it rescues
+ * (random symmetric: relay without the mapping; port-restricted: birthday
+ * probing). 18 pairs.
  */
 export const REPRESENTATIVE_PAIRS: ReadonlyArray<readonly [ProfileName, ProfileName]> = [
   ['full-cone', 'symmetric-random'],
@@ -83,6 +88,8 @@ export const REPRESENTATIVE_PAIRS: ReadonlyArray<readonly [ProfileName, ProfileN
   ['double-nat', 'double-nat'],
   ['lossy-core', 'lossy-core'],
   ['short-lifetime', 'full-cone'],
+  ['upnp-router', 'symmetric-random'],
+  ['port-restricted-cone', 'upnp-router'],
 ];
 
 function uniq<T>(xs: Iterable<T>): T[] {
@@ -148,8 +155,8 @@ export async function runKernelMatrix(opts: MatrixOptions): Promise<KernelMatrix
   let buildMs = 0;
   let leftNamespaces: string[] = [];
   const pids: number[] = [];
-  const spawn = (node: LabNode, args: string[]): LabProcess => {
-    const p = lab.spawn(node, process.execPath, [...loaderArgs(), ...args]);
+  const spawn = (node: LabNode, args: string[], env?: Record<string, string>): LabProcess => {
+    const p = lab.spawn(node, process.execPath, [...loaderArgs(), ...args], env ? { env } : {});
     if (p.pid) pids.push(p.pid);
     return p;
   };
@@ -161,7 +168,7 @@ export async function runKernelMatrix(opts: MatrixOptions): Promise<KernelMatrix
     const wanted = [...primaryNeeded.map((n) => [n, primary] as const), ...secondNeeded.map((n) => [n, second] as const)];
     await mapLimit(wanted, opts.buildConcurrency ?? 4, async ([name, into]) => {
       const s0 = Date.now();
-      const site = await lab.addSite(name);
+      const site = await lab.addSite(name, opts.portmap !== undefined && getProfile(name).portMapping ? { portmap: opts.portmap } : {});
       into.set(name, site);
       const ms = Date.now() - s0;
       sites.push({ index: site.index, profile: name, publicIp: site.publicIp, stun: site.verdict?.primary ?? null, buildMs: ms });
@@ -203,6 +210,8 @@ export async function runKernelMatrix(opts: MatrixOptions): Promise<KernelMatrix
         service,
         providerHost: at(pa.hosts, 0),
         visitorHost: shared ? at(pb.hosts, 1) : at(pb.hosts, 0),
+        providerMaps: pa.portmap !== undefined,
+        visitorMaps: pb.portmap !== undefined,
         visitPort: VISIT_PORT_BASE + i,
         size,
         upSeed: `${seed}:up:pair${i}`,
@@ -211,7 +220,14 @@ export async function runKernelMatrix(opts: MatrixOptions): Promise<KernelMatrix
         mode,
       });
       const expected = cellExpectation(mode, a, b);
-      const asExpected = cellAsExpected(expected, r.outcome, r.upVerified && r.downVerified);
+      const expectedVia = mode === 'xtcp' ? expectedFor(a, b).via : undefined;
+      const asExpected =
+        cellAsExpected(expected, r.outcome, r.upVerified && r.downVerified) && (expectedVia === undefined || viaAsExpected(expectedVia, r.outcome, r.via));
+      // The peers are gone: a port-mapping router should hold none of their mappings any more.
+      let forwardsLeft: number | undefined;
+      for (const site of new Set([pa, pb])) {
+        if (site.portmap !== undefined) forwardsLeft = (forwardsLeft ?? 0) + (await site.portmap.daemon.forwards()).length;
+      }
       const res: KernelPairResult = {
         provider: a,
         visitor: b,
@@ -220,6 +236,8 @@ export async function runKernelMatrix(opts: MatrixOptions): Promise<KernelMatrix
         service,
         ...r,
         expected,
+        ...(expectedVia !== undefined ? { expectedVia } : {}),
+        ...(forwardsLeft !== undefined ? { forwardsLeft } : {}),
         asExpected,
       };
       results.push(res);
@@ -240,6 +258,9 @@ interface PairSpec {
   service: string;
   providerHost: LabNode;
   visitorHost: LabNode;
+  /** Whether the peer's site router maps ports (its peer then runs with BURROW_PORTMAP=on). */
+  providerMaps: boolean;
+  visitorMaps: boolean;
   visitPort: number;
   size: number;
   upSeed: string;
@@ -249,8 +270,32 @@ interface PairSpec {
 }
 
 
-/** Starts `node [loader] args…` in a lab node. */
-type Spawner = (node: LabNode, args: string[]) => LabProcess;
+/** Starts `node [loader] args…` in a lab node (with extra environment variables). */
+type Spawner = (node: LabNode, args: string[], env?: Record<string, string>) => LabProcess;
+
+/**
+ * Peers behind a port-mapping router run with port mapping explicitly on
+ * (a harness may have set BURROW_PORTMAP=off in our environment: the cell
+ * would then say nothing about the router); the others inherit ours.
+ */
+function peerEnv(maps: boolean): Record<string, string> | undefined {
+  return maps ? { BURROW_PORTMAP: 'on' } : undefined;
+}
+
+/** One line about what a peer's port mapping did: its first mapping, else its last `portmap` log event. */
+function portmapSummary(role: string, p: LabProcess): string | undefined {
+  const all = events(p).filter((x) => x.event === 'portmap');
+  const e = all.find((x) => x.outcome === 'mapped') ?? all[all.length - 1];
+  if (e === undefined) return undefined;
+  const detail = e.outcome === 'mapped' ? `by ${String(e.protocol)} ${String(e.external)}` : String(e.reason ?? '');
+  return `${role}: ${String(e.outcome)} ${detail}`.trim();
+}
+
+/** 'mapped' when either peer locked the other's router mapping (a `mapped` candidate), else 'punch'. */
+function directVia(provider: LabProcess, visitor: LabProcess): MeasuredVia {
+  const ups = [...events(provider), ...events(visitor)].filter((e) => e.event === 'direct-up');
+  return ups.some((e) => e.candidate === 'mapped') ? 'mapped' : 'punch';
+}
 
 async function runPair(spawn: Spawner, s: PairSpec): Promise<PairMeasure> {
   const m: PairMeasure = {
@@ -270,10 +315,10 @@ async function runPair(spawn: Spawner, s: PairSpec): Promise<PairMeasure> {
   const started: LabProcess[] = [];
   const t0 = performance.now();
   try {
-    const provider = spawn(s.providerHost, [BURROW_ENTRY, 'provide', ...peer, '--to', `127.0.0.1:${TARGET_PORT}`]);
+    const provider = spawn(s.providerHost, [BURROW_ENTRY, 'provide', ...peer, '--to', `127.0.0.1:${TARGET_PORT}`], peerEnv(s.providerMaps));
     started.push(provider);
     await waitEvent(provider, 'provider', 'registered', 20_000);
-    const visitor = spawn(s.visitorHost, [BURROW_ENTRY, 'visit', ...peer, '--listen', `127.0.0.1:${s.visitPort}`]);
+    const visitor = spawn(s.visitorHost, [BURROW_ENTRY, 'visit', ...peer, '--listen', `127.0.0.1:${s.visitPort}`], peerEnv(s.visitorMaps));
     started.push(visitor);
     const up = await waitEvent(visitor, 'visitor', 'session-up', 30_000);
     m.setupMs = performance.now() - t0;
@@ -295,7 +340,10 @@ async function runPair(spawn: Spawner, s: PairSpec): Promise<PairMeasure> {
           if (typeof upEv.sinceSessionMs === 'number') m.directMs = upEv.sinceSessionMs;
           break;
         }
-        if (fails.some((e) => /no punch can meet|offers no direct path|UDP is blocked|offered none/.test(String(e.reason)))) break;
+        // A plan that cannot work ends the wait, unless a router mapping may still come: a mapping granted
+        // after the first offer's grace is offered on the retry (peer/direct/attempt-portmap.ts).
+        const final = s.providerMaps || s.visitorMaps ? /UDP is blocked/ : /no punch can meet|offers no direct path|UDP is blocked|offered none/;
+        if (fails.some((e) => final.test(String(e.reason)))) break;
         if (Date.now() > deadline || !visitor.running) break;
         await sleep(20);
       }
@@ -324,9 +372,15 @@ async function runPair(spawn: Spawner, s: PairSpec): Promise<PairMeasure> {
     const conn = events(visitor).find((e) => e.event === 'connection');
     if (conn && typeof conn.path === 'string') m.path = conn.path;
     if (!rep.ok) throw new Error(rep.error ?? 'verification failed');
+    if (s.providerMaps || s.visitorMaps) {
+      const said = [portmapSummary('provider', provider), portmapSummary('visitor', visitor)].filter((x) => x !== undefined);
+      if (said.length > 0) m.portmap = said.join('; ');
+    }
     if (m.path === 'relay') m.outcome = 'relay';
-    else if (m.path?.startsWith('direct')) m.outcome = 'direct';
-    else throw new Error(`the visitor reported no path for the connection (${JSON.stringify(conn ?? null)})`);
+    else if (m.path?.startsWith('direct')) {
+      m.outcome = 'direct';
+      m.via = directVia(provider, visitor);
+    } else throw new Error(`the visitor reported no path for the connection (${JSON.stringify(conn ?? null)})`);
   } catch (e) {
     m.outcome = 'failed';
     m.error = e instanceof Error ? e.message : String(e);
