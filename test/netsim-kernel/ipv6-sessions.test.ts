@@ -11,8 +11,9 @@
  * Every transfer is the matrix's byte-exact duplex check (matrix/traffic.ts).
  * The direct-over-IPv6 tests need IPv6 session candidates; until a branch has
  * them they are `todo` (they run, and fail: the path stays on the relay).
- * The last test, also `todo`, shows a rendezvous bug: on `[::]` it answers
- * STUN from whatever source the kernel picks, not the address it was asked on.
+ * The last test: a rendezvous on `[::]` answers STUN from the address it was
+ * asked on (per-address sockets, rendezvous/stun-addresses.ts), not from
+ * whatever source the kernel would pick.
  * Needs root and nftables/conntrack/iproute2/stun-client/stun-server; skipped otherwise.
  */
 import { after, before, test } from 'node:test';
@@ -334,7 +335,7 @@ test('burrow nat reports what the lab built: dual stack behind random-symmetric,
 
 test(
   'a rendezvous on [::] answers STUN over IPv6 from the address it was asked on, also when the kernel would pick another source',
-  { skip, todo: skip ? false : 'rendezvous: a wildcard [::] STUN socket replies from the kernel-chosen source (needs per-address sockets or IPV6_PKTINFO)', timeout: 30_000 },
+  { skip, timeout: 30_000 },
   async () => {
     // Make the server's second address preferred (as a second global address often is): Linux then sources replies from it.
     const shown = (await lab.exec(lab.server, 'ip', ['-6', '-o', 'addr', 'show'])).stdout;
