@@ -200,6 +200,12 @@ async function relayAcrossFamilies(pSite: NatSite, vSite: NatSite, service: stri
       assert.equal(conn.path, 'relay', JSON.stringify(conn));
       assert.ok(typeof conn.why === 'string' && conn.why.length > 0, `the connection says why it is not direct: ${JSON.stringify(conn)}`);
       assert.equal(events(visitor).filter((e) => e.event === 'direct-up').length, 0, 'no direct path between the families');
+      // The v6-only side's IPv4 session socket has no route: it says so, not "UDP blocked".
+      const v6side = pSite === v6only ? provider : visitor;
+      const noV4 = events(v6side).find((e) => (e.event === 'direct-unavailable' || e.event === 'direct-family-unavailable') && /IPv4/.test(String(e.reason)));
+      assert.ok(noV4, `the v6-only side says why IPv4 offers nothing: ${v6side.stderr().slice(-600)}`);
+      assert.match(String(noV4.reason), /^no IPv4 route to the rendezvous/);
+      assert.doesNotMatch(String(noV4.reason), /blocked/);
       // Each side reached the dual-stack rendezvous over the one family it has (Happy Eyeballs on NAME).
       for (const node of [pHost, vHost]) {
         const want = node.ip6 === undefined ? `${lab.server.ip}:${RV_PORT}` : `[${SERVER_IP6}]:${RV_PORT}`;
