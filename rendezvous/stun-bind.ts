@@ -158,7 +158,8 @@ async function bindAt(bind: UdpBinder, at: BindAt): Promise<BoundStunSockets> {
     plan.push(['altAddress', alt, port]);
     if (altPort !== null) plan.push(['altBoth', alt, altPort]);
   }
-  const choice = isWildcard(host) ? stunAddresses(at.interfaces(), isIP(host) === 6 ? 6 : 4) : null;
+  const listed = isWildcard(host) ? listInterfaces(at.interfaces) : null;
+  const choice = listed === null || 'error' in listed ? null : stunAddresses(listed.rows, isIP(host) === 6 ? 6 : 4);
   const shared = choice !== null && choice.addresses.length > 0;
   const base = { ...(ipv6Only ? { ipv6Only } : {}), recvBufferSize: BUFFER, sendBufferSize: BUFFER };
   const sockets = await bindSet(plan, async (address, p) => {
@@ -168,6 +169,7 @@ async function bindAt(bind: UdpBinder, at: BindAt): Promise<BoundStunSockets> {
     return bind({ address, port: p, ...base, reuseAddr: true });
   });
   const bound: BoundStunSockets = { layout: { primary: { address: host, port }, altAddress: alt, altPort }, sockets };
+  if (listed !== null && 'error' in listed) bound.notBound = [{ address: 'every address', reason: `the host's addresses could not be listed (${listed.error})` }];
   if (choice === null || !shared) return bound;
   bound.perAddress = [];
   bound.notBound = choice.leftOut.map((address) => ({ address, reason: `more than ${MAX_STUN_ADDRESSES} addresses of this family` }));
@@ -192,6 +194,15 @@ async function bindSet(plan: readonly [StunSlot, string, number][], bindOne: (ad
     throw err;
   }
   return sockets;
+}
+
+/** The interface list, or why there is none (the OS call can fail in a restricted container: then the wildcard alone answers). */
+function listInterfaces(list: () => readonly InterfaceAddress[]): { rows: readonly InterfaceAddress[] } | { error: string } {
+  try {
+    return { rows: list() };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
 }
 
 function isWildcard(address: string): boolean {

@@ -142,6 +142,13 @@ describe('bindStunFamilies on a wildcard, with the host addresses injected', () 
     assert.equal(b.live(), 2 + 2 * MAX_STUN_ADDRESSES + 2);
   });
 
+  it('an interface list that cannot be read leaves the wildcard alone answering, and says so', async () => {
+    const b = recordingBinder();
+    const r = await bindStunFamilies({ host: '::', port: 7000, interfaces: () => { throw new Error('uv_interface_addresses failed'); } }, b.bind);
+    assert.deepEqual(b.lines(), ['[::]:7000', '[::]:7001', '0.0.0.0:7000', '0.0.0.0:7001']);
+    assert.match(r.families[0]?.notBound?.[0]?.reason ?? '', /could not be listed \(uv_interface_addresses failed\)/);
+  });
+
   it('a port someone else holds fails the exclusive probe: the bind error, nothing left open', async () => {
     const b = recordingBinder((o) => (o.address === '0.0.0.0' && o.port === 7001 && o.reuseAddr !== true ? 'EADDRINUSE' : null));
     await assert.rejects(bindStunFamilies({ host: '::', port: 7000, interfaces: () => host }, b.bind), /EADDRINUSE/);
