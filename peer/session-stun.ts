@@ -1,6 +1,8 @@
 import type { Scheduler } from '../src/clock/scheduler.js';
-import { sameEndpoint } from '../src/net/endpoint.js';
+import { formatEndpoint, sameEndpoint } from '../src/net/endpoint.js';
+import { NodeUdpSocket } from '../src/net/node-udp-socket.js';
 import type { UdpEndpoint, UdpSocket } from '../src/net/udp-socket.js';
+import { localAddressTowards, noRoute, noRouteCause } from '../src/nat/local-address.js';
 import { isSequentialStep } from '../src/nat/port-step.js';
 import type { SessionNatInfo } from '../src/punch/index.js';
 import { BindingClient } from '../src/stun/binding-client.js';
@@ -10,6 +12,16 @@ import type { ReflexiveDiscovery } from './direct/options.js';
 
 /** TTL-limited STUN requests 1..this find the hop count to the rendezvous. */
 const MAX_HOP_PROBE = 8;
+
+/** Whether `socket` can send towards `to` at all (this host has a route and a source address of that family). */
+export type RouteCheck = (socket: UdpSocket, to: UdpEndpoint) => Promise<boolean>;
+
+/**
+ * The OS's answer (localAddressTowards, as `burrow nat` decides it) for a
+ * socket that sends through the OS's routing table; any other socket (the
+ * in-process lane's) is taken to have one: this machine's routes are not its.
+ */
+export const osRouteCheck: RouteCheck = async (socket, to) => !(socket instanceof NodeUdpSocket) || (await localAddressTowards(to)) !== null;
 
 /**
  * What a session socket learns from the rendezvous's STUN ports before it
@@ -26,6 +38,7 @@ export class SessionStun implements ReflexiveDiscovery {
     private readonly scheduler: Scheduler,
     private readonly random: (n: number) => Uint8Array,
     private readonly timeoutMs: number = DIRECT_TIMERS.stunTimeoutMs,
+    private readonly hasRoute: RouteCheck = osRouteCheck,
   ) {}
 
   async discover(socket: UdpSocket, route: (handler: (data: Buffer, from: UdpEndpoint) => boolean) => void) {
@@ -66,11 +79,19 @@ export class SessionStun implements ReflexiveDiscovery {
     const srflx = first ?? second ?? extraMapped[0] ?? null;
     const local = socket.localEndpoint();
     if (srflx === null) {
-      return {
-        srflx: null,         nat: { udp: false, mapping: 'unknown', allocation: 'unknown' } as SessionNatInfo,
-        detail: 'no STUN answer over UDP',
-        hops,
-      };
+      const none: SessionNatInfo = { udp: false, mapping: 'unknown', allocation: 'unknown' };
+      // No answer: asked only now, because an answer proves the route. Without one nothing left this host: not "UDP blocked".
+      const to = this.servers.primary;
+      if (!(await this.hasRoute(socket, to).catch(() => true))) {
+        return {
+          srflx: null,
+          nat: none,
+          detail: `${noRoute(to)} to ${formatEndpoint(to)}`,
+          hops,
+          reason: `${noRoute(to)} to the rendezvous (${formatEndpoint(to)}): ${noRouteCause(to)}, so no STUN request could be sent`,
+        };
+      }
+      return { srflx: null, nat: none, detail: 'no STUN answer over UDP', hops };
     }
     let nat: SessionNatInfo;
     if (first && second) {

@@ -4,6 +4,7 @@
  * in-process lab all build theirs here.
  */
 import { BurrowError } from '../src/errors.js';
+import type { InterfaceAddress } from '../src/nat/ipv6-addresses.js';
 import type { StreamAddress } from '../src/net/stream-transport.js';
 import { RendezvousServer, type RendezvousOptions, type RendezvousStats } from './server.js';
 import { bindStunFamilies, NO_IPV6_CODES, type BoundStunSockets, type UdpBinder } from './stun-bind.js';
@@ -30,11 +31,21 @@ export class Rendezvous {
   constructor(config: RendezvousConfig) {
     const stun = config.stun ?? null;
     const families: readonly BoundStunSockets[] = stun === null ? [] : 'layout' in stun ? [stun] : stun;
-    this.udpAll = families.map((f) => new UdpService(f.layout, f.sockets, config.scheduler ? { scheduler: config.scheduler } : {}));
+    this.udpAll = families.map((f) => new UdpService(f.layout, f.sockets, config.scheduler ? { scheduler: config.scheduler } : {}, f.perAddress ?? []));
     this.udp = this.udpAll[0] ?? null;
     // The listening line names the UDP sockets too, so scripts learn both at once.
     const udp = this.udpAll.map((u) => u.describe()).join(',');
-    this.server = new RendezvousServer({ ...config, ...(udp !== '' ? { listeningFields: { ...config.listeningFields, udp } } : {}) });
+    // Addresses with sockets of their own on those ports (a wildcard's answers leave from them).
+    const udpAddresses = this.udpAll.flatMap((u) => u.addresses()).join(',');
+    const fields = { ...(udp !== '' ? { udp } : {}), ...(udpAddresses !== '' ? { udpAddresses } : {}) };
+    this.server = new RendezvousServer({ ...config, ...(udp !== '' ? { listeningFields: { ...config.listeningFields, ...fields } } : {}) });
+    const notBound = families.flatMap((f) => f.notBound ?? []);
+    if (notBound.length > 0) {
+      config.logger?.warn('stun-addresses-not-bound', {
+        addresses: notBound.map((n) => `${n.address} (${n.reason})`).join('; '),
+        note: 'STUN requests to these addresses are answered from the wildcard socket, whose source address the kernel picks: a client firewall may drop them',
+      });
+    }
   }
 
   async listen(): Promise<StreamAddress> {
@@ -69,9 +80,15 @@ export interface StartRendezvousOptions extends Omit<RendezvousConfig, 'stun'> {
    * number), `altAddress` adds RFC 5780's second address, `bindErrorHint` is
    * appended to a bind failure's message. A `host` of `::` binds the STUN
    * ports once per family (IPv6-only and IPv4 sockets) and TCP dual-stack.
-   * `bind` replaces the UDP binder (tests simulate a host without IPv6).
+   * `bind` replaces the UDP binder (tests simulate a host without IPv6);
+   * `interfaces` the host's address list (a wildcard `host` binds the STUN
+   * ports on each of its addresses too, see stun-bind.ts).
    */
-  stun?: 'off' | BoundStunSockets | readonly BoundStunSockets[] | { port?: number; altAddress?: string | null; bindErrorHint?: string; bind?: UdpBinder };
+  stun?:
+    | 'off'
+    | BoundStunSockets
+    | readonly BoundStunSockets[]
+    | { port?: number; altAddress?: string | null; bindErrorHint?: string; bind?: UdpBinder; interfaces?: () => readonly InterfaceAddress[] };
 }
 
 /** Attempts at one free port number for TCP and UDP both (another process may take it in between). */
@@ -103,7 +120,7 @@ export async function startRendezvous(opts: StartRendezvousOptions): Promise<Ren
   const udpPort = udp.port ?? opts.port;
   const sharedEphemeral = opts.port === 0 && udp.port === undefined;
   for (let attempt = 1; ; attempt++) {
-    const bound = await bindStunFamilies({ host: opts.host, port: udpPort, altAddress: udp.altAddress ?? null }, udp.bind).catch((err: unknown) => {
+    const bound = await bindStunFamilies({ host: opts.host, port: udpPort, altAddress: udp.altAddress ?? null, ...(udp.interfaces ? { interfaces: udp.interfaces } : {}) }, udp.bind).catch((err: unknown) => {
       if (err instanceof BurrowError && err.code === 'ERR_SOCKET_BIND' && bindErrorHint !== undefined) {
         throw new BurrowError('ERR_SOCKET_BIND', `${err.message} (${bindErrorHint})`, { cause: err });
       }

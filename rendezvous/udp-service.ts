@@ -2,6 +2,12 @@
  * The rendezvous's UDP port: a thin layer that feeds datagrams from its (up
  * to four) sockets to the sans-I/O StunResponder and sends what it answers.
  *
+ * A wildcard layout may come with the same slots bound again on concrete
+ * local addresses (stun-addresses.ts says why): a datagram that arrives on
+ * one of those is answered from that address's socket of the reply slot, so
+ * the answer leaves from the address the client asked. The responder, its
+ * rate limiter and the stats are shared by all of them.
+ *
  * Works on any UdpSocket (node:dgram or netsim's virtual network). Datagrams
  * whose first byte is not STUN's (src/wire/packet-kind.ts) go to the handler
  * given to onOtherPacket, so later protocols can share the port; without a
@@ -27,30 +33,54 @@ export interface UdpServiceStats extends StunResponderStats {
   empty: number;
 }
 
+/** One local address's own sockets, on the slots (ports) of a wildcard layout. */
+export interface AddressSockets {
+  address: string;
+  sockets: Partial<Record<StunSlot, UdpSocket>>;
+}
+
 export class UdpService {
   readonly responder: StunResponder;
   private other: OtherPacketHandler | null = null;
   private readonly counts = { notStun: 0, otherPackets: 0, empty: 0 };
   /** One socket per slot of the layout, in StunResponder.slots() order. */
   private readonly sockets = new Map<StunSlot, UdpSocket>();
+  /** Per local address: its socket for each slot of the layout. */
+  private readonly perAddress = new Map<string, Map<StunSlot, UdpSocket>>();
   private readonly scheduler: Scheduler;
 
   /**
    * `sockets` must match `layout`: a socket for each slot the layout has
-   * (see StunResponder.slots). The service owns them and closes them in close().
+   * (see StunResponder.slots); so must each of `perAddress`, which only a
+   * layout without a second address can have. The service owns them all and
+   * closes them in close().
    */
   constructor(
     layout: StunLayout,
     sockets: Partial<Record<StunSlot, UdpSocket>>,
     opts: StunResponderOptions & { scheduler?: Scheduler } = {},
+    perAddress: readonly AddressSockets[] = [],
   ) {
     this.responder = new StunResponder(layout, opts);
     this.scheduler = opts.scheduler ?? realScheduler;
-    for (const slot of this.responder.slots()) {
-      const s = sockets[slot];
-      if (s === undefined) throw new Error(`UdpService: the layout has a ${slot} socket but none was given`);
-      this.sockets.set(slot, s);
-      s.onMessage((data, from) => this.receive(slot, s, data, from));
+    if (perAddress.length > 0 && layout.altAddress !== null) throw new Error('UdpService: per-address sockets need a layout without a second address');
+    const take = (given: Partial<Record<StunSlot, UdpSocket>>, into: Map<StunSlot, UdpSocket>, what: string): void => {
+      for (const slot of this.responder.slots()) {
+        const s = given[slot];
+        if (s === undefined) throw new Error(`UdpService: the layout has a ${slot} socket but none was given${what}`);
+        into.set(slot, s);
+      }
+    };
+    take(sockets, this.sockets, '');
+    for (const a of perAddress) {
+      if (this.perAddress.has(a.address)) throw new Error(`UdpService: two socket sets for ${a.address}`);
+      const group = new Map<StunSlot, UdpSocket>();
+      take(a.sockets, group, ` for ${a.address}`);
+      this.perAddress.set(a.address, group);
+    }
+    // Listen only once every set is complete: a throw above leaves no handler behind.
+    for (const group of [this.sockets, ...this.perAddress.values()]) {
+      for (const [slot, s] of group) s.onMessage((data, from) => this.receive(group, slot, s, data, from));
     }
   }
 
@@ -64,7 +94,12 @@ export class UdpService {
     return [...this.sockets].map(([slot, socket]) => ({ slot, endpoint: socket.localEndpoint() }));
   }
 
-  /** "0.0.0.0:7000,0.0.0.0:7001" for the `listening` log line. */
+  /** The local addresses with sockets of their own (empty without). */
+  addresses(): string[] {
+    return [...this.perAddress.keys()];
+  }
+
+  /** "0.0.0.0:7000,0.0.0.0:7001" for the `listening` log line (the layout's sockets; addresses() lists the rest). */
   describe(): string {
     return this.endpoints()
       .map((e) => formatEndpoint(e.endpoint))
@@ -77,10 +112,10 @@ export class UdpService {
   }
 
   close(): void {
-    for (const socket of this.sockets.values()) socket.close();
+    for (const group of [this.sockets, ...this.perAddress.values()]) for (const socket of group.values()) socket.close();
   }
 
-  private receive(slot: StunSlot, socket: UdpSocket, data: Buffer, from: UdpEndpoint): void {
+  private receive(group: ReadonlyMap<StunSlot, UdpSocket>, slot: StunSlot, socket: UdpSocket, data: Buffer, from: UdpEndpoint): void {
     if (data.length === 0) {
       this.counts.empty++;
       return;
@@ -95,13 +130,13 @@ export class UdpService {
       return;
     }
     const d = this.responder.handle(data, from, slot, this.scheduler.now());
-    if (d.kind === 'reply') this.socketFor(d.slot).send(d.data, d.to);
+    if (d.kind === 'reply') socketFor(group, d.slot).send(d.data, d.to);
   }
+}
 
-  /** The responder answers only on its layout's slots, each of which has a socket. */
-  private socketFor(slot: StunSlot): UdpSocket {
-    const socket = this.sockets.get(slot);
-    if (socket === undefined) throw new BurrowError('ERR_INTERNAL', `the responder answered on ${slot}, which has no socket`);
-    return socket;
-  }
+/** The responder answers only on its layout's slots, and every set has a socket for each. */
+function socketFor(group: ReadonlyMap<StunSlot, UdpSocket>, slot: StunSlot): UdpSocket {
+  const socket = group.get(slot);
+  if (socket === undefined) throw new BurrowError('ERR_INTERNAL', `the responder answered on ${slot}, which has no socket`);
+  return socket;
 }

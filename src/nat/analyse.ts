@@ -5,6 +5,7 @@
  */
 import type { UdpEndpoint } from '../net/udp-socket.js';
 import { formatEndpoint, sameEndpoint } from '../net/endpoint.js';
+import { noRoute, noRouteCause } from './local-address.js';
 import { isSequentialStep } from './port-step.js';
 import { at } from '../util/at.js';
 import { BEHAVIOURS, type Behaviour, type BehaviourResult, type HairpinResult, type NatReport, type PortAllocationResult, type PortSample } from './report.js';
@@ -42,8 +43,9 @@ export interface Observations {
  */
 export function noRouteReport(server: UdpEndpoint, durationMs: number): NatReport {
   const family = server.address.includes(':') ? 'IPv6' : 'IPv4';
-  return notTested(server, null, null, `no ${family} route to the server`, `every test: no ${family} route to the server`, durationMs,
-    `No route to ${formatEndpoint(server)}: this host has no ${family} address or route, so nothing was sent. ` +
+  const why = `${noRoute(server)} to the server`;
+  return notTested(server, null, null, why, `every test: ${why}`, durationMs,
+    `No route to ${formatEndpoint(server)}: ${noRouteCause(server)}, so nothing was sent. ` +
       `No direct connection over ${family} is possible from here.${family === 'IPv4' ? ' See the IPv6 section.' : ''}`);
 }
 

@@ -36,3 +36,22 @@ export function localAddressTowards(remote: UdpEndpoint): Promise<string | null>
 export function sourceOrNull(address: string): string | null {
   return address === '0.0.0.0' || address === '::' ? null : address;
 }
+
+/**
+ * A host has no route towards `remote` when the OS finds no source address
+ * for it (localAddressTowards is null): nothing can be sent there, which is
+ * not the same as "UDP is blocked". `burrow nat` and a session's address
+ * discovery name it in the same words.
+ */
+export function noRoute(remote: UdpEndpoint): string {
+  return `no ${familyName(remote)} route`;
+}
+
+/** Why there is no route, in a few words (see noRoute). */
+export function noRouteCause(remote: UdpEndpoint): string {
+  return `this host has no ${familyName(remote)} address or route`;
+}
+
+function familyName(remote: UdpEndpoint): 'IPv4' | 'IPv6' {
+  return isIPv6(remote.address) ? 'IPv6' : 'IPv4';
+}

@@ -13,6 +13,12 @@ export interface BindUdpSocketOptions {
   type?: SocketType;
   /** udp6 only: refuse IPv4 (no `::ffff:` mapped peers), so a udp4 socket can share the port. Default false. */
   ipv6Only?: boolean;
+  /**
+   * SO_REUSEADDR. Default false. Linux lets a wildcard socket and sockets on
+   * that port bound to concrete addresses coexist only when every one of them
+   * sets it, and then delivers each datagram to the most specific match.
+   */
+  reuseAddr?: boolean;
   /** Kernel receive buffer to ask for. Default 4 MiB (the OS may cap it). */
   recvBufferSize?: number;
   /** Kernel send buffer to ask for. Default 4 MiB (the OS may cap it). */
@@ -84,6 +90,7 @@ function bindChecked(opts: BindUdpSocketOptions): Promise<NodeUdpSocket> {
     const socket: Socket = createSocket({
       type,
       ipv6Only: opts.ipv6Only ?? false,
+      reuseAddr: opts.reuseAddr ?? false,
       // Endpoints are IP literals: no DNS, and dgram's send stays synchronous.
       lookup: (hostname, _options, callback) => callback(null, hostname, lookupFamily),
     });

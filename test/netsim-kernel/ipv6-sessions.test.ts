@@ -9,8 +9,9 @@
  *   blocked   dual stack: IPv4 UDP blocked, IPv6 open
  *
  * Every transfer is the matrix's byte-exact duplex check (matrix/traffic.ts).
- * The last test, `todo`, shows a rendezvous bug: on `[::]` it answers
- * STUN from whatever source the kernel picks, not the address it was asked on.
+ * The last test: a rendezvous on `[::]` answers STUN from the address it was
+ * asked on (per-address sockets, rendezvous/stun-addresses.ts), not from
+ * whatever source the kernel would pick.
  * Needs root and nftables/conntrack/iproute2/stun-client/stun-server; skipped otherwise.
  */
 import { after, before, test } from 'node:test';
@@ -196,6 +197,12 @@ async function relayAcrossFamilies(pSite: NatSite, vSite: NatSite, service: stri
       assert.equal(conn.path, 'relay', JSON.stringify(conn));
       assert.ok(typeof conn.why === 'string' && conn.why.length > 0, `the connection says why it is not direct: ${JSON.stringify(conn)}`);
       assert.equal(events(visitor).filter((e) => e.event === 'direct-up').length, 0, 'no direct path between the families');
+      // The v6-only side's IPv4 session socket has no route: it says so, not "UDP blocked".
+      const v6side = pSite === v6only ? provider : visitor;
+      const noV4 = events(v6side).find((e) => (e.event === 'direct-unavailable' || e.event === 'direct-family-unavailable') && /IPv4/.test(String(e.reason)));
+      assert.ok(noV4, `the v6-only side says why IPv4 offers nothing: ${v6side.stderr().slice(-600)}`);
+      assert.match(String(noV4.reason), /^no IPv4 route to the rendezvous/);
+      assert.doesNotMatch(String(noV4.reason), /blocked/);
       // Each side reached the dual-stack rendezvous over the one family it has (Happy Eyeballs on NAME).
       for (const node of [pHost, vHost]) {
         const want = node.ip6 === undefined ? `${lab.server.ip}:${RV_PORT}` : `[${SERVER_IP6}]:${RV_PORT}`;
@@ -331,7 +338,7 @@ test('burrow nat reports what the lab built: dual stack behind random-symmetric,
 
 test(
   'a rendezvous on [::] answers STUN over IPv6 from the address it was asked on, also when the kernel would pick another source',
-  { skip, todo: skip ? false : 'rendezvous: a wildcard [::] STUN socket replies from the kernel-chosen source (needs per-address sockets or IPV6_PKTINFO)', timeout: 30_000 },
+  { skip, timeout: 30_000 },
   async () => {
     // Make the server's second address preferred (as a second global address often is): Linux then sources replies from it.
     const shown = (await lab.exec(lab.server, 'ip', ['-6', '-o', 'addr', 'show'])).stdout;

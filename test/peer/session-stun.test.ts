@@ -5,12 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SessionStun } from '../../peer/session-stun.js';
+import { SessionStun, type RouteCheck } from '../../peer/session-stun.js';
 import { virtualStunService } from '../support/virtual-stun.js';
 import { SeededRandom } from '../../netsim/random.js';
 import { buildTopology, labSite, type LabProfileName } from '../../netsim/virtual/index.js';
 
-async function discover(profile: LabProfileName, extra: { address: string; port: number }[] = []) {
+async function discover(profile: LabProfileName, extra: { address: string; port: number }[] = [], hasRoute?: RouteCheck) {
   const topo = buildTopology({ seed: 5, recordTrace: false, sites: [labSite(profile, 'a')] });
   const { udp, ip1 } = virtualStunService(topo);
   const rng = new SeededRandom(9);
@@ -18,6 +18,8 @@ async function discover(profile: LabProfileName, extra: { address: string; port:
     { primary: { address: ip1, port: 7000 }, alternatePort: { address: ip1, port: 7001 }, extra },
     topo.scheduler,
     (n) => rng.bytes(n),
+    undefined,
+    hasRoute,
   );
   const socket = topo.site('a').host.bind({});
   let handler: ((d: Buffer, f: { address: string; port: number }) => boolean) | null = null;
@@ -62,4 +64,35 @@ test('an extra STUN server that never answers does not hold the session up', asy
   assert.deepEqual(withDead.result.srflx, base.result.srflx);
   assert.equal(withDead.tookMs, base.tookMs, 'the dead server adds nothing');
   assert.ok(withDead.tookMs < 500, `discovery took ${withDead.tookMs} ms (virtual); the request timeout is 1500 ms`);
+});
+
+test('no STUN answer and no route to the rendezvous: the reason says "no IPv4 route", not "UDP blocked"', async () => {
+  const asked: string[] = [];
+  const { result } = await discover('udp-blocked', [], async (_socket, to) => {
+    asked.push(`${to.address}:${to.port}`);
+    return false;
+  });
+  assert.equal(result.srflx, null);
+  assert.equal(result.nat.udp, false);
+  assert.equal(asked.length, 1, 'asked once, about the primary server');
+  assert.match(asked[0]!, /:7000$/);
+  assert.match(result.detail, /^no IPv4 route to /);
+  assert.match(result.reason ?? '', /^no IPv4 route to the rendezvous \(.*:7000\): this host has no IPv4 address or route/);
+  assert.doesNotMatch(result.reason ?? '', /blocked/);
+});
+
+test('no STUN answer with a route: "UDP blocked" as before (no reason of its own); a failing route check counts as a route', async () => {
+  for (const check of [async () => true, () => Promise.reject(new Error('cannot tell'))] as RouteCheck[]) {
+    const { result } = await discover('udp-blocked', [], check);
+    assert.equal(result.reason, undefined);
+    assert.equal(result.detail, 'no STUN answer over UDP');
+  }
+  // The default check consults the OS only for OS sockets: the in-process lane's routes are not this machine's.
+  const { result } = await discover('udp-blocked');
+  assert.equal(result.reason, undefined);
+});
+
+test('an answer proves the route: the route check is not asked', async () => {
+  const { result } = await discover('port-restricted-cone', [], () => assert.fail('asked about the route'));
+  assert.ok(result.srflx);
 });

@@ -8,7 +8,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { after, describe, it } from 'node:test';
 import { startRendezvous, type Rendezvous } from '../../rendezvous/rendezvous.js';
-import { bindStunFamilies, type UdpBinder } from '../../rendezvous/stun-bind.js';
+import { bindStunFamilies, closeBound, type UdpBinder } from '../../rendezvous/stun-bind.js';
 import { BurrowError } from '../../src/errors.js';
 import { Logger } from '../../src/log/logger.js';
 import { bindUdpSocket } from '../../src/net/bind.js';
@@ -125,7 +125,7 @@ describe('bindStunFamilies without IPv6', () => {
       assert.equal(r.families[0]!.layout.primary.address, '0.0.0.0');
       assert.match(r.ipv6Unavailable ?? '', /EAFNOSUPPORT/);
     } finally {
-      for (const f of r.families) for (const s of Object.values(f.sockets)) s.close();
+      for (const f of r.families) closeBound(f);
     }
   });
 
