@@ -148,9 +148,9 @@ interface Role {
  * site's). Undefined when neither asks for it: no daemon, no peer asks.
  */
 export function labPortmap(opts: Pick<VirtualLabOptions, 'provider' | 'visitor' | 'sameSite' | 'portmap'>): VirtualLabOptions['portmap'] {
-  const implied: PeerRole[] = opts.sameSite
-    ? labProfileMapsPorts(opts.provider) ? ['provider', 'visitor'] : []
-    : (['provider', 'visitor'] as const).filter((who) => labProfileMapsPorts(opts[who]));
+  // Each role's site profile: with sameSite both peers sit behind the provider's.
+  const siteProfile = (who: PeerRole): LabProfileName => (opts.sameSite === true ? opts.provider : opts[who]);
+  const implied = (['provider', 'visitor'] as const).filter((who) => labProfileMapsPorts(siteProfile(who)));
   if (implied.length === 0) return opts.portmap;
   const routers = [...(opts.portmap?.routers ?? []), ...implied.filter((who) => opts.portmap?.routers.includes(who) !== true)];
   return { ...opts.portmap, routers };
