@@ -47,7 +47,8 @@
  *   then upnp-router is plain symmetric-random: the kernel matrix runs its
  *   peers with BURROW_PORTMAP=on).
  *
- * - `via` (checked in xtcp mode when the pair goes direct): which kind of
+ * - `via` (checked in xtcp mode by both lanes' matrices when the pair goes
+ *   direct; labExpectedVia below adds symmetric-sequential): which kind of
  *   direct path, with its reason (`viaWhy`):
  *     punch   no router in the pair maps ports: hole punching (or birthday
  *             probing) made the path; a mapped path here would be a bug.
@@ -89,7 +90,7 @@ export interface ExpectedCell {
   direct: DirectExpectation;
   /** One-line reason for `direct` (RFC 4787; RFC 6886/6887/UPnP where a router maps ports). */
   why: string;
-  /** Which kind of direct path (xtcp, when the pair goes direct); checked by the kernel xtcp matrix. */
+  /** Which kind of direct path (xtcp, when the pair goes direct); checked by both lanes' xtcp matrices. */
   via: DirectVia;
   /** One-line reason for `via`. */
   viaWhy: string;
@@ -321,7 +322,7 @@ const SEQUENTIAL_DIRECT: Readonly<Record<MatrixProfileName, { direct: DirectExpe
       why: "the random side's port cannot be learned, and every probe from the sequential side leaves from a new port the random side's mappings do not admit",
     },
     'udp-blocked': { direct: 'relay', why: 'UDP is blocked on one side: only the TCP relay works' },
-    // No in-process twin yet: reasoned like the kernel cells (the mapped port admits any source port).
+    // Reasoned like the kernel cells (the mapped port admits any source port); via 'mapped' (labExpectedVia).
     'upnp-router': {
       direct: 'direct',
       why: "the router's mapped port admits the sequential side's probe from whatever port its NAT picks; the mapped side waits and answers from the mapping",
@@ -344,6 +345,27 @@ export function labExpectedDirect(provider: MatrixProfileName, visitor: MatrixPr
     return { direct: e.direct, why: e.why };
   }
   return SEQUENTIAL_DIRECT[provider === 'symmetric-sequential' ? visitor : provider];
+}
+
+/**
+ * The via column for any pair of the in-process lane's profiles: the kernel
+ * table for kernel pairs; with symmetric-sequential, "mapped" against
+ * upnp-router (the sequential side maps per destination too: without the
+ * mapping the pair is symmetric-random against a per-destination mapping,
+ * which relays), "punch" for its other direct cells, "none" for its relay
+ * cells.
+ */
+export function labExpectedVia(provider: MatrixProfileName, visitor: MatrixProfileName): { via: DirectVia; why: string } {
+  if (isKernelProfile(provider) && isKernelProfile(visitor)) {
+    const e = expectedFor(provider, visitor);
+    return { via: e.via, why: e.viaWhy };
+  }
+  const other = provider === 'symmetric-sequential' ? visitor : provider;
+  if (labExpectedDirect(provider, visitor).direct === 'relay') return { via: 'none', why: 'no direct path: nothing to map through' };
+  if (other === 'upnp-router') {
+    return { via: 'mapped', why: 'only the mapped port admits the sequential side, whose every probe leaves from a new port: the path must run through it' };
+  }
+  return { via: 'punch', why: 'no router of the pair maps ports: hole punching (port prediction) only' };
 }
 
 /** What a matrix cell must show in xtcp mode: 'direct' (prediction included), 'relay', or 'birthday' (either). */

@@ -13,6 +13,7 @@ export {
   gridCoversProfiles,
   labExpectedDirect,
   labExpectedRelay,
+  labExpectedVia,
   xtcpExpectation,
   xtcpAsExpected,
   cellExpectation,

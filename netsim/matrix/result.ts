@@ -20,9 +20,9 @@ export interface PairMeasure {
   setupMs: number | null;
   /** xtcp: the visitor's session up → direct path locked (null: no direct path). */
   directMs: number | null;
-  /** xtcp, when direct: through a router's mapped port (either peer locked its `mapped` candidate) or punched. Kernel lane only. */
+  /** xtcp, when direct: through a router's mapped port (either peer locked its `mapped` candidate) or punched. */
   via?: MeasuredVia;
-  /** xtcp, kernel lane: what the peers' port mapping said (e.g. "provider: mapped by pcp 11.0.0.18:40123"). */
+  /** Pairs with a port-mapping router: what the peers' port mapping said (e.g. "provider: mapped by pcp 11.0.0.18:40123"). */
   portmap?: string;
   /** xtcp: why the visitor's last punch attempt failed (with its timeline), and how many attempts failed. */
   punchFailure?: string;
@@ -45,7 +45,7 @@ export interface PairResult<P extends MatrixProfileName = MatrixProfileName> ext
   visitor: P;
   /** stcp: the relay column; xtcp: the direct column ('direct', 'relay', or 'birthday' = either). */
   expected: CellExpectation;
-  /** xtcp, kernel lane: the via column (which kind of direct path), checked with `expected`. */
+  /** xtcp: the via column (which kind of direct path), checked with `expected`. */
   expectedVia?: DirectVia;
   asExpected: boolean;
 }

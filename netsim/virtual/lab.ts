@@ -26,7 +26,7 @@ import type { SessionTuning } from '../../peer/tunnel-options.js';
 import { Rendezvous } from '../../rendezvous/rendezvous.js';
 import { SeededRandom } from '../random.js';
 import { VirtualScheduler } from './scheduler.js';
-import { buildTopology, labSite, SERVER_ADDRESSES, SERVER_ADDRESSES6, type LabProfileName, type SiteSpec, type Topology } from './topology.js';
+import { buildTopology, labProfileMapsPorts, labSite, SERVER_ADDRESSES, SERVER_ADDRESSES6, type LabProfileName, type SiteSpec, type Topology } from './topology.js';
 import type { Ipv6Mode } from '../kernel/ipv6.js';
 import type { BoundStunSockets } from '../../rendezvous/stun-bind.js';
 import type { VirtualHost, VirtualNode } from './network.js';
@@ -93,7 +93,8 @@ export interface VirtualLabOptions {
    * port-mapping daemon (portmap-router.ts), and both peers ask their
    * router for a mapping of each session socket with the real PortMapper,
    * as the CLI does with port mapping on. Absent: no daemon, and the peers
-   * never ask (DirectConfig.portmap off), as before.
+   * never ask (DirectConfig.portmap off), as before. A peer of a port-mapping
+   * profile (upnp-router) adds its role to `routers` by itself.
    */
   portmap?: { routers: readonly PeerRole[]; router?: PortMapRouterOptions };
 }
@@ -141,6 +142,20 @@ interface Role {
   lookup?: HostLookup;
 }
 
+/**
+ * The lab's port mapping: the `portmap` option, plus the roles whose profile
+ * maps ports (upnp-router; with sameSite the provider's profile is the
+ * site's). Undefined when neither asks for it: no daemon, no peer asks.
+ */
+export function labPortmap(opts: Pick<VirtualLabOptions, 'provider' | 'visitor' | 'sameSite' | 'portmap'>): VirtualLabOptions['portmap'] {
+  // Each role's site profile: with sameSite both peers sit behind the provider's.
+  const siteProfile = (who: PeerRole): LabProfileName => (opts.sameSite === true ? opts.provider : opts[who]);
+  const implied = (['provider', 'visitor'] as const).filter((who) => labProfileMapsPorts(siteProfile(who)));
+  if (implied.length === 0) return opts.portmap;
+  const routers = [...(opts.portmap?.routers ?? []), ...implied.filter((who) => opts.portmap?.routers.includes(who) !== true)];
+  return { ...opts.portmap, routers };
+}
+
 /** The rendezvous's name for dual-stack peers (A and AAAA, like the kernel lab's `lab.addName`). */
 export const SERVER_NAME = 'rendezvous.lab.example';
 
@@ -175,8 +190,9 @@ export class VirtualSessionLab {
     const v6a = opts.ipv6?.provider ?? 'off';
     const v6b = opts.sameSite ? v6a : (opts.ipv6?.visitor ?? 'off');
     const withV6 = (spec: SiteSpec, mode: Ipv6Mode): SiteSpec => (mode === 'off' ? spec : { ...spec, ipv6: mode });
+    const portmapOpt = labPortmap(opts);
     const routerOn = (who: PeerRole): { portmap?: PortMapRouterOptions } =>
-      opts.portmap?.routers.includes(who) === true ? { portmap: opts.portmap.router ?? {} } : {};
+      portmapOpt?.routers.includes(who) === true ? { portmap: portmapOpt.router ?? {} } : {};
     const sites: SiteSpec[] = opts.sameSite
       ? [withV6({ ...labSite(opts.provider, 'a'), hosts: 2, ...routerOn('provider') }, v6a)]
       : [withV6({ ...labSite(opts.provider, 'a'), ...routerOn('provider') }, v6a), withV6({ ...labSite(opts.visitor, 'b'), ...routerOn('visitor') }, v6b)];
@@ -246,7 +262,7 @@ export class VirtualSessionLab {
     // Each peer's direct-path config: the lab's, plus all its host's addresses (offerHostAddresses) and its router's port mapper (portmap).
     const direct = (host: VirtualHost, r: Role, site: string): { direct?: DirectConfig } => {
       const base: DirectConfig | undefined = opts.offerHostAddresses ? { ...opts.direct, hostAddresses: () => [...host.addresses] } : opts.direct;
-      const gateway = opts.portmap === undefined ? undefined : topo.site(site).nat?.addresses[0];
+      const gateway = portmapOpt === undefined ? undefined : topo.site(site).nat?.addresses[0];
       if (gateway === undefined) return base ? { direct: base } : {};
       const portmap = virtualPortMapper({ gateway, localAddress: host.address, udp: r.udp, scheduler, random: r.random });
       return { direct: { ...base, portmap } };

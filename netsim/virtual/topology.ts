@@ -196,7 +196,8 @@ export type LabProfileName =
   | 'no-hairpin'
   | 'double-nat'
   | 'short-lifetime'
-  | 'lossy-core';
+  | 'lossy-core'
+  | 'upnp-router';
 
 export const LAB_PROFILE_NAMES: readonly LabProfileName[] = [
   'full-cone',
@@ -210,7 +211,17 @@ export const LAB_PROFILE_NAMES: readonly LabProfileName[] = [
   'double-nat',
   'short-lifetime',
   'lossy-core',
+  'upnp-router',
 ];
+
+/**
+ * Whether the profile's router maps ports on request (upnp-router: the
+ * port-mapping daemon, portmap-router.ts). Its peers then ask it, as the
+ * kernel matrix runs them with port mapping on.
+ */
+export function labProfileMapsPorts(profile: LabProfileName): boolean {
+  return profile === 'upnp-router';
+}
 
 /** A site built like the kernel lane's profile of the same name. */
 export function labSite(profile: LabProfileName, name: string, wan: LinkProfile = DEFAULT_WAN): SiteSpec {
@@ -225,6 +236,9 @@ export function labSite(profile: LabProfileName, name: string, wan: LinkProfile 
       return { name, nat: natProfile('port-restricted-cone', { shortLifetime: true }), wan };
     case 'lossy-core':
       return { name, nat: 'port-restricted-cone', wan: { ...wan, loss: 0.05 } };
+    case 'upnp-router':
+      // The kernel lane's miniupnpd answers NAT-PMP, PCP and UPnP; in process only NAT-PMP and PCP (no SSDP/HTTP model).
+      return { name, nat: 'symmetric-random', portmap: {}, wan };
     default:
       return { name, nat: profile, wan };
   }

@@ -8,11 +8,12 @@
  * stays on the relay. The router restarted mid-transfer (twin of
  * mapped-xtcp-accept-kernel.test.ts): with its flows dropped the path dies
  * and comes back through a new mapping; with them kept it goes on. A router
- * behind a carrier NAT advertises nothing.
+ * behind a carrier NAT advertises nothing. The upnp-router profile is the
+ * same router by profile (no option needed).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VirtualSessionLab, type VirtualLabOptions } from '../../netsim/virtual/lab.js';
+import { labPortmap, VirtualSessionLab, type VirtualLabOptions } from '../../netsim/virtual/lab.js';
 import { firstAfter, transferWithHook } from '../../netsim/virtual/scenarios/common.js';
 import { runVirtualSession } from '../../netsim/virtual/matrix/index.js';
 
@@ -189,4 +190,32 @@ test('a matrix cell can ask for it: symmetric-random on both sides goes direct w
   const plain = await runVirtualSession(cell);
   assert.notEqual(plain.outcome, 'direct');
   assert.ok(plain.upVerified && plain.downVerified);
+});
+
+test('the upnp-router profile is symmetric-random with the daemon, its peer asking: the very run of the portmap option, event for event', { timeout: 60_000 }, async () => {
+  const cell = { visitor: 'symmetric-random', seed: 3, sizeBytes: 64 * KIB, mode: 'xtcp' } as const;
+  const profile = await runVirtualSession({ ...cell, provider: 'upnp-router' });
+  const option = await runVirtualSession({ ...cell, provider: 'symmetric-random', portmap: { routers: ['provider'] } });
+  assert.equal(profile.outcome, 'direct', profile.error ?? profile.punchFailure);
+  assert.equal(profile.via, 'mapped');
+  assert.match(profile.portmap ?? '', /^provider: mapped by (pcp|natpmp) 203\.0\.113\.10:\d+/);
+  assert.ok(profile.upVerified && profile.downVerified);
+  assert.equal(profile.udpDigest, option.udpDigest);
+  assert.equal(profile.tcpDigest, option.tcpDigest);
+  assert.equal(profile.logDigest, option.logDigest);
+});
+
+test('labPortmap: a mapping profile adds its role (both roles in one site); other profiles leave the option as given', () => {
+  const base = { seed: 1, upBytes: 1, downBytes: 1 } as const;
+  assert.equal(labPortmap({ ...base, provider: 'symmetric-random', visitor: 'full-cone' }), undefined);
+  assert.deepEqual(labPortmap({ ...base, provider: 'full-cone', visitor: 'full-cone', portmap: { routers: ['visitor'] } }), { routers: ['visitor'] });
+  assert.deepEqual(labPortmap({ ...base, provider: 'full-cone', visitor: 'upnp-router' }), { routers: ['visitor'] });
+  assert.deepEqual(labPortmap({ ...base, provider: 'upnp-router', visitor: 'upnp-router' }), { routers: ['provider', 'visitor'] });
+  assert.deepEqual(labPortmap({ ...base, provider: 'upnp-router', visitor: 'full-cone', sameSite: true }), { routers: ['provider', 'visitor'] });
+  assert.deepEqual(labPortmap({ ...base, provider: 'full-cone', visitor: 'upnp-router', sameSite: true }), undefined);
+  // The option's router settings apply to the profile's router too; a role is listed once.
+  assert.deepEqual(labPortmap({ ...base, provider: 'upnp-router', visitor: 'full-cone', portmap: { routers: ['provider'], router: { pcp: false } } }), {
+    routers: ['provider'],
+    router: { pcp: false },
+  });
 });

@@ -1,14 +1,14 @@
 /**
  * The direct path (xtcp) on the in-process lane: every ordered pair of the
- * virtual profiles (121) as whole sessions that punch, then move 1 MiB each
- * way byte-exact, every cell as expected.ts's direct column says; the
+ * virtual profiles (144) as whole sessions that punch, then move 1 MiB each
+ * way byte-exact, every cell as expected.ts's direct and via columns say; the
  * expectations for the virtual-only profile (symmetric-sequential); the
  * common pairs over many seeds; the no-direct-path pairs relay and say why.
  * No root; about 20 s alone on 2 vCPUs.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allPairs, cellExpectation, contradictions, expectedFor, formatSummary, formatTable, labExpectedDirect, quantile } from '../../netsim/matrix/index.js';
+import { allPairs, cellExpectation, contradictions, expectedFor, formatSummary, formatTable, labExpectedDirect, labExpectedVia, quantile } from '../../netsim/matrix/index.js';
 import { VIRTUAL_PROFILES, runVirtualMatrix, runVirtualSession, type VirtualSessionResult } from '../../netsim/virtual/matrix/index.js';
 import { PROFILE_NAMES } from '../../netsim/kernel/index.js';
 import type { LabProfileName } from '../../netsim/virtual/topology.js';
@@ -37,6 +37,22 @@ test('the direct column covers every virtual pair: the kernel table for kernel p
   assert.equal(cellExpectation('stcp', seq, seq), 'relay');
 });
 
+test('the via column covers every virtual pair: the kernel table for kernel pairs; the sequential NAT needs the mapped port against upnp-router, punches otherwise', () => {
+  const isKernel = (p: LabProfileName): p is (typeof PROFILE_NAMES)[number] => (PROFILE_NAMES as readonly string[]).includes(p);
+  for (const [a, b] of allPairs(VIRTUAL_PROFILES)) {
+    const v = labExpectedVia(a, b);
+    assert.equal(v.via, labExpectedVia(b, a).via, `${a} -> ${b}: symmetric`);
+    assert.ok(v.why.length > 20, `${a} -> ${b}: says why`);
+    assert.equal(v.via === 'none', labExpectedDirect(a, b).direct === 'relay', `${a} -> ${b}: none exactly on relay cells`);
+    if (isKernel(a) && isKernel(b)) assert.equal(v.via, expectedFor(a, b).via);
+    else if (a !== 'upnp-router' && b !== 'upnp-router') assert.ok(v.via === 'punch' || v.via === 'none', `${a} -> ${b}: no router maps`);
+  }
+  const seq: LabProfileName = 'symmetric-sequential';
+  assert.equal(labExpectedVia(seq, 'upnp-router').via, 'mapped');
+  assert.equal(labExpectedVia(seq, 'full-cone').via, 'punch');
+  assert.equal(labExpectedVia(seq, seq).via, 'none');
+});
+
 test(`in-process xtcp matrix: all ${VIRTUAL_PROFILES.length ** 2} ordered pairs, 1 MiB each way byte-exact, each as the direct column says, nothing left open`, { timeout: 240_000 }, async (t) => {
   const pairs = allPairs(VIRTUAL_PROFILES);
   const t0 = performance.now();
@@ -53,6 +69,13 @@ test(`in-process xtcp matrix: all ${VIRTUAL_PROFILES.length ** 2} ordered pairs,
     assert.equal(r.bytesDown, MIB, where);
     assert.equal(r.leftSockets, 0, `${where}: sockets left`);
     assert.equal(r.leftListeners, 0, `${where}: listeners left`);
+    // The via column: a "mapped" pair locked a router's mapping, a "punch" pair did not.
+    if (r.outcome === 'direct') {
+      assert.ok(r.via === 'mapped' || r.via === 'punch', where);
+      if (r.expectedVia === 'mapped') assert.equal(r.via, 'mapped', `${where}: ${r.portmap ?? ''}`);
+      if (r.expectedVia === 'punch') assert.equal(r.via, 'punch', where);
+    } else assert.equal(r.via, undefined, where);
+    assert.equal(r.portmap !== undefined, r.provider === 'upnp-router' || r.visitor === 'upnp-router', `${where}: port mapping only with a mapping router`);
     if (r.expected === 'direct') {
       assert.equal(r.outcome, 'direct', `${where}: ${r.punchFailure ?? ''}`);
       // Two sites: the path crosses the internet, never a LAN.
@@ -72,9 +95,14 @@ test(`in-process xtcp matrix: all ${VIRTUAL_PROFILES.length ** 2} ordered pairs,
   const direct = run.results.filter((r) => r.outcome === 'direct').length;
   const mustDirect = run.results.filter((r) => r.expected === 'direct').length;
   const mustRelay = run.results.filter((r) => r.expected === 'relay').length;
-  assert.equal(mustDirect, 84);
-  assert.equal(mustRelay, 25);
+  // upnp-router adds 21 direct pairs (all but udp-blocked, both orders) and 2 relay ones (udp-blocked).
+  assert.equal(mustDirect, 105);
+  assert.equal(mustRelay, 27);
   assert.ok(direct >= mustDirect && direct <= run.results.length - mustRelay);
+  // Through the mapped port where nothing else can work: upnp-router against symmetric-random, symmetric-sequential and itself.
+  const mustMap = run.results.filter((r) => r.expectedVia === 'mapped');
+  assert.equal(mustMap.length, 5);
+  for (const r of mustMap) assert.equal(r.via, 'mapped', `${r.provider} -> ${r.visitor}`);
 });
 
 async function seeds(provider: LabProfileName, visitor: LabProfileName, n: number, first: number): Promise<VirtualSessionResult[]> {

@@ -66,6 +66,7 @@ const EXPECTED: Partial<Record<LabProfileName, Expect>> = {
   'restricted-cone': { mapping: 'endpoint-independent', filtering: 'address-dependent', ports: 'preserving', hairpin: false },
   'port-restricted-cone': { mapping: 'endpoint-independent', filtering: 'address-and-port-dependent', ports: 'preserving', hairpin: false },
   'symmetric-random': { mapping: 'address-and-port-dependent', filtering: 'address-and-port-dependent', ports: 'random', hairpin: false },
+  'upnp-router': { mapping: 'address-and-port-dependent', filtering: 'address-and-port-dependent', ports: 'random', hairpin: false },
   'symmetric-sequential': { mapping: 'address-and-port-dependent', filtering: 'address-and-port-dependent', ports: 'sequential', step: 1, hairpin: false },
   hairpin: { mapping: 'endpoint-independent', filtering: 'address-and-port-dependent', ports: 'preserving', hairpin: true },
   'double-nat': { mapping: 'endpoint-independent', filtering: 'address-and-port-dependent', ports: 'preserving' },

@@ -1,17 +1,18 @@
 /**
  * The NAT matrix on the in-process lane: for each ordered pair of the virtual
- * lane's site profiles (the kernel lane's ten plus symmetric-sequential), one
+ * lane's site profiles (the kernel lane's eleven plus symmetric-sequential), one
  * whole session (session.ts) moves N bytes each way byte-exact, and the
  * outcome is checked against the expected table (../../matrix/expected.ts):
  * in stcp mode its relay column (every pair must relay), in xtcp mode its
  * direct column ("direct" and "prediction" must go direct, "relay" must
- * relay, "birthday" may do either). No root, no processes: a pair is a fresh
- * topology, rendezvous, provider and visitor in this process, on a fake
- * clock; cell times are virtual.
+ * relay, "birthday" may do either) and its via column (a "mapped" pair
+ * must lock a router's mapped port, a "punch" pair must not). No root, no
+ * processes: a pair is a fresh topology, rendezvous, provider and visitor in
+ * this process, on a fake clock; cell times are virtual.
  */
 import { performance } from 'node:perf_hooks';
 import { LAB_PROFILE_NAMES, type LabProfileName } from '../topology.js';
-import { cellAsExpected, cellExpectation, type MatrixMode } from '../../matrix/expected.js';
+import { cellAsExpected, cellExpectation, labExpectedVia, viaAsExpected, type MatrixMode } from '../../matrix/expected.js';
 import { inOrder, type VirtualMatrixRun, type VirtualPairResult } from '../../matrix/result.js';
 import { runVirtualSession } from './session.js';
 
@@ -38,6 +39,7 @@ export async function runVirtualMatrix(opts: VirtualMatrixOptions): Promise<Virt
   for (const [i, [provider, visitor]] of opts.pairs.entries()) {
     const r = await runVirtualSession({ provider, visitor, seed: seed + i, sizeBytes, mode });
     const expected = cellExpectation(mode, provider, visitor);
+    const expectedVia = mode === 'xtcp' ? labExpectedVia(provider, visitor).via : undefined;
     const pair: VirtualPairResult = {
       provider,
       visitor,
@@ -47,6 +49,8 @@ export async function runVirtualMatrix(opts: VirtualMatrixOptions): Promise<Virt
       setupMs: r.setupMs,
       directMs: r.directMs,
       ...(r.punchFailure !== undefined ? { punchFailure: r.punchFailure, punchAttempts: r.punchAttempts ?? 0 } : {}),
+      ...(r.via !== undefined ? { via: r.via } : {}),
+      ...(r.portmap !== undefined ? { portmap: r.portmap } : {}),
       ttfbMs: r.ttfbMs,
       totalMs: r.totalMs,
       bytesUp: r.bytesUp,
@@ -54,7 +58,9 @@ export async function runVirtualMatrix(opts: VirtualMatrixOptions): Promise<Virt
       upVerified: r.upVerified,
       downVerified: r.downVerified,
       expected,
-      asExpected: cellAsExpected(expected, r.outcome, r.upVerified && r.downVerified),
+      ...(expectedVia !== undefined ? { expectedVia } : {}),
+      asExpected:
+        cellAsExpected(expected, r.outcome, r.upVerified && r.downVerified) && (expectedVia === undefined || viaAsExpected(expectedVia, r.outcome, r.via)),
       realMs: r.realMs,
       tcpDigest: r.tcpDigest,
       leftSockets: r.leftSockets,

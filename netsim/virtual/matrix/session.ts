@@ -22,7 +22,8 @@ import type { TraceEvent } from '../trace.js';
 import type { LogEvent } from '../log.js';
 import type { ClientResult } from '../../matrix/duplex-check.js';
 import type { PairMeasure } from '../../matrix/result.js';
-import { VirtualSessionLab, type VirtualLabOptions } from '../lab.js';
+import type { MeasuredVia } from '../../matrix/expected.js';
+import { labPortmap, VirtualSessionLab, type VirtualLabOptions } from '../lab.js';
 
 export { LANE_SESSION_TUNING, RENDEZVOUS_PORT, TARGET_PORT, VISITOR_PORT } from '../lab.js';
 
@@ -135,12 +136,16 @@ export async function runVirtualSession(opts: VirtualSessionOptions): Promise<Vi
   const conn = lab.log('visitor', 'connection')[0];
   const ok = client?.ok === true;
   const path = typeof conn?.fields.path === 'string' ? conn.fields.path : null;
+  const outcome = !ok ? 'failed' : path?.startsWith('direct') ? 'direct' : 'relay';
+  const portmap = labPortmap(lab.opts) === undefined ? undefined : portmapSummary(lab);
   return {
     provider: opts.provider,
     visitor: opts.visitor,
     seed: opts.seed,
-    outcome: !ok ? 'failed' : path?.startsWith('direct') ? 'direct' : 'relay',
+    outcome,
     path,
+    ...(outcome === 'direct' ? { via: directVia(lab) } : {}),
+    ...(portmap !== undefined ? { portmap } : {}),
     setupMs: lab.setupMs,
     directMs,
     ...(punchFailure !== undefined ? { punchFailure, punchAttempts: punchAttempts ?? 0 } : {}),
@@ -165,4 +170,22 @@ export async function runVirtualSession(opts: VirtualSessionOptions): Promise<Vi
     leftSockets,
     leftListeners,
   };
+}
+
+/** 'mapped' when either peer locked the other's router mapping (a `mapped` candidate), else 'punch' (as the kernel matrix reads its peers' logs). */
+function directVia(lab: VirtualSessionLab): MeasuredVia {
+  const ups = [...lab.log('provider', 'direct-up'), ...lab.log('visitor', 'direct-up')];
+  return ups.some((e) => e.fields.candidate === 'mapped') ? 'mapped' : 'punch';
+}
+
+/** What the peers' port mapping said: each peer's first mapping, else its last `portmap` event. */
+function portmapSummary(lab: VirtualSessionLab): string | undefined {
+  const said = (['provider', 'visitor'] as const).flatMap((role) => {
+    const all = lab.log(role, 'portmap');
+    const e = all.find((x) => x.fields.outcome === 'mapped') ?? all[all.length - 1];
+    if (e === undefined) return [];
+    const detail = e.fields.outcome === 'mapped' ? `by ${String(e.fields.protocol)} ${String(e.fields.external)}` : String(e.fields.reason ?? '');
+    return [`${role}: ${String(e.fields.outcome)} ${detail}`.trim()];
+  });
+  return said.length > 0 ? said.join('; ') : undefined;
 }
