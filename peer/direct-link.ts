@@ -274,6 +274,7 @@ export class DirectLink extends EventEmitter {
     await state.portmap?.settledBy(this.o.scheduler, openedAt + DIRECT_TIMERS.portmapGraceMs);
     if (this.closed || this.attempt !== state) return;
     state.nat = found.nat;
+    state.natReason = found.reason;
     state.hops = found.hops ?? found6?.hops ?? null;
     const mapped = !primaryIs6 && found.nat.udp ? (state.portmap?.offer() ?? null) : null;
     state.offeredMapped = mapped !== null;
@@ -315,7 +316,7 @@ export class DirectLink extends EventEmitter {
       ? { udp: peerNat.udp, mapping: peerNat.mapping, allocation: peerNat.allocation, ...(peerNat.step !== undefined ? { step: peerNat.step } : {}) }
       : { udp: true, mapping: 'unknown', allocation: 'unknown' };
     const families = planFamilies({
-      local: { nat: state.nat, sockets: state.families, offeredMapped: state.offeredMapped, offeredIpv6: state.offeredIpv6 },
+      local: { nat: state.nat, sockets: state.families, offeredMapped: state.offeredMapped, offeredIpv6: state.offeredIpv6, reason: state.natReason },
       remote: { nat: remoteNat, candidates: m.candidates },
       birthday: this.opts.birthday,
       localLeads: this.o.role === 'initiator',

@@ -25,6 +25,8 @@ export class Attempt {
   readonly families: FamilySockets = {};
   /** What discovery found on the IPv4 session socket (null: none yet, or no IPv4 socket). */
   nat: SessionNatInfo | null = null;
+  /** Why that discovery found no UDP, when it knows (no route, no address of that family, DNS). */
+  natReason: string | undefined = undefined;
   /** This attempt offered IPv6 candidates (STUN answered over IPv6). */
   offeredIpv6 = false;
   /** This host's addresses of both families (to tell a peer on a shared LAN). */

@@ -19,7 +19,8 @@ export interface FamilyPlan {
  * sends, which a simultaneous send gives both sides).
  */
 export function planFamilies(args: {
-  local: { nat: SessionNatInfo; sockets: FamilySockets; offeredMapped: boolean; offeredIpv6: boolean };
+  /** `reason`: why discovery found no IPv4 UDP here (e.g. "no IPv4 route"), when it knows better than "no STUN answer". */
+  local: { nat: SessionNatInfo; sockets: FamilySockets; offeredMapped: boolean; offeredIpv6: boolean; reason?: string | undefined };
   remote: { nat: SessionNatInfo; candidates: readonly Candidate[] };
   birthday: boolean;
   localLeads: boolean;
@@ -28,7 +29,9 @@ export function planFamilies(args: {
   const remote4 = remote.candidates.filter((c) => addressFamily(c.address) === 4);
   const remote6 = remote.candidates.filter((c) => addressFamily(c.address) === 6);
   const v4: PunchStrategy =
-    local.sockets.v4 !== undefined && remote4.length > 0
+    !local.nat.udp && local.reason !== undefined && local.sockets.v4 !== undefined
+      ? { direct: false, reason: `this side: ${local.reason}` }
+      : local.sockets.v4 !== undefined && remote4.length > 0
       ? planPunch(local.nat, remote.nat, {
           birthday: args.birthday,
           mapped: { local: local.offeredMapped, remote: remote.candidates.some((c) => c.kind === 'mapped') },
