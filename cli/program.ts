@@ -308,8 +308,11 @@ Example (reach the NAS from a laptop):
 
 With the default --mode xtcp the first bytes go over the relay while the
 peers punch through their NATs; the session then moves to the direct path,
-open connections included. Each connection's log line says its path
-(relay, direct LAN, direct internet) and, when not direct, why; a failed
+open connections included. Both address families are tried: IPv4 through
+the NATs, and IPv6 (from this machine's global IPv6 address) whenever both
+peers have it, which also works where IPv4 cannot (two symmetric NATs, IPv4
+UDP blocked). Each connection's log line says its path (relay, direct LAN,
+direct internet, direct internet IPv6) and, when not direct, why; a failed
 punch logs "punch-failed" with a timeline of what was tried.`,
     )
     .action(async (opts: LogFlags & PeerFlags & { listen: string; relay: string }) => {
