@@ -27,7 +27,15 @@ export interface PunchBrokerOptions {
   rejoinGraceMs: number;
 }
 
-export const DEFAULT_PUNCH_BROKER_OPTIONS: PunchBrokerOptions = { maxPairs: 4096, offerTimeoutMs: 8000, marginMs: 20, rejoinGraceMs: 30_000 };
+/**
+ * How long a session's punch pair outlives one peer's control connection,
+ * waiting for it to come back on a new one (a NAT flush resets the control
+ * connection, not the session). Longer than the peers' own give-up after
+ * losing every path (DIRECT_TIMERS.relayLostGiveUpMs, 20 s).
+ */
+export const PUNCH_REJOIN_GRACE_MS = 30_000;
+
+export const DEFAULT_PUNCH_BROKER_OPTIONS: PunchBrokerOptions = { maxPairs: 4096, offerTimeoutMs: 8000, marginMs: 20, rejoinGraceMs: PUNCH_REJOIN_GRACE_MS };
 
 type Role = 'visitor' | 'provider';
 

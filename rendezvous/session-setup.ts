@@ -2,7 +2,7 @@ import type { RandomSource } from '../src/clock/random.js';
 import { ControlErrorCode, proofsEqual, type ClientMessage, type PeerRole, type ServerMessage } from '../src/control/index.js';
 import type { LogFields } from '../src/log/logger.js';
 import type { RendezvousLimits } from './limits.js';
-import { PunchBroker, type PeerId, type PunchBrokerStats } from './punch-broker.js';
+import { PUNCH_REJOIN_GRACE_MS, PunchBroker, type PeerId, type PunchBrokerStats } from './punch-broker.js';
 import { ServiceRegistry } from './registry.js';
 
 export type { PeerId };
@@ -58,13 +58,6 @@ export interface SessionSetupStats {
 const TICKET_LENGTH = 32;
 /** Added to the punch start delays, for the peers' processing. */
 const PUNCH_MARGIN_MS = 20;
-/**
- * How long a session's punch pair outlives one peer's control connection,
- * waiting for it to come back on a new one (a NAT flush resets the control
- * connection, not the session). Longer than the peers' own give-up after
- * losing every path (DIRECT_TIMERS.relayLostGiveUpMs, 20 s).
- */
-export const PUNCH_REJOIN_GRACE_MS = 30_000;
 
 /**
  * Session setup at the rendezvous, sans-I/O: pairs a visitor with the

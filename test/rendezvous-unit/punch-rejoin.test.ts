@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PunchBroker, type PeerId, type PunchBrokerOptions } from '../../rendezvous/punch-broker.js';
+import { PUNCH_REJOIN_GRACE_MS, PunchBroker, type PeerId, type PunchBrokerOptions } from '../../rendezvous/punch-broker.js';
 import type { CandidateMessage, ServerMessage } from '../../src/control/messages.js';
 import { sessionId } from './loopback-peer.js';
 
-const GRACE = 30_000;
+const GRACE = PUNCH_REJOIN_GRACE_MS;
 const cand = (port: number): CandidateMessage[] => [{ kind: 'srflx', address: '203.0.113.9', port }];
 const ticketOf = (n: number) => Buffer.alloc(32, n);
 

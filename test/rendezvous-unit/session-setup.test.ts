@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_RENDEZVOUS_LIMITS } from '../../rendezvous/limits.js';
-import { PUNCH_REJOIN_GRACE_MS, SessionSetup, type SetupLimits, type SetupOutput } from '../../rendezvous/session-setup.js';
+import { PUNCH_REJOIN_GRACE_MS } from '../../rendezvous/punch-broker.js';
+import { SessionSetup, type SetupLimits, type SetupOutput } from '../../rendezvous/session-setup.js';
 import type { RandomSource } from '../../src/clock/random.js';
 import type { CandidateMessage, ServerMessage } from '../../src/control/messages.js';
 import { sessionId } from './loopback-peer.js';
