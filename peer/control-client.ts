@@ -51,6 +51,7 @@ export class ControlClient extends EventEmitter {
   private retryTimer: TimerHandle | null = null;
   private dial: Dial | null = null;
   private silenceTimer: TimerHandle | null = null;
+  private logins = 0;
   private readonly rt: Runtime;
   private readonly backoff: Backoff;
   private readonly silenceTimeoutMs: number;
@@ -68,6 +69,11 @@ export class ControlClient extends EventEmitter {
 
   get isUp(): boolean {
     return this.ready;
+  }
+
+  /** Which control connection this is: counts successful logins, so a session can tell it was set up on an older one. */
+  get generation(): number {
+    return this.logins;
   }
 
   /** Sends if logged in; returns false (and drops the message) otherwise. */
@@ -158,6 +164,7 @@ export class ControlClient extends EventEmitter {
           }
           connectTimer.cancel();
           this.ready = true;
+          this.logins++;
           // Our own heartbeat: a connection the network broke under us (a NAT
           // flushed its state, a mapping expired) is only noticed when we send —
           // the reset comes back at once — not after the server's silence.

@@ -215,6 +215,7 @@ export class Provider extends EventEmitter {
       tuning: this.opts.session,
       direct: this.opts.direct,
       sendControl: (msg) => this.control.send(msg),
+      controlGeneration: () => this.control.generation,
       logger: log,
       stopped: () => this.stopped,
       events: {

@@ -9,6 +9,7 @@ import { describePath, type LockedEndpoint } from '../src/punch/index.js';
 import { TunnelSession } from '../src/session/index.js';
 import type { DirectLink } from './direct-link.js';
 import { createDirectLink, type DirectConfig } from './direct-setup.js';
+import { withRejoinTicket } from './direct/offer.js';
 import type { HostPort } from './endpoint-arg.js';
 import { openRelayLink } from './relay-connector.js';
 import type { SessionPlan } from './session-plan.js';
@@ -39,6 +40,8 @@ export interface SessionSetupOptions {
   tuning?: SessionTuning | undefined;
   direct?: DirectConfig | undefined;
   sendControl: (m: ClientMessage) => boolean;
+  /** The control client's connection generation (ControlClient.generation): offers after a reconnect carry the ticket. */
+  controlGeneration?: () => number;
   logger: Logger;
   /** The peer stopped: a setup still waiting closes what it opened and ends quietly. */
   stopped: () => boolean;
@@ -64,11 +67,16 @@ export class SessionSetup {
   private relayLink: RelayLink | null = null;
   private directLink: DirectLink | null = null;
   private kind: string | null = null;
+  /** Sends on the control channel; offers carry the ticket once the control connection is a newer one. */
+  private readonly sendControl: (m: ClientMessage) => boolean;
 
   constructor(private readonly o: SessionSetupOptions) {
     this.connId = o.connId;
     this.log = o.logger;
     this.mode = o.plan.direct ? 'xtcp' : 'stcp';
+    const generation = o.controlGeneration;
+    const born = generation?.();
+    this.sendControl = (m) => o.sendControl(withRejoinTicket(m, o.ticket, generation !== undefined && generation() !== born));
   }
 
   /** The direct side, once it exists (null for relay-only sessions). */
@@ -106,7 +114,7 @@ export class SessionSetup {
   private async steps(): Promise<void> {
     const { plan } = this.o;
     if (plan.declineDirect !== null) {
-      this.o.sendControl({ type: 'offer', connId: this.connId, attempt: 0, candidates: [], reason: plan.declineDirect });
+      this.sendControl({ type: 'offer', connId: this.connId, attempt: 0, candidates: [], reason: plan.declineDirect });
     }
     const session = this.openSession();
     if (plan.relayFirst && !(await this.joinRelay(session))) return;
@@ -169,7 +177,7 @@ export class SessionSetup {
       runtime: this.o.runtime,
       server: this.o.server,
       config: this.o.direct ?? {},
-      sendControl: this.o.sendControl,
+      sendControl: this.sendControl,
       logger: this.log,
     });
     if (session.closed || this.o.stopped()) {

@@ -243,6 +243,7 @@ export class Visitor extends EventEmitter {
       tuning: this.opts.session,
       direct: this.opts.direct,
       sendControl: (msg) => this.control.send(msg),
+      controlGeneration: () => this.control.generation,
       logger: log,
       stopped: () => this.stopped,
       events: {

@@ -1,4 +1,4 @@
-import type { ClientMessage, NatInfoMessage, ServerMessage } from '../src/control/index.js';
+import { proofsEqual, type ClientMessage, type NatInfoMessage, type ServerMessage } from '../src/control/index.js';
 
 /** A peer, by its control connection's id. */
 export type PeerId = string;
@@ -20,9 +20,24 @@ export interface PunchBrokerOptions {
   offerTimeoutMs: number;
   /** Added to the computed start delay, for the peers' processing. */
   marginMs: number;
+  /**
+   * How long a session whose peer lost its control connection waits for that
+   * peer to come back on a new one (proving it with the session's ticket).
+   */
+  rejoinGraceMs: number;
 }
 
-export const DEFAULT_PUNCH_BROKER_OPTIONS: PunchBrokerOptions = { maxPairs: 4096, offerTimeoutMs: 8000, marginMs: 20 };
+/**
+ * How long a session's punch pair outlives one peer's control connection,
+ * waiting for it to come back on a new one (a NAT flush resets the control
+ * connection, not the session). Longer than the peers' own give-up after
+ * losing every path (DIRECT_TIMERS.relayLostGiveUpMs, 20 s).
+ */
+export const PUNCH_REJOIN_GRACE_MS = 30_000;
+
+export const DEFAULT_PUNCH_BROKER_OPTIONS: PunchBrokerOptions = { maxPairs: 4096, offerTimeoutMs: 8000, marginMs: 20, rejoinGraceMs: PUNCH_REJOIN_GRACE_MS };
+
+type Role = 'visitor' | 'provider';
 
 /** Attempts of one session kept at once (a late offer for an older one is dropped). */
 const MAX_ATTEMPTS_KEPT = 4;
@@ -38,8 +53,12 @@ interface Attempt {
 }
 
 interface PunchPair {
-  readonly visitor: PeerId;
-  readonly provider: PeerId;
+  visitor: PeerId;
+  provider: PeerId;
+  /** Each side's session ticket: a side on a new control connection proves itself with it. */
+  readonly tickets: Readonly<Record<Role, Buffer>>;
+  /** Sides whose control connection closed and that have not come back yet. */
+  readonly gone: Set<Role>;
   readonly attempts: Map<number, Attempt>;
   lastAttempt: number;
 }
@@ -51,6 +70,10 @@ export interface PunchBrokerStats {
   offersIgnored: number;
   /** Pairs forgotten to make room (still live as far as the broker knew). */
   evicted: number;
+  /** Sides that came back on a new control connection with their session's ticket. */
+  rejoined: number;
+  /** Pairs waiting for a side to come back. */
+  orphaned: number;
 }
 
 /**
@@ -79,7 +102,14 @@ export class PunchBroker {
    * they are only the first to be evicted, not forgotten.
    */
   private readonly relayClosed = new Set<string>();
-  private readonly counts = { brokered: 0, offersIgnored: 0, evicted: 0 };
+  /**
+   * Pairs one of whose peers lost its control connection, with the time they
+   * are forgotten unless it comes back. A peer whose NAT flushed its state
+   * reconnects at once and punches again; until then these go first when
+   * room is needed. All wait the same grace: insertion order is deadline order.
+   */
+  private readonly orphaned = new Map<string, number>();
+  private readonly counts = { brokered: 0, offersIgnored: 0, evicted: 0, rejoined: 0 };
 
   constructor(
     private readonly opts: PunchBrokerOptions,
@@ -87,30 +117,30 @@ export class PunchBroker {
   ) {}
 
   get stats(): PunchBrokerStats {
-    return { pairs: this.pairs.size, ...this.counts };
+    return { pairs: this.pairs.size, ...this.counts, orphaned: this.orphaned.size };
   }
 
   has(connId: string): boolean {
     return this.pairs.has(connId);
   }
 
-  /** The session's handshake completed through us: these two (and only these two) may punch. */
-  authorize(connId: string, visitor: PeerId, provider: PeerId): void {
+  /**
+   * The session's handshake completed through us: these two (and only these
+   * two, or whoever later presents one of their tickets) may punch.
+   */
+  authorize(connId: string, visitor: PeerId, provider: PeerId, tickets: Readonly<Record<Role, Buffer>>): void {
     this.forget(connId);
     if (this.pairs.size >= this.opts.maxPairs) {
-      const oldest = this.relayClosed.values().next().value ?? this.pairs.keys().next().value;
+      const oldest = this.orphaned.keys().next().value ?? this.relayClosed.values().next().value ?? this.pairs.keys().next().value;
       if (oldest !== undefined) {
         this.counts.evicted++;
         this.io.log('warn', 'punch-pair-evicted', { conn: oldest.slice(0, 8), pairs: this.pairs.size });
         this.forget(oldest);
       }
     }
-    this.pairs.set(connId, { visitor, provider, attempts: new Map(), lastAttempt: -1 });
-    for (const p of [visitor, provider]) {
-      let set = this.byPeer.get(p);
-      if (set === undefined) this.byPeer.set(p, (set = new Set()));
-      set.add(connId);
-    }
+    this.pairs.set(connId, { visitor, provider, tickets, gone: new Set(), attempts: new Map(), lastAttempt: -1 });
+    this.bind(visitor, connId);
+    this.bind(provider, connId);
   }
 
   /** An offer; taken only from one of the session's two peers. */
@@ -120,13 +150,8 @@ export class PunchBroker {
       this.io.send(from, { type: 'punch', connId: m.connId, attempt: m.attempt, candidates: [], startInMs: 0, reason: 'the rendezvous does not know this session (it may have restarted)' });
       return;
     }
-    const role = from === pair.visitor ? 'visitor' : from === pair.provider ? 'provider' : null;
-    if (role === null) {
-      // Someone else's session: answering would tell a stranger it exists.
-      this.counts.offersIgnored++;
-      this.io.log('warn', 'punch-offer-ignored', { conn: m.connId.slice(0, 8), peer: from, reason: 'not a peer of this session' });
-      return;
-    }
+    const role = from === pair.visitor ? 'visitor' : from === pair.provider ? 'provider' : this.rejoin(from, m, pair);
+    if (role === null) return;
     // Recently used pairs are the last to be evicted; one that punches is alive, whatever its relay did.
     this.pairs.delete(m.connId);
     this.pairs.set(m.connId, pair);
@@ -140,7 +165,7 @@ export class PunchBroker {
       pair.lastAttempt = Math.max(pair.lastAttempt, m.attempt);
       for (const n of [...pair.attempts.keys()]) if (n <= pair.lastAttempt - MAX_ATTEMPTS_KEPT) this.dropAttempt(pair, m.connId, n);
       // Ask the other side to gather candidates for this attempt too.
-      this.io.send(role === 'visitor' ? pair.provider : pair.visitor, { type: 'punch-request', connId: m.connId, attempt: m.attempt });
+      this.sendTo(pair, role === 'visitor' ? 'provider' : 'visitor', { type: 'punch-request', connId: m.connId, attempt: m.attempt });
     }
     if (role === 'visitor') a.visitor = m;
     else a.provider = m;
@@ -162,27 +187,50 @@ export class PunchBroker {
     for (const n of [...pair.attempts.keys()]) this.dropAttempt(pair, connId, n);
     this.pairs.delete(connId);
     this.relayClosed.delete(connId);
-    for (const p of [pair.visitor, pair.provider]) {
-      const set = this.byPeer.get(p);
-      set?.delete(connId);
-      if (set?.size === 0) this.byPeer.delete(p);
-    }
+    this.orphaned.delete(connId);
+    this.unbind(pair.visitor, connId);
+    this.unbind(pair.provider, connId);
   }
 
-  /** A peer's control connection is gone: every session it was a side of is over for the broker. */
-  forgetPeer(peer: PeerId): number {
+  /**
+   * A peer's control connection is gone. Its sessions may live on (a NAT
+   * flush kills the control connection, not the session), so each waits
+   * rejoinGraceMs for the peer to come back; one whose other peer is gone
+   * too is over. Returns how many sessions it was a side of.
+   */
+  peerGone(peer: PeerId, now: number): number {
     const sessions = [...(this.byPeer.get(peer) ?? [])];
-    for (const id of sessions) this.forget(id);
+    this.byPeer.delete(peer);
+    for (const id of sessions) {
+      const pair = this.pairs.get(id);
+      if (pair === undefined) continue;
+      if (pair.visitor === peer) pair.gone.add('visitor');
+      if (pair.provider === peer) pair.gone.add('provider');
+      if (pair.gone.size === 2) {
+        this.forget(id);
+        continue;
+      }
+      this.orphaned.delete(id);
+      this.orphaned.set(id, now + this.opts.rejoinGraceMs);
+    }
     return sessions.length;
   }
 
   nextDeadline(): number | null {
     const first = this.waiting.values().next();
-    return first.done === true ? null : first.value.deadline;
+    const offer = first.done === true ? null : first.value.deadline;
+    const orphan = this.orphaned.values().next();
+    if (orphan.done === true) return offer;
+    return offer === null ? orphan.value : Math.min(offer, orphan.value);
   }
 
   /** Tells the waiting side of every attempt past its deadline that the other sent nothing. */
   handleTimeout(now: number): void {
+    for (const [id, deadline] of this.orphaned) {
+      if (deadline > now) break;
+      this.io.log('info', 'punch-pair-orphan-expired', { conn: id.slice(0, 8), graceMs: this.opts.rejoinGraceMs });
+      this.forget(id);
+    }
     for (const a of this.waiting.values()) {
       if (a.deadline > now) return;
       const pair = this.pairs.get(a.connId);
@@ -190,7 +238,7 @@ export class PunchBroker {
       else this.waiting.delete(attemptKey(a.connId, a.n));
       if (pair === undefined) continue;
       const missing = a.visitor !== null ? 'provider' : 'visitor';
-      this.io.send(a.visitor !== null ? pair.visitor : pair.provider, {
+      this.sendTo(pair, a.visitor !== null ? 'visitor' : 'provider', {
         type: 'punch',
         connId: a.connId,
         attempt: a.n,
@@ -203,6 +251,57 @@ export class PunchBroker {
 
   close(): void {
     for (const id of [...this.pairs.keys()]) this.forget(id);
+  }
+
+  /**
+   * An offer from a peer that is not one of the pair's: a side back on a new
+   * control connection if it carries that side's ticket (it then takes the
+   * side over), else a stranger, ignored without an answer (answering would
+   * tell it the session exists).
+   */
+  private rejoin(from: PeerId, m: Offer, pair: PunchPair): Role | null {
+    const ticket = m.ticket === undefined ? null : Buffer.from(m.ticket, 'base64');
+    const role: Role | null =
+      ticket === null ? null
+      : proofsEqual(ticket, pair.tickets.visitor) ? 'visitor'
+      : proofsEqual(ticket, pair.tickets.provider) ? 'provider'
+      : null;
+    if (role === null) {
+      this.counts.offersIgnored++;
+      this.io.log('warn', 'punch-offer-ignored', {
+        conn: m.connId.slice(0, 8),
+        peer: from,
+        reason: ticket === null ? 'not a peer of this session' : 'wrong session ticket',
+      });
+      return null;
+    }
+    const old = pair[role];
+    // The old connection may not have closed yet (its reset is still on the way): it is no longer this side.
+    this.unbind(old, m.connId);
+    pair[role] = from;
+    pair.gone.delete(role);
+    if (pair.gone.size === 0) this.orphaned.delete(m.connId);
+    this.bind(from, m.connId);
+    this.counts.rejoined++;
+    this.io.log('info', 'punch-peer-rejoined', { conn: m.connId.slice(0, 8), role, peer: from, was: old });
+    return role;
+  }
+
+  /** Sends to a side of the pair unless its control connection is gone (it re-offers when back). */
+  private sendTo(pair: PunchPair, role: Role, message: ServerMessage): void {
+    if (!pair.gone.has(role)) this.io.send(pair[role], message);
+  }
+
+  private bind(peer: PeerId, connId: string): void {
+    let set = this.byPeer.get(peer);
+    if (set === undefined) this.byPeer.set(peer, (set = new Set()));
+    set.add(connId);
+  }
+
+  private unbind(peer: PeerId, connId: string): void {
+    const set = this.byPeer.get(peer);
+    set?.delete(connId);
+    if (set?.size === 0) this.byPeer.delete(peer);
   }
 
   private dropAttempt(pair: PunchPair, connId: string, n: number): void {
@@ -227,8 +326,8 @@ export class PunchBroker {
       if (reason !== undefined) m.reason = reason;
       return m;
     };
-    this.io.send(pair.visitor, msg(p, 'provider', startV, v));
-    this.io.send(pair.provider, msg(v, 'visitor', startP, p));
+    this.sendTo(pair, 'visitor', msg(p, 'provider', startV, v));
+    this.sendTo(pair, 'provider', msg(v, 'visitor', startP, p));
     this.counts.brokered++;
     this.io.log('info', 'punch-introduced', {
       conn: connId.slice(0, 8),

@@ -68,6 +68,8 @@ export interface RendezvousStats {
   punchBrokered: number;
   /** Punch offers for a session from a peer that is not one of its two. */
   punchOffersIgnored: number;
+  /** Peers that came back on a new control connection and took their side of a session over (with its ticket). */
+  punchRejoined: number;
 }
 
 /**
@@ -150,6 +152,7 @@ export class RendezvousServer {
       controlQueuePeak: Math.max(this.controlQueuePeak, ...[...this.conns.values()].map((c) => c.control.peakQueuedBytes)),
       punchBrokered: s.punch.brokered,
       punchOffersIgnored: s.punch.offersIgnored,
+      punchRejoined: s.punch.rejoined,
     };
   }
 
@@ -357,7 +360,7 @@ export class RendezvousServer {
     conn.unauthenticated.release();
     this.controlQueuePeak = Math.max(this.controlQueuePeak, conn.control.peakQueuedBytes);
     if (!this.conns.delete(conn.id)) return;
-    this.setup.peerGone(conn.id);
+    this.setup.peerGone(conn.id, this.rt.scheduler.now());
     this.flush();
   }
 

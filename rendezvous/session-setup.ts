@@ -2,7 +2,7 @@ import type { RandomSource } from '../src/clock/random.js';
 import { ControlErrorCode, proofsEqual, type ClientMessage, type PeerRole, type ServerMessage } from '../src/control/index.js';
 import type { LogFields } from '../src/log/logger.js';
 import type { RendezvousLimits } from './limits.js';
-import { PunchBroker, type PeerId, type PunchBrokerStats } from './punch-broker.js';
+import { PUNCH_REJOIN_GRACE_MS, PunchBroker, type PeerId, type PunchBrokerStats } from './punch-broker.js';
 import { ServiceRegistry } from './registry.js';
 
 export type { PeerId };
@@ -90,7 +90,7 @@ export class SessionSetup {
   ) {
     this.registry = new ServiceRegistry<PeerId>();
     this.broker = new PunchBroker(
-      { maxPairs: limits.maxPunchPairs, offerTimeoutMs: limits.punchOfferTimeoutMs, marginMs: PUNCH_MARGIN_MS },
+      { maxPairs: limits.maxPunchPairs, offerTimeoutMs: limits.punchOfferTimeoutMs, marginMs: PUNCH_MARGIN_MS, rejoinGraceMs: PUNCH_REJOIN_GRACE_MS },
       {
         send: (to, message) => this.send(to, message),
         rttMs: (peer) => this.peers.get(peer)?.rttMs ?? null,
@@ -198,8 +198,11 @@ export class SessionSetup {
     this.broker.relayEnded(connId);
   }
 
-  /** A connection closed: a logged-in peer's services, setups and punch pairs go with it. */
-  peerGone(id: PeerId): void {
+  /**
+   * A connection closed: a logged-in peer's services and setups go with it;
+   * its punch pairs wait a while for it to come back (PUNCH_REJOIN_GRACE_MS).
+   */
+  peerGone(id: PeerId, now: number): void {
     if (this.joins.delete(id)) {
       // A relay join that left before its partner came: the splice, if the
       // partner comes, ends at once (as a relay link whose side closed).
@@ -217,9 +220,9 @@ export class SessionSetup {
         this.drop(s);
       }
     }
-    // Its sessions cannot punch any more: the other side has no one to punch with.
-    const forgotten = this.broker.forgetPeer(id);
-    this.log('info', 'peer-gone', { peer: id, role: peer.role, services: removed.join(',') || undefined, punchPairs: forgotten || undefined });
+    // Its sessions may outlive the connection (a NAT flush): the broker keeps them for a rejoin, for a while.
+    const pairs = this.broker.peerGone(id, now);
+    this.log('info', 'peer-gone', { peer: id, role: peer.role, services: removed.join(',') || undefined, punchPairs: pairs || undefined });
   }
 
   handleTimeout(now: number): void {
@@ -308,7 +311,7 @@ export class SessionSetup {
     if (s === undefined || s.visitor !== from || s.stage !== 'reply') return;
     s.stage = 'confirm';
     // The two may now punch: only they know the session key the probes need.
-    if (direct) this.broker.authorize(connId, s.visitor, s.provider);
+    if (direct) this.broker.authorize(connId, s.visitor, s.provider, { visitor: s.visitorTicket, provider: s.providerTicket });
     this.send(s.provider, { type: 'confirm', connId, confirm, ticket: s.providerTicket.toString('base64'), ...(direct ? { direct } : {}) });
   }
 

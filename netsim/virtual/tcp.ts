@@ -124,6 +124,8 @@ export class VirtualTcp {
   private readonly listeners: Listener[] = [];
   private readonly portsInUse = new Map<VirtualHost, Set<number>>();
   private readonly live = new Set<VirtualTcpSocket>();
+  /** Connections a host opened across the network (not loopback), by their client socket: what its NAT carries. */
+  private readonly outbound = new Map<VirtualTcpSocket, VirtualHost>();
   private readonly rng: SeededRandom;
   private ifaces = new Map<LinkEnd, VirtualInterface>();
   private readonly opts: Required<Omit<VirtualTcpOptions, 'nodes'>>;
@@ -157,6 +159,23 @@ export class VirtualTcp {
   /** Sockets not yet destroyed (a leak check for tests). */
   get openSockets(): number {
     return this.live.size;
+  }
+
+  /**
+   * A middlebox on `host`'s way out resets every connection the host opened
+   * across the network (a NAT whose state was flushed answers the next
+   * segment of each with RST): both ends get ECONNRESET once the RST reaches
+   * them. Loopback connections are untouched. Returns how many were reset.
+   */
+  resetConnectionsOf(host: VirtualHost): number {
+    let n = 0;
+    for (const [sock, from] of [...this.outbound]) {
+      if (from !== host || sock.destroyed || sock.out === null || sock.in === null) continue;
+      sock.out.reset();
+      sock.in.reset();
+      n++;
+    }
+    return n;
   }
 
   /** Listening servers (a leak check for tests). */
@@ -200,6 +219,7 @@ export class VirtualTcp {
     sock.onGone = () => {
       this.ports(host).delete(localPort);
       this.live.delete(sock);
+      this.outbound.delete(sock);
     };
     // A connection leaves from the host's first address of the destination's family (none: ENETUNREACH).
     const family = familyOf(opts.host);
@@ -235,6 +255,7 @@ export class VirtualTcp {
       return sock;
     }
     const route = result.route;
+    if (!route.loopback) this.outbound.set(sock, host);
     const back = [...route.ends].reverse().map((e) => e.peer);
     const forwardDelay = pathDelayMs(route.ends);
     const backDelay = pathDelayMs(back);

@@ -50,6 +50,17 @@ export function attemptCandidates(args: {
 }
 
 /**
+ * A message for the control channel, with the session's ticket added to an
+ * offer when the control connection is not the one the session was set up
+ * on: the rendezvous knows this peer by its connection, and the ticket is
+ * how a new one proves it is the same side of the session. Only then: a
+ * rendezvous that predates the field refuses it.
+ */
+export function withRejoinTicket(m: ClientMessage, ticket: string, reconnected: boolean): ClientMessage {
+  return m.type === 'offer' && reconnected ? { ...m, ticket } : m;
+}
+
+/**
  * The control-channel offer for attempt `attempt`. `found` is what the
  * IPv4 session socket (or the only one) learned: its NAT behaviour is what
  * the peer plans with. `candidates` are all the families' candidates that

@@ -102,8 +102,12 @@ export const ClientMessage = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('accept'), connId, reply: b64(1, 512) }),
   z.strictObject({ type: z.literal('refuse'), connId, code: errorCode, message: text }),
   z.strictObject({ type: z.literal('confirm'), connId, confirm: b64(1, 512), direct: z.boolean().optional() }),
-  /** This peer's candidates for a punch attempt; no candidates plus a reason = it will not punch. */
-  z.strictObject({ type: z.literal('offer'), connId, attempt, candidates, nat: NatInfoMessage.optional(), reason: text.optional() }),
+  /**
+   * This peer's candidates for a punch attempt; no candidates plus a reason = it will not punch.
+   * `ticket` (the session's relay ticket) only after a control reconnect: it proves the new
+   * connection is the same side of the session.
+   */
+  z.strictObject({ type: z.literal('offer'), connId, attempt, candidates, nat: NatInfoMessage.optional(), reason: text.optional(), ticket: b64(32, 32).optional() }),
   z.strictObject({ type: z.literal('ping'), t: z.number() }),
   z.strictObject({ type: z.literal('pong'), t: z.number() }),
 ]);

@@ -260,3 +260,23 @@ describe('candidates of a kind this version does not know', () => {
     }
   });
 });
+
+describe('an offer\'s rejoin ticket', () => {
+  const base = { type: 'offer', connId: 'a'.repeat(32), attempt: 2, candidates: [] };
+
+  it('is optional, and a 32-byte one is kept', () => {
+    assert.ok(parseClientMessage(base).ok);
+    const ticket = Buffer.alloc(32, 7).toString('base64');
+    const r = parseClientMessage({ ...base, ticket });
+    assert.ok(r.ok && r.message.type === 'offer');
+    assert.equal(r.message.ticket, ticket);
+  });
+
+  it('is refused when it is not 32 bytes of base64', () => {
+    for (const ticket of [Buffer.alloc(31).toString('base64'), Buffer.alloc(33).toString('base64'), 'not base64!', 7]) {
+      const r = parseClientMessage({ ...base, ticket });
+      assert.equal(r.ok, false, JSON.stringify(ticket));
+      assert.match(r.ok ? '' : r.reason, /ticket/);
+    }
+  });
+});

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_RENDEZVOUS_LIMITS } from '../../rendezvous/limits.js';
+import { PUNCH_REJOIN_GRACE_MS } from '../../rendezvous/punch-broker.js';
 import { SessionSetup, type SetupLimits, type SetupOutput } from '../../rendezvous/session-setup.js';
 import type { RandomSource } from '../../src/clock/random.js';
 import type { CandidateMessage, ServerMessage } from '../../src/control/messages.js';
@@ -159,7 +160,7 @@ describe('SessionSetup: expiry and peers going', () => {
     const id = sessionId(7);
     s.handle('V', { type: 'connect', connId: id, service: 'svc', hello: HELLO }, 0);
     s.takeOutputs();
-    s.peerGone('P');
+    s.peerGone('P', 0);
     const out = s.takeOutputs();
     assert.equal(one(out, 'V', 'connect-failed').code, 'PROVIDER_GONE');
     assert.equal(s.stats.services, 0);
@@ -239,11 +240,14 @@ describe('SessionSetup: punch brokering', () => {
       const v = `W${batch}`;
       s.peerJoined(v, 'visitor');
       for (let i = 0; i < 3; i++) handshake(s, sessionId(batch * 10 + i + 1), 1, true, v);
-      s.peerGone(v);
+      s.peerGone(v, 1);
       s.takeOutputs();
     }
+    // The gone visitors' sessions waited for them (first to make room), then their grace ended.
+    s.handleTimeout(1 + PUNCH_REJOIN_GRACE_MS);
+    s.takeOutputs();
     assert.equal(s.stats.punch.pairs, 1);
-    assert.equal(s.stats.punch.evicted, 0);
+    assert.equal(s.stats.punch.orphaned, 0);
     s.handle('V', { type: 'offer', connId: old, attempt: 3, candidates: cand(1111) }, 2);
     assert.equal(one(s.takeOutputs(), 'P', 'punch-request').attempt, 3);
     s.handle('P', { type: 'offer', connId: old, attempt: 3, candidates: cand(2222) }, 2);
@@ -305,17 +309,46 @@ describe('SessionSetup: punch brokering', () => {
     assert.match(one(s.takeOutputs(), 'V', 'punch').reason ?? '', /does not know this session/);
   });
 
-  it('when a peer goes, its sessions can no longer punch, and a stranger cannot take the id over', () => {
+  it('when a peer goes and does not come back within the grace, its sessions can no longer punch, and a stranger cannot take the id over', () => {
     const s = withPeers();
     const id = sessionId(30);
     handshake(s, id, 0);
     s.peerJoined('V2', 'visitor');
     s.handle('V2', { type: 'connect', connId: id, service: 'svc', hello: HELLO }, 0);
     assert.equal(one(s.takeOutputs(), 'V2', 'connect-failed').code, 'BUSY', 'a live session\'s id is taken');
-    s.peerGone('P');
+    s.peerGone('P', 0);
+    s.takeOutputs();
+    assert.equal(s.stats.punch.orphaned, 1);
+    assert.equal(s.nextDeadline(), PUNCH_REJOIN_GRACE_MS, 'the pair waits for the provider to come back');
+    s.handleTimeout(PUNCH_REJOIN_GRACE_MS);
     s.takeOutputs();
     assert.equal(s.stats.punch.pairs, 0);
-    s.handle('V', { type: 'offer', connId: id, attempt: 0, candidates: cand(1) }, 1);
+    s.handle('V', { type: 'offer', connId: id, attempt: 0, candidates: cand(1) }, PUNCH_REJOIN_GRACE_MS + 1);
     assert.match(one(s.takeOutputs(), 'V', 'punch').reason ?? '', /does not know this session/);
+  });
+
+  it('a visitor back on a new control connection takes its side over with its ticket, and the punch is introduced', () => {
+    const s = withPeers();
+    const id = sessionId(31);
+    const t = handshake(s, id, 0);
+    s.peerGone('V', 100);
+    s.takeOutputs();
+    s.peerJoined('V2', 'visitor');
+    // A stranger's ticket (the provider's is not the visitor's either way: it would take the provider's side).
+    s.handle('V2', { type: 'offer', connId: id, attempt: 1, candidates: cand(1111), ticket: Buffer.alloc(32, 0xee).toString('base64') }, 200);
+    assert.deepEqual(sends(s.takeOutputs()), [], 'a wrong ticket gets no answer');
+    s.handle('V2', { type: 'offer', connId: id, attempt: 1, candidates: cand(1111), ticket: t.visitorTicket.toString('base64') }, 200);
+    assert.equal(one(s.takeOutputs(), 'P', 'punch-request').attempt, 1);
+    s.handle('P', { type: 'offer', connId: id, attempt: 1, candidates: cand(2222) }, 210);
+    const out = s.takeOutputs();
+    assert.deepEqual(one(out, 'V2', 'punch').candidates, cand(2222));
+    assert.deepEqual(one(out, 'P', 'punch').candidates, cand(1111));
+    assert.deepEqual(only(out, 'V'), []);
+    assert.equal(s.stats.punch.rejoined, 1);
+    assert.equal(s.stats.punch.offersIgnored, 1);
+    assert.equal(s.stats.punch.orphaned, 0);
+    // The new connection is the visitor now: when it goes, the pair waits again.
+    s.peerGone('V2', 300);
+    assert.equal(s.stats.punch.orphaned, 1);
   });
 });

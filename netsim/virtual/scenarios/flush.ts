@@ -8,6 +8,12 @@
  * dead both ways. Wanted: the session notices (`direct-lost`), the relay
  * carries on, a fresh punch brings the path back (`direct-up`), and the
  * transfer completes byte-exact.
+ *
+ * With `resetTcp`, a peer's TCP connections also die at the flush, to resets
+ * (conntrack -F on its router, and the rendezvous sent first): its control
+ * channel and the relay link. That peer reconnects its control channel and
+ * must punch again on the new one, with no relay to carry the session
+ * meanwhile.
  */
 import { performance } from 'node:perf_hooks';
 import { SCENARIOS, faultOf } from '../../scenarios/spec.js';
@@ -24,11 +30,17 @@ export interface VirtualFlushOptions {
   profile?: LabProfileName;
   /** Fraction of the download received when the flush happens. Default: the spec's. */
   atFraction?: number;
+  /** This peer also loses its TCP connections (control, relay) to resets at the flush. */
+  resetTcp?: 'provider' | 'visitor';
 }
 
 export interface VirtualFlushResult extends MidTransferResult {
   /** Mappings the flush dropped. */
   flushedMappings: number;
+  /** TCP connections of the resetTcp peer reset at the flush. */
+  resetConnections: number;
+  /** Peers the rendezvous let take their session side back on a new control connection. */
+  rejoined: number;
   /** Virtual ms: flush → direct-lost (visitor), flush → direct-up again (visitor). */
   lostAfterMs: number | null;
   backAfterMs: number | null;
@@ -45,9 +57,11 @@ export async function virtualFlushScenario(opts: VirtualFlushOptions): Promise<V
   const seed = opts.seed ?? 7;
   const profile = opts.profile ?? SCENARIOS['conntrack-flush'].topology.provider;
   const { lab, directMs } = await startDirect({ provider: profile, visitor: profile, seed, upBytes: opts.sizeBytes, downBytes: opts.sizeBytes });
-  const nat = lab.topo.site((opts.flush ?? FAULT.nats[0]) === 'visitor' ? 'b' : 'a').nat;
+  const siteOf = (who: 'provider' | 'visitor') => lab.topo.site(who === 'visitor' ? 'b' : 'a');
+  const nat = siteOf(opts.flush ?? FAULT.nats[0] ?? 'provider').nat;
   if (nat === null) throw new Error(`${profile} has no NAT to flush`);
   let flushedMappings = 0;
+  let resetConnections = 0;
   // Download progress at the moments the visitor lost and regained the direct path.
   let receivedAtLost: number | null = null;
   let receivedAtBack: number | null = null;
@@ -61,6 +75,7 @@ export async function virtualFlushScenario(opts: VirtualFlushOptions): Promise<V
     hook: () => {
       flushAt = lab.now;
       flushedMappings = nat.flush();
+      if (opts.resetTcp !== undefined) resetConnections = lab.tcp.resetConnectionsOf(siteOf(opts.resetTcp).host);
     },
     watch: (received) => {
       if (received !== lastReceived || lab.now < flushAt) {
@@ -74,12 +89,15 @@ export async function virtualFlushScenario(opts: VirtualFlushOptions): Promise<V
   });
   const lost = firstAfter(lab.events, 'visitor', 'direct-lost', flushAt);
   const back = lost ? firstAfter(lab.events, 'visitor', 'direct-up', lost.t) : undefined;
+  const rejoined = lab.log('rendezvous', 'punch-peer-rejoined').length;
   const base = await finish(lab, seed, directMs, real0);
   return {
     ...base,
     ...transferPart(t, opts.sizeBytes),
     faultAt: t.hookAt,
     flushedMappings,
+    resetConnections,
+    rejoined,
     lostAfterMs: lost && t.hookAt !== null ? lost.t - t.hookAt : null,
     backAfterMs: back && t.hookAt !== null ? back.t - t.hookAt : null,
     bytesOverRelay: receivedAtLost !== null && receivedAtBack !== null ? receivedAtBack - receivedAtLost : null,
