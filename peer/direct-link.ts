@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import type { Scheduler, TimerHandle } from '../src/clock/scheduler.js';
-import { settledBy } from '../src/clock/settled-by.js';
 import type { RandomSource } from '../src/clock/random.js';
 import type { ClientMessage, ServerMessage } from '../src/control/index.js';
 import {
@@ -34,11 +33,11 @@ import { SessionPortMaps } from './direct/session-portmaps.js';
 import { SessionSockets, socketFamily } from './direct/session-sockets.js';
 import { attemptCandidates, buildOffer } from './direct/offer.js';
 import { planFamilies } from './direct/family-plan.js';
+import { discoverBoth, tooSlow } from './direct/discover-both.js';
 import { DEFAULT_DIRECT, type DirectOptions, type ReflexiveDiscovery } from './direct/options.js';
 import { SocketErrorLog } from './direct/socket-error-log.js';
 
 export { DEFAULT_DIRECT, type DirectOptions, type DiscoveryResult, type ReflexiveDiscovery } from './direct/options.js';
-import type { DiscoveryResult } from './direct/options.js';
 export { releasePortMappings, type PortMapChoice, type PortMapperFactory, type SessionPortMapper } from './direct/attempt-portmap.js';
 
 export interface DirectLinkOptions {
@@ -261,16 +260,16 @@ export class DirectLink extends EventEmitter {
     if (this.closed || this.attempt !== state) return socket6?.close();
     const index6 = socket6 === null ? undefined : state.add(socket6);
     if (index6 !== undefined) state.families.v6 = index6;
-    const pending6 = socket6 === null || index6 === undefined ? null : this.o.discovery.discover(socket6, (h) => state.routeStun(index6, h));
-    const found = await this.o.discovery.discover(socket, (h) => state.routeStun(0, h));
+    const both = await discoverBoth(
+      this.o.discovery.discover(socket, (h) => state.routeStun(0, h)),
+      socket6 === null || index6 === undefined ? null : this.o.discovery.discover(socket6, (h) => state.routeStun(index6, h)),
+      this.o.scheduler,
+      openedAt + DIRECT_TIMERS.portmapGraceMs,
+    );
     if (this.closed || this.attempt !== state) return;
-    const found6 =
-      pending6 === null
-        ? null
-        : found.nat.udp
-          ? await settledBy(pending6, this.o.scheduler, Math.max(openedAt + DIRECT_TIMERS.portmapGraceMs, this.o.scheduler.now() + DIRECT_TIMERS.ipv6DiscoveryGraceMs))
-          : await pending6;
-    if (this.closed || this.attempt !== state) return;
+    // Only the primary IPv4 socket can be late: it is late only next to an IPv6 one.
+    const found = both.primary ?? tooSlow('IPv4', 'IPv6');
+    const found6 = both.second;
     await state.portmap?.settledBy(this.o.scheduler, openedAt + DIRECT_TIMERS.portmapGraceMs);
     if (this.closed || this.attempt !== state) return;
     state.nat = found.nat;
@@ -281,7 +280,7 @@ export class DirectLink extends EventEmitter {
     const local6 = socket6?.localEndpoint() ?? null;
     const { candidates, why, offeredIpv6 } = attemptCandidates({
       primary: { found, hosts: this.opts.hostCandidates ? this.sockets.hostsOf(socket) : [], port, mapped, is6: primaryIs6 },
-      v6: local6 === null ? null : { found: found6 ?? IPV6_TOO_SLOW, local: local6, host: this.opts.hostCandidates },
+      v6: local6 === null ? null : { found: found6 ?? tooSlow('IPv6', 'IPv4'), local: local6, host: this.opts.hostCandidates },
     });
     state.offeredIpv6 = offeredIpv6;
     state.localHosts = [...this.sockets.hostsOf(socket), ...(local6 === null ? [] : [local6.address])];
@@ -471,11 +470,3 @@ export class DirectLink extends EventEmitter {
   }
 }
 
-/** What an IPv6 session socket that did not finish discovery in time offers: nothing, and why. */
-const IPV6_TOO_SLOW: DiscoveryResult = {
-  srflx: null,
-  nat: { udp: false, mapping: 'unknown', allocation: 'unknown' },
-  detail: 'no STUN answer over IPv6 in time',
-  hops: null,
-  reason: `no STUN answer over IPv6 within ${DIRECT_TIMERS.ipv6DiscoveryGraceMs} ms of the IPv4 one`,
-};

@@ -42,6 +42,19 @@ export class SessionStun implements ReflexiveDiscovery {
   ) {}
 
   async discover(socket: UdpSocket, route: (handler: (data: Buffer, from: UdpEndpoint) => boolean) => void) {
+    const none: SessionNatInfo = { udp: false, mapping: 'unknown', allocation: 'unknown' };
+    // No route (a v6-only host's IPv4 socket): nothing can leave this host, so
+    // say so at once instead of after a whole STUN timeout, and not as "UDP blocked".
+    const to = this.servers.primary;
+    if (!(await this.hasRoute(socket, to).catch(() => true))) {
+      return {
+        srflx: null,
+        nat: none,
+        detail: `${noRoute(to)} to ${formatEndpoint(to)}`,
+        hops: null,
+        reason: `${noRoute(to)} to the rendezvous (${formatEndpoint(to)}): ${noRouteCause(to)}, so no STUN request could be sent`,
+      };
+    }
     const client = new BindingClient(socket, { scheduler: this.scheduler, random: this.random });
     route((data, from) => client.handle(data, from));
     const q = (to: UdpEndpoint) => ({ to, timeoutMs: this.timeoutMs, rtoMs: DIRECT_TIMERS.stunRtoMs });
@@ -78,21 +91,7 @@ export class SessionStun implements ReflexiveDiscovery {
     const [first, second] = results.map((r) => (r.ok ? r.info.mapped : null));
     const srflx = first ?? second ?? extraMapped[0] ?? null;
     const local = socket.localEndpoint();
-    if (srflx === null) {
-      const none: SessionNatInfo = { udp: false, mapping: 'unknown', allocation: 'unknown' };
-      // No answer: asked only now, because an answer proves the route. Without one nothing left this host: not "UDP blocked".
-      const to = this.servers.primary;
-      if (!(await this.hasRoute(socket, to).catch(() => true))) {
-        return {
-          srflx: null,
-          nat: none,
-          detail: `${noRoute(to)} to ${formatEndpoint(to)}`,
-          hops,
-          reason: `${noRoute(to)} to the rendezvous (${formatEndpoint(to)}): ${noRouteCause(to)}, so no STUN request could be sent`,
-        };
-      }
-      return { srflx: null, nat: none, detail: 'no STUN answer over UDP', hops };
-    }
+    if (srflx === null) return { srflx: null, nat: none, detail: 'no STUN answer over UDP', hops };
     let nat: SessionNatInfo;
     if (first && second) {
       if (sameEndpoint(first, second)) {

@@ -42,12 +42,13 @@
  *                   session at most this much; a mapping granted later is
  *                   offered on the next attempt). The relay carries the
  *                   session meanwhile.
- * ipv6DiscoveryGraceMs  once IPv4 discovery has answered, the IPv6 session
- *                   socket's STUN gets at most this much longer (or until the
- *                   port-map grace ends, if later): a host with an IPv6
- *                   address but no working IPv6 route must not hold every
- *                   offer for a whole STUN timeout. Without IPv4 UDP, IPv6 is
- *                   waited for in full.
+ * familyDiscoveryGraceMs  once one session socket's discovery has found
+ *                   UDP working, the other family's gets at most this much
+ *                   longer (or until the port-map grace ends, if later): IPv4
+ *                   UDP blocked, or an IPv6 address without a working IPv6
+ *                   route, must not hold every offer for a whole STUN
+ *                   timeout. A family that found no UDP waits for the other
+ *                   in full.
  */
 export const DIRECT_TIMERS = {
   startDelayMs: 0,
@@ -74,7 +75,7 @@ export const DIRECT_TIMERS = {
   stunSettleMaxMs: 200,
 
   portmapGraceMs: 300,
-  ipv6DiscoveryGraceMs: 100,
+  familyDiscoveryGraceMs: 100,
 } as const;
 
 /** How long a path that stops answering lives on after the first unanswered send. */

@@ -92,7 +92,19 @@ test('no STUN answer with a route: "UDP blocked" as before (no reason of its own
   assert.equal(result.reason, undefined);
 });
 
-test('an answer proves the route: the route check is not asked', async () => {
-  const { result } = await discover('port-restricted-cone', [], () => assert.fail('asked about the route'));
+test('the route is checked before anything is sent: a host with a route discovers as usual', async () => {
+  let asked = 0;
+  const { result } = await discover('port-restricted-cone', [], async () => {
+    asked++;
+    return true;
+  });
+  assert.equal(asked, 1);
   assert.ok(result.srflx);
+});
+
+test('no route: the answer comes at once, not after the STUN timeout', async () => {
+  const { result, tookMs } = await discover('port-restricted-cone', [], async () => false);
+  assert.equal(result.srflx, null);
+  assert.match(result.reason ?? '', /^no IPv4 route to the rendezvous/);
+  assert.ok(tookMs < 100, `took ${tookMs} ms (virtual); the STUN timeout is 1500 ms`);
 });
