@@ -214,8 +214,7 @@ export class Provider extends EventEmitter {
       runtime: this.rt,
       tuning: this.opts.session,
       direct: this.opts.direct,
-      sendControl: (msg) => this.control.send(msg),
-      controlGeneration: () => this.control.generation,
+      control: this.control,
       logger: log,
       stopped: () => this.stopped,
       events: {

@@ -27,6 +27,13 @@ export interface SessionSetupEvents {
   failed(err: BurrowError): void;
 }
 
+/** What a session needs of the peer's control channel. */
+export interface SessionControl {
+  send(m: ClientMessage): boolean;
+  /** Counts logins: a change means the connection the session was set up on is gone. */
+  readonly generation: number;
+}
+
 export interface SessionSetupOptions {
   role: Role;
   connId: string;
@@ -39,9 +46,8 @@ export interface SessionSetupOptions {
   runtime: Runtime;
   tuning?: SessionTuning | undefined;
   direct?: DirectConfig | undefined;
-  sendControl: (m: ClientMessage) => boolean;
-  /** The control client's connection generation (ControlClient.generation): offers after a reconnect carry the ticket. */
-  controlGeneration?: () => number;
+  /** The control channel (a ControlClient): its sends, and which connection it is on (offers after a reconnect carry the ticket). */
+  control: SessionControl;
   logger: Logger;
   /** The peer stopped: a setup still waiting closes what it opened and ends quietly. */
   stopped: () => boolean;
@@ -74,9 +80,8 @@ export class SessionSetup {
     this.connId = o.connId;
     this.log = o.logger;
     this.mode = o.plan.direct ? 'xtcp' : 'stcp';
-    const generation = o.controlGeneration;
-    const born = generation?.();
-    this.sendControl = (m) => o.sendControl(withRejoinTicket(m, o.ticket, generation !== undefined && generation() !== born));
+    const born = o.control.generation;
+    this.sendControl = (m) => o.control.send(withRejoinTicket(m, o.ticket, o.control.generation !== born));
   }
 
   /** The direct side, once it exists (null for relay-only sessions). */

@@ -8,7 +8,7 @@ import type { SessionNatInfo } from '../src/punch/index.js';
 import { BindingClient } from '../src/stun/binding-client.js';
 import { NORMAL_TTL } from '../src/punch/index.js';
 import { DIRECT_TIMERS } from '../src/direct/index.js';
-import type { ReflexiveDiscovery } from './direct/options.js';
+import { noUdp, type ReflexiveDiscovery } from './direct/options.js';
 
 /** TTL-limited STUN requests 1..this find the hop count to the rendezvous. */
 const MAX_HOP_PROBE = 8;
@@ -42,18 +42,11 @@ export class SessionStun implements ReflexiveDiscovery {
   ) {}
 
   async discover(socket: UdpSocket, route: (handler: (data: Buffer, from: UdpEndpoint) => boolean) => void) {
-    const none: SessionNatInfo = { udp: false, mapping: 'unknown', allocation: 'unknown' };
     // No route (a v6-only host's IPv4 socket): nothing can leave this host, so
     // say so at once instead of after a whole STUN timeout, and not as "UDP blocked".
     const to = this.servers.primary;
     if (!(await this.hasRoute(socket, to).catch(() => true))) {
-      return {
-        srflx: null,
-        nat: none,
-        detail: `${noRoute(to)} to ${formatEndpoint(to)}`,
-        hops: null,
-        reason: `${noRoute(to)} to the rendezvous (${formatEndpoint(to)}): ${noRouteCause(to)}, so no STUN request could be sent`,
-      };
+      return noUdp(`${noRoute(to)} to ${formatEndpoint(to)}`, `${noRoute(to)} to the rendezvous (${formatEndpoint(to)}): ${noRouteCause(to)}, so no STUN request could be sent`);
     }
     const client = new BindingClient(socket, { scheduler: this.scheduler, random: this.random });
     route((data, from) => client.handle(data, from));
@@ -91,7 +84,7 @@ export class SessionStun implements ReflexiveDiscovery {
     const [first, second] = results.map((r) => (r.ok ? r.info.mapped : null));
     const srflx = first ?? second ?? extraMapped[0] ?? null;
     const local = socket.localEndpoint();
-    if (srflx === null) return { srflx: null, nat: none, detail: 'no STUN answer over UDP', hops };
+    if (srflx === null) return noUdp('no STUN answer over UDP', undefined, hops);
     let nat: SessionNatInfo;
     if (first && second) {
       if (sameEndpoint(first, second)) {

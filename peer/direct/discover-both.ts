@@ -1,17 +1,11 @@
 import type { Scheduler } from '../../src/clock/scheduler.js';
 import { settledBy } from '../../src/clock/settled-by.js';
 import { DIRECT_TIMERS } from '../../src/direct/index.js';
-import type { DiscoveryResult } from './options.js';
+import { noUdp, type DiscoveryResult } from './options.js';
 
 /** What a session socket whose discovery did not finish in time offers: nothing, and why. */
 export function tooSlow(family: 'IPv4' | 'IPv6', other: 'IPv4' | 'IPv6'): DiscoveryResult {
-  return {
-    srflx: null,
-    nat: { udp: false, mapping: 'unknown', allocation: 'unknown' },
-    detail: `no STUN answer over ${family} in time`,
-    hops: null,
-    reason: `no STUN answer over ${family} within ${DIRECT_TIMERS.familyDiscoveryGraceMs} ms of the ${other} one`,
-  };
+  return noUdp(`no STUN answer over ${family} in time`, `no STUN answer over ${family} within ${DIRECT_TIMERS.familyDiscoveryGraceMs} ms of the ${other} one`);
 }
 
 /**

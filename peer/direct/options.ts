@@ -17,6 +17,11 @@ export interface DiscoveryResult {
   reason?: string;
 }
 
+/** Discovery that found no UDP path, with the words for the log and the peer (`reason` is omitted only for plain "no answer"). */
+export function noUdp(detail: string, reason?: string, hops: number | null = null): DiscoveryResult {
+  return { srflx: null, nat: { udp: false, mapping: 'unknown', allocation: 'unknown' }, detail, hops, ...(reason === undefined ? {} : { reason }) };
+}
+
 /** Learns a socket's server-reflexive address and mapping behaviour (STUN on the rendezvous's UDP ports). */
 export interface ReflexiveDiscovery {
   discover(socket: UdpSocket, route: (handler: (data: Buffer, from: UdpEndpoint) => boolean) => void): Promise<DiscoveryResult>;

@@ -4,7 +4,8 @@ import { dnsLookupAll, type HostLookup } from '../../src/net/dial-stream.js';
 import { addressFamily } from '../../src/net/ip.js';
 import type { UdpEndpoint, UdpSocket } from '../../src/net/udp-socket.js';
 import { SessionStun } from '../session-stun.js';
-import type { DiscoveryResult, ReflexiveDiscovery } from './options.js';
+import { noUdp, type DiscoveryResult, type ReflexiveDiscovery } from './options.js';
+import { socketFamily } from './session-sockets.js';
 
 export interface RendezvousStunTarget {
   /** The rendezvous's host: an IP literal or a name. */
@@ -78,33 +79,19 @@ export class RendezvousDiscovery implements ReflexiveDiscovery {
   }
 }
 
-function socketFamily(socket: UdpSocket): Family {
-  const bound = socket.localEndpoint().address;
-  return bound === '::' || addressFamily(bound) === 6 ? 6 : 4;
-}
-
 function noAddress(host: string, family: Family, literal: boolean): DiscoveryResult {
   const { family: name, record } = NAMES[family];
   const other = NAMES[family === 4 ? 6 : 4].family;
   const why = literal ? `the rendezvous address ${host} is not ${name}` : `the rendezvous name "${host}" has no ${name} (${record}) record`;
-  return {
-    srflx: null,
-    nat: { udp: false, mapping: 'unknown', allocation: 'unknown' },
-    detail: `no ${name} address for ${host}`,
-    hops: null,
-    reason: `${why}: the direct path over ${name} needs the rendezvous's STUN port over ${name}, so it is unavailable (${other} and the relay are not affected)`,
-  };
+  return noUdp(
+    `no ${name} address for ${host}`,
+    `${why}: the direct path over ${name} needs the rendezvous's STUN port over ${name}, so it is unavailable (${other} and the relay are not affected)`,
+  );
 }
 
 function dnsFailure(host: string, err: unknown): DiscoveryResult {
   const raw = err instanceof Error ? (err as { code?: unknown }).code : undefined;
   const code = typeof raw === 'string' && raw.length > 0 ? raw : 'UNKNOWN';
   const message = err instanceof Error ? err.message : String(err);
-  return {
-    srflx: null,
-    nat: { udp: false, mapping: 'unknown', allocation: 'unknown' },
-    detail: `DNS lookup of ${host} failed (${code})`,
-    hops: null,
-    reason: `DNS lookup of the rendezvous name "${host}" failed (${code}: ${message}): no address to send STUN to`,
-  };
+  return noUdp(`DNS lookup of ${host} failed (${code})`, `DNS lookup of the rendezvous name "${host}" failed (${code}: ${message}): no address to send STUN to`);
 }
