@@ -7,10 +7,15 @@
  * top bit set, so a STUN packet can never be mistaken for one of ours.
  */
 export const PacketKind = {
-  /** An encrypted session packet: KCP segments sealed with ChaCha20-Poly1305. */
+  /** An encrypted session packet: KCP segments sealed with the session's AEAD. */
   Session: 0xb1,
   /** A punch probe, ack, prime or path keepalive, authenticated with the punch key (src/punch). */
   Probe: 0xb2,
+  /**
+   * A sealed record on a relay link (never on a UDP socket): the session's
+   * byte stream in large pieces over TCP, with its own keys and counters.
+   */
+  Record: 0xb3,
 } as const;
 
 export type PacketKindValue = (typeof PacketKind)[keyof typeof PacketKind];
