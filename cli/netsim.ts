@@ -32,7 +32,7 @@ export function netsimCannotRun(): string | undefined {
       `Run it as root (e.g. sudo burrow netsim matrix), with these Debian packages installed:\n  ${INSTALL_HINT}`
     );
   }
-  const why = kernelLabSkipReason();
+  const why = kernelLabSkipReason({ portmapRouter: true });
   return why ? `burrow netsim cannot run here: ${why}` : undefined;
 }
 

@@ -41,6 +41,7 @@ import { getProfile, type NatProfile, type NatRulesContext, type ProfileName } f
 import { compareVerdict, describeExpected, parseStunOutput, type StunVerdict } from './stun.js';
 import { OUTSIDE_IP6, SERVER_IP6, SERVER_IP6_ALT, buildBaseIpv6, buildSiteIpv6, ipv6NamespaceSysctls, siteIpv6Plan, type Ipv6Mode, type Ipv6Ops } from './ipv6.js';
 import { checkLabName, writeNetnsHosts, type LabName } from './netns-etc.js';
+import { kernelLabSkipReason } from './prereq.js';
 import { startPortmapRouter, type PortmapChoice, type PortmapRouter } from './portmap-site.js';
 
 export type NodeKind = 'core' | 'server' | 'outside' | 'router' | 'carrier' | 'host';
@@ -452,6 +453,8 @@ export class Lab {
     const mapping = profile.portMapping === true;
     if (opts.portmap !== undefined && !mapping) throw new Error(`portmap '${opts.portmap}' needs a port-mapping profile (upnp-router), not ${profile.name}`);
     if (mapping && (v6 || profile.carrier)) throw new Error(`a port-mapping router (${profile.name}) with IPv6 or behind a carrier NAT is not built`);
+    const missing = mapping ? kernelLabSkipReason({ portmapRouter: true }) : undefined;
+    if (missing !== undefined) throw new Error(`a ${profile.name} site cannot be built: ${missing}`);
     const verify = opts.verify ?? mode !== 'v6-only';
     if (verify && mode === 'v6-only') throw new Error('a v6-only site cannot be classified: stun speaks IPv4 only (pass verify: false)');
     if (this.siteCount >= MAX_SITES) throw new Error(`a lab holds at most ${MAX_SITES} NAT sites`);

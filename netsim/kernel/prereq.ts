@@ -7,7 +7,9 @@ import { execFileSync } from 'node:child_process';
 
 export const INSTALL_HINT = 'apt-get install nftables conntrack iproute2 stun-client stun-server miniupnpd-nftables miniupnpc natpmpc';
 
-const TOOLS: ReadonlyArray<{ cmd: string; args: string[]; pkg: string }> = [
+type Tool = { cmd: string; args: string[]; pkg: string };
+
+const TOOLS: readonly Tool[] = [
   { cmd: 'ip', args: ['-V'], pkg: 'iproute2' },
   { cmd: 'nft', args: ['--version'], pkg: 'nftables' },
   { cmd: 'conntrack', args: ['--version'], pkg: 'conntrack' },
@@ -15,7 +17,10 @@ const TOOLS: ReadonlyArray<{ cmd: string; args: string[]; pkg: string }> = [
   { cmd: 'sysctl', args: ['--version'], pkg: 'procps' },
   { cmd: 'stun', args: [], pkg: 'stun-client' },
   { cmd: 'stund', args: ['--help'], pkg: 'stun-server' },
-  // The upnp-router profile's daemon, and the independent clients that check its table.
+];
+
+/** The upnp-router profile's daemon, and the independent clients that check its table: only labs with such a site need them. */
+const PORTMAP_TOOLS: readonly Tool[] = [
   { cmd: 'miniupnpd', args: ['--version'], pkg: 'miniupnpd-nftables' },
   { cmd: 'upnpc', args: [], pkg: 'miniupnpc' },
   { cmd: 'natpmpc', args: [], pkg: 'natpmpc' },
@@ -31,20 +36,25 @@ function have(cmd: string, args: string[]): boolean {
   }
 }
 
-let cached: string | undefined | null = null;
+const cached = new Map<boolean, string | undefined>();
 
-export function kernelLabSkipReason(): string | undefined {
-  if (cached !== null) return cached;
-  cached = compute();
-  return cached;
+export interface KernelLabNeeds {
+  /** The lab builds an `upnp-router` site (miniupnpd, and upnpc/natpmpc to check its table). */
+  portmapRouter?: boolean;
 }
 
-function compute(): string | undefined {
+export function kernelLabSkipReason(needs: KernelLabNeeds = {}): string | undefined {
+  const key = needs.portmapRouter === true;
+  if (!cached.has(key)) cached.set(key, compute(key ? [...TOOLS, ...PORTMAP_TOOLS] : TOOLS));
+  return cached.get(key);
+}
+
+function compute(tools: readonly Tool[]): string | undefined {
   if (process.platform !== 'linux') return `the netsim kernel lane needs Linux network namespaces (this is ${process.platform})`;
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
     return `the netsim kernel lane needs root (network namespaces, nftables); run the tests with sudo, e.g. sudo node --import tsx --test test/netsim-kernel/*.test.ts`;
   }
-  const missing = TOOLS.filter((t) => !have(t.cmd, t.args));
+  const missing = tools.filter((t) => !have(t.cmd, t.args));
   if (missing.length > 0) {
     const pkgs = [...new Set(missing.map((t) => t.pkg))].join(' ');
     return `the netsim kernel lane needs ${missing.map((t) => t.cmd).join(', ')} (missing); install with: ${INSTALL_HINT} (missing packages: ${pkgs})`;

@@ -19,7 +19,7 @@ import {
 } from '../../netsim/kernel/index.js';
 import { mappedFrom, sleep, tcpConnect, tcpEcho, udpEcho, udpListen, udpSend } from './helpers.js';
 
-const skip = kernelLabSkipReason();
+const skip = kernelLabSkipReason({ portmapRouter: true });
 const ECHO = 7000;
 const ECHO_ALT = 7002;
 const TCP_ECHO = 7001;

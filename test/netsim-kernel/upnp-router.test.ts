@@ -21,7 +21,7 @@ import { BURROW_ENTRY, TRAFFIC_ENTRY, runKernelMatrix } from '../../netsim/kerne
 import { formatSummary } from '../../netsim/matrix/index.js';
 import { udpListen, udpSend } from './helpers.js';
 
-const skip = kernelLabSkipReason();
+const skip = kernelLabSkipReason({ portmapRouter: true });
 
 /**
  * A PCP MAP request (RFC 6887 §11: 24-byte header + 36-byte body) for UDP
