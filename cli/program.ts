@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import type { DirectConfig } from '../peer/direct-setup.js';
+import type { DirectOptions } from '../api/options.js';
 import { releasePortMappings } from '../peer/direct-link.js';
-import { parseHostPort } from '../peer/endpoint-arg.js';
+import { formatHostPort, parseHostPort } from '../peer/endpoint-arg.js';
 import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
 import { Command, Option } from 'commander';
 import { BurrowError, isBurrowError } from '../src/errors.js';
@@ -96,22 +96,22 @@ interface PeerFlags {
   serverUdpPort?: number;
 }
 
-function directConfigFrom(opts: PeerFlags): DirectConfig {
+function directConfigFrom(opts: PeerFlags): DirectOptions {
   if (!Number.isFinite(opts.keepalive) || opts.keepalive < 1 || opts.keepalive > 3600) {
     throw new BurrowError('ERR_INVALID_ARGUMENT', `--keepalive must be 1-3600 seconds, got ${opts.keepalive}`);
   }
-  const cfg: DirectConfig = { options: { birthday: opts.birthday, hostCandidates: opts.lan, keepaliveMs: opts.keepalive * 1000 }, portmap: portmapAllowed(opts.portmap) };
+  const cfg: DirectOptions = { birthday: opts.birthday, lan: opts.lan, keepaliveSeconds: opts.keepalive, portmap: portmapAllowed(opts.portmap) };
   if (opts.serverUdpPort !== undefined) {
     if (!Number.isInteger(opts.serverUdpPort) || opts.serverUdpPort < 1 || opts.serverUdpPort > 65534) {
       throw new BurrowError('ERR_INVALID_ARGUMENT', `--server-udp-port must be 1-65534, got ${opts.serverUdpPort}`);
     }
-    cfg.udpPort = opts.serverUdpPort;
+    cfg.serverUdpPort = opts.serverUdpPort;
   }
   if (opts.stun) {
-    cfg.stunServers = opts.stun.map((s) => {
+    cfg.stun = opts.stun.map((s) => {
       const hp = parseHostPort(s, '--stun');
       if (isIP(hp.host) === 0) throw new BurrowError('ERR_INVALID_ARGUMENT', `--stun wants IP:port, got "${s}"`);
-      return { address: hp.host, port: hp.port };
+      return formatHostPort(hp);
     });
   }
   return cfg;
@@ -172,7 +172,7 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
     }
     for (const p of cfg.provide ?? []) {
       parts.push(
-        runProvider(
+        await runProvider(
           {
             server: (p.server ?? cfg.server)!,
             token: (p.token ?? cfg.token)!,
@@ -269,7 +269,7 @@ Example (share a NAS web UI):
       checkMode(opts.mode);
       const log = makeLogger(opts, 'provider');
       const fatal = fatalChannel();
-      const running = runProvider(
+      const running = await runProvider(
         {
           server: required(opts.server, '--server', 'BURROW_SERVER'),
           token: required(opts.token, '--token', 'BURROW_TOKEN'),
