@@ -80,6 +80,13 @@ export abstract class PeerHandle extends TypedEmitter<PeerEvents> {
   protected fatal(err: BurrowError): void {
     if (this.failedWith !== null) return;
     this.failedWith = err;
-    void this.stop().then(() => this.emit('fatal', err));
+    // Listeners run outside the promise chain: one that throws is an uncaught exception, as with any emitter, never a silent rejection.
+    this.stop().then(
+      () => queueMicrotask(() => this.emit('fatal', err)),
+      (bug: unknown) =>
+        queueMicrotask(() => {
+          throw bug;
+        }),
+    );
   }
 }

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { echoThroughBurrow } from '../../examples/embed.js';
-import { BurrowError, Logger, isBurrowError, startProvider, startRendezvous, startVisitor, type HostPort } from '../../api/index.js';
+import { BurrowError, Logger, isBurrowError, startProvider, startRendezvous, startVisitor, type HostPort, type PathEvent, type SessionEvent } from '../../api/index.js';
 
 const root = new URL('../../../', import.meta.url);
 
@@ -102,6 +102,29 @@ describe('the API: options, failures, logger', { timeout: 60_000 }, () => {
     } finally {
       await rendezvous.stop();
     }
+  });
+
+  it('reports a session moving from the relay to the punched direct path, on both peers', async () => {
+    const rendezvous = await startRendezvous({ token: 't' });
+    const provider = await startProvider({ server: rendezvous.address, token: 't', services: [{ name: 'svc', secret: 's', to: '127.0.0.1:9' }] });
+    const providerDirect = new Promise<PathEvent>((resolve) => provider.on('path', (e) => e.path.kind === 'direct' && resolve(e)));
+    const visitor = await startVisitor({ server: rendezvous.address, token: 't', name: 'svc', secret: 's' });
+    try {
+      const opened = await new Promise<SessionEvent>((resolve) => visitor.once('session', resolve));
+      assert.equal(opened.service, 'svc');
+      assert.equal(opened.path?.kind, 'relay', 'an xtcp session starts on the relay');
+      const moved = await new Promise<PathEvent>((resolve) => visitor.on('path', (e) => e.path.kind === 'direct' && resolve(e)));
+      assert.equal(moved.id, opened.id);
+      assert.equal(moved.previous?.kind, 'relay');
+      assert.deepEqual(visitor.sessions.map((x) => x.path?.kind), ['direct']);
+      const p = await providerDirect;
+      assert.equal(p.service, 'svc');
+    } finally {
+      await visitor.stop();
+      await provider.stop();
+      await rendezvous.stop();
+    }
+    assert.deepEqual(visitor.sessions, []);
   });
 
   it('writes its log through a caller-implemented LogSink', async () => {
