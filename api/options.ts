@@ -43,7 +43,7 @@ const direct = z.strictObject({
   lan: z.boolean().optional(),
   /** Birthday probing against a random-port symmetric NAT. Default true. */
   birthday: z.boolean().optional(),
-  keepaliveSeconds: z.number().int().min(1).max(3600).optional(),
+  keepaliveSeconds: z.number().min(1).max(3600).optional(),
   /** The rendezvous's STUN port, when it is not its TCP port's number. */
   serverUdpPort: z.number().int().min(1).max(65534).optional(),
   /** More STUN servers, "IP:PORT". */
@@ -120,10 +120,12 @@ export function toDirectConfig(d: z.output<typeof direct> | undefined): DirectCo
   if (d?.keepaliveSeconds !== undefined) options.keepaliveMs = d.keepaliveSeconds * 1000;
   if (Object.keys(options).length > 0) cfg.options = options;
   if (d?.serverUdpPort !== undefined) cfg.udpPort = d.serverUdpPort;
-  if (d?.stun) cfg.stunServers = d.stun.map((s) => {
-    const hp = parseHostPort(s, 'stun');
-    return { address: hp.host, port: hp.port };
-  });
+  if (d?.stun) {
+    cfg.stunServers = d.stun.map((s) => {
+      const hp = parseHostPort(s, 'stun');
+      return { address: hp.host, port: hp.port };
+    });
+  }
   return cfg;
 }
 

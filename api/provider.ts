@@ -11,14 +11,18 @@ const DEFAULT_START_TIMEOUT_MS = 15_000;
 
 /** A running provider: offers its services to visitors that know their secrets. */
 export class RunningProvider extends PeerHandle {
-  /** The service names the rendezvous confirmed last (empty until then). */
-  registered: readonly string[] = [];
+  private confirmed: readonly string[] = [];
 
   constructor(private readonly provider: Provider, portmap: boolean) {
     super(portmap);
-    provider.on('registered', (names: string[]) => (this.registered = names));
+    provider.on('registered', (names: string[]) => (this.confirmed = names));
     provider.on('session', (session: TunnelSession, service: string) => this.track(session, service));
     provider.on('fatal', (err: BurrowError) => this.fatal(err));
+  }
+
+  /** The service names the rendezvous confirmed last (empty until then). */
+  get registered(): readonly string[] {
+    return this.confirmed;
   }
 
   protected stopPeer(): void {
