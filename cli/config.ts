@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { BurrowError } from '../src/errors.js';
-import { SERVICE_NAME } from '../src/control/messages.js';
+import { hostPortText, modeSchema, secretSchema, serviceName } from '../api/options.js';
 
 /**
  * `burrow -c FILE`: one TOML file describing what this machine runs, as frp
@@ -25,10 +25,11 @@ import { SERVICE_NAME } from '../src/control/messages.js';
  * `portmap = false` (top level, or in one [[provide]]/[[visit]]) stops xtcp
  * sessions from asking the home router for a port mapping (--no-portmap).
  */
-const hostPort = z.string().regex(/^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT').refine((s) => !(Number(s.slice(s.lastIndexOf(':') + 1)) > 65535), 'port must be 0-65535');
-const mode = z.enum(['xtcp', 'stcp'], { message: 'mode must be "xtcp" (direct, relay fallback) or "stcp" (relay only)' });
-const name = z.string().regex(SERVICE_NAME, 'service names are 1-63 letters, digits, ".", "_" or "-"');
-const secret = z.string().min(1, 'secret must not be empty');
+// The same field schemas as the API's options: one definition of a valid address, mode, name and secret.
+const hostPort = hostPortText;
+const mode = modeSchema;
+const name = serviceName;
+const secret = secretSchema;
 
 export const ConfigFile = z.strictObject({
   server: hostPort.optional(),

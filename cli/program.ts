@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import type { DirectConfig } from '../peer/direct-setup.js';
+import type { DirectOptions } from '../api/options.js';
 import { releasePortMappings } from '../peer/direct-link.js';
-import { parseHostPort } from '../peer/endpoint-arg.js';
+import { formatHostPort, parseHostPort } from '../peer/endpoint-arg.js';
 import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
 import { Command, Option } from 'commander';
 import { BurrowError, isBurrowError } from '../src/errors.js';
@@ -19,15 +19,26 @@ const EXIT_FATAL = 1;
 /** On exit, wait this long at most for routers to confirm released mappings (one release round trip, plus a map still under way). */
 const PORTMAP_RELEASE_ON_EXIT_MS = 2 * PORTMAP_TIMERS.releaseTimeoutMs;
 
-function secretFrom(opts: { secret?: string; secretFile?: string }): string {
-  if (opts.secretFile) {
-    try {
-      return readFileSync(opts.secretFile, 'utf8').trim();
-    } catch (err) {
-      throw new BurrowError('ERR_INVALID_ARGUMENT', `cannot read --secret-file ${opts.secretFile}: ${(err as NodeJS.ErrnoException).code}`);
-    }
+/** A secret kept in a file (a systemd credential, a root-only file): its content without the trailing newline. */
+function readSecretFile(path: string, flag: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new BurrowError('ERR_INVALID_ARGUMENT', `cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code}`);
   }
+  if (text === '') throw new BurrowError('ERR_INVALID_ARGUMENT', `${flag} ${path} is empty`);
+  return text;
+}
+
+function secretFrom(opts: { secret?: string; secretFile?: string }): string {
+  if (opts.secretFile) return readSecretFile(opts.secretFile, '--secret-file');
   return required(opts.secret, '--secret', 'BURROW_SECRET or use --secret-file');
+}
+
+function tokenFrom(opts: { token?: string; tokenFile?: string }): string {
+  if (opts.tokenFile) return readSecretFile(opts.tokenFile, '--token-file');
+  return required(opts.token, '--token', 'BURROW_TOKEN or use --token-file');
 }
 
 /** Keeps the process up until SIGINT/SIGTERM or a fatal error, then stops everything. */
@@ -63,6 +74,7 @@ const peerOptions = (cmd: Command): Command =>
   cmd
     .addOption(new Option('--server <host:port>', 'the rendezvous server (a name is tried over IPv6 and IPv4; an IPv6 address in brackets: [2001:db8::7]:7000)').env('BURROW_SERVER'))
     .addOption(new Option('--token <token>', 'the rendezvous token (proven, never sent)').env('BURROW_TOKEN'))
+    .option('--token-file <file>', 'read the rendezvous token from a file instead (e.g. a systemd credential)')
     .requiredOption('--name <name>', 'service name, shared by provider and visitor')
     .addOption(new Option('--secret <secret>', 'service secret: only holders can connect; never leaves this machine').env('BURROW_SECRET'))
     .option('--secret-file <file>', 'read the service secret from a file instead')
@@ -84,6 +96,7 @@ const peerOptions = (cmd: Command): Command =>
 interface PeerFlags {
   server?: string;
   token?: string;
+  tokenFile?: string;
   name: string;
   secret?: string;
   secretFile?: string;
@@ -96,22 +109,22 @@ interface PeerFlags {
   serverUdpPort?: number;
 }
 
-function directConfigFrom(opts: PeerFlags): DirectConfig {
+function directConfigFrom(opts: PeerFlags): DirectOptions {
   if (!Number.isFinite(opts.keepalive) || opts.keepalive < 1 || opts.keepalive > 3600) {
     throw new BurrowError('ERR_INVALID_ARGUMENT', `--keepalive must be 1-3600 seconds, got ${opts.keepalive}`);
   }
-  const cfg: DirectConfig = { options: { birthday: opts.birthday, hostCandidates: opts.lan, keepaliveMs: opts.keepalive * 1000 }, portmap: portmapAllowed(opts.portmap) };
+  const cfg: DirectOptions = { birthday: opts.birthday, lan: opts.lan, keepaliveSeconds: opts.keepalive, portmap: portmapAllowed(opts.portmap) };
   if (opts.serverUdpPort !== undefined) {
     if (!Number.isInteger(opts.serverUdpPort) || opts.serverUdpPort < 1 || opts.serverUdpPort > 65534) {
       throw new BurrowError('ERR_INVALID_ARGUMENT', `--server-udp-port must be 1-65534, got ${opts.serverUdpPort}`);
     }
-    cfg.udpPort = opts.serverUdpPort;
+    cfg.serverUdpPort = opts.serverUdpPort;
   }
   if (opts.stun) {
-    cfg.stunServers = opts.stun.map((s) => {
+    cfg.stun = opts.stun.map((s) => {
       const hp = parseHostPort(s, '--stun');
       if (isIP(hp.host) === 0) throw new BurrowError('ERR_INVALID_ARGUMENT', `--stun wants IP:port, got "${s}"`);
-      return { address: hp.host, port: hp.port };
+      return formatHostPort(hp);
     });
   }
   return cfg;
@@ -172,7 +185,7 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
     }
     for (const p of cfg.provide ?? []) {
       parts.push(
-        runProvider(
+        await runProvider(
           {
             server: (p.server ?? cfg.server)!,
             token: (p.token ?? cfg.token)!,
@@ -214,6 +227,7 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
       .description('run the rendezvous server (on a host peers can reach)')
       .option('--listen <host:port>', 'address for control and relay (TCP) and STUN (UDP): [::]:PORT = IPv6 and IPv4, 0.0.0.0:PORT = IPv4 only', '0.0.0.0:7000')
       .addOption(new Option('--token <token>', 'token peers must prove they know').env('BURROW_TOKEN'))
+      .option('--token-file <file>', 'read the token from a file instead (e.g. a systemd credential: --token-file "$CREDENTIALS_DIRECTORY/token")')
       .option('--relay-rate <bytes>', 'cap each relay link at this many bytes/s per direction (0 = no cap)', (v) => Number(v), 0)
       .option('--tap <file>', 'append every byte the server sends or receives to FILE (audit: it is all ciphertext)')
       .option('--udp-port <port|off>', 'UDP port for STUN (peers learn their public address and NAT type here); PORT+1 is used too. Default: the TCP port\'s number')
@@ -240,9 +254,9 @@ The rendezvous never learns service secrets and cannot read tunnel traffic;
 it only checks the token, introduces peers and relays sealed packets. Its
 STUN answers are never much bigger than the requests (no amplification).`,
     )
-    .action(async (opts: LogFlags & { listen: string; token?: string; relayRate: number; tap?: string; udpPort?: string; altAddress?: string }) => {
+    .action(async (opts: LogFlags & { listen: string; token?: string; tokenFile?: string; relayRate: number; tap?: string; udpPort?: string; altAddress?: string }) => {
       const log = makeLogger(opts, 'rendezvous');
-      const token = required(opts.token, '--token', 'BURROW_TOKEN');
+      const token = tokenFrom(opts);
       const running = await runRendezvous(
         { listen: opts.listen, token, tap: opts.tap, relayRate: opts.relayRate, udpPort: opts.udpPort, altAddress: opts.altAddress },
         log,
@@ -269,10 +283,10 @@ Example (share a NAS web UI):
       checkMode(opts.mode);
       const log = makeLogger(opts, 'provider');
       const fatal = fatalChannel();
-      const running = runProvider(
+      const running = await runProvider(
         {
           server: required(opts.server, '--server', 'BURROW_SERVER'),
-          token: required(opts.token, '--token', 'BURROW_TOKEN'),
+          token: tokenFrom(opts),
           name: opts.name,
           secret: secretFrom(opts),
           to: opts.to,
@@ -322,7 +336,7 @@ punch logs "punch-failed" with a timeline of what was tried.`,
       const running = await runVisitor(
         {
           server: required(opts.server, '--server', 'BURROW_SERVER'),
-          token: required(opts.token, '--token', 'BURROW_TOKEN'),
+          token: tokenFrom(opts),
           name: opts.name,
           secret: secretFrom(opts),
           listen: opts.listen,

@@ -2,12 +2,10 @@ import { createWriteStream } from 'node:fs';
 import { BurrowError } from '../src/errors.js';
 import type { Logger } from '../src/log/logger.js';
 import { SERVICE_NAME } from '../src/control/messages.js';
-import { startRendezvous } from '../rendezvous/rendezvous.js';
-import { Provider } from '../peer/provider.js';
-import { Visitor } from '../peer/visitor.js';
+import { startProvider, startRendezvous, startVisitor } from '../api/index.js';
+import type { DirectOptions } from '../api/options.js';
 import { parseHostPort } from '../peer/endpoint-arg.js';
 import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
-import type { DirectConfig } from '../peer/direct-setup.js';
 
 /** What a running role offers the process: a way to stop, and a way to fail. */
 export interface Running {
@@ -69,50 +67,47 @@ export async function runRendezvous(opts: RendezvousCliOptions, log: Logger): Pr
     log.warn('tap-enabled', { file: opts.tap, note: 'every byte the rendezvous sends or receives is appended to this file' });
   }
   const rendezvous = await startRendezvous({
-    host: listen.host,
-    port: listen.port,
+    listen,
     token: opts.token,
     logger: log,
-    tap,
-    limits: opts.relayRate ? { relayBytesPerSecond: opts.relayRate } : {},
-    stun:
-      udpPort === null
-        ? 'off'
-        : {
-            // Without --udp-port, "any free port" means one number for TCP and UDP both.
-            ...(opts.udpPort !== undefined ? { port: udpPort } : {}),
-            altAddress: opts.altAddress ?? null,
-            bindErrorHint: 'the STUN port; choose another with --udp-port N, or --udp-port off',
-          },
+    ...(tap ? { tap } : {}),
+    ...(opts.relayRate ? { relayBytesPerSecond: opts.relayRate } : {}),
+    // Without --udp-port, "any free port" means one number for TCP and UDP both.
+    ...(udpPort === null ? { udpPort: 'off' as const } : opts.udpPort !== undefined ? { udpPort } : {}),
+    ...(opts.altAddress !== undefined ? { altAddress: opts.altAddress } : {}),
   }).catch((err: unknown) => {
     tapFile?.end();
+    if (err instanceof BurrowError && err.code === 'ERR_SOCKET_BIND') {
+      throw new BurrowError('ERR_SOCKET_BIND', `${err.message} (the STUN port; choose another with --udp-port N, or --udp-port off)`, { cause: err });
+    }
     throw err;
   });
   return {
     async stop() {
-      await rendezvous.close();
+      await rendezvous.stop();
       tapFile?.end();
     },
   };
 }
 
-export function runProvider(
-  opts: { server: string; token: string; name: string; secret: string; to: string; mode?: 'xtcp' | 'stcp'; direct?: DirectConfig },
+export async function runProvider(
+  opts: { server: string; token: string; name: string; secret: string; to: string; mode?: 'xtcp' | 'stcp'; direct?: DirectOptions },
   log: Logger,
   onFatal: FatalHandler,
-): Running {
-  const provider = new Provider({
+): Promise<Running> {
+  const provider = await startProvider({
     server: parseHostPort(opts.server, '--server'),
     token: opts.token,
-    services: [{ name: checkName(opts.name), secret: opts.secret, target: parseHostPort(opts.to, '--to', '127.0.0.1') }],
+    services: [{ name: checkName(opts.name), secret: opts.secret, to: parseHostPort(opts.to, '--to', '127.0.0.1') }],
     logger: log.child({ service: opts.name }),
     mode: opts.mode ?? PEER_DEFAULTS.mode,
     ...(opts.direct ? { direct: opts.direct } : {}),
+    // A CLI provider starts before its rendezvous, too: it keeps trying in the background.
+    startTimeoutMs: 0,
   });
   provider.on('fatal', onFatal);
-  provider.start();
   log.info('provider-started', { service: opts.name, to: opts.to, server: opts.server, mode: opts.mode ?? PEER_DEFAULTS.mode });
-  return { stop: () => provider.stop() };
+  return provider;
 }
 
 export async function runVisitor(
@@ -124,16 +119,16 @@ export async function runVisitor(
     listen: string;
     mode?: 'xtcp' | 'stcp';
     relay?: 'fallback' | 'never';
-    direct?: DirectConfig;
+    direct?: DirectOptions;
   },
   log: Logger,
   onFatal: FatalHandler,
 ): Promise<Running> {
   const listenText = /^\d+$/.test(opts.listen) ? `127.0.0.1:${opts.listen}` : opts.listen;
-  const visitor = new Visitor({
+  const visitor = await startVisitor({
     server: parseHostPort(opts.server, '--server'),
     token: opts.token,
-    service: checkName(opts.name),
+    name: checkName(opts.name),
     secret: opts.secret,
     listen: parseHostPort(listenText, '--listen', '127.0.0.1'),
     logger: log.child({ service: opts.name }),
@@ -142,6 +137,5 @@ export async function runVisitor(
     ...(opts.direct ? { direct: opts.direct } : {}),
   });
   visitor.on('fatal', onFatal);
-  await visitor.start();
-  return { stop: () => visitor.stop() };
+  return visitor;
 }

@@ -58,7 +58,7 @@ interface PendingHandshake {
  * session whose streams it connects to that service's local target.
  *
  * Events: 'registered' (service names), 'name-taken' (message), 'session'
- * (TunnelSession, as soon as it exists), 'fatal' (BurrowError: a wrong token,
+ * (TunnelSession and its service's name, as soon as it exists), 'fatal' (BurrowError: a wrong token,
  * or a session tuning no session accepts: retrying cannot help).
  */
 export class Provider extends EventEmitter {
@@ -225,7 +225,7 @@ export class Provider extends EventEmitter {
             log.info('session-closed', { reason: err?.message ?? 'closed' });
           });
           session.on('stream', (stream: MuxStream) => this.onStream(stream, service, log));
-          this.emit('session', session);
+          this.emit('session', session, service.name);
         },
         failed: (err) => {
           // Tell the visitor at once rather than let its relay join time out.

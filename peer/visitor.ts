@@ -109,14 +109,16 @@ export class Visitor extends EventEmitter {
     return addr;
   }
 
-  stop(): void {
+  /** Resolves once the local listener has closed. */
+  stop(): Promise<void> {
     this.stopped = true;
     this.retryTimer?.cancel();
     this.control.stop();
     // Stopping must not throw; a listener that cannot close says so in the log.
-    this.server.close().catch((err: unknown) => this.log.warn('listener-close-failed', { error: err instanceof Error ? err.message : String(err) }));
+    const closed = this.server.close().catch((err: unknown) => this.log.warn('listener-close-failed', { error: err instanceof Error ? err.message : String(err) }));
     for (const w of this.waiting) this.dropWaiting(w, true);
     this.session?.close();
+    return closed;
   }
 
   get currentSession(): TunnelSession | null {

@@ -12,6 +12,8 @@ import { BurrowError } from '../errors.js';
  * Pure functions over bytes; randomness is injectable for test vectors.
  */
 const Point = ristretto255.Point;
+/** Named through the library's export, so declaration files can name it too. */
+type RistrettoPoint = InstanceType<typeof ristretto255.Point>;
 const DSI = Buffer.from('CPaceRistretto255');
 const DSI_ISK = Buffer.from('CPaceRistretto255_ISK');
 /** SHA-512's input block size: the generator string is padded to fill it. */
@@ -42,7 +44,7 @@ function sha512(...parts: Uint8Array[]): Buffer {
 }
 
 /** The password-dependent generator: calculate_generator(H, PRS, CI, sid). */
-export function cpaceGenerator(prs: Uint8Array, ci: Uint8Array, sid: Uint8Array): InstanceType<typeof Point> {
+export function cpaceGenerator(prs: Uint8Array, ci: Uint8Array, sid: Uint8Array): RistrettoPoint {
   const zpad = Math.max(0, HASH_BLOCK - 1 - prependLen(prs).length - prependLen(DSI).length);
   const genStr = lvCat(DSI, prs, Buffer.alloc(zpad), ci, sid);
   return ristretto255_hasher.deriveToCurve!(sha512(genStr));
@@ -83,7 +85,7 @@ export function cpaceFinish(
   sid: Uint8Array,
   transcript: { initiatorPoint: Uint8Array; initiatorAd?: Uint8Array; responderPoint: Uint8Array; responderAd?: Uint8Array },
 ): Buffer {
-  let peer: InstanceType<typeof Point>;
+  let peer: RistrettoPoint;
   try {
     if (peerPoint.length !== CPACE_POINT_LENGTH) throw new Error('length');
     peer = Point.fromBytes(peerPoint);

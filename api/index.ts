@@ -1,0 +1,19 @@
+/**
+ * burrow as a library: the three roles, started from a program.
+ *
+ *   import { startRendezvous, startProvider, startVisitor } from 'burrow';
+ *
+ * Options are checked before anything starts (ERR_CONFIG names the wrong
+ * one); every error is a BurrowError with a stable `code`. Nothing is logged
+ * unless a Logger is passed (implement LogSink to receive its lines).
+ */
+export { startRendezvous, RunningRendezvous } from './rendezvous.js';
+export { startProvider, RunningProvider } from './provider.js';
+export { startVisitor, RunningVisitor } from './visitor.js';
+export type { RunState } from './peer-handle.js';
+export type { PeerEvents, SessionEvent, PathEvent, SessionClosedEvent, PathInfo } from './events.js';
+export type { RendezvousOptions, ProviderOptions, VisitorOptions, DirectOptions, Endpoint } from './options.js';
+export type { HostPort } from '../peer/endpoint-arg.js';
+export type { RendezvousStats } from '../rendezvous/server.js';
+export { BurrowError, isBurrowError, type BurrowErrorCode } from '../src/errors.js';
+export { Logger, type LogSink, type LoggerOptions, type LogFormat, type LogLevel, type LogFields } from '../src/log/logger.js';

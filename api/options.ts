@@ -1,0 +1,135 @@
+/**
+ * The API's option schemas, checked with zod before anything starts. The
+ * TOML config (cli/config.ts) builds on the same field schemas, so a service
+ * name or an address is valid in one exactly when it is valid in the other.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { BurrowError } from '../src/errors.js';
+import { SERVICE_NAME } from '../src/control/messages.js';
+import { Logger } from '../src/log/logger.js';
+import type { DirectConfig } from '../peer/direct-setup.js';
+import { parseHostPort, type HostPort } from '../peer/endpoint-arg.js';
+
+export const hostPortText = z
+  .string()
+  .regex(/^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT')
+  .refine((s) => !(Number(s.slice(s.lastIndexOf(':') + 1)) > 65535), 'port must be 0-65535');
+export const modeSchema = z.enum(['xtcp', 'stcp'], { message: 'mode must be "xtcp" (direct, relay fallback) or "stcp" (relay only)' });
+export const relaySchema = z.enum(['fallback', 'never'], { message: 'relay must be "fallback" or "never"' });
+export const serviceName = z.string().regex(SERVICE_NAME, 'service names are 1-63 letters, digits, ".", "_" or "-"');
+export const secretSchema = z.string().min(1, 'secret must not be empty');
+const tokenSchema = z.string().min(1, 'token must not be empty');
+
+/** "host:port", "[v6]:port", or { host, port }. */
+export type Endpoint = string | HostPort;
+const endpoint = z.union([hostPortText, z.strictObject({ host: z.string().min(1), port: z.number().int().min(0).max(65535) })], {
+  message: 'must be "HOST:PORT" (IPv6 in brackets) or { host, port }',
+});
+const logger = z.instanceof(Logger, { message: 'must be a Logger (new Logger({ sink, format, level }))' }).optional();
+
+function isIpPort(s: string): boolean {
+  try {
+    return isIP(parseHostPort(s, 'stun').host) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+const direct = z.strictObject({
+  /** Ask the home router (NAT-PMP, PCP, UPnP IGD) for a port mapping of each session socket. Default false. */
+  portmap: z.boolean().optional(),
+  /** Offer this machine's interface addresses as candidates. Default true. */
+  lan: z.boolean().optional(),
+  /** Birthday probing against a random-port symmetric NAT. Default true. */
+  birthday: z.boolean().optional(),
+  keepaliveSeconds: z.number().min(1).max(3600).optional(),
+  /** The rendezvous's STUN port, when it is not its TCP port's number. */
+  serverUdpPort: z.number().int().min(1).max(65534).optional(),
+  /** More STUN servers, "IP:PORT". */
+  stun: z.array(hostPortText.refine(isIpPort, 'a STUN server must be IP:PORT')).optional(),
+});
+export type DirectOptions = z.input<typeof direct>;
+
+const peer = {
+  server: endpoint,
+  token: tokenSchema,
+  mode: modeSchema.optional(),
+  direct: direct.optional(),
+  logger,
+};
+
+export const providerOptions = z.strictObject({
+  ...peer,
+  services: z.array(z.strictObject({ name: serviceName, secret: secretSchema, to: endpoint })).min(1, 'give at least one service'),
+  /** How long start waits for the rendezvous to confirm the registration; 0 = do not wait. Default 15 s. */
+  startTimeoutMs: z.number().int().min(0).optional(),
+});
+export type ProviderOptions = z.input<typeof providerOptions>;
+
+export const visitorOptions = z.strictObject({
+  ...peer,
+  name: serviceName,
+  secret: secretSchema,
+  /** Where local applications connect. Default 127.0.0.1 on a free port. */
+  listen: endpoint.optional(),
+  relay: relaySchema.optional(),
+});
+export type VisitorOptions = z.input<typeof visitorOptions>;
+
+export const rendezvousOptions = z.strictObject({
+  /** TCP (control, relay) and, by default, the STUN UDP ports' address. Default 127.0.0.1 on a free port. */
+  listen: endpoint.optional(),
+  token: tokenSchema,
+  /** STUN's UDP port (PORT+1 is used too); 'off' for none. Default: the TCP port's number. */
+  udpPort: z.union([z.number().int().min(0).max(65534), z.literal('off')]).optional(),
+  /** A second local address: full RFC 5780 NAT discovery. */
+  altAddress: z.string().refine((s) => isIP(s) !== 0, 'must be an IP address').optional(),
+  /** Cap each relay link at this many bytes per second per direction (0 = no cap). */
+  relayBytesPerSecond: z.number().int().min(0).optional(),
+  /** Sees every byte the rendezvous receives ('in') or sends ('out'): an audit hook. */
+  tap: z.custom<(direction: 'in' | 'out', bytes: Buffer) => void>((v) => typeof v === 'function', 'must be a function').optional(),
+  logger,
+});
+export type RendezvousOptions = z.input<typeof rendezvousOptions>;
+
+/** Parses `input` or throws ERR_CONFIG naming every wrong option. */
+export function checkOptions<S extends z.ZodType>(fn: string, schema: S, input: unknown): z.output<S> {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((i) => (i.path.length > 0 ? `option "${i.path.join('.')}": ${i.message}` : i.message));
+  throw new BurrowError('ERR_CONFIG', `${fn}: ${lines.join('; ')}`);
+}
+
+/** An endpoint the schema accepted, as a HostPort (a bad IPv6 literal still fails here, as ERR_CONFIG). */
+export function toHostPort(fn: string, option: string, e: Endpoint, defaultHost?: string): HostPort {
+  if (typeof e !== 'string') return { host: e.host, port: e.port };
+  try {
+    return parseHostPort(e, option, defaultHost);
+  } catch (err) {
+    throw new BurrowError('ERR_CONFIG', `${fn}: option "${option}": ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+/** The API's direct-path options as the peers take them. Port mapping stays off unless asked for. */
+export function toDirectConfig(d: z.output<typeof direct> | undefined): DirectConfig {
+  const cfg: DirectConfig = { portmap: d?.portmap ?? false };
+  const options: NonNullable<DirectConfig['options']> = {};
+  if (d?.lan !== undefined) options.hostCandidates = d.lan;
+  if (d?.birthday !== undefined) options.birthday = d.birthday;
+  if (d?.keepaliveSeconds !== undefined) options.keepaliveMs = d.keepaliveSeconds * 1000;
+  if (Object.keys(options).length > 0) cfg.options = options;
+  if (d?.serverUdpPort !== undefined) cfg.udpPort = d.serverUdpPort;
+  if (d?.stun) {
+    cfg.stunServers = d.stun.map((s) => {
+      const hp = parseHostPort(s, 'stun');
+      return { address: hp.host, port: hp.port };
+    });
+  }
+  return cfg;
+}
+
+/** An embedding program hears nothing unless it passes a logger: failures come as events and rejections. */
+export function loggerOrSilent(logger: Logger | undefined): Logger {
+  return logger ?? new Logger({ level: 'error', sink: { write() {} } });
+}

@@ -1,0 +1,92 @@
+import { BurrowError } from '../src/errors.js';
+import type { DatagramPath } from '../src/path/datagram-path.js';
+import type { TunnelSession } from '../src/session/index.js';
+import { releasePortMappings } from '../peer/direct-link.js';
+import { PORTMAP_TIMERS } from '../src/portmap/index.js';
+import { TypedEmitter, type PathInfo, type PeerEvents, type SessionEvent } from './events.js';
+
+export type RunState = 'running' | 'stopping' | 'stopped';
+
+/** Waits this long at most, on stop, for routers to confirm released port mappings. */
+const PORTMAP_RELEASE_ON_STOP_MS = 2 * PORTMAP_TIMERS.releaseTimeoutMs;
+
+function pathInfo(p: DatagramPath): PathInfo {
+  return { kind: p.kind, label: p.label };
+}
+
+/**
+ * What a provider and a visitor have in common for an embedding program:
+ * the sessions it runs (turned into typed events), its state, and a stop
+ * that resolves once everything it opened is closed. A fatal failure stops
+ * it, then is reported as 'fatal'.
+ */
+export abstract class PeerHandle extends TypedEmitter<PeerEvents> {
+  private readonly live = new Map<number, { service: string; session: TunnelSession }>();
+  private nextId = 1;
+  private stopping: Promise<void> | null = null;
+  private stopped = false;
+  private failedWith: BurrowError | null = null;
+
+  protected constructor(private readonly portmap: boolean) {
+    super();
+  }
+
+  /** 'stopped' once stop() resolved (after a fatal failure too). */
+  get state(): RunState {
+    if (this.stopping === null) return 'running';
+    return this.stopped ? 'stopped' : 'stopping';
+  }
+
+  /** The failure that stopped it, if one did. */
+  get failure(): BurrowError | null {
+    return this.failedWith;
+  }
+
+  /** The live sessions and their current paths. */
+  get sessions(): SessionEvent[] {
+    return [...this.live].map(([id, { service, session }]) => ({ id, service, path: session.currentPath ? pathInfo(session.currentPath) : null }));
+  }
+
+  /** Closes every session, socket and timer it opened; the same promise if called again. */
+  stop(): Promise<void> {
+    if (this.stopping === null) {
+      this.stopping = (async () => {
+        await this.stopPeer();
+        // A closed session gives its router mappings back; let those releases finish (bounded).
+        if (this.portmap) await releasePortMappings(PORTMAP_RELEASE_ON_STOP_MS);
+        this.stopped = true;
+      })();
+    }
+    return this.stopping;
+  }
+
+  protected abstract stopPeer(): Promise<void> | void;
+
+  /** A new session: its paths and its end become events. */
+  protected track(session: TunnelSession, service: string): void {
+    if (session.closed) return;
+    const id = this.nextId++;
+    this.live.set(id, { service, session });
+    session.on('path', (path: DatagramPath, previous: DatagramPath | null) => {
+      this.emit('path', { id, service, path: pathInfo(path), previous: previous ? pathInfo(previous) : null });
+    });
+    session.on('close', (err?: BurrowError) => {
+      this.live.delete(id);
+      this.emit('session-closed', { id, service, ...(err ? { error: err } : {}) });
+    });
+    this.emit('session', { id, service, path: session.currentPath ? pathInfo(session.currentPath) : null });
+  }
+
+  protected fatal(err: BurrowError): void {
+    if (this.failedWith !== null) return;
+    this.failedWith = err;
+    // Listeners run outside the promise chain: one that throws is an uncaught exception, as with any emitter, never a silent rejection.
+    this.stop().then(
+      () => queueMicrotask(() => this.emit('fatal', err)),
+      (bug: unknown) =>
+        queueMicrotask(() => {
+          throw bug;
+        }),
+    );
+  }
+}

@@ -1,0 +1,61 @@
+import type { HostPort } from '../peer/endpoint-arg.js';
+import { startRendezvous as startRendezvousServer, type Rendezvous } from '../rendezvous/rendezvous.js';
+import type { RendezvousStats } from '../rendezvous/server.js';
+import { checkOptions, loggerOrSilent, rendezvousOptions, toHostPort, type RendezvousOptions } from './options.js';
+import type { RunState } from './peer-handle.js';
+
+/** A running rendezvous: peers log in, meet, and relay through it. */
+export class RunningRendezvous {
+  private stopping: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly rendezvous: Rendezvous,
+    /** The TCP address peers connect to (the port chosen, when 0 was asked for). */
+    readonly address: HostPort,
+  ) {}
+
+  get state(): RunState {
+    if (this.stopping === null) return 'running';
+    return this.stopped ? 'stopped' : 'stopping';
+  }
+
+  /** Connections, peers, services, relay links and bytes, refusals. */
+  get stats(): RendezvousStats {
+    return this.rendezvous.stats;
+  }
+
+  /** Closes the listener, the STUN sockets and every connection; the same promise if called again. */
+  stop(): Promise<void> {
+    if (this.stopping === null) {
+      this.stopping = this.rendezvous.close().then(() => {
+        this.stopped = true;
+      });
+    }
+    return this.stopping;
+  }
+}
+
+/**
+ * Starts a rendezvous and resolves once it listens: TCP for control and
+ * relay, and (unless `udpPort: 'off'`) the two STUN UDP ports peers learn
+ * their public addresses from. Rejects with ERR_CONFIG for a wrong option,
+ * ERR_INVALID_ARGUMENT when the TCP address cannot be listened on and
+ * ERR_SOCKET_BIND when the UDP ports cannot be bound; nothing is left open.
+ */
+export async function startRendezvous(options: RendezvousOptions): Promise<RunningRendezvous> {
+  const fn = 'startRendezvous';
+  const o = checkOptions(fn, rendezvousOptions, options);
+  const listen = toHostPort(fn, 'listen', o.listen ?? '127.0.0.1:0');
+  const rv = await startRendezvousServer({
+    host: listen.host,
+    port: listen.port,
+    token: o.token,
+    logger: loggerOrSilent(o.logger),
+    tap: o.tap,
+    limits: o.relayBytesPerSecond ? { relayBytesPerSecond: o.relayBytesPerSecond } : {},
+    stun: o.udpPort === 'off' ? 'off' : { ...(o.udpPort !== undefined ? { port: o.udpPort } : {}), altAddress: o.altAddress ?? null },
+  });
+  const tcp = rv.tcp;
+  return new RunningRendezvous(rv, { host: tcp?.address ?? listen.host, port: tcp?.port ?? listen.port });
+}
