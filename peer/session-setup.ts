@@ -4,7 +4,7 @@ import { deriveSessionKeys } from '../src/crypto/index.js';
 import { BurrowError, isBurrowError } from '../src/errors.js';
 import type { Logger } from '../src/log/logger.js';
 import type { Runtime } from '../src/net/runtime.js';
-import type { RelayLink } from '../src/path/relay-link.js';
+import type { RecordLink } from '../src/path/record-link.js';
 import { describePath, type LockedEndpoint } from '../src/punch/index.js';
 import { TunnelSession } from '../src/session/index.js';
 import type { DirectLink } from './direct-link.js';
@@ -70,7 +70,7 @@ export class SessionSetup {
   private readonly log: Logger;
   private readonly mode: 'xtcp' | 'stcp';
   private session: TunnelSession | null = null;
-  private relayLink: RelayLink | null = null;
+  private relayLink: RecordLink | null = null;
   private directLink: DirectLink | null = null;
   private kind: string | null = null;
   /** Sends on the control channel; offers carry the ticket once the control connection is a newer one. */
@@ -153,7 +153,7 @@ export class SessionSetup {
   /** False when the setup ends here (the session closed or the peer stopped meanwhile). */
   private async joinRelay(session: TunnelSession): Promise<boolean> {
     if (!this.o.plan.relay) return true;
-    let link: RelayLink;
+    let link: RecordLink;
     try {
       link = await openRelayLink(this.o.server, this.connId, this.o.ticket, undefined, this.o.runtime);
     } catch (err) {
@@ -166,7 +166,7 @@ export class SessionSetup {
       return false;
     }
     this.relayLink = link;
-    link.bind(session.receive);
+    link.bind(session.receiveRecord);
     if (this.directLink !== null) this.directLink.relay = link;
     if (session.currentPath === null) session.setPath(link);
     link.whenClosed(() => this.onRelayClosed(session));

@@ -3,6 +3,7 @@ import { sameEndpoint } from '../net/endpoint.js';
 import type { UdpEndpoint, UdpSocket } from '../net/udp-socket.js';
 import { ProbeType, sendTransmits, type ProbeCodec } from '../punch/index.js';
 import type { DatagramPath } from '../path/datagram-path.js';
+import type { RecordPath } from '../path/record-path.js';
 import { PacketKind } from '../wire/packet-kind.js';
 import { PathMonitor } from './path-monitor.js';
 import { UdpPath } from './udp-path.js';
@@ -12,7 +13,7 @@ export interface DirectSession {
   /** An incoming sealed packet; true when it authenticated. */
   receive(packet: Buffer, path?: DatagramPath): boolean;
   /** Moves the session's sending to `path`; previousDied: resend what is in flight at once. */
-  setPath(path: DatagramPath, opts?: { previousDied?: boolean }): void;
+  setPath(path: DatagramPath | RecordPath, opts?: { previousDied?: boolean }): void;
 }
 
 export interface LockedPathOptions {

@@ -32,3 +32,8 @@ export interface RecordPath {
 
 /** Where a record path delivers each sealed record it receives, whole. */
 export type RecordReceiver = (record: Buffer, path: RecordPath) => void;
+
+/** A session's paths are of two sorts; this tells them apart. */
+export function isRecordPath(path: object): path is RecordPath {
+  return 'carries' in path && path.carries === 'records';
+}
