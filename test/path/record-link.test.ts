@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { RECORD_OVERHEAD, RecordOpener, RecordSealer, deriveRecordKeys, deriveSessionKeys } from '../../src/crypto/index.js';
 import { isBurrowError } from '../../src/errors.js';
 import { recordFrameHeader } from '../../src/path/record-frame-reader.js';
 import { DEFAULT_HIGH_WATER_BYTES, DEFAULT_MAX_RECORD, RecordLink } from '../../src/path/record-link.js';
@@ -551,5 +553,36 @@ describe('RecordLink: closing', { timeout: 10_000 }, () => {
     b.destroy();
     const link = new RecordLink(b);
     assert.equal(link.isClosed, true);
+  });
+});
+
+describe('RecordLink with record crypto', { timeout: 20_000 }, () => {
+  it("carries an initiator's and a responder's sealed records both ways, each opening in order at the other end", async () => {
+    const { a, b } = await socketPair();
+    const secret = randomBytes(32);
+    const i = deriveRecordKeys(deriveSessionKeys(secret, 'initiator', 'test'));
+    const r = deriveRecordKeys(deriveSessionKeys(secret, 'responder', 'test'));
+    const aead = 'aes-256-gcm' as const;
+    const ends = [
+      { link: new RecordLink(a), sealer: new RecordSealer(i.sendKey, { aead }), opener: new RecordOpener(i.recvKey, { aead }), got: [] as Buffer[] },
+      { link: new RecordLink(b), sealer: new RecordSealer(r.sendKey, { aead }), opener: new RecordOpener(r.recvKey, { aead }), got: [] as Buffer[] },
+    ];
+    for (const end of ends) {
+      end.link.bind((record) => {
+        const pt = end.opener.open(record);
+        assert.ok(pt !== null, 'every record opens');
+        end.got.push(pt);
+      });
+    }
+    const sizes = [1, 1000, 65536, DEFAULT_MAX_RECORD - RECORD_OVERHEAD, 0, 7];
+    const payloads = sizes.map((n) => randomBytes(n));
+    for (const p of payloads) {
+      for (const end of ends) end.link.send(end.sealer.seal(p));
+    }
+    await waitFor(() => ends.every((e) => e.got.length === payloads.length), 'every record at both ends');
+    for (const end of ends) {
+      for (const [k, p] of payloads.entries()) assert.ok(at(end.got, k).equals(p), `record ${k}`);
+      assert.equal(end.opener.stats.accepted, payloads.length);
+    }
   });
 });
