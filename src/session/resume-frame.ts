@@ -162,6 +162,7 @@ export class FrameDecoder {
 
   /** Consumes `n` buffered bytes: a subarray when they sit in one chunk, else a copy joining them. */
   private take(n: number): Buffer {
+    if (n === 0) return EMPTY; // an empty DATA body: there may be no chunk left at all
     const first = at(this.chunks, this.head);
     if (first.length - this.pos >= n) {
       const out = first.subarray(this.pos, this.pos + n);
