@@ -220,7 +220,7 @@ export class TunnelSession extends EventEmitter {
       // What KCP had in flight may never arrive: a later direct path starts afresh.
       if (previous !== null && !wasRecords) this.kcpStale = true;
       this.ledger.rewind();
-      this.ledger.ackNow();
+      this.askForAck();
     } else {
       this.datagramPath = path;
       this.kcp.setPacketMtu(path.mtu);
@@ -228,10 +228,10 @@ export class TunnelSession extends EventEmitter {
       if (current === null || this.kcpStale || current.dead) {
         this.startEpoch();
         this.ledger.rewind();
-        this.ledger.ackNow();
+        this.askForAck();
       } else if (previous === null || wasRecords) {
         this.ledger.rewind();
-        this.ledger.ackNow();
+        this.askForAck();
       } else if (opts.previousDied) {
         current.expediteRetransmit(this.scheduler.now());
       }
@@ -260,7 +260,7 @@ export class TunnelSession extends EventEmitter {
       this.kcpFrames = new FrameDecoder();
       this.kcpStale = false;
       if (this.path !== null && !isRecordPath(this.path)) this.ledger.rewind();
-      this.ledger.ackNow();
+      this.askForAck();
     }
     this.lastAuthenticatedAt = now;
     this.pump.kick();
@@ -286,7 +286,7 @@ export class TunnelSession extends EventEmitter {
     const frames = new FrameDecoder();
     frames.push(plain);
     if (!this.applyFrames(frames, now)) return;
-    if (frames.buffered > 0) {
+    if (frames.pendingBytes > 0) {
       this.protocolError('a relay record ended inside a frame');
       return;
     }
@@ -338,6 +338,14 @@ export class TunnelSession extends EventEmitter {
     this.ledger.release();
     this.pausedPaths.clear();
     this.emit('close', err);
+  }
+
+  /**
+   * The transport changed: tell the peer at once what arrived, so its rewind
+   * resends only what is missing. Nothing to say before anything arrived.
+   */
+  private askForAck(): void {
+    if (this.ledger.delivered > 0) this.ledger.ackNow();
   }
 
   private startEpoch(): void {

@@ -163,6 +163,7 @@ test('a slow relay holds the writer back: what a session keeps unacknowledged st
     assert.deepEqual(got!.result(), { bytes: data.length, sha256: sha256(data) });
     assert.ok(most > capacity / 2, `the ledger was used (${most} bytes at most)`);
     assert.ok(most <= capacity + 256 * 1024, `kept at most ${most} bytes for a ${capacity}-byte capacity`);
+    await p.scheduler.advance(1000);
     assert.equal(p.a.stats.unacknowledgedBytes, 0, 'everything acknowledged at the end');
   } finally {
     p.close();
