@@ -83,9 +83,15 @@ export class SecureKcp {
     return this.current;
   }
 
-  /** Packet size for epochs started from now on (the current path's MTU). */
+  /**
+   * The packet size of the path KCP now sends on: new segments of the
+   * current epoch and every later epoch use it (the receiving KCP takes any
+   * segment size, so the two ends need not agree).
+   */
   setPacketMtu(packetMtu: number): void {
+    if (packetMtu === this.packetMtu) return;
     this.packetMtu = packetMtu;
+    this.current?.setMtu(packetMtu - SEALED_OVERHEAD);
   }
 
   /** Starts the next epoch: a fresh KCP; what the old one held is dropped. */
