@@ -33,8 +33,8 @@ export class SecureKcp {
   readonly stats: SecureKcpStats = { packetsIn: 0, packetsOut: 0, kcpRejected: 0 };
 
   constructor(opts: SecureKcpOptions) {
-    this.sealer = new PacketSealer(opts.keys.sendKey);
-    this.opener = new PacketOpener(opts.keys.recvKey, { replayWindow: opts.replayWindow ?? DEFAULT_REPLAY_WINDOW });
+    this.sealer = new PacketSealer(opts.keys.sendKey, { aead: opts.keys.aead });
+    this.opener = new PacketOpener(opts.keys.recvKey, { replayWindow: opts.replayWindow ?? DEFAULT_REPLAY_WINDOW, aead: opts.keys.aead });
     const onPacket = opts.onPacket;
     this.kcp = new KcpConnection({
       ...opts.kcp,
