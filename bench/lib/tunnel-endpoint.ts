@@ -26,8 +26,15 @@ async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[2] ?? '{}') as EndpointConfig;
   const socket = await bindUdpSocket({ address: '127.0.0.1', port: cfg.udpPort });
   const role = cfg.role === 'visitor' ? 'initiator' : 'responder';
-  const session = new TunnelSession({ keys: deriveSessionKeys(Buffer.from(cfg.keyHex, 'hex'), role, '', aeadPreference()), role, idleTimeoutMs: 0 });
-  const path = new UdpPath(socket, { address: '127.0.0.1', port: cfg.peerUdpPort });
+  // BENCH_PACKET_MTU: the sealed packet size to try (default the session's 1400).
+  const packetMtu = process.env.BENCH_PACKET_MTU ? Number(process.env.BENCH_PACKET_MTU) : undefined;
+  const session = new TunnelSession({
+    keys: deriveSessionKeys(Buffer.from(cfg.keyHex, 'hex'), role, '', aeadPreference()),
+    role,
+    idleTimeoutMs: 0,
+    ...(packetMtu === undefined ? {} : { packetMtu }),
+  });
+  const path = new UdpPath(socket, { address: '127.0.0.1', port: cfg.peerUdpPort }, packetMtu);
   session.setPath(path);
   socket.onMessage((data) => session.receive(data, path));
 
