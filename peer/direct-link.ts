@@ -393,6 +393,7 @@ export class DirectLink extends EventEmitter {
       scheduler: this.o.scheduler,
       session: this.o.session,
       keepaliveMs: this.machine.keepaliveMs,
+      hostAddresses: state.localHosts,
       onDead: (idle) => {
         if (this.locked !== locked) return;
         this.machine.pathDied(idle, this.o.scheduler.now());

@@ -1,6 +1,6 @@
 import type { Role } from '../src/role.js';
 import type { ClientMessage, ServerMessage } from '../src/control/index.js';
-import { deriveSessionKeys } from '../src/crypto/index.js';
+import { DEFAULT_AEAD, deriveSessionKeys, type AeadAlgorithm } from '../src/crypto/index.js';
 import { BurrowError, isBurrowError } from '../src/errors.js';
 import type { Logger } from '../src/log/logger.js';
 import type { Runtime } from '../src/net/runtime.js';
@@ -39,6 +39,8 @@ export interface SessionSetupOptions {
   connId: string;
   /** From the handshake. */
   sessionKey: Buffer;
+  /** The AEAD the handshake negotiated. Default DEFAULT_AEAD. */
+  aead?: AeadAlgorithm;
   /** The rendezvous's single-use ticket for this session's relay link. */
   ticket: string;
   plan: SessionPlan;
@@ -134,7 +136,7 @@ export class SessionSetup {
     try {
       session = new TunnelSession({
         ...sessionTuning(this.mode, this.o.tuning),
-        keys: deriveSessionKeys(this.o.sessionKey, this.o.role, this.connId),
+        keys: deriveSessionKeys(this.o.sessionKey, this.o.role, this.connId, this.o.aead ?? DEFAULT_AEAD),
         role: this.o.role,
         scheduler: this.o.runtime.scheduler,
       });
@@ -205,8 +207,8 @@ export class SessionSetup {
     this.log.info(
       'session-up',
       relay !== null
-        ? { path: 'relay', via: relay.label, mode: this.mode }
-        : { path: 'pending', mode: this.mode, ...(this.o.plan.relay ? {} : { relay: 'never' }) },
+        ? { path: 'relay', via: relay.label, mode: this.mode, aead: this.o.aead ?? DEFAULT_AEAD }
+        : { path: 'pending', mode: this.mode, aead: this.o.aead ?? DEFAULT_AEAD, ...(this.o.plan.relay ? {} : { relay: 'never' }) },
     );
     session.on('path', (path: { kind: string; label: string }) =>
       this.log.info('path', { path: path.kind === 'direct' ? (this.kind ?? 'direct') : path.kind, via: path.label }),

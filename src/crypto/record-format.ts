@@ -1,15 +1,6 @@
-import {
-  createCipheriv,
-  createDecipheriv,
-  type CipherChaCha20Poly1305,
-  type CipherGCM,
-  type DecipherChaCha20Poly1305,
-  type DecipherGCM,
-  type KeyObject,
-} from 'node:crypto';
 import { BurrowError } from '../errors.js';
-import { AEAD_ALGORITHMS, DEFAULT_AEAD, type AeadAlgorithm } from './aead.js';
-import { AEAD_OPTIONS, SEALED_OVERHEAD } from './packet-format.js';
+import { AEAD_ALGORITHMS, DEFAULT_AEAD, isAeadAlgorithm, type AeadAlgorithm } from './aead.js';
+import { SEALED_OVERHEAD } from './packet-format.js';
 
 /**
  * A sealed record is laid out exactly like a sealed session packet
@@ -28,18 +19,8 @@ export interface RecordCryptoOptions {
 /** The AEAD from the options, checked (options may come from untyped callers). */
 export function recordAead(opts: RecordCryptoOptions | undefined): AeadAlgorithm {
   const aead = opts?.aead ?? DEFAULT_AEAD;
-  if (!AEAD_ALGORITHMS.includes(aead)) {
+  if (!isAeadAlgorithm(aead)) {
     throw new BurrowError('ERR_INVALID_ARGUMENT', `aead must be one of ${AEAD_ALGORITHMS.join(', ')}, got ${String(aead)}`);
   }
   return aead;
-}
-
-// node:crypto's typings pick an overload per algorithm literal, so a union
-// needs one call per branch; both take a 12-byte nonce and a 16-byte tag.
-export function aeadCipher(aead: AeadAlgorithm, key: KeyObject, nonce: Buffer): CipherGCM | CipherChaCha20Poly1305 {
-  return aead === 'aes-256-gcm' ? createCipheriv(aead, key, nonce, AEAD_OPTIONS) : createCipheriv(aead, key, nonce, AEAD_OPTIONS);
-}
-
-export function aeadDecipher(aead: AeadAlgorithm, key: KeyObject, nonce: Buffer): DecipherGCM | DecipherChaCha20Poly1305 {
-  return aead === 'aes-256-gcm' ? createDecipheriv(aead, key, nonce, AEAD_OPTIONS) : createDecipheriv(aead, key, nonce, AEAD_OPTIONS);
 }

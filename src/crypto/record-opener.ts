@@ -3,7 +3,8 @@ import { PacketKind } from '../wire/packet-kind.js';
 import type { AeadAlgorithm } from './aead.js';
 import { importAeadKey } from './key-material.js';
 import { NONCE_LENGTH, SEALED_HEADER_LENGTH, SEALED_OVERHEAD, SEALED_TAG_LENGTH } from './packet-format.js';
-import { aeadDecipher, recordAead, type RecordCryptoOptions } from './record-format.js';
+import { newDecipher } from './aead-cipher.js';
+import { recordAead, type RecordCryptoOptions } from './record-format.js';
 
 /** Why records were refused (and how many were accepted). Counts only grow. */
 export interface RecordOpenerStats {
@@ -80,7 +81,7 @@ export class RecordOpener {
     Error.stackTraceLimit = 0;
     let plaintext: Buffer;
     try {
-      const decipher = aeadDecipher(this.aead, this.key, nonce);
+      const decipher = newDecipher(this.aead, this.key, nonce);
       decipher.setAAD(buf.subarray(0, SEALED_HEADER_LENGTH), { plaintextLength: tagAt - SEALED_HEADER_LENGTH });
       decipher.setAuthTag(buf.subarray(tagAt));
       // update() returns a new Buffer: it is the result, no further copy.

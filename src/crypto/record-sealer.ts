@@ -4,7 +4,8 @@ import { PacketKind } from '../wire/packet-kind.js';
 import type { AeadAlgorithm } from './aead.js';
 import { importAeadKey } from './key-material.js';
 import { MAX_COUNTER, NONCE_LENGTH, SEALED_HEADER_LENGTH, SEALED_OVERHEAD, writeCounter } from './packet-format.js';
-import { aeadCipher, recordAead, type RecordCryptoOptions } from './record-format.js';
+import { newCipher } from './aead-cipher.js';
+import { recordAead, type RecordCryptoOptions } from './record-format.js';
 
 /**
  * Seals the records one direction of a relay link carries (layout in
@@ -42,7 +43,7 @@ export class RecordSealer {
     writeCounter(out, 1, counter);
     writeCounter(this.nonce, 4, counter);
 
-    const cipher = aeadCipher(this.aead, this.key, this.nonce);
+    const cipher = newCipher(this.aead, this.key, this.nonce);
     cipher.setAAD(out.subarray(0, SEALED_HEADER_LENGTH), { plaintextLength: length });
     cipher.update(plaintext).copy(out, SEALED_HEADER_LENGTH);
     cipher.final();

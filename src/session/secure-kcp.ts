@@ -66,8 +66,8 @@ export class SecureKcp {
   private readonly retired: KcpStats = createKcpStats();
 
   constructor(opts: SecureKcpOptions) {
-    this.sealer = new PacketSealer(opts.keys.sendKey);
-    this.opener = new PacketOpener(opts.keys.recvKey, { replayWindow: opts.replayWindow ?? DEFAULT_REPLAY_WINDOW });
+    this.sealer = new PacketSealer(opts.keys.sendKey, { aead: opts.keys.aead });
+    this.opener = new PacketOpener(opts.keys.recvKey, { aead: opts.keys.aead, replayWindow: opts.replayWindow ?? DEFAULT_REPLAY_WINDOW });
     this.baseConv = opts.conv >>> 0;
     this.tuning = opts.kcp ?? {};
     this.packetMtu = opts.packetMtu;

@@ -157,8 +157,8 @@ export class TunnelSession extends EventEmitter {
       onPacket: (sealed) => this.datagramPath?.send(sealed),
     });
     const recordKeys = deriveRecordKeys(opts.keys);
-    this.recordSealer = new RecordSealer(recordKeys.sendKey);
-    this.recordOpener = new RecordOpener(recordKeys.recvKey);
+    this.recordSealer = new RecordSealer(recordKeys.sendKey, { aead: opts.keys.aead });
+    this.recordOpener = new RecordOpener(recordKeys.recvKey, { aead: opts.keys.aead });
     this.ledger = new ByteLedger(opts.ledger);
     this.pump = new KcpPump(
       {

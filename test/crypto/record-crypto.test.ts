@@ -312,7 +312,7 @@ describe('deriveRecordKeys', () => {
   it('records and session packets never share a key: a record sealed under the packet key does not open under the record key', () => {
     const keys = deriveSessionKeys(key(), 'initiator');
     const record = new RecordSealer(keys.sendKey).seal(Buffer.from('x'));
-    const peer = deriveRecordKeys({ sendKey: keys.recvKey, recvKey: keys.sendKey });
+    const peer = deriveRecordKeys({ ...keys, sendKey: keys.recvKey, recvKey: keys.sendKey });
     const opener = new RecordOpener(peer.recvKey);
     assert.equal(opener.open(record), null);
     assert.equal(opener.stats.authFailed, 1);
@@ -333,8 +333,8 @@ describe('deriveRecordKeys', () => {
     const good = key();
     for (const n of [0, 16, 33]) {
       const isKey = (e: unknown): boolean => isBurrowError(e, 'ERR_CRYPTO_KEY');
-      assert.throws(() => deriveRecordKeys({ sendKey: Buffer.alloc(n), recvKey: good }), isKey);
-      assert.throws(() => deriveRecordKeys({ sendKey: good, recvKey: Buffer.alloc(n) }), isKey);
+      assert.throws(() => deriveRecordKeys({ aead: DEFAULT_AEAD, sendKey: Buffer.alloc(n), recvKey: good }), isKey);
+      assert.throws(() => deriveRecordKeys({ aead: DEFAULT_AEAD, sendKey: good, recvKey: Buffer.alloc(n) }), isKey);
     }
   });
 });
