@@ -96,11 +96,17 @@ export async function peers(): Promise<void> {
   const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
   console.log(`load average before: ${load} on ${os.cpus().length} CPUs (a busy machine skews both sides, unevenly)`);
   console.log('CPU = user + sys from /proc/PID/stat over the measured transfer (process and its children); ratio = burrow / peer');
-  const runs: [string, () => Promise<Comparison>][] = [
-    ['relay vs ssh -J', () => relayVsSsh(bytes)],
-    ['direct vs kcptun', () => directVsKcptun(bytes)],
-    ['direct (NATs) vs nebula', () => runNatComparison(bytes)],
-  ];
+  // BENCH_PEERS=relay,direct,nat runs only those comparisons (default: all three).
+  const only = (process.env.BENCH_PEERS ?? 'relay,direct,nat').split(',');
+  const runs: [string, () => Promise<Comparison>][] = (
+    [
+      ['relay', 'relay vs ssh -J', () => relayVsSsh(bytes)],
+      ['direct', 'direct vs kcptun', () => directVsKcptun(bytes)],
+      ['nat', 'direct (NATs) vs nebula', () => runNatComparison(bytes)],
+    ] as const
+  )
+    .filter(([key]) => only.includes(key))
+    .map(([, name, run]) => [name, run]);
   const done: { name: string; c: Comparison }[] = [];
   for (const [name, run] of runs) {
     try {

@@ -5,6 +5,7 @@
  * MB/s means 10^6 bytes per second of application data.
  */
 import os from 'node:os';
+import { aeadPreference } from '../src/crypto/index.js';
 import { rawUdpThroughput } from './udp-raw.js';
 import { kcptunAvailable, startKcptun } from './lib/kcptun.js';
 import { freePort, percentile, pingPong, pushThrough, startEcho, startSink } from './lib/tcp.js';
@@ -57,7 +58,7 @@ async function bulk(): Promise<void> {
     await sink.close();
   }
   const o = median(ours);
-  console.log(`burrow KCP+mux+ChaCha20-Poly1305 (2 processes)   ${fmt(o)} MB/s  rounds: ${ours.map((x) => fmt(x)).join(', ')}`);
+  console.log(`burrow KCP+mux+${aeadPreference()} (2 processes)   ${fmt(o)} MB/s  rounds: ${ours.map((x) => fmt(x)).join(", ")}`);
   if (kcptun) {
     const k = median(theirs);
     console.log(`kcptun fast3, wnd 1024, no crypto, no FEC        ${fmt(k)} MB/s  rounds: ${theirs.map((x) => fmt(x)).join(', ')}`);

@@ -24,6 +24,7 @@ export function bridge(socket: StreamSocket, stream: ResettableStream, onClose?:
   };
 
   socket.pipe(stream);
+  coalesceTurn(stream, socket);
   stream.pipe(socket);
 
   socket.on('error', (err) => {
@@ -47,5 +48,28 @@ export function bridge(socket: StreamSocket, stream: ResettableStream, onClose?:
     streamClosed = true;
     if (!socket.destroyed && !(stream.readableEnded && stream.writableFinished)) socket.resetAndDestroy();
     if (socketClosed) finish();
+  });
+}
+
+/**
+ * The tunnel delivers what KCP received once per event-loop turn, as one mux
+ * frame (~1.3 KB) per push; piped as is, that is one socket.write, one
+ * syscall, per frame. Corked from the turn's first chunk until the next tick,
+ * the turn's chunks leave in one writev. Back-pressure is unchanged: write()
+ * still returns false past the high-water mark and pipe pauses the stream
+ * until 'drain'; end() uncorks by itself. Must be attached before pipe() so
+ * it runs before pipe's own 'data' listener.
+ */
+function coalesceTurn(from: Duplex, to: StreamSocket): void {
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    to.uncork();
+  };
+  from.on('data', () => {
+    if (corked || to.destroyed || to.writableEnded) return;
+    corked = true;
+    to.cork();
+    process.nextTick(uncork);
   });
 }

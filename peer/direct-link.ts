@@ -15,6 +15,7 @@ import type { Logger } from '../src/log/logger.js';
 import type { UdpSocketFactory } from '../src/net/udp-factory.js';
 import type { UdpSocket } from '../src/net/udp-socket.js';
 import type { DatagramPath } from '../src/path/datagram-path.js';
+import type { RecordPath } from '../src/path/record-path.js';
 import type { Role } from '../src/role.js';
 import {
   ProbeCodec,
@@ -104,7 +105,7 @@ export class DirectLink extends EventEmitter {
   private closed = false;
   private readonly startedAt: number;
   /** The relay to fall back to while there is no direct path (null: none). */
-  relay: DatagramPath | null = null;
+  relay: RecordPath | DatagramPath | null = null;
 
   constructor(private readonly o: DirectLinkOptions) {
     super();
@@ -392,6 +393,7 @@ export class DirectLink extends EventEmitter {
       scheduler: this.o.scheduler,
       session: this.o.session,
       keepaliveMs: this.machine.keepaliveMs,
+      hostAddresses: state.localHosts,
       onDead: (idle) => {
         if (this.locked !== locked) return;
         this.machine.pathDied(idle, this.o.scheduler.now());

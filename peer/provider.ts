@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import { after, type TimerHandle } from '../src/clock/scheduler.js';
 import { ControlErrorCode, type ServerMessage } from '../src/control/index.js';
 import { BurrowError, isBurrowError } from '../src/errors.js';
-import { HandshakeResponder } from '../src/handshake/index.js';
+import { aeadPreference, type AeadAlgorithm } from '../src/crypto/index.js';
+import { HandshakeResponder, type HandshakeResult } from '../src/handshake/index.js';
 import { RateLimitedLog, type Logger } from '../src/log/logger.js';
 import type { MuxStream } from '../src/mux/index.js';
 import { resolveRuntime, type Runtime, type RuntimeOptions } from '../src/net/runtime.js';
@@ -28,6 +29,8 @@ export interface ProvidedService {
  * and `udp` (unused until the direct path lands) default to the real ones.
  */
 export interface ProviderOptions extends RuntimeOptions {
+  /** What this peer offers to seal with. Default aeadPreference() (AES-256-GCM with AES instructions, else ChaCha20-Poly1305; BURROW_AEAD overrides). */
+  aead?: AeadAlgorithm;
   /** xtcp (default): visitors that ask may punch a direct path; stcp: relay only. */
   mode?: PeerMode;
   direct?: DirectConfig;
@@ -70,6 +73,7 @@ export class Provider extends EventEmitter {
   private readonly refusals: RateLimitedLog;
   private readonly log: Logger;
   private readonly rt: Runtime;
+  private readonly aead: AeadAlgorithm;
   private registerTimer: TimerHandle | null = null;
   private stopped = false;
 
@@ -77,6 +81,7 @@ export class Provider extends EventEmitter {
     super();
     this.rt = resolveRuntime(opts);
     this.log = opts.logger;
+    this.aead = opts.aead ?? aeadPreference();
     this.services = new Map(opts.services.map((s) => [s.name, s]));
     this.refusals = new RateLimitedLog(this.log, undefined, undefined, () => this.rt.scheduler.now());
     this.control = new ControlClient({ server: opts.server, token: opts.token, role: 'provider', logger: this.log, ...this.rt });
@@ -161,7 +166,7 @@ export class Provider extends EventEmitter {
       return this.refuse(connId, ControlErrorCode.BUSY, 'the provider is busy; try again');
     }
     if (this.sessions.size >= (this.opts.maxSessions ?? PEER_DEFAULTS.maxSessions)) return this.refuse(connId, ControlErrorCode.BUSY, 'the provider has too many sessions');
-    const responder = new HandshakeResponder({ secret: service.secret, service: name, randomBytes: (n) => this.rt.random.bytes(n) });
+    const responder = new HandshakeResponder({ secret: service.secret, service: name, randomBytes: (n) => this.rt.random.bytes(n), aead: this.aead });
     let reply: Buffer;
     try {
       reply = responder.onHello(Buffer.from(helloB64, 'base64'));
@@ -186,9 +191,9 @@ export class Provider extends EventEmitter {
     if (h === undefined) return;
     this.handshakes.delete(connId);
     h.timer.cancel();
-    let sessionKey: Buffer;
+    let done: HandshakeResult;
     try {
-      sessionKey = h.responder.onConfirm(Buffer.from(confirmB64, 'base64')).sessionKey;
+      done = h.responder.onConfirm(Buffer.from(confirmB64, 'base64'));
     } catch (err) {
       const mismatch = isBurrowError(err, 'ERR_HANDSHAKE_SECRET_MISMATCH');
       this.refusals.log('warn', 'visitor-refused', {
@@ -198,16 +203,17 @@ export class Provider extends EventEmitter {
       });
       return this.refuse(connId, mismatch ? ControlErrorCode.SECRET_MISMATCH : ControlErrorCode.HANDSHAKE, 'the service secret does not match');
     }
-    this.startSession(connId, h.service, sessionKey, ticket, direct);
+    this.startSession(connId, h.service, done, ticket, direct);
   }
 
   /** The handshake is done: the shared wiring runs the rest (session, direct, relay, ready). */
-  private startSession(connId: string, service: ProvidedService, sessionKey: Buffer, ticket: string, visitorAskedDirect: boolean): void {
+  private startSession(connId: string, service: ProvidedService, done: HandshakeResult, ticket: string, visitorAskedDirect: boolean): void {
     const log = this.log.child({ service: service.name, conn: connId.slice(0, 8) });
     const setup: SessionSetup = new SessionSetup({
       role: 'responder',
       connId,
-      sessionKey,
+      sessionKey: done.sessionKey,
+      aead: done.aead,
       ticket,
       plan: planSession('responder', { mode: this.opts.mode ?? PEER_DEFAULTS.mode, relay: PEER_DEFAULTS.relay }, visitorAskedDirect),
       server: this.opts.server,

@@ -3,7 +3,7 @@ import { ControlConnection, parseServerMessage, type ClientMessage, type ServerM
 import { BurrowError } from '../src/errors.js';
 import { dialStream } from '../src/net/dial-stream.js';
 import { resolveRuntime, type RuntimeOptions } from '../src/net/runtime.js';
-import { RelayLink } from '../src/path/relay-link.js';
+import { RecordLink } from '../src/path/record-link.js';
 import { formatHostPort, type HostPort } from './endpoint-arg.js';
 
 /**
@@ -18,7 +18,7 @@ export function openRelayLink(
   ticket: string,
   timeoutMs = 15_000,
   runtime: RuntimeOptions = {},
-): Promise<RelayLink> {
+): Promise<RecordLink> {
   const rt = resolveRuntime(runtime);
   return new Promise((resolve, reject) => {
     // A name with A and AAAA records is raced (Happy Eyeballs) before the link starts.
@@ -54,7 +54,7 @@ export function openRelayLink(
             const leftover = c.detach();
             socket.removeAllListeners('error');
             socket.removeAllListeners('close');
-            resolve(new RelayLink(socket, { leftover, label: `rendezvous ${formatHostPort(server)}` }));
+            resolve(new RecordLink(socket, { leftover, label: `rendezvous ${formatHostPort(server)}` }));
           }
         });
       },

@@ -1,10 +1,10 @@
 import type { Role } from '../src/role.js';
 import type { ClientMessage, ServerMessage } from '../src/control/index.js';
-import { deriveSessionKeys } from '../src/crypto/index.js';
+import { DEFAULT_AEAD, deriveSessionKeys, type AeadAlgorithm } from '../src/crypto/index.js';
 import { BurrowError, isBurrowError } from '../src/errors.js';
 import type { Logger } from '../src/log/logger.js';
 import type { Runtime } from '../src/net/runtime.js';
-import type { RelayLink } from '../src/path/relay-link.js';
+import type { RecordLink } from '../src/path/record-link.js';
 import { describePath, type LockedEndpoint } from '../src/punch/index.js';
 import { TunnelSession } from '../src/session/index.js';
 import type { DirectLink } from './direct-link.js';
@@ -39,6 +39,8 @@ export interface SessionSetupOptions {
   connId: string;
   /** From the handshake. */
   sessionKey: Buffer;
+  /** The AEAD the handshake negotiated. Default DEFAULT_AEAD. */
+  aead?: AeadAlgorithm;
   /** The rendezvous's single-use ticket for this session's relay link. */
   ticket: string;
   plan: SessionPlan;
@@ -70,7 +72,7 @@ export class SessionSetup {
   private readonly log: Logger;
   private readonly mode: 'xtcp' | 'stcp';
   private session: TunnelSession | null = null;
-  private relayLink: RelayLink | null = null;
+  private relayLink: RecordLink | null = null;
   private directLink: DirectLink | null = null;
   private kind: string | null = null;
   /** Sends on the control channel; offers carry the ticket once the control connection is a newer one. */
@@ -134,7 +136,7 @@ export class SessionSetup {
     try {
       session = new TunnelSession({
         ...sessionTuning(this.mode, this.o.tuning),
-        keys: deriveSessionKeys(this.o.sessionKey, this.o.role, this.connId),
+        keys: deriveSessionKeys(this.o.sessionKey, this.o.role, this.connId, this.o.aead ?? DEFAULT_AEAD),
         role: this.o.role,
         scheduler: this.o.runtime.scheduler,
       });
@@ -153,7 +155,7 @@ export class SessionSetup {
   /** False when the setup ends here (the session closed or the peer stopped meanwhile). */
   private async joinRelay(session: TunnelSession): Promise<boolean> {
     if (!this.o.plan.relay) return true;
-    let link: RelayLink;
+    let link: RecordLink;
     try {
       link = await openRelayLink(this.o.server, this.connId, this.o.ticket, undefined, this.o.runtime);
     } catch (err) {
@@ -166,7 +168,7 @@ export class SessionSetup {
       return false;
     }
     this.relayLink = link;
-    link.bind(session.receive);
+    link.bind(session.receiveRecord);
     if (this.directLink !== null) this.directLink.relay = link;
     if (session.currentPath === null) session.setPath(link);
     link.whenClosed(() => this.onRelayClosed(session));
@@ -205,8 +207,8 @@ export class SessionSetup {
     this.log.info(
       'session-up',
       relay !== null
-        ? { path: 'relay', via: relay.label, mode: this.mode }
-        : { path: 'pending', mode: this.mode, ...(this.o.plan.relay ? {} : { relay: 'never' }) },
+        ? { path: 'relay', via: relay.label, mode: this.mode, aead: this.o.aead ?? DEFAULT_AEAD }
+        : { path: 'pending', mode: this.mode, aead: this.o.aead ?? DEFAULT_AEAD, ...(this.o.plan.relay ? {} : { relay: 'never' }) },
     );
     session.on('path', (path: { kind: string; label: string }) =>
       this.log.info('path', { path: path.kind === 'direct' ? (this.kind ?? 'direct') : path.kind, via: path.label }),

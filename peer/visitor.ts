@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { after, type TimerHandle } from '../src/clock/scheduler.js';
 import { ControlErrorCode, type ServerMessage } from '../src/control/index.js';
 import { BurrowError, isBurrowError } from '../src/errors.js';
+import { aeadPreference, type AeadAlgorithm } from '../src/crypto/index.js';
 import { HandshakeInitiator } from '../src/handshake/index.js';
 import type { Logger } from '../src/log/logger.js';
 import { resolveRuntime, type Runtime, type RuntimeOptions } from '../src/net/runtime.js';
@@ -22,6 +23,8 @@ import { SessionSetup } from './session-setup.js';
  * `random` and `udp` (unused until the direct path lands) default to the real ones.
  */
 export interface VisitorOptions extends RuntimeOptions {
+  /** What this peer offers to seal with. Default aeadPreference() (AES-256-GCM with AES instructions, else ChaCha20-Poly1305; BURROW_AEAD overrides). */
+  aead?: AeadAlgorithm;
   /** xtcp (default): punch a direct path, relay meanwhile (and as fallback); stcp: relay only. */
   mode?: PeerMode;
   /** xtcp only: 'fallback' (default) carries traffic over the relay until and unless the direct path works; 'never' uses no relay. */
@@ -64,6 +67,7 @@ export class Visitor extends EventEmitter {
   private readonly server: StreamServer;
   private readonly rt: Runtime;
   private readonly mode: PeerMode;
+  private readonly aead: AeadAlgorithm;
   /** Relay, direct, or both: the same for every session of this visitor. */
   private readonly plan: SessionPlan;
   /** The current session's wiring (its direct side, how its direct path reaches the provider). */
@@ -81,6 +85,7 @@ export class Visitor extends EventEmitter {
     super();
     this.rt = resolveRuntime(opts);
     this.mode = opts.mode ?? PEER_DEFAULTS.mode;
+    this.aead = opts.aead ?? aeadPreference();
     this.plan = planSession('initiator', { mode: this.mode, relay: opts.relay ?? PEER_DEFAULTS.relay }, true);
     this.log = opts.logger;
     this.backoff = new Backoff(500, 10_000, () => this.rt.random.next());
@@ -187,7 +192,7 @@ export class Visitor extends EventEmitter {
     if (!this.control.isUp) return; // 'up' will call again
     const connId = this.rt.random.bytes(16).toString('hex');
     const initiator = new HandshakeInitiator(
-      { secret: this.opts.secret, service: this.opts.service, randomBytes: (n) => this.rt.random.bytes(n) },
+      { secret: this.opts.secret, service: this.opts.service, randomBytes: (n) => this.rt.random.bytes(n), aead: this.aead },
       Buffer.from(connId, 'hex'),
     );
     this.handshake = { connId, initiator };
@@ -227,17 +232,18 @@ export class Visitor extends EventEmitter {
         return this.retryLater();
       }
       this.handshake = null;
-      this.startSession(hs.connId, result.sessionKey, m.ticket);
+      this.startSession(hs.connId, result.sessionKey, result.aead, m.ticket);
     }
   }
 
   /** The handshake is done: the shared wiring runs the rest (session, relay, direct, ready). */
-  private startSession(connId: string, sessionKey: Buffer, ticket: string): void {
+  private startSession(connId: string, sessionKey: Buffer, aead: AeadAlgorithm, ticket: string): void {
     const log = this.log.child({ service: this.opts.service, conn: connId.slice(0, 8) });
     const setup: SessionSetup = new SessionSetup({
       role: 'initiator',
       connId,
       sessionKey,
+      aead,
       ticket,
       plan: this.plan,
       server: this.opts.server,

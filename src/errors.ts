@@ -19,6 +19,8 @@ export type BurrowErrorCode =
   | 'ERR_CRYPTO_COUNTER_EXHAUSTED'
   | 'ERR_SESSION_DEAD'
   | 'ERR_SESSION_CLOSED'
+  /** An authenticated peer broke the session's byte-offset protocol (a gap, an ACK beyond what was sent, a corrupt frame). */
+  | 'ERR_SESSION_PROTOCOL'
   | 'ERR_HANDSHAKE_INVALID_POINT'
   | 'ERR_HANDSHAKE_SECRET_MISMATCH'
   | 'ERR_HANDSHAKE_PROTOCOL'

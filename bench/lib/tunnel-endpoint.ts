@@ -2,11 +2,13 @@
  * A child process holding one end of a burrow tunnel (encrypted KCP + mux over
  * loopback UDP), for the benchmarks: the "visitor" end turns each TCP
  * connection into a stream, the "provider" end connects each stream to a TCP
- * target. A fixed session key stands in for the handshake.
+ * target. A fixed session key stands in for the handshake; both ends seal
+ * with aeadPreference() (BURROW_AEAD picks one), as a negotiation between
+ * two peers on this host would.
  */
 import net from 'node:net';
 import { bindUdpSocket } from '../../src/net/index.js';
-import { deriveSessionKeys } from '../../src/crypto/index.js';
+import { aeadPreference, deriveSessionKeys } from '../../src/crypto/index.js';
 import { TunnelSession } from '../../src/session/index.js';
 import { UdpPath } from '../../src/direct/udp-path.js';
 import { bridge } from '../../peer/bridge.js';
@@ -24,8 +26,15 @@ async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[2] ?? '{}') as EndpointConfig;
   const socket = await bindUdpSocket({ address: '127.0.0.1', port: cfg.udpPort });
   const role = cfg.role === 'visitor' ? 'initiator' : 'responder';
-  const session = new TunnelSession({ keys: deriveSessionKeys(Buffer.from(cfg.keyHex, 'hex'), role), role, idleTimeoutMs: 0 });
-  const path = new UdpPath(socket, { address: '127.0.0.1', port: cfg.peerUdpPort });
+  // BENCH_PACKET_MTU: the sealed packet size to try (default the session's 1400).
+  const packetMtu = process.env.BENCH_PACKET_MTU ? Number(process.env.BENCH_PACKET_MTU) : undefined;
+  const session = new TunnelSession({
+    keys: deriveSessionKeys(Buffer.from(cfg.keyHex, 'hex'), role, '', aeadPreference()),
+    role,
+    idleTimeoutMs: 0,
+    ...(packetMtu === undefined ? {} : { packetMtu }),
+  });
+  const path = new UdpPath(socket, { address: '127.0.0.1', port: cfg.peerUdpPort }, packetMtu);
   session.setPath(path);
   socket.onMessage((data) => session.receive(data, path));
 

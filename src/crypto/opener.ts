@@ -1,9 +1,9 @@
-import { createDecipheriv, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { newDecipher } from './aead-cipher.js';
 import { PacketKind } from '../wire/packet-kind.js';
 import { importAeadKey } from './key-material.js';
+import { DEFAULT_AEAD, type AeadAlgorithm } from './aead.js';
 import {
-  AEAD_ALGORITHM,
-  AEAD_OPTIONS,
   MAX_COUNTER_HIGH_WORD,
   NONCE_LENGTH,
   SEALED_HEADER_LENGTH,
@@ -42,6 +42,8 @@ export interface OpenerStats {
 export interface PacketOpenerOptions {
   /** Counters remembered behind the highest accepted one. Default DEFAULT_REPLAY_WINDOW (4096). */
   replayWindow?: number;
+  /** Default DEFAULT_AEAD (ChaCha20-Poly1305). */
+  aead?: AeadAlgorithm;
 }
 
 /**
@@ -60,11 +62,13 @@ export class PacketOpener {
     authFailed: 0,
   };
   private readonly key: KeyObject;
+  readonly aead: AeadAlgorithm;
   private readonly window: ReplayWindow;
   private readonly nonce = Buffer.alloc(NONCE_LENGTH);
 
   constructor(key: Uint8Array, opts?: PacketOpenerOptions) {
     this.key = importAeadKey(key, 'opening key');
+    this.aead = opts?.aead ?? DEFAULT_AEAD;
     this.window = new ReplayWindow(opts?.replayWindow ?? DEFAULT_REPLAY_WINDOW);
   }
 
@@ -116,7 +120,7 @@ export class PacketOpener {
     Error.stackTraceLimit = 0;
     let plaintext: Buffer;
     try {
-      const decipher = createDecipheriv(AEAD_ALGORITHM, this.key, nonce, AEAD_OPTIONS);
+      const decipher = newDecipher(this.aead, this.key, nonce);
       decipher.setAAD(buf.subarray(0, SEALED_HEADER_LENGTH), { plaintextLength: tagAt - SEALED_HEADER_LENGTH });
       decipher.setAuthTag(buf.subarray(tagAt));
       // update() returns a new Buffer: it is the result, no further copy.

@@ -4,8 +4,13 @@
  *   offset  size  field
  *   0       1     kind     = PacketKind.Session (0xb1)
  *   1       8     counter  u64, per-direction packet number, starts at 0
- *   9       n     ciphertext (ChaCha20 of the n plaintext bytes)
- *   9+n     16    Poly1305 tag
+ *   9       n     ciphertext of the n plaintext bytes
+ *   9+n     16    authentication tag
+ *
+ * The AEAD is the session's: ChaCha20-Poly1305 or AES-256-GCM, as the
+ * handshake negotiated (src/crypto/aead.ts). Both have a 32-byte key, a
+ * 12-byte nonce and a 16-byte tag, so the layout is the same for either; a
+ * packet sealed with one never opens with the other.
  *
  * AAD   = the 9 header bytes (kind + counter), so neither can be altered.
  * nonce = 4 zero bytes || counter u64 big-endian (12 bytes).
@@ -28,7 +33,6 @@ export const MAX_COUNTER = 2 ** 48;
 /** Decoded counters with a high word at or above this are out of range. */
 export const MAX_COUNTER_HIGH_WORD = 2 ** 21;
 
-export const AEAD_ALGORITHM = 'chacha20-poly1305';
 /** Shared options object, so sealing allocates none per packet. */
 export const AEAD_OPTIONS = { authTagLength: SEALED_TAG_LENGTH } as const;
 

@@ -1,10 +1,10 @@
-import { createCipheriv, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { newCipher } from './aead-cipher.js';
 import { BurrowError } from '../errors.js';
 import { PacketKind } from '../wire/packet-kind.js';
 import { importAeadKey } from './key-material.js';
+import { DEFAULT_AEAD, type AeadAlgorithm } from './aead.js';
 import {
-  AEAD_ALGORITHM,
-  AEAD_OPTIONS,
   MAX_COUNTER,
   NONCE_LENGTH,
   SEALED_HEADER_LENGTH,
@@ -12,19 +12,26 @@ import {
   writeCounter,
 } from './packet-format.js';
 
+export interface PacketSealerOptions {
+  /** Default DEFAULT_AEAD (ChaCha20-Poly1305). */
+  aead?: AeadAlgorithm;
+}
+
 /**
  * Seals outgoing session packets for one direction (see packet-format.ts for
  * the layout). Counters start at 0 and never repeat for the life of the key.
  */
 export class PacketSealer {
   private readonly key: KeyObject;
+  readonly aead: AeadAlgorithm;
   /** Reused for every packet: createCipheriv copies the nonce. */
   private readonly nonce = Buffer.alloc(NONCE_LENGTH);
   /** Counter of the next packet. Protected only so tests can reach the limit. */
   protected next = 0;
 
-  constructor(key: Uint8Array) {
+  constructor(key: Uint8Array, opts?: PacketSealerOptions) {
     this.key = importAeadKey(key, 'sealing key');
+    this.aead = opts?.aead ?? DEFAULT_AEAD;
   }
 
   /** The counter the next sealed packet will carry (= packets sealed so far). */
@@ -49,7 +56,7 @@ export class PacketSealer {
     writeCounter(out, 1, counter);
     writeCounter(this.nonce, 4, counter);
 
-    const cipher = createCipheriv(AEAD_ALGORITHM, this.key, this.nonce, AEAD_OPTIONS);
+    const cipher = newCipher(this.aead, this.key, this.nonce);
     cipher.setAAD(out.subarray(0, SEALED_HEADER_LENGTH), { plaintextLength: length });
     cipher.update(plaintext).copy(out, SEALED_HEADER_LENGTH);
     cipher.final();

@@ -3,16 +3,17 @@ import { sameEndpoint } from '../net/endpoint.js';
 import type { UdpEndpoint, UdpSocket } from '../net/udp-socket.js';
 import { ProbeType, sendTransmits, type ProbeCodec } from '../punch/index.js';
 import type { DatagramPath } from '../path/datagram-path.js';
+import type { RecordPath } from '../path/record-path.js';
 import { PacketKind } from '../wire/packet-kind.js';
 import { PathMonitor } from './path-monitor.js';
-import { UdpPath } from './udp-path.js';
+import { UdpPath, directPacketMtu } from './udp-path.js';
 
 /** What the direct path needs of the tunnel session it carries (TunnelSession has it). */
 export interface DirectSession {
   /** An incoming sealed packet; true when it authenticated. */
   receive(packet: Buffer, path?: DatagramPath): boolean;
   /** Moves the session's sending to `path`; previousDied: resend what is in flight at once. */
-  setPath(path: DatagramPath, opts?: { previousDied?: boolean }): void;
+  setPath(path: DatagramPath | RecordPath, opts?: { previousDied?: boolean }): void;
 }
 
 export interface LockedPathOptions {
@@ -23,6 +24,8 @@ export interface LockedPathOptions {
   scheduler: Scheduler;
   session: DirectSession;
   keepaliveMs: number;
+  /** This host's own addresses: a remote among them (or on loopback) gets the bigger on-host MTU. */
+  hostAddresses?: readonly string[];
   /** The path stopped answering; `idleBeforeLossMs` is how long it had been quiet before (see PathMonitor). */
   onDead: (idleBeforeLossMs: number | null) => void;
   /** An asynchronous error on the socket (the owner decides whether it is fatal). */
@@ -58,7 +61,7 @@ export class LockedPath {
         super.send(packet);
         if (monitor.onSent(scheduler.now())) rearm();
       }
-    })(o.socket, o.remote, 1400);
+    })(o.socket, o.remote, directPacketMtu(o.remote, o.hostAddresses));
     const onSocketError = o.onSocketError;
     o.socket.onError((err) => {
       if (!this.closed) onSocketError?.(err);

@@ -15,8 +15,9 @@ export interface RecordPath {
   readonly maxRecord: number;
   /**
    * Queues one sealed record. Never drops. Returns false once the queue is
-   * over its mark: send no more until the drain callback runs. `record` may
-   * be reused by the caller once `send` returns.
+   * over its mark: send no more until the drain callback runs. The path
+   * holds `record` until it is written (no copy of a 256 KiB record), so the
+   * caller must not change it afterwards; RecordSealer.seal returns a fresh one.
    */
   send(record: Uint8Array): boolean;
   /** Runs `fn` once, when the queue has drained after send() returned false. */
@@ -32,3 +33,8 @@ export interface RecordPath {
 
 /** Where a record path delivers each sealed record it receives, whole. */
 export type RecordReceiver = (record: Buffer, path: RecordPath) => void;
+
+/** A session's paths are of two sorts; this tells them apart. */
+export function isRecordPath(path: object): path is RecordPath {
+  return 'carries' in path && path.carries === 'records';
+}

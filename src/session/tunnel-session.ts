@@ -3,11 +3,20 @@ import { BurrowError } from '../errors.js';
 import type { Role } from '../role.js';
 import { realScheduler, type Scheduler, type TimerHandle } from '../clock/scheduler.js';
 import type { DatagramPath } from '../path/datagram-path.js';
+import { isRecordPath, type RecordPath } from '../path/record-path.js';
 import { MuxSession, type MuxOptions, type MuxStream } from '../mux/index.js';
-import type { KcpConnection, KcpOptions } from '../kcp/index.js';
-import type { SessionKeys } from '../crypto/index.js';
+import type { KcpOptions, KcpStats } from '../kcp/index.js';
+import { SEALED_OVERHEAD, type SessionKeys } from '../crypto/index.js';
+import { deriveRecordKeys } from '../crypto/record-keys.js';
+import { RecordSealer } from '../crypto/record-sealer.js';
+import { RecordOpener } from '../crypto/record-opener.js';
 import { SecureKcp } from './secure-kcp.js';
 import { KcpPump } from './kcp-pump.js';
+import { ByteLedger, GAP, type ByteLedgerOptions } from './byte-ledger.js';
+import { DATA_HEADER_LENGTH, FrameDecoder, encodeAck, encodeDataHeader, type ResumeFrame } from './resume-frame.js';
+
+/** Where a session's packets can go: a datagram path (KCP) or a record path (the relay). */
+export type SessionPath = DatagramPath | RecordPath;
 
 export interface TunnelSessionOptions {
   keys: SessionKeys;
@@ -26,10 +35,16 @@ export interface TunnelSessionOptions {
    */
   idleTimeoutMs?: number;
   /**
-   * Back-pressure: the mux stops writing while more than this many KCP
-   * segments wait to be sent or acknowledged.
+   * Back-pressure on the direct path: no more of the byte stream is handed to
+   * KCP while this many segments wait to be sent or acknowledged.
    */
   maxWaitSnd?: number;
+  /**
+   * The byte-offset layer: how much of what the mux wrote is kept until the
+   * peer acknowledges it (the mux stops writing at `capacity`), and how often
+   * this side acknowledges. Default 8 MiB, an ACK per MiB or 20 ms.
+   */
+  ledger?: ByteLedgerOptions;
   /**
    * Received bytes all streams together may hold for their readers. Over it,
    * the session stops taking data out of KCP, whose receive window then
@@ -41,11 +56,17 @@ export interface TunnelSessionOptions {
 }
 
 export interface TunnelSessionStats {
+  /** Authenticated datagrams and records received. */
   packetsIn: number;
+  /** Datagrams and records sent. */
   packetsOut: number;
-  /** Packets that failed authentication, were replayed, or were malformed. */
+  /** Packets and records that failed authentication, were replayed, or were malformed. */
   packetsDropped: number;
   pathSwitches: number;
+  /** KCP epochs started: a fresh KCP for each direct path after the relay carried the session. */
+  kcpEpochs: number;
+  /** Bytes of the stream sent and kept until the peer acknowledges them. */
+  unacknowledgedBytes: number;
 }
 
 const DEFAULT_KCP: Omit<KcpOptions, 'conv' | 'output' | 'mtu'> = {
@@ -68,20 +89,45 @@ const DEFAULT_KCP: Omit<KcpOptions, 'conv' | 'output' | 'mtu'> = {
  */
 const DEFAULT_STREAM_WINDOW = 1024 * 1024;
 
+/** Most of the byte stream handed to KCP in one DATA frame. */
+const KCP_DATA_CHUNK = 64 * 1024;
+/** Most of the byte stream in one relay record: one AEAD and one frame per this many bytes. */
+const RECORD_DATA_CHUNK = 128 * 1024;
+
 /**
- * A multiplexed, encrypted KCP session between two peers, riding on whichever
- * datagram path is current. Thin I/O around the SecureKcp core: it wires the
- * core to a Scheduler (timers from `check()`, one coalesced flush per
- * event-loop turn), to the mux above and to paths below.
+ * A multiplexed, encrypted session between two peers, riding on whichever
+ * path is current: KCP datagrams on a direct path, sealed records on the
+ * relay (which is TCP, so it needs no ARQ of its own).
  *
- * Events: 'stream' (MuxStream), 'path' (DatagramPath, previous | null),
+ * Above both sits the byte-offset ledger: what the mux writes is numbered,
+ * kept until the peer says it has it, and after a change of transport sent
+ * again from what the peer acknowledged; the receiver drops what it already
+ * has. That makes a live move between relay and direct byte-exact whatever
+ * either transport had in flight. Thin I/O around sans-I/O cores (SecureKcp,
+ * ByteLedger, the record seal): a Scheduler drives KCP's timers and the ACK
+ * deadline, one coalesced flush per event-loop turn.
+ *
+ * Events: 'stream' (MuxStream), 'path' (SessionPath, previous | null),
  * 'close' (BurrowError | undefined).
  */
 export class TunnelSession extends EventEmitter {
   readonly mux: MuxSession;
-  private readonly core: SecureKcp;
+  private readonly kcp: SecureKcp;
+  private readonly ledger: ByteLedger;
+  private readonly recordSealer: RecordSealer;
+  private readonly recordOpener: RecordOpener;
   private readonly scheduler: Scheduler;
-  private path: DatagramPath | null = null;
+  /** Where new bytes go. */
+  private path: SessionPath | null = null;
+  /** Where KCP's datagrams go: the newest datagram path, current or not. */
+  private datagramPath: DatagramPath | null = null;
+  /** The session left KCP for the relay: the next direct path starts a fresh epoch. */
+  private kcpStale = false;
+  private kcpFrames = new FrameDecoder();
+  /** The current record path said "enough" and has not drained yet. */
+  private recordBlocked = false;
+  /** Record paths paused because readers hold the receive budget. */
+  private readonly pausedPaths = new Set<RecordPath>();
   private readonly idleTimeoutMs: number;
   private readonly maxWaitSnd: number;
   private readonly receiveBudget: number;
@@ -92,6 +138,8 @@ export class TunnelSession extends EventEmitter {
   private closedWith: BurrowError | undefined | null = null;
   private dropped = 0;
   private switches = 0;
+  private recordsIn = 0;
+  private recordsOut = 0;
 
   constructor(opts: TunnelSessionOptions) {
     super();
@@ -101,25 +149,34 @@ export class TunnelSession extends EventEmitter {
     this.maxWaitSnd = opts.maxWaitSnd ?? 2 * (kcp.sndwnd ?? 1024);
     this.receiveBudget = opts.receiveBudget ?? 32 * 1024 * 1024;
     this.lastAuthenticatedAt = this.scheduler.now();
-    this.core = new SecureKcp({
+    this.kcp = new SecureKcp({
       keys: opts.keys,
       conv: opts.conv ?? 1,
       packetMtu: opts.packetMtu ?? 1400,
       kcp,
-      onPacket: (sealed) => this.path?.send(sealed),
+      onPacket: (sealed) => this.datagramPath?.send(sealed),
     });
-    this.pump = new KcpPump(this.core, this.scheduler, () => this.onPumpTurn());
+    const recordKeys = deriveRecordKeys(opts.keys);
+    this.recordSealer = new RecordSealer(recordKeys.sendKey, { aead: opts.keys.aead });
+    this.recordOpener = new RecordOpener(recordKeys.recvKey, { aead: opts.keys.aead });
+    this.ledger = new ByteLedger(opts.ledger);
+    this.pump = new KcpPump(
+      {
+        update: (now) => this.kcp.kcp?.update(now),
+        flush: (now) => this.flushOut(now),
+        check: (now) => this.nextDeadline(now),
+      },
+      this.scheduler,
+      () => this.onPumpTurn(),
+    );
     this.mux = new MuxSession(
       {
         write: (bytes) => {
           if (this.closedWith !== null) return false;
-          this.core.send(bytes);
+          const ok = this.ledger.write(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
           this.pump.kick();
-          if (this.core.waitSnd() >= this.maxWaitSnd) {
-            this.muxBlocked = true;
-            return false;
-          }
-          return true;
+          if (!ok) this.muxBlocked = true;
+          return ok;
         },
       },
       {
@@ -133,46 +190,111 @@ export class TunnelSession extends EventEmitter {
     );
     this.mux.on('stream', (stream: MuxStream) => this.emit('stream', stream));
     this.mux.watchReceiveBudget(this.receiveBudget);
-    // Readers caught up: take data out of KCP again (its window reopens).
-    this.mux.on('receive-room', () => this.pump.kick());
+    // Readers caught up: take data from KCP (its window reopens) and the relay again.
+    this.mux.on('receive-room', () => {
+      for (const p of this.pausedPaths) p.resumeReading();
+      this.pausedPaths.clear();
+      this.pump.kick();
+    });
     this.mux.on('close', (err?: BurrowError) => this.close(err));
     this.armIdleTimer();
   }
 
   /**
-   * Where packets go from now on. Incoming packets are accepted from any path.
-   * `previousDied`: the old path stopped delivering, so what is in flight is
-   * resent on the new one at once (not after KCP's backed-off timers); when
-   * the old path still works (relay -> direct upgrade) it delivers its share.
+   * Where bytes go from now on. Incoming packets and records are accepted
+   * from any path. A change between KCP and the relay sends everything the
+   * peer has not acknowledged again on the new transport (the peer drops
+   * what it already has); between two datagram paths KCP simply carries on,
+   * and `previousDied` resends what it had in flight at once rather than
+   * after its backed-off timers.
    */
-  setPath(path: DatagramPath, opts: { previousDied?: boolean } = {}): void {
+  setPath(path: SessionPath, opts: { previousDied?: boolean } = {}): void {
     const previous = this.path;
     if (previous === path) return;
     this.path = path;
     if (previous !== null) this.switches++;
     this.emit('path', path, previous);
-    if (opts.previousDied) this.core.kcp.expediteRetransmit(this.scheduler.now());
+    const wasRecords = previous !== null && isRecordPath(previous);
+    if (isRecordPath(path)) {
+      this.recordBlocked = false;
+      // What KCP had in flight may never arrive: a later direct path starts afresh.
+      if (previous !== null && !wasRecords) this.kcpStale = true;
+      this.ledger.rewind();
+      this.askForAck();
+    } else {
+      this.datagramPath = path;
+      this.kcp.setPacketMtu(path.mtu);
+      const current = this.kcp.kcp;
+      if (current === null || this.kcpStale || current.dead) {
+        this.startEpoch();
+        this.ledger.rewind();
+        this.askForAck();
+      } else if (previous === null || wasRecords) {
+        this.ledger.rewind();
+        this.askForAck();
+      } else if (opts.previousDied) {
+        current.expediteRetransmit(this.scheduler.now());
+      }
+    }
     this.pump.kick();
   }
 
-  get currentPath(): DatagramPath | null {
+  get currentPath(): SessionPath | null {
     return this.path;
   }
 
   /**
-   * Hand this to every path as its receiver. Returns true when the packet was
-   * authentic (a direct path's liveness counts only those).
+   * Hand this to every datagram path as its receiver. Returns true when the
+   * packet was authentic (a direct path's liveness counts only those).
    */
   readonly receive = (packet: Buffer, _path?: DatagramPath): boolean => {
     if (this.closedWith !== null) return false;
     const now = this.scheduler.now();
-    if (!this.core.receive(packet, now)) {
+    const receipt = this.kcp.receive(packet, now);
+    if (receipt === 'rejected') {
       this.dropped++;
       return false;
+    }
+    if (receipt === 'new-epoch') {
+      // The peer started a fresh KCP; ours went with what it had in flight.
+      this.kcpFrames = new FrameDecoder();
+      this.kcpStale = false;
+      if (this.path !== null && !isRecordPath(this.path)) this.ledger.rewind();
+      this.askForAck();
     }
     this.lastAuthenticatedAt = now;
     this.pump.kick();
     return true;
+  };
+
+  /** Hand this to every record path as its receiver. */
+  readonly receiveRecord = (record: Buffer, path: RecordPath): void => {
+    if (this.closedWith !== null) return;
+    const plain = this.recordOpener.open(record);
+    if (plain === null) {
+      // The relay altered, dropped or replayed a record: what it carried is
+      // lost on this path, so the path is useless. The session goes on if
+      // another path carries it.
+      this.dropped++;
+      path.close();
+      return;
+    }
+    this.recordsIn++;
+    const now = this.scheduler.now();
+    this.lastAuthenticatedAt = now;
+    // A record holds whole frames: anything left over is a broken peer.
+    const frames = new FrameDecoder();
+    frames.push(plain);
+    if (!this.applyFrames(frames, now)) return;
+    if (frames.pendingBytes > 0) {
+      this.protocolError('a relay record ended inside a frame');
+      return;
+    }
+    if (this.mux.receiveBuffered >= this.receiveBudget && !this.pausedPaths.has(path)) {
+      path.pauseReading();
+      this.pausedPaths.add(path);
+    }
+    this.pump.kick();
   };
 
   openStream(): MuxStream {
@@ -185,16 +307,18 @@ export class TunnelSession extends EventEmitter {
 
   get stats(): TunnelSessionStats {
     return {
-      packetsIn: this.core.stats.packetsIn,
-      packetsOut: this.core.stats.packetsOut,
+      packetsIn: this.kcp.stats.packetsIn + this.recordsIn,
+      packetsOut: this.kcp.stats.packetsOut + this.recordsOut,
       packetsDropped: this.dropped,
       pathSwitches: this.switches,
+      kcpEpochs: this.kcp.stats.epochs,
+      unacknowledgedBytes: this.ledger.retained,
     };
   }
 
-  /** KCP's own counters (retransmissions, window), for logs and benchmarks. */
-  get kcpStats(): KcpConnection['stats'] {
-    return this.core.kcp.stats;
+  /** KCP's own counters over every epoch (retransmissions, windows), for logs and benchmarks. */
+  get kcpStats(): KcpStats {
+    return this.kcp.kcpStats();
   }
 
   /** Closes the session and frees its buffers. Emits 'close' once. */
@@ -205,29 +329,141 @@ export class TunnelSession extends EventEmitter {
     this.idleTimer?.cancel();
     this.idleTimer = null;
     // Give queued bytes (a final FIN or RST) one chance to leave.
-    if (err === undefined) this.core.flush(this.scheduler.now());
+    if (err === undefined) {
+      const now = this.scheduler.now();
+      this.flushOut(now);
+    }
     this.mux.close(err);
-    this.core.release();
+    this.kcp.release();
+    this.ledger.release();
+    this.pausedPaths.clear();
     this.emit('close', err);
   }
 
-  private deliverReceived(): void {
+  /**
+   * The transport changed: tell the peer at once what arrived, so its rewind
+   * resends only what is missing. Nothing to say before anything arrived.
+   */
+  private askForAck(): void {
+    if (this.ledger.delivered > 0) this.ledger.ackNow();
+  }
+
+  private startEpoch(): void {
+    this.kcp.newEpoch();
+    this.kcpFrames = new FrameDecoder();
+    this.kcpStale = false;
+  }
+
+  /** Applies decoded frames; false when the session closed on a broken one. */
+  private applyFrames(frames: FrameDecoder, now: number): boolean {
+    for (let f: ResumeFrame | null = frames.next(); f !== null; f = frames.next()) {
+      if (f.type === 'error') {
+        this.protocolError(`the peer's byte stream is corrupt (${f.reason})`);
+        return false;
+      }
+      if (f.type === 'ack') {
+        if (!this.ledger.onAck(f.offset)) {
+          this.protocolError(`the peer acknowledged offset ${f.offset}, beyond the ${this.ledger.written} bytes sent`);
+          return false;
+        }
+        continue;
+      }
+      const fresh = this.ledger.onData(f.offset, f.bytes, now);
+      if (fresh === GAP) {
+        this.protocolError(`the peer sent offset ${f.offset} with only ${this.ledger.delivered} bytes delivered`);
+        return false;
+      }
+      if (fresh !== null) {
+        this.mux.receive(fresh);
+        if (this.closedWith !== null) return false;
+      }
+    }
+    return true;
+  }
+
+  private protocolError(message: string): void {
+    this.close(new BurrowError('ERR_SESSION_PROTOCOL', message));
+  }
+
+  /** Everything due leaves on the current path: ACKs, then as much of the byte stream as it takes. */
+  private flushOut(now: number): void {
+    const path = this.path;
+    if (path !== null) {
+      if (isRecordPath(path)) this.sendRecords(path, now);
+      else this.sendOnKcp(now);
+    }
+    // KCP's own ACKs leave even while the relay carries the byte stream.
+    this.kcp.kcp?.flush(now);
+  }
+
+  private sendOnKcp(now: number): void {
+    const kcp = this.kcp.kcp;
+    if (kcp === null || kcp.dead) return;
+    const ack = this.ledger.pollAck(now);
+    if (ack !== null) kcp.send(encodeAck(ack));
+    while (this.ledger.unsent > 0 && kcp.waitSnd() < this.maxWaitSnd) {
+      const data = this.ledger.pollData(KCP_DATA_CHUNK);
+      if (data === null) break;
+      // Stream mode: the header and the bytes share segments; send() copies.
+      kcp.send(encodeDataHeader(data.offset, data.bytes.length));
+      kcp.send(data.bytes);
+    }
+  }
+
+  private sendRecords(path: RecordPath, now: number): void {
+    let ack = this.ledger.pollAck(now);
+    const room = Math.min(RECORD_DATA_CHUNK, path.maxRecord - SEALED_OVERHEAD - DATA_HEADER_LENGTH - ACK_FRAME_LENGTH);
+    for (;;) {
+      const data = !this.recordBlocked && this.ledger.unsent > 0 ? this.ledger.pollData(room) : null;
+      if (data === null && ack === null) return;
+      const parts: Buffer[] = [];
+      if (ack !== null) parts.push(encodeAck(ack));
+      if (data !== null) parts.push(encodeDataHeader(data.offset, data.bytes.length), data.bytes);
+      ack = null;
+      this.recordsOut++;
+      // An ACK-only record is sent even over the mark: it is tiny and it is
+      // what lets the peer free what it keeps.
+      if (!path.send(this.recordSealer.seal(parts.length === 1 ? at0(parts) : Buffer.concat(parts))) && !this.recordBlocked) {
+        this.recordBlocked = true;
+        path.onDrain(() => {
+          if (this.path !== path) return;
+          this.recordBlocked = false;
+          this.pump.kick();
+        });
+      }
+      if (data === null) return;
+    }
+  }
+
+  private nextDeadline(now: number): number {
+    let due = this.kcp.kcp?.check(now) ?? Infinity;
+    // An ACK waits for a path to carry it; unsent bytes wait for room (KCP's
+    // ACKs and the relay's drain kick the pump when there is).
+    if (this.path !== null) due = Math.min(due, this.ledger.nextDeadline());
+    return due;
+  }
+
+  private deliverReceived(now: number): void {
+    const kcp = this.kcp.kcp;
+    if (kcp === null) return;
     while (this.mux.receiveBuffered < this.receiveBudget) {
-      const chunk = this.core.recv();
+      const chunk = kcp.recv();
       if (chunk === null) return;
-      this.mux.receive(chunk);
-      if (this.closedWith !== null) return;
+      this.kcpFrames.push(chunk);
+      if (!this.applyFrames(this.kcpFrames, now)) return;
     }
   }
 
   private onPumpTurn(): void {
-    this.deliverReceived();
+    const now = this.scheduler.now();
+    this.deliverReceived(now);
     if (this.closedWith !== null) return;
-    if (this.core.dead) {
+    const kcp = this.kcp.kcp;
+    if (kcp !== null && kcp.dead && this.path !== null && !isRecordPath(this.path)) {
       this.close(new BurrowError('ERR_SESSION_DEAD', 'peer stopped acknowledging data: link is dead'));
       return;
     }
-    if (this.muxBlocked && this.core.waitSnd() < this.maxWaitSnd) {
+    if (this.muxBlocked && this.ledger.writable) {
       this.muxBlocked = false;
       this.mux.notifyDrain();
     }
@@ -248,4 +484,13 @@ export class TunnelSession extends EventEmitter {
       }
     });
   }
+}
+
+/** An ACK frame's size: type, length, offset. */
+const ACK_FRAME_LENGTH = 12;
+
+function at0(parts: Buffer[]): Buffer {
+  const [first] = parts;
+  if (first === undefined) throw new BurrowError('ERR_INTERNAL', 'empty record');
+  return first;
 }

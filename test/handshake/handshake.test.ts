@@ -46,7 +46,7 @@ test('a relay that swaps in its own point learns nothing and breaks the handshak
   const p = new HandshakeResponder({ secret: 'x', service: 'nas' });
   const hello = v.hello();
   const mitm = cpaceShare(Buffer.from('guess'), Buffer.from('burrow v1 service=nas'), hello.subarray(1, 17));
-  const forged = Buffer.concat([hello.subarray(0, 17), mitm.point]);
+  const forged = Buffer.concat([hello.subarray(0, 17), mitm.point, hello.subarray(49)]);
   const reply = p.onHello(forged);
   assert.ok(isBurrowError(v.onReply(reply).result, 'ERR_HANDSHAKE_SECRET_MISMATCH'));
 });
