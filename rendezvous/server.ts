@@ -16,7 +16,8 @@ import { formatEndpoint, normaliseAddress } from '../src/net/endpoint.js';
 import { resolveRuntime, type Runtime, type RuntimeOptions } from '../src/net/runtime.js';
 import type { StreamAddress, StreamServer, StreamSocket } from '../src/net/stream-transport.js';
 import { DEFAULT_RENDEZVOUS_LIMITS, type RendezvousLimits } from './limits.js';
-import { spliceRelay } from './relay.js';
+import { spliceRelay, type RelayResult } from './relay.js';
+import type { PunchOutcomeCount } from './punch-broker.js';
 import { SessionSetup, type PeerId, type SetupOutput } from './session-setup.js';
 import { SlotPool, type Slot } from './slots.js';
 
@@ -51,14 +52,24 @@ interface Conn {
   readonly unauthenticated: Slot;
 }
 
+/** Why the rendezvous refused something: a control error code it sent, or a connection over the unauthenticated limit. */
+export type RefusalReason = ControlErrorCode | 'TOO_MANY_UNAUTHENTICATED';
+
 export interface RendezvousStats {
   connections: number;
   unauthenticated: number;
   peers: number;
+  /** Logged-in peers by role. */
+  peersByRole: Record<'provider' | 'visitor', number>;
   services: number;
   pending: number;
   relayLinks: number;
   relayBytes: number;
+  /** Relay bytes forwarded, live links included, by direction. */
+  relayBytesToProvider: number;
+  relayBytesToVisitor: number;
+  /** Every error and connect-failed sent (and unauthenticated connections turned away), by reason. */
+  refusals: Partial<Record<RefusalReason, number>>;
   loginsRefused: number;
   invalidFrames: number;
   /** Control connections cut off for not reading what they were sent. */
@@ -66,6 +77,10 @@ export interface RendezvousStats {
   /** The most bytes any control connection has had queued unsent. */
   controlQueuePeak: number;
   punchBrokered: number;
+  /** Sessions the broker may introduce for punching now. */
+  punchPairs: number;
+  /** Each attempt's end at the broker, by the two sides' NAT classes. */
+  punchOutcomes: readonly PunchOutcomeCount[];
   /** Punch offers for a session from a peer that is not one of its two. */
   punchOffersIgnored: number;
   /** Peers that came back on a new control connection and took their side of a session over (with its ticket). */
@@ -98,7 +113,10 @@ export class RendezvousServer {
   private wakeup: { at: number; timer: TimerHandle } | null = null;
   private nextConnId = 1;
   private controlQueuePeak = 0;
-  private readonly counters = { relayBytes: 0, loginsRefused: 0, invalidFrames: 0, controlOverflows: 0 };
+  private readonly counters = { relayBytes: 0, loginsRefused: 0, invalidFrames: 0, controlOverflows: 0, relayToProvider: 0, relayToVisitor: 0 };
+  private readonly refusalCounts: Partial<Record<RefusalReason, number>> = {};
+  /** Counts of the relay links running now (each is the visitor's side as A). */
+  private readonly liveRelays = new Set<Readonly<RelayResult>>();
 
   constructor(private readonly opts: RendezvousOptions) {
     this.rt = resolveRuntime(opts);
@@ -136,21 +154,33 @@ export class RendezvousServer {
 
   get stats(): RendezvousStats {
     const s = this.setup.stats;
-    let peers = 0;
-    for (const c of this.conns.values()) if (c.state === 'peer') peers++;
+    const peersByRole = { provider: 0, visitor: 0 };
+    for (const c of this.conns.values()) if (c.state === 'peer' && c.role !== null) peersByRole[c.role]++;
+    let relayToProvider = this.counters.relayToProvider;
+    let relayToVisitor = this.counters.relayToVisitor;
+    for (const r of this.liveRelays) {
+      relayToProvider += r.bytesAtoB;
+      relayToVisitor += r.bytesBtoA;
+    }
     return {
       connections: this.conns.size,
       unauthenticated: this.unauthenticated.inUse,
-      peers,
+      peers: peersByRole.provider + peersByRole.visitor,
+      peersByRole,
       services: s.services,
       pending: s.pending,
       relayLinks: s.relayLinks,
       relayBytes: this.counters.relayBytes,
+      relayBytesToProvider: relayToProvider,
+      relayBytesToVisitor: relayToVisitor,
+      refusals: { ...this.refusalCounts },
       loginsRefused: this.counters.loginsRefused,
       invalidFrames: this.counters.invalidFrames,
       controlOverflows: this.counters.controlOverflows,
       controlQueuePeak: Math.max(this.controlQueuePeak, ...[...this.conns.values()].map((c) => c.control.peakQueuedBytes)),
       punchBrokered: s.punch.brokered,
+      punchPairs: s.punch.pairs,
+      punchOutcomes: s.punch.outcomes,
       punchOffersIgnored: s.punch.offersIgnored,
       punchRejoined: s.punch.rejoined,
     };
@@ -162,6 +192,7 @@ export class RendezvousServer {
     socket.on('close', () => this.sockets.delete(socket));
     const slot = this.unauthenticated.acquire();
     if (slot === null) {
+      this.countRefusal('TOO_MANY_UNAUTHENTICATED');
       socket.destroy();
       return;
     }
@@ -295,6 +326,7 @@ export class RendezvousServer {
   private apply(o: SetupOutput): void {
     switch (o.kind) {
       case 'send':
+        if (o.message.type === 'error' || o.message.type === 'connect-failed') this.countRefusal(o.message.code);
         return this.conns.get(o.to)?.control.send(o.message);
       case 'refuse': {
         const c = this.conns.get(o.to);
@@ -336,24 +368,36 @@ export class RendezvousServer {
       forwarded?.(rest);
       to.control.socket.write(rest);
     }
-    spliceRelay(
+    let ended = false;
+    const live = spliceRelay(
       a.control.socket,
       b.control.socket,
       { idleTimeoutMs: this.limits.relayIdleTimeoutMs, bytesPerSecond: this.limits.relayBytesPerSecond },
       (r) => {
         this.setup.relayEnded(o.link);
+        ended = true;
+        this.liveRelays.delete(r);
         this.counters.relayBytes += r.bytesAtoB + r.bytesBtoA;
+        this.counters.relayToProvider += r.bytesAtoB;
+        this.counters.relayToVisitor += r.bytesBtoA;
         logEnd(r.reason, r.bytesAtoB, r.bytesBtoA);
       },
       this.rt.scheduler,
       forwarded,
     );
+    // A link that ended while being spliced has already been counted.
+    if (!ended) this.liveRelays.add(live);
   }
 
   /** A fatal error: the message goes out, then the connection ends. */
   private refuse(conn: Conn, code: ControlErrorCode, message: string): void {
+    this.countRefusal(code);
     conn.control.send({ type: 'error', code, message, fatal: true });
     conn.control.socket.end(() => conn.control.close());
+  }
+
+  private countRefusal(reason: RefusalReason): void {
+    this.refusalCounts[reason] = (this.refusalCounts[reason] ?? 0) + 1;
   }
 
   private onClose(conn: Conn): void {
