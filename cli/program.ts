@@ -13,6 +13,7 @@ import { loadConfig } from './config.js';
 import { checkMode, required, runProvider, runRendezvous, runVisitor, type Running } from './run.js';
 import { runDemo } from './demo.js';
 import { addNatCommand } from './nat.js';
+import { startMetricsEndpoint, type MetricsEndpoint } from './metrics.js';
 
 const EXIT_USAGE = 2;
 const EXIT_FATAL = 1;
@@ -59,8 +60,16 @@ const logOptions = (cmd: Command): Command =>
     .addOption(new Option('--log-format <format>', 'log lines as readable text or JSON').choices(['text', 'json']).default('text'))
     .addOption(new Option('--log-level <level>', 'least important level logged').choices(['debug', 'info', 'warn', 'error']).default('info'));
 
+const METRICS_HELP = 'serve Prometheus metrics at http://HOST:PORT/metrics (off by default; a bare :PORT means 127.0.0.1)';
+
+/** The metrics endpoint, when asked for: started before the role, so a bad address fails before anything runs. */
+async function metricsFor(text: string | undefined, what: string, log: ReturnType<typeof makeLogger>): Promise<MetricsEndpoint | undefined> {
+  return text === undefined ? undefined : startMetricsEndpoint(text, what, log);
+}
+
 const peerOptions = (cmd: Command): Command =>
   cmd
+    .option('--metrics <host:port>', METRICS_HELP)
     .addOption(new Option('--server <host:port>', 'the rendezvous server (a name is tried over IPv6 and IPv4; an IPv6 address in brackets: [2001:db8::7]:7000)').env('BURROW_SERVER'))
     .addOption(new Option('--token <token>', 'the rendezvous token (proven, never sent)').env('BURROW_TOKEN'))
     .requiredOption('--name <name>', 'service name, shared by provider and visitor')
@@ -82,6 +91,7 @@ const peerOptions = (cmd: Command): Command =>
     .option('--server-udp-port <port>', 'xtcp: the rendezvous\'s UDP (STUN) port, if not the same number as its TCP port', (v) => Number(v));
 
 interface PeerFlags {
+  metrics?: string;
   server?: string;
   token?: string;
   name: string;
@@ -157,6 +167,8 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
     const log = makeLogger({ logFormat: cfg.log_format ?? opts.logFormat, logLevel: cfg.log_level ?? opts.logLevel }, 'burrow');
     const fatal = fatalChannel();
     const parts: Running[] = [];
+    const metrics = await metricsFor(cfg.metrics, 'metrics', log);
+    if (metrics) parts.push(metrics);
     if (cfg.rendezvous) {
       parts.push(
         await runRendezvous(
@@ -167,6 +179,7 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
             ...(cfg.rendezvous.alt_address !== undefined ? { altAddress: cfg.rendezvous.alt_address } : {}),
           },
           log.child({ component: 'rendezvous' }),
+          metrics,
         ),
       );
     }
@@ -184,6 +197,7 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
           },
           log.child({ component: 'provider' }),
           fatal.report,
+          metrics,
         ),
       );
     }
@@ -202,6 +216,7 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
           },
           log.child({ component: 'visitor' }),
           fatal.report,
+          metrics,
         ),
       );
     }
@@ -217,7 +232,8 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
       .option('--relay-rate <bytes>', 'cap each relay link at this many bytes/s per direction (0 = no cap)', (v) => Number(v), 0)
       .option('--tap <file>', 'append every byte the server sends or receives to FILE (audit: it is all ciphertext)')
       .option('--udp-port <port|off>', 'UDP port for STUN (peers learn their public address and NAT type here); PORT+1 is used too. Default: the TCP port\'s number')
-      .option('--alt-address <ip>', 'a second local IP address of this host: full RFC 5780 NAT discovery (answers from the other address); needs --listen on a concrete IP'),
+      .option('--alt-address <ip>', 'a second local IP address of this host: full RFC 5780 NAT discovery (answers from the other address); needs --listen on a concrete IP')
+      .option('--metrics <host:port>', METRICS_HELP),
   )
     .addHelpText(
       'after',
@@ -240,14 +256,19 @@ The rendezvous never learns service secrets and cannot read tunnel traffic;
 it only checks the token, introduces peers and relays sealed packets. Its
 STUN answers are never much bigger than the requests (no amplification).`,
     )
-    .action(async (opts: LogFlags & { listen: string; token?: string; relayRate: number; tap?: string; udpPort?: string; altAddress?: string }) => {
+    .action(async (opts: LogFlags & { listen: string; token?: string; relayRate: number; tap?: string; udpPort?: string; altAddress?: string; metrics?: string }) => {
       const log = makeLogger(opts, 'rendezvous');
       const token = required(opts.token, '--token', 'BURROW_TOKEN');
+      const metrics = await metricsFor(opts.metrics, '--metrics', log);
       const running = await runRendezvous(
         { listen: opts.listen, token, tap: opts.tap, relayRate: opts.relayRate, udpPort: opts.udpPort, altAddress: opts.altAddress },
         log,
-      );
-      exit(await supervise([running], new Promise(() => {})));
+        metrics,
+      ).catch(async (err: unknown) => {
+        await metrics?.stop();
+        throw err;
+      });
+      exit(await supervise([running, ...(metrics ? [metrics] : [])], new Promise(() => {})));
     });
 
   logOptions(
@@ -269,6 +290,8 @@ Example (share a NAS web UI):
       checkMode(opts.mode);
       const log = makeLogger(opts, 'provider');
       const fatal = fatalChannel();
+      const direct = directConfigFrom(opts);
+      const metrics = await metricsFor(opts.metrics, '--metrics', log);
       const running = runProvider(
         {
           server: required(opts.server, '--server', 'BURROW_SERVER'),
@@ -277,12 +300,13 @@ Example (share a NAS web UI):
           secret: secretFrom(opts),
           to: opts.to,
           mode: opts.mode as 'xtcp' | 'stcp',
-          direct: directConfigFrom(opts),
+          direct,
         },
         log,
         fatal.report,
+        metrics,
       );
-      exit(await supervise([running], fatal.promise));
+      exit(await supervise([running, ...(metrics ? [metrics] : [])], fatal.promise));
     });
 
   logOptions(
@@ -319,6 +343,8 @@ punch logs "punch-failed" with a timeline of what was tried.`,
       checkMode(opts.mode);
       const log = makeLogger(opts, 'visitor');
       const fatal = fatalChannel();
+      const direct = directConfigFrom(opts);
+      const metrics = await metricsFor(opts.metrics, '--metrics', log);
       const running = await runVisitor(
         {
           server: required(opts.server, '--server', 'BURROW_SERVER'),
@@ -328,12 +354,16 @@ punch logs "punch-failed" with a timeline of what was tried.`,
           listen: opts.listen,
           mode: opts.mode as 'xtcp' | 'stcp',
           relay: opts.relay as 'fallback' | 'never',
-          direct: directConfigFrom(opts),
+          direct,
         },
         log,
         fatal.report,
-      );
-      exit(await supervise([running], fatal.promise));
+        metrics,
+      ).catch(async (err: unknown) => {
+        await metrics?.stop();
+        throw err;
+      });
+      exit(await supervise([running, ...(metrics ? [metrics] : [])], fatal.promise));
     });
 
   logOptions(

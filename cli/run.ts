@@ -8,6 +8,8 @@ import { Visitor } from '../peer/visitor.js';
 import { parseHostPort } from '../peer/endpoint-arg.js';
 import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
 import type { DirectConfig } from '../peer/direct-setup.js';
+import { rendezvousRegistry } from '../rendezvous/metrics.js';
+import type { MetricsEndpoint } from './metrics.js';
 
 /** What a running role offers the process: a way to stop, and a way to fail. */
 export interface Running {
@@ -56,7 +58,7 @@ export function parseUdpPort(text: string | undefined, tcpPort: number): number 
   return Number(text);
 }
 
-export async function runRendezvous(opts: RendezvousCliOptions, log: Logger): Promise<Running> {
+export async function runRendezvous(opts: RendezvousCliOptions, log: Logger, metrics?: MetricsEndpoint): Promise<Running> {
   const listen = parseHostPort(opts.listen, '--listen');
   const udpPort = parseUdpPort(opts.udpPort, listen.port);
   if (udpPort === null && opts.altAddress) throw new BurrowError('ERR_INVALID_ARGUMENT', '--alt-address needs the UDP port (not --udp-port off)');
@@ -88,6 +90,7 @@ export async function runRendezvous(opts: RendezvousCliOptions, log: Logger): Pr
     tapFile?.end();
     throw err;
   });
+  metrics?.add(rendezvousRegistry(rendezvous));
   return {
     async stop() {
       await rendezvous.close();
@@ -100,6 +103,7 @@ export function runProvider(
   opts: { server: string; token: string; name: string; secret: string; to: string; mode?: 'xtcp' | 'stcp'; direct?: DirectConfig },
   log: Logger,
   onFatal: FatalHandler,
+  metrics?: MetricsEndpoint,
 ): Running {
   const provider = new Provider({
     server: parseHostPort(opts.server, '--server'),
@@ -110,6 +114,7 @@ export function runProvider(
     ...(opts.direct ? { direct: opts.direct } : {}),
   });
   provider.on('fatal', onFatal);
+  metrics?.peers('provider').push(provider);
   provider.start();
   log.info('provider-started', { service: opts.name, to: opts.to, server: opts.server, mode: opts.mode ?? PEER_DEFAULTS.mode });
   return { stop: () => provider.stop() };
@@ -128,6 +133,7 @@ export async function runVisitor(
   },
   log: Logger,
   onFatal: FatalHandler,
+  metrics?: MetricsEndpoint,
 ): Promise<Running> {
   const listenText = /^\d+$/.test(opts.listen) ? `127.0.0.1:${opts.listen}` : opts.listen;
   const visitor = new Visitor({
@@ -142,6 +148,7 @@ export async function runVisitor(
     ...(opts.direct ? { direct: opts.direct } : {}),
   });
   visitor.on('fatal', onFatal);
+  metrics?.peers('visitor').push(visitor);
   await visitor.start();
   return { stop: () => visitor.stop() };
 }
