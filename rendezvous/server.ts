@@ -260,10 +260,13 @@ export class RendezvousServer {
         if (rtt >= 0 && rtt < 60_000) this.setup.peerRtt(conn.id, rtt);
         return;
       }
+      case 'refuse':
+        // Counted as it comes: its visitor may be gone before it could be passed on (a wrong secret's visitor exits at once).
+        if (conn.role === 'provider') this.countRefusal(m.code);
+        return this.setup.handle(conn.id, m, this.rt.scheduler.now());
       case 'register':
       case 'connect':
       case 'accept':
-      case 'refuse':
       case 'confirm':
       case 'offer':
         return this.setup.handle(conn.id, m, this.rt.scheduler.now());
@@ -326,7 +329,7 @@ export class RendezvousServer {
   private apply(o: SetupOutput): void {
     switch (o.kind) {
       case 'send':
-        if (o.message.type === 'error' || o.message.type === 'connect-failed') this.countRefusal(o.message.code);
+        if ((o.message.type === 'error' || o.message.type === 'connect-failed') && o.fromProvider !== true) this.countRefusal(o.message.code);
         return this.conns.get(o.to)?.control.send(o.message);
       case 'refuse': {
         const c = this.conns.get(o.to);
