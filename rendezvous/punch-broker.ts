@@ -75,8 +75,6 @@ export interface PunchBrokerStats {
   rejoined: number;
   /** Pairs waiting for a side to come back. */
   orphaned: number;
-  /** How each attempt ended at the broker, by the two sides' NAT classes (see PunchOutcome). */
-  outcomes: readonly PunchOutcomeCount[];
 }
 
 /**
@@ -136,7 +134,12 @@ export class PunchBroker {
   ) {}
 
   get stats(): PunchBrokerStats {
-    return { pairs: this.pairs.size, ...this.counts, orphaned: this.orphaned.size, outcomes: [...this.outcomes.values()] };
+    return { pairs: this.pairs.size, ...this.counts, orphaned: this.orphaned.size };
+  }
+
+  /** How each attempt ended here, by the two sides' NAT classes (see PunchOutcome). */
+  get outcomeCounts(): readonly PunchOutcomeCount[] {
+    return [...this.outcomes.values()];
   }
 
   has(connId: string): boolean {

@@ -180,7 +180,7 @@ export class RendezvousServer {
       controlQueuePeak: Math.max(this.controlQueuePeak, ...[...this.conns.values()].map((c) => c.control.peakQueuedBytes)),
       punchBrokered: s.punch.brokered,
       punchPairs: s.punch.pairs,
-      punchOutcomes: s.punch.outcomes,
+      punchOutcomes: this.setup.punchOutcomes,
       punchOffersIgnored: s.punch.offersIgnored,
       punchRejoined: s.punch.rejoined,
     };

@@ -2,7 +2,7 @@ import type { RandomSource } from '../src/clock/random.js';
 import { ControlErrorCode, proofsEqual, type ClientMessage, type PeerRole, type ServerMessage } from '../src/control/index.js';
 import type { LogFields } from '../src/log/logger.js';
 import type { RendezvousLimits } from './limits.js';
-import { PUNCH_REJOIN_GRACE_MS, PunchBroker, type PeerId, type PunchBrokerStats } from './punch-broker.js';
+import { PUNCH_REJOIN_GRACE_MS, PunchBroker, type PeerId, type PunchBrokerStats, type PunchOutcomeCount } from './punch-broker.js';
 import { ServiceRegistry } from './registry.js';
 
 export type { PeerId };
@@ -109,6 +109,11 @@ export class SessionSetup {
       relayJoinsRefused: this.relayJoinsRefused,
       punch: this.broker.stats,
     };
+  }
+
+  /** The broker's punch attempts by outcome and NAT classes. */
+  get punchOutcomes(): readonly PunchOutcomeCount[] {
+    return this.broker.outcomeCounts;
   }
 
   /** Everything to do since the last call, in order. */
