@@ -36,7 +36,7 @@ async function run(mode: 'xtcp' | 'stcp', bytes: number) {
   targets.push(target);
   const provider = await lab.provide('svc', 'svc-secret', target.port, METRICS);
   const { proc: visitor, port } = await lab.visit('svc', 'svc-secret', METRICS);
-  if (mode === 'xtcp') await visitor.waitEvent('direct-up');
+  if (mode === 'xtcp') await Promise.all([visitor.waitEvent('direct-up'), provider.waitEvent('direct-up')]);
   else await visitor.waitEvent('session-up');
   const data = randomBytes(bytes);
   const got = await exchange(port, data);
