@@ -17,6 +17,28 @@ export interface MetricsEndpoint {
   stop(): Promise<void>;
 }
 
+export const METRICS_HELP = 'serve Prometheus metrics at http://HOST:PORT/metrics (off by default; a bare :PORT means 127.0.0.1)';
+
+interface Stoppable {
+  stop(): Promise<void> | void;
+}
+
+/**
+ * `--metrics` for one role: the endpoint (when asked for) starts first, then
+ * the role; if the role cannot start, the endpoint closes too. Returns what
+ * the process must stop on its way out.
+ */
+export async function withMetrics(text: string | undefined, log: Logger, start: (metrics: MetricsEndpoint | undefined) => Stoppable | Promise<Stoppable>): Promise<Stoppable[]> {
+  const metrics = text === undefined ? undefined : await startMetricsEndpoint(text, '--metrics', log);
+  try {
+    const running = await start(metrics);
+    return metrics === undefined ? [running] : [running, metrics];
+  } catch (err) {
+    await metrics?.stop();
+    throw err;
+  }
+}
+
 /** Starts listening before any role starts, so a bad address fails first and changes nothing. */
 export async function startMetricsEndpoint(text: string, what: string, log: Logger): Promise<MetricsEndpoint> {
   const { host, port } = parseHostPort(text, what, '127.0.0.1');

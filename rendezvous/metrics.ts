@@ -7,7 +7,8 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import { CONTROL_ERROR_CODES } from '../src/control/index.js';
-import type { RefusalReason, RendezvousStats } from './server.js';
+import type { RendezvousStats } from './server.js';
+import type { RefusalReason } from './traffic-counts.js';
 import type { StunDropReason } from './stun-responder.js';
 import type { UdpServiceStats } from './udp-service.js';
 
@@ -85,10 +86,10 @@ export function rendezvousRegistry(rv: RendezvousMetricsSource): Registry {
     labelNames: ['direction'] as const,
     registers,
     collect() {
-      const s = rv.stats;
+      const bytes = rv.stats.relayBytesByDirection;
       this.reset();
-      this.inc({ direction: 'to_provider' }, s.relayBytesToProvider);
-      this.inc({ direction: 'to_visitor' }, s.relayBytesToVisitor);
+      this.inc({ direction: 'to_provider' }, bytes.toProvider);
+      this.inc({ direction: 'to_visitor' }, bytes.toVisitor);
     },
   });
   new Counter({

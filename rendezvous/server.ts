@@ -16,10 +16,11 @@ import { formatEndpoint, normaliseAddress } from '../src/net/endpoint.js';
 import { resolveRuntime, type Runtime, type RuntimeOptions } from '../src/net/runtime.js';
 import type { StreamAddress, StreamServer, StreamSocket } from '../src/net/stream-transport.js';
 import { DEFAULT_RENDEZVOUS_LIMITS, type RendezvousLimits } from './limits.js';
-import { spliceRelay, type RelayResult } from './relay.js';
+import { spliceRelay } from './relay.js';
 import type { PunchOutcomeCount } from './punch-broker.js';
 import { SessionSetup, type PeerId, type SetupOutput } from './session-setup.js';
 import { SlotPool, type Slot } from './slots.js';
+import { TrafficCounts, type RefusalReason } from './traffic-counts.js';
 
 /**
  * `transport`, `scheduler`, `random` default to the real ones; netsim's
@@ -52,9 +53,6 @@ interface Conn {
   readonly unauthenticated: Slot;
 }
 
-/** Why the rendezvous refused something: a control error code it sent, or a connection over the unauthenticated limit. */
-export type RefusalReason = ControlErrorCode | 'TOO_MANY_UNAUTHENTICATED';
-
 export interface RendezvousStats {
   connections: number;
   unauthenticated: number;
@@ -66,8 +64,7 @@ export interface RendezvousStats {
   relayLinks: number;
   relayBytes: number;
   /** Relay bytes forwarded, live links included, by direction. */
-  relayBytesToProvider: number;
-  relayBytesToVisitor: number;
+  relayBytesByDirection: { toProvider: number; toVisitor: number };
   /** Every error and connect-failed sent (and unauthenticated connections turned away), by reason. */
   refusals: Partial<Record<RefusalReason, number>>;
   loginsRefused: number;
@@ -113,10 +110,8 @@ export class RendezvousServer {
   private wakeup: { at: number; timer: TimerHandle } | null = null;
   private nextConnId = 1;
   private controlQueuePeak = 0;
-  private readonly counters = { relayBytes: 0, loginsRefused: 0, invalidFrames: 0, controlOverflows: 0, relayToProvider: 0, relayToVisitor: 0 };
-  private readonly refusalCounts: Partial<Record<RefusalReason, number>> = {};
-  /** Counts of the relay links running now (each is the visitor's side as A). */
-  private readonly liveRelays = new Set<Readonly<RelayResult>>();
+  private readonly counters = { relayBytes: 0, loginsRefused: 0, invalidFrames: 0, controlOverflows: 0 };
+  private readonly traffic = new TrafficCounts();
 
   constructor(private readonly opts: RendezvousOptions) {
     this.rt = resolveRuntime(opts);
@@ -156,12 +151,6 @@ export class RendezvousServer {
     const s = this.setup.stats;
     const peersByRole = { provider: 0, visitor: 0 };
     for (const c of this.conns.values()) if (c.state === 'peer' && c.role !== null) peersByRole[c.role]++;
-    let relayToProvider = this.counters.relayToProvider;
-    let relayToVisitor = this.counters.relayToVisitor;
-    for (const r of this.liveRelays) {
-      relayToProvider += r.bytesAtoB;
-      relayToVisitor += r.bytesBtoA;
-    }
     return {
       connections: this.conns.size,
       unauthenticated: this.unauthenticated.inUse,
@@ -171,9 +160,8 @@ export class RendezvousServer {
       pending: s.pending,
       relayLinks: s.relayLinks,
       relayBytes: this.counters.relayBytes,
-      relayBytesToProvider: relayToProvider,
-      relayBytesToVisitor: relayToVisitor,
-      refusals: { ...this.refusalCounts },
+      relayBytesByDirection: this.traffic.relayBytes,
+      refusals: this.traffic.refusals,
       loginsRefused: this.counters.loginsRefused,
       invalidFrames: this.counters.invalidFrames,
       controlOverflows: this.counters.controlOverflows,
@@ -192,7 +180,7 @@ export class RendezvousServer {
     socket.on('close', () => this.sockets.delete(socket));
     const slot = this.unauthenticated.acquire();
     if (slot === null) {
-      this.countRefusal('TOO_MANY_UNAUTHENTICATED');
+      this.traffic.refused('TOO_MANY_UNAUTHENTICATED');
       socket.destroy();
       return;
     }
@@ -262,7 +250,7 @@ export class RendezvousServer {
       }
       case 'refuse':
         // Counted as it comes: its visitor may be gone before it could be passed on (a wrong secret's visitor exits at once).
-        if (conn.role === 'provider') this.countRefusal(m.code);
+        if (conn.role === 'provider') this.traffic.refused(m.code);
         return this.setup.handle(conn.id, m, this.rt.scheduler.now());
       case 'register':
       case 'connect':
@@ -329,7 +317,7 @@ export class RendezvousServer {
   private apply(o: SetupOutput): void {
     switch (o.kind) {
       case 'send':
-        if ((o.message.type === 'error' || o.message.type === 'connect-failed') && o.fromProvider !== true) this.countRefusal(o.message.code);
+        if ((o.message.type === 'error' || o.message.type === 'connect-failed') && o.fromProvider !== true) this.traffic.refused(o.message.code);
         return this.conns.get(o.to)?.control.send(o.message);
       case 'refuse': {
         const c = this.conns.get(o.to);
@@ -371,36 +359,27 @@ export class RendezvousServer {
       forwarded?.(rest);
       to.control.socket.write(rest);
     }
-    let ended = false;
     const live = spliceRelay(
       a.control.socket,
       b.control.socket,
       { idleTimeoutMs: this.limits.relayIdleTimeoutMs, bytesPerSecond: this.limits.relayBytesPerSecond },
       (r) => {
         this.setup.relayEnded(o.link);
-        ended = true;
-        this.liveRelays.delete(r);
+        this.traffic.relayEnded(r);
         this.counters.relayBytes += r.bytesAtoB + r.bytesBtoA;
-        this.counters.relayToProvider += r.bytesAtoB;
-        this.counters.relayToVisitor += r.bytesBtoA;
         logEnd(r.reason, r.bytesAtoB, r.bytesBtoA);
       },
       this.rt.scheduler,
       forwarded,
     );
-    // A link that ended while being spliced has already been counted.
-    if (!ended) this.liveRelays.add(live);
+    this.traffic.relayStarted(live);
   }
 
   /** A fatal error: the message goes out, then the connection ends. */
   private refuse(conn: Conn, code: ControlErrorCode, message: string): void {
-    this.countRefusal(code);
+    this.traffic.refused(code);
     conn.control.send({ type: 'error', code, message, fatal: true });
     conn.control.socket.end(() => conn.control.close());
-  }
-
-  private countRefusal(reason: RefusalReason): void {
-    this.refusalCounts[reason] = (this.refusalCounts[reason] ?? 0) + 1;
   }
 
   private onClose(conn: Conn): void {
