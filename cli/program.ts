@@ -180,106 +180,106 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
     for (const p of cfg.provide ?? []) {
       parts.push(
         runProvider(
-            {
-              server: (p.server ?? cfg.server)!,
-              token: (p.token ?? cfg.token)!,
-              name: p.name,
-              secret: p.secret,
-              to: p.to,
-              mode: p.mode ?? PEER_DEFAULTS.mode,
-              direct: { portmap: portmapAllowed(p.portmap ?? cfg.portmap ?? true) },
-            },
-            log.child({ component: 'provider' }),
-            fatal.report,
-            metrics,
-          ),
-        );
-      }
-      for (const v of cfg.visit ?? []) {
-        parts.push(
-          await runVisitor(
-            {
-              server: (v.server ?? cfg.server)!,
-              token: (v.token ?? cfg.token)!,
-              name: v.name,
-              secret: v.secret,
-              listen: v.listen,
-              mode: v.mode ?? PEER_DEFAULTS.mode,
-              relay: v.relay ?? PEER_DEFAULTS.relay,
-              direct: { portmap: portmapAllowed(v.portmap ?? cfg.portmap ?? true) },
-            },
-            log.child({ component: 'visitor' }),
-            fatal.report,
-            metrics,
-          ),
-        );
-      }
-      exit(await supervise(parts, fatal.promise));
+          {
+            server: (p.server ?? cfg.server)!,
+            token: (p.token ?? cfg.token)!,
+            name: p.name,
+            secret: p.secret,
+            to: p.to,
+            mode: p.mode ?? PEER_DEFAULTS.mode,
+            direct: { portmap: portmapAllowed(p.portmap ?? cfg.portmap ?? true) },
+          },
+          log.child({ component: 'provider' }),
+          fatal.report,
+          metrics,
+        ),
+      );
+    }
+    for (const v of cfg.visit ?? []) {
+      parts.push(
+        await runVisitor(
+          {
+            server: (v.server ?? cfg.server)!,
+            token: (v.token ?? cfg.token)!,
+            name: v.name,
+            secret: v.secret,
+            listen: v.listen,
+            mode: v.mode ?? PEER_DEFAULTS.mode,
+            relay: v.relay ?? PEER_DEFAULTS.relay,
+            direct: { portmap: portmapAllowed(v.portmap ?? cfg.portmap ?? true) },
+          },
+          log.child({ component: 'visitor' }),
+          fatal.report,
+          metrics,
+        ),
+      );
+    }
+    exit(await supervise(parts, fatal.promise));
+  });
+
+  logOptions(
+    program
+      .command('rendezvous')
+      .description('run the rendezvous server (on a host peers can reach)')
+      .option('--listen <host:port>', 'address for control and relay (TCP) and STUN (UDP): [::]:PORT = IPv6 and IPv4, 0.0.0.0:PORT = IPv4 only', '0.0.0.0:7000')
+      .addOption(new Option('--token <token>', 'token peers must prove they know').env('BURROW_TOKEN'))
+      .option('--relay-rate <bytes>', 'cap each relay link at this many bytes/s per direction (0 = no cap)', (v) => Number(v), 0)
+      .option('--tap <file>', 'append every byte the server sends or receives to FILE (audit: it is all ciphertext)')
+      .option('--udp-port <port|off>', 'UDP port for STUN (peers learn their public address and NAT type here); PORT+1 is used too. Default: the TCP port\'s number')
+      .option('--alt-address <ip>', 'a second local IP address of this host: full RFC 5780 NAT discovery (answers from the other address); needs --listen on a concrete IP')
+      .option('--metrics <host:port>', METRICS_HELP),
+  )
+    .addHelpText(
+      'after',
+      `
+Example:
+  burrow rendezvous --listen [::]:7000 --token "$(openssl rand -hex 16)"
+  (open TCP 7000 and UDP 7000-7001 in the firewall, IPv4 and IPv6)
+
+--listen [::]:PORT serves both families: TCP on one dual-stack socket, STUN
+on one UDP socket per family (each peer learns its own family's address).
+Without IPv6 on the host it warns and falls back to IPv4. 0.0.0.0:PORT or an
+IPv4 address = IPv4 only; an IPv6 address such as [2001:db8::7]:PORT = only
+that address. Peers connect to a name over IPv6 and IPv4 both (Happy
+Eyeballs), so one --server name with A and AAAA records serves everyone.
+
+With two public addresses, for complete NAT discovery (burrow nat):
+  burrow rendezvous --listen 198.51.100.2:7000 --alt-address 198.51.100.3 --token "$TOKEN"
+
+The rendezvous never learns service secrets and cannot read tunnel traffic;
+it only checks the token, introduces peers and relays sealed packets. Its
+STUN answers are never much bigger than the requests (no amplification).`,
+    )
+    .action(async (opts: LogFlags & { listen: string; token?: string; relayRate: number; tap?: string; udpPort?: string; altAddress?: string; metrics?: string }) => {
+      const log = makeLogger(opts, 'rendezvous');
+      const token = required(opts.token, '--token', 'BURROW_TOKEN');
+      const running = await withMetrics(opts.metrics, log, (metrics) =>
+        runRendezvous({ listen: opts.listen, token, tap: opts.tap, relayRate: opts.relayRate, udpPort: opts.udpPort, altAddress: opts.altAddress }, log, metrics),
+      );
+      exit(await supervise(running, new Promise(() => {})));
     });
 
-    logOptions(
+  logOptions(
+    peerOptions(
       program
-        .command('rendezvous')
-        .description('run the rendezvous server (on a host peers can reach)')
-        .option('--listen <host:port>', 'address for control and relay (TCP) and STUN (UDP): [::]:PORT = IPv6 and IPv4, 0.0.0.0:PORT = IPv4 only', '0.0.0.0:7000')
-        .addOption(new Option('--token <token>', 'token peers must prove they know').env('BURROW_TOKEN'))
-        .option('--relay-rate <bytes>', 'cap each relay link at this many bytes/s per direction (0 = no cap)', (v) => Number(v), 0)
-        .option('--tap <file>', 'append every byte the server sends or receives to FILE (audit: it is all ciphertext)')
-        .option('--udp-port <port|off>', 'UDP port for STUN (peers learn their public address and NAT type here); PORT+1 is used too. Default: the TCP port\'s number')
-        .option('--alt-address <ip>', 'a second local IP address of this host: full RFC 5780 NAT discovery (answers from the other address); needs --listen on a concrete IP')
-        .option('--metrics <host:port>', METRICS_HELP),
+        .command('provide')
+        .description('offer a local TCP service to visitors who know its secret')
+        .requiredOption('--to <host:port>', 'the service to offer, e.g. 192.168.1.10:5000 or 127.0.0.1:22'),
+    ),
+  )
+    .addHelpText(
+      'after',
+      `
+Example (share a NAS web UI):
+  burrow provide --server rv.example.com:7000 --token "$TOKEN" \\
+    --name nas --secret "$SECRET" --to 192.168.1.10:5000`,
     )
-      .addHelpText(
-        'after',
-        `
-  Example:
-    burrow rendezvous --listen [::]:7000 --token "$(openssl rand -hex 16)"
-    (open TCP 7000 and UDP 7000-7001 in the firewall, IPv4 and IPv6)
-
-  --listen [::]:PORT serves both families: TCP on one dual-stack socket, STUN
-  on one UDP socket per family (each peer learns its own family's address).
-  Without IPv6 on the host it warns and falls back to IPv4. 0.0.0.0:PORT or an
-  IPv4 address = IPv4 only; an IPv6 address such as [2001:db8::7]:PORT = only
-  that address. Peers connect to a name over IPv6 and IPv4 both (Happy
-  Eyeballs), so one --server name with A and AAAA records serves everyone.
-
-  With two public addresses, for complete NAT discovery (burrow nat):
-    burrow rendezvous --listen 198.51.100.2:7000 --alt-address 198.51.100.3 --token "$TOKEN"
-
-  The rendezvous never learns service secrets and cannot read tunnel traffic;
-  it only checks the token, introduces peers and relays sealed packets. Its
-  STUN answers are never much bigger than the requests (no amplification).`,
-      )
-      .action(async (opts: LogFlags & { listen: string; token?: string; relayRate: number; tap?: string; udpPort?: string; altAddress?: string; metrics?: string }) => {
-        const log = makeLogger(opts, 'rendezvous');
-        const token = required(opts.token, '--token', 'BURROW_TOKEN');
-        const running = await withMetrics(opts.metrics, log, (metrics) =>
-          runRendezvous({ listen: opts.listen, token, tap: opts.tap, relayRate: opts.relayRate, udpPort: opts.udpPort, altAddress: opts.altAddress }, log, metrics),
-        );
-        exit(await supervise(running, new Promise(() => {})));
-      });
-
-    logOptions(
-      peerOptions(
-        program
-          .command('provide')
-          .description('offer a local TCP service to visitors who know its secret')
-          .requiredOption('--to <host:port>', 'the service to offer, e.g. 192.168.1.10:5000 or 127.0.0.1:22'),
-      ),
-    )
-      .addHelpText(
-        'after',
-        `
-  Example (share a NAS web UI):
-    burrow provide --server rv.example.com:7000 --token "$TOKEN" \\
-      --name nas --secret "$SECRET" --to 192.168.1.10:5000`,
-      )
-      .action(async (opts: LogFlags & PeerFlags & { to: string }) => {
-        checkMode(opts.mode);
-        const log = makeLogger(opts, 'provider');
-        const fatal = fatalChannel();
-        const direct = directConfigFrom(opts);
-        const running = await withMetrics(opts.metrics, log, (metrics) =>
+    .action(async (opts: LogFlags & PeerFlags & { to: string }) => {
+      checkMode(opts.mode);
+      const log = makeLogger(opts, 'provider');
+      const fatal = fatalChannel();
+      const direct = directConfigFrom(opts);
+      const running = await withMetrics(opts.metrics, log, (metrics) =>
         runProvider(
           {
             server: required(opts.server, '--server', 'BURROW_SERVER'),
