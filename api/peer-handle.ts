@@ -1,7 +1,9 @@
+import type { Registry } from 'prom-client';
 import { BurrowError } from '../src/errors.js';
 import type { DatagramPath } from '../src/path/datagram-path.js';
 import type { TunnelSession } from '../src/session/index.js';
 import { releasePortMappings } from '../peer/direct-link.js';
+import { peerRegistry, type PeerMetricsSource, type PeerRoleName } from '../peer/metrics.js';
 import { PORTMAP_TIMERS } from '../src/portmap/index.js';
 import { TypedEmitter, type PathInfo, type PeerEvents, type SessionEvent } from './events.js';
 
@@ -26,9 +28,31 @@ export abstract class PeerHandle extends TypedEmitter<PeerEvents> {
   private stopping: Promise<void> | null = null;
   private stopped = false;
   private failedWith: BurrowError | null = null;
+  private registry: Registry | null = null;
 
-  protected constructor(private readonly portmap: boolean) {
+  protected constructor(
+    private readonly role: PeerRoleName,
+    private readonly portmap: boolean,
+  ) {
     super();
+  }
+
+  /**
+   * What its Prometheus metrics are read from: the counts it keeps across
+   * sessions and its live sessions. Several peers of one role can share one
+   * registry (peerRegistry(role, [a.metricsSource, b.metricsSource])), as a
+   * config file's [[provide]] entries do.
+   */
+  abstract get metricsSource(): PeerMetricsSource;
+
+  /**
+   * Its Prometheus metrics (burrow_provider_* or burrow_visitor_*), a
+   * prom-client Registry of its own (never the global one), read at each
+   * scrape: `await peer.metrics().metrics()`. The same registry on every call.
+   */
+  metrics(): Registry {
+    this.registry ??= peerRegistry(this.role, [this.metricsSource]);
+    return this.registry;
   }
 
   /** 'stopped' once stop() resolved (after a fatal failure too). */

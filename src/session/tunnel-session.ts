@@ -192,6 +192,11 @@ export class TunnelSession extends EventEmitter {
     };
   }
 
+  /** KCP's smoothed round trip, ms (0 until the first acknowledgement), for metrics. */
+  get srttMs(): number {
+    return this.core.kcp.srtt;
+  }
+
   /** KCP's own counters (retransmissions, window), for logs and benchmarks. */
   get kcpStats(): KcpConnection['stats'] {
     return this.core.kcp.stats;
