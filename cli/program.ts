@@ -13,7 +13,8 @@ import { loadConfig } from './config.js';
 import { checkMode, required, runProvider, runRendezvous, runVisitor, type Running } from './run.js';
 import { runDemo } from './demo.js';
 import { addNatCommand } from './nat.js';
-import { METRICS_HELP, startMetricsEndpoint, withMetrics } from './metrics.js';
+import { METRICS_HELP, withMetrics } from './metrics.js';
+import { runConfigFile } from './config-run.js';
 
 const EXIT_USAGE = 2;
 const EXIT_FATAL = 1;
@@ -172,61 +173,7 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
     const cfg = loadConfig(opts.config);
     const log = makeLogger({ logFormat: cfg.log_format ?? opts.logFormat, logLevel: cfg.log_level ?? opts.logLevel }, 'burrow');
     const fatal = fatalChannel();
-    const parts: Running[] = [];
-    // Started before any role, so a bad address fails before anything runs.
-    const metrics = cfg.metrics === undefined ? undefined : await startMetricsEndpoint(cfg.metrics, 'metrics', log);
-    if (metrics) parts.push(metrics);
-    if (cfg.rendezvous) {
-      parts.push(
-        await runRendezvous(
-          {
-            listen: cfg.rendezvous.listen,
-            token: (cfg.rendezvous.token ?? cfg.token)!,
-            ...(cfg.rendezvous.udp_port !== undefined ? { udpPort: String(cfg.rendezvous.udp_port) } : {}),
-            ...(cfg.rendezvous.alt_address !== undefined ? { altAddress: cfg.rendezvous.alt_address } : {}),
-          },
-          log.child({ component: 'rendezvous' }),
-          metrics,
-        ),
-      );
-    }
-    for (const p of cfg.provide ?? []) {
-      parts.push(
-        await runProvider(
-          {
-            server: (p.server ?? cfg.server)!,
-            token: (p.token ?? cfg.token)!,
-            name: p.name,
-            secret: p.secret,
-            to: p.to,
-            mode: p.mode ?? PEER_DEFAULTS.mode,
-            direct: { portmap: portmapAllowed(p.portmap ?? cfg.portmap ?? true) },
-          },
-          log.child({ component: 'provider' }),
-          fatal.report,
-          metrics,
-        ),
-      );
-    }
-    for (const v of cfg.visit ?? []) {
-      parts.push(
-        await runVisitor(
-          {
-            server: (v.server ?? cfg.server)!,
-            token: (v.token ?? cfg.token)!,
-            name: v.name,
-            secret: v.secret,
-            listen: v.listen,
-            mode: v.mode ?? PEER_DEFAULTS.mode,
-            relay: v.relay ?? PEER_DEFAULTS.relay,
-            direct: { portmap: portmapAllowed(v.portmap ?? cfg.portmap ?? true) },
-          },
-          log.child({ component: 'visitor' }),
-          fatal.report,
-          metrics,
-        ),
-      );
-    }
+    const parts = await runConfigFile(cfg, log, fatal.report);
     exit(await supervise(parts, fatal.promise));
   });
 
