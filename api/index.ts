@@ -15,5 +15,7 @@ export type { PeerEvents, SessionEvent, PathEvent, SessionClosedEvent, PathInfo 
 export type { RendezvousOptions, ProviderOptions, VisitorOptions, DirectOptions, Endpoint } from './options.js';
 export type { HostPort } from '../peer/endpoint-arg.js';
 export type { RendezvousStats } from '../rendezvous/server.js';
+export { rendezvousRegistry, type RendezvousMetricsSource } from '../rendezvous/metrics.js';
+export { peerRegistry, type PeerMetricsSource, type PeerRoleName } from '../peer/metrics.js';
 export { BurrowError, isBurrowError, type BurrowErrorCode } from '../src/errors.js';
 export { Logger, type LogSink, type LoggerOptions, type LogFormat, type LogLevel, type LogFields } from '../src/log/logger.js';

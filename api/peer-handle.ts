@@ -1,7 +1,9 @@
+import type { Registry } from 'prom-client';
 import { BurrowError } from '../src/errors.js';
-import type { DatagramPath } from '../src/path/datagram-path.js';
+import type { SessionPath } from '../src/session/tunnel-session.js';
 import type { TunnelSession } from '../src/session/index.js';
 import { releasePortMappings } from '../peer/direct-link.js';
+import { peerRegistry, type PeerMetricsSource, type PeerRoleName } from '../peer/metrics.js';
 import { PORTMAP_TIMERS } from '../src/portmap/index.js';
 import { TypedEmitter, type PathInfo, type PeerEvents, type SessionEvent } from './events.js';
 
@@ -10,7 +12,7 @@ export type RunState = 'running' | 'stopping' | 'stopped';
 /** Waits this long at most, on stop, for routers to confirm released port mappings. */
 const PORTMAP_RELEASE_ON_STOP_MS = 2 * PORTMAP_TIMERS.releaseTimeoutMs;
 
-function pathInfo(p: DatagramPath): PathInfo {
+function pathInfo(p: SessionPath): PathInfo {
   return { kind: p.kind, label: p.label };
 }
 
@@ -26,9 +28,31 @@ export abstract class PeerHandle extends TypedEmitter<PeerEvents> {
   private stopping: Promise<void> | null = null;
   private stopped = false;
   private failedWith: BurrowError | null = null;
+  private registry: Registry | null = null;
 
-  protected constructor(private readonly portmap: boolean) {
+  protected constructor(
+    private readonly role: PeerRoleName,
+    private readonly portmap: boolean,
+  ) {
     super();
+  }
+
+  /**
+   * What its Prometheus metrics are read from: the counts it keeps across
+   * sessions and its live sessions. Several peers of one role can share one
+   * registry (peerRegistry(role, [a.metricsSource, b.metricsSource])), as a
+   * config file's [[provide]] entries do.
+   */
+  abstract get metricsSource(): PeerMetricsSource;
+
+  /**
+   * Its Prometheus metrics (burrow_provider_* or burrow_visitor_*), a
+   * prom-client Registry of its own (never the global one), read at each
+   * scrape: `await peer.metrics().metrics()`. The same registry on every call.
+   */
+  metrics(): Registry {
+    this.registry ??= peerRegistry(this.role, [this.metricsSource]);
+    return this.registry;
   }
 
   /** 'stopped' once stop() resolved (after a fatal failure too). */
@@ -67,7 +91,7 @@ export abstract class PeerHandle extends TypedEmitter<PeerEvents> {
     if (session.closed) return;
     const id = this.nextId++;
     this.live.set(id, { service, session });
-    session.on('path', (path: DatagramPath, previous: DatagramPath | null) => {
+    session.on('path', (path: SessionPath, previous: SessionPath | null) => {
       this.emit('path', { id, service, path: pathInfo(path), previous: previous ? pathInfo(previous) : null });
     });
     session.on('close', (err?: BurrowError) => {

@@ -2,6 +2,7 @@ import { BurrowError } from '../src/errors.js';
 import type { TunnelSession } from '../src/session/index.js';
 import { formatHostPort } from '../peer/endpoint-arg.js';
 import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
+import type { PeerMetricsSource } from '../peer/metrics.js';
 import { Provider, type ProvidedService } from '../peer/provider.js';
 import { checkOptions, loggerOrSilent, providerOptions, toDirectConfig, toHostPort, type ProviderOptions } from './options.js';
 import { PeerHandle } from './peer-handle.js';
@@ -14,7 +15,7 @@ export class RunningProvider extends PeerHandle {
   private confirmed: readonly string[] = [];
 
   constructor(private readonly provider: Provider, portmap: boolean) {
-    super(portmap);
+    super('provider', portmap);
     provider.on('registered', (names: string[]) => (this.confirmed = names));
     provider.on('session', (session: TunnelSession, service: string) => this.track(session, service));
     provider.on('fatal', (err: BurrowError) => this.fatal(err));
@@ -23,6 +24,10 @@ export class RunningProvider extends PeerHandle {
   /** The service names the rendezvous confirmed last (empty until then). */
   get registered(): readonly string[] {
     return this.confirmed;
+  }
+
+  get metricsSource(): PeerMetricsSource {
+    return this.provider;
   }
 
   protected stopPeer(): void {

@@ -1,4 +1,6 @@
+import type { Registry } from 'prom-client';
 import type { HostPort } from '../peer/endpoint-arg.js';
+import { rendezvousRegistry, type RendezvousMetricsSource } from '../rendezvous/metrics.js';
 import { startRendezvous as startRendezvousServer, type Rendezvous } from '../rendezvous/rendezvous.js';
 import type { RendezvousStats } from '../rendezvous/server.js';
 import { checkOptions, loggerOrSilent, rendezvousOptions, toHostPort, type RendezvousOptions } from './options.js';
@@ -8,6 +10,7 @@ import type { RunState } from './peer-handle.js';
 export class RunningRendezvous {
   private stopping: Promise<void> | null = null;
   private stopped = false;
+  private registry: Registry | null = null;
 
   constructor(
     private readonly rendezvous: Rendezvous,
@@ -23,6 +26,21 @@ export class RunningRendezvous {
   /** Connections, peers, services, relay links and bytes, refusals. */
   get stats(): RendezvousStats {
     return this.rendezvous.stats;
+  }
+
+  /** What its Prometheus metrics are read from: the stats and the STUN services' counts. */
+  get metricsSource(): RendezvousMetricsSource {
+    return this.rendezvous;
+  }
+
+  /**
+   * Its Prometheus metrics (burrow_rendezvous_*), a prom-client Registry of
+   * its own (never the global one), read at each scrape:
+   * `await rv.metrics().metrics()`. The same registry on every call.
+   */
+  metrics(): Registry {
+    this.registry ??= rendezvousRegistry(this.rendezvous);
+    return this.registry;
   }
 
   /** Closes the listener, the STUN sockets and every connection; the same promise if called again. */

@@ -1,6 +1,7 @@
 import type { BurrowError } from '../src/errors.js';
 import type { TunnelSession } from '../src/session/index.js';
 import type { HostPort } from '../peer/endpoint-arg.js';
+import type { PeerMetricsSource } from '../peer/metrics.js';
 import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
 import { Visitor } from '../peer/visitor.js';
 import { checkOptions, loggerOrSilent, toDirectConfig, toHostPort, visitorOptions, type VisitorOptions } from './options.js';
@@ -15,9 +16,13 @@ export class RunningVisitor extends PeerHandle {
     readonly service: string,
     portmap: boolean,
   ) {
-    super(portmap);
+    super('visitor', portmap);
     visitor.on('session', (session: TunnelSession) => this.track(session, service));
     visitor.on('fatal', (err: BurrowError) => this.fatal(err));
+  }
+
+  get metricsSource(): PeerMetricsSource {
+    return this.visitor;
   }
 
   protected stopPeer(): Promise<void> {

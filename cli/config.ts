@@ -22,6 +22,9 @@ import { hostPortText, modeSchema, secretSchema, serviceName } from '../api/opti
  *   secret = "..."
  *   listen = "127.0.0.1:5000"
  *
+ * `metrics = "127.0.0.1:9100"` (top level) serves Prometheus metrics of
+ * everything the file runs at http://HOST:PORT/metrics.
+ *
  * `portmap = false` (top level, or in one [[provide]]/[[visit]]) stops xtcp
  * sessions from asking the home router for a port mapping (--no-portmap).
  */
@@ -37,6 +40,7 @@ export const ConfigFile = z.strictObject({
   log_format: z.enum(['text', 'json']).optional(),
   log_level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
   portmap: z.boolean().optional(),
+  metrics: hostPort.optional(),
   rendezvous: z
     .strictObject({
       listen: hostPort,

@@ -13,6 +13,8 @@ import { loadConfig } from './config.js';
 import { checkMode, required, runProvider, runRendezvous, runVisitor, type Running } from './run.js';
 import { runDemo } from './demo.js';
 import { addNatCommand } from './nat.js';
+import { METRICS_HELP, withMetrics } from './metrics.js';
+import { runConfigFile } from './config-run.js';
 
 const EXIT_USAGE = 2;
 const EXIT_FATAL = 1;
@@ -72,6 +74,7 @@ const logOptions = (cmd: Command): Command =>
 
 const peerOptions = (cmd: Command): Command =>
   cmd
+    .option('--metrics <host:port>', METRICS_HELP)
     .addOption(new Option('--server <host:port>', 'the rendezvous server (a name is tried over IPv6 and IPv4; an IPv6 address in brackets: [2001:db8::7]:7000)').env('BURROW_SERVER'))
     .addOption(new Option('--token <token>', 'the rendezvous token (proven, never sent)').env('BURROW_TOKEN'))
     .option('--token-file <file>', 'read the rendezvous token from a file instead (e.g. a systemd credential)')
@@ -94,6 +97,7 @@ const peerOptions = (cmd: Command): Command =>
     .option('--server-udp-port <port>', 'xtcp: the rendezvous\'s UDP (STUN) port, if not the same number as its TCP port', (v) => Number(v));
 
 interface PeerFlags {
+  metrics?: string;
   server?: string;
   token?: string;
   tokenFile?: string;
@@ -169,55 +173,7 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
     const cfg = loadConfig(opts.config);
     const log = makeLogger({ logFormat: cfg.log_format ?? opts.logFormat, logLevel: cfg.log_level ?? opts.logLevel }, 'burrow');
     const fatal = fatalChannel();
-    const parts: Running[] = [];
-    if (cfg.rendezvous) {
-      parts.push(
-        await runRendezvous(
-          {
-            listen: cfg.rendezvous.listen,
-            token: (cfg.rendezvous.token ?? cfg.token)!,
-            ...(cfg.rendezvous.udp_port !== undefined ? { udpPort: String(cfg.rendezvous.udp_port) } : {}),
-            ...(cfg.rendezvous.alt_address !== undefined ? { altAddress: cfg.rendezvous.alt_address } : {}),
-          },
-          log.child({ component: 'rendezvous' }),
-        ),
-      );
-    }
-    for (const p of cfg.provide ?? []) {
-      parts.push(
-        await runProvider(
-          {
-            server: (p.server ?? cfg.server)!,
-            token: (p.token ?? cfg.token)!,
-            name: p.name,
-            secret: p.secret,
-            to: p.to,
-            mode: p.mode ?? PEER_DEFAULTS.mode,
-            direct: { portmap: portmapAllowed(p.portmap ?? cfg.portmap ?? true) },
-          },
-          log.child({ component: 'provider' }),
-          fatal.report,
-        ),
-      );
-    }
-    for (const v of cfg.visit ?? []) {
-      parts.push(
-        await runVisitor(
-          {
-            server: (v.server ?? cfg.server)!,
-            token: (v.token ?? cfg.token)!,
-            name: v.name,
-            secret: v.secret,
-            listen: v.listen,
-            mode: v.mode ?? PEER_DEFAULTS.mode,
-            relay: v.relay ?? PEER_DEFAULTS.relay,
-            direct: { portmap: portmapAllowed(v.portmap ?? cfg.portmap ?? true) },
-          },
-          log.child({ component: 'visitor' }),
-          fatal.report,
-        ),
-      );
-    }
+    const parts = await runConfigFile(cfg, log, fatal.report);
     exit(await supervise(parts, fatal.promise));
   });
 
@@ -231,7 +187,8 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
       .option('--relay-rate <bytes>', 'cap each relay link at this many bytes/s per direction (0 = no cap)', (v) => Number(v), 0)
       .option('--tap <file>', 'append every byte the server sends or receives to FILE (audit: it is all ciphertext)')
       .option('--udp-port <port|off>', 'UDP port for STUN (peers learn their public address and NAT type here); PORT+1 is used too. Default: the TCP port\'s number')
-      .option('--alt-address <ip>', 'a second local IP address of this host: full RFC 5780 NAT discovery (answers from the other address); needs --listen on a concrete IP'),
+      .option('--alt-address <ip>', 'a second local IP address of this host: full RFC 5780 NAT discovery (answers from the other address); needs --listen on a concrete IP')
+      .option('--metrics <host:port>', METRICS_HELP),
   )
     .addHelpText(
       'after',
@@ -254,14 +211,13 @@ The rendezvous never learns service secrets and cannot read tunnel traffic;
 it only checks the token, introduces peers and relays sealed packets. Its
 STUN answers are never much bigger than the requests (no amplification).`,
     )
-    .action(async (opts: LogFlags & { listen: string; token?: string; tokenFile?: string; relayRate: number; tap?: string; udpPort?: string; altAddress?: string }) => {
+    .action(async (opts: LogFlags & { listen: string; token?: string; tokenFile?: string; relayRate: number; tap?: string; udpPort?: string; altAddress?: string; metrics?: string }) => {
       const log = makeLogger(opts, 'rendezvous');
       const token = tokenFrom(opts);
-      const running = await runRendezvous(
-        { listen: opts.listen, token, tap: opts.tap, relayRate: opts.relayRate, udpPort: opts.udpPort, altAddress: opts.altAddress },
-        log,
+      const running = await withMetrics(opts.metrics, log, (metrics) =>
+        runRendezvous({ listen: opts.listen, token, tap: opts.tap, relayRate: opts.relayRate, udpPort: opts.udpPort, altAddress: opts.altAddress }, log, metrics),
       );
-      exit(await supervise([running], new Promise(() => {})));
+      exit(await supervise(running, new Promise(() => {})));
     });
 
   logOptions(
@@ -283,20 +239,24 @@ Example (share a NAS web UI):
       checkMode(opts.mode);
       const log = makeLogger(opts, 'provider');
       const fatal = fatalChannel();
-      const running = await runProvider(
-        {
-          server: required(opts.server, '--server', 'BURROW_SERVER'),
-          token: tokenFrom(opts),
-          name: opts.name,
-          secret: secretFrom(opts),
-          to: opts.to,
-          mode: opts.mode as 'xtcp' | 'stcp',
-          direct: directConfigFrom(opts),
-        },
-        log,
-        fatal.report,
+      const direct = directConfigFrom(opts);
+      const running = await withMetrics(opts.metrics, log, (metrics) =>
+        runProvider(
+          {
+            server: required(opts.server, '--server', 'BURROW_SERVER'),
+            token: tokenFrom(opts),
+            name: opts.name,
+            secret: secretFrom(opts),
+            to: opts.to,
+            mode: opts.mode as 'xtcp' | 'stcp',
+            direct,
+          },
+          log,
+          fatal.report,
+          metrics,
+        ),
       );
-      exit(await supervise([running], fatal.promise));
+      exit(await supervise(running, fatal.promise));
     });
 
   logOptions(
@@ -333,21 +293,25 @@ punch logs "punch-failed" with a timeline of what was tried.`,
       checkMode(opts.mode);
       const log = makeLogger(opts, 'visitor');
       const fatal = fatalChannel();
-      const running = await runVisitor(
-        {
-          server: required(opts.server, '--server', 'BURROW_SERVER'),
-          token: tokenFrom(opts),
-          name: opts.name,
-          secret: secretFrom(opts),
-          listen: opts.listen,
-          mode: opts.mode as 'xtcp' | 'stcp',
-          relay: opts.relay as 'fallback' | 'never',
-          direct: directConfigFrom(opts),
-        },
-        log,
-        fatal.report,
+      const direct = directConfigFrom(opts);
+      const running = await withMetrics(opts.metrics, log, (metrics) =>
+        runVisitor(
+          {
+            server: required(opts.server, '--server', 'BURROW_SERVER'),
+            token: tokenFrom(opts),
+            name: opts.name,
+            secret: secretFrom(opts),
+            listen: opts.listen,
+            mode: opts.mode as 'xtcp' | 'stcp',
+            relay: opts.relay as 'fallback' | 'never',
+            direct,
+          },
+          log,
+          fatal.report,
+          metrics,
+        ),
       );
-      exit(await supervise([running], fatal.promise));
+      exit(await supervise(running, fatal.promise));
     });
 
   logOptions(

@@ -6,6 +6,7 @@ import { startProvider, startRendezvous, startVisitor } from '../api/index.js';
 import type { DirectOptions } from '../api/options.js';
 import { parseHostPort } from '../peer/endpoint-arg.js';
 import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
+import type { MetricsEndpoint } from './metrics.js';
 
 /** What a running role offers the process: a way to stop, and a way to fail. */
 export interface Running {
@@ -54,7 +55,7 @@ export function parseUdpPort(text: string | undefined, tcpPort: number): number 
   return Number(text);
 }
 
-export async function runRendezvous(opts: RendezvousCliOptions, log: Logger): Promise<Running> {
+export async function runRendezvous(opts: RendezvousCliOptions, log: Logger, metrics?: MetricsEndpoint): Promise<Running> {
   const listen = parseHostPort(opts.listen, '--listen');
   const udpPort = parseUdpPort(opts.udpPort, listen.port);
   if (udpPort === null && opts.altAddress) throw new BurrowError('ERR_INVALID_ARGUMENT', '--alt-address needs the UDP port (not --udp-port off)');
@@ -82,6 +83,7 @@ export async function runRendezvous(opts: RendezvousCliOptions, log: Logger): Pr
     }
     throw err;
   });
+  metrics?.add(rendezvous.metrics());
   return {
     async stop() {
       await rendezvous.stop();
@@ -94,6 +96,7 @@ export async function runProvider(
   opts: { server: string; token: string; name: string; secret: string; to: string; mode?: 'xtcp' | 'stcp'; direct?: DirectOptions },
   log: Logger,
   onFatal: FatalHandler,
+  metrics?: MetricsEndpoint,
 ): Promise<Running> {
   const provider = await startProvider({
     server: parseHostPort(opts.server, '--server'),
@@ -106,6 +109,7 @@ export async function runProvider(
     startTimeoutMs: 0,
   });
   provider.on('fatal', onFatal);
+  metrics?.peers('provider').push(provider.metricsSource);
   log.info('provider-started', { service: opts.name, to: opts.to, server: opts.server, mode: opts.mode ?? PEER_DEFAULTS.mode });
   return provider;
 }
@@ -123,6 +127,7 @@ export async function runVisitor(
   },
   log: Logger,
   onFatal: FatalHandler,
+  metrics?: MetricsEndpoint,
 ): Promise<Running> {
   const listenText = /^\d+$/.test(opts.listen) ? `127.0.0.1:${opts.listen}` : opts.listen;
   const visitor = await startVisitor({
@@ -137,5 +142,6 @@ export async function runVisitor(
     ...(opts.direct ? { direct: opts.direct } : {}),
   });
   visitor.on('fatal', onFatal);
+  metrics?.peers('visitor').push(visitor.metricsSource);
   return visitor;
 }

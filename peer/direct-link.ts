@@ -31,6 +31,7 @@ import { formatEndpoint } from '../src/net/endpoint.js';
 import { Attempt } from './direct/attempt.js';
 import { realPortMapper, type PortMapChoice } from './direct/attempt-portmap.js';
 import { SessionPortMaps } from './direct/session-portmaps.js';
+import type { PortMapProtocol } from '../src/portmap/index.js';
 import { SessionSockets, socketFamily } from './direct/session-sockets.js';
 import { attemptCandidates, buildOffer } from './direct/offer.js';
 import { planFamilies } from './direct/family-plan.js';
@@ -122,6 +123,11 @@ export class DirectLink extends EventEmitter {
 
   get directPath(): UdpPath | null {
     return this.locked?.path ?? null;
+  }
+
+  /** The router port mappings this session holds now, by protocol (one entry each). */
+  get portMappings(): readonly PortMapProtocol[] {
+    return this.portmaps.held();
   }
 
   /** Socket errors seen on this session's direct sockets (all, and the fatal ones). */

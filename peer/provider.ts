@@ -16,6 +16,8 @@ import type { DirectConfig } from './direct-setup.js';
 import { PEER_DEFAULTS, type PeerMode } from './peer-defaults.js';
 import { planSession } from './session-plan.js';
 import { SessionSetup } from './session-setup.js';
+import { PeerCounters } from './peer-counters.js';
+import type { SessionView } from './session-view.js';
 
 export interface ProvidedService {
   name: string;
@@ -76,6 +78,8 @@ export class Provider extends EventEmitter {
   private readonly aead: AeadAlgorithm;
   private registerTimer: TimerHandle | null = null;
   private stopped = false;
+  /** Counts across sessions, for metrics. */
+  readonly counters = new PeerCounters();
 
   constructor(private readonly opts: ProviderOptions) {
     super();
@@ -119,6 +123,11 @@ export class Provider extends EventEmitter {
 
   get sessionCount(): number {
     return this.sessions.size;
+  }
+
+  /** The sessions running now, with their wiring (for metrics). */
+  sessionViews(): SessionView[] {
+    return [...this.sessions.values()].filter((v) => !v.session.closed);
   }
 
   private onMessage(m: ServerMessage): void {
@@ -223,6 +232,7 @@ export class Provider extends EventEmitter {
       control: this.control,
       logger: log,
       stopped: () => this.stopped,
+      counters: this.counters,
       events: {
         session: (session) => {
           this.sessions.set(connId, { setup, session });

@@ -11,6 +11,7 @@ import type { DirectLink } from './direct-link.js';
 import { createDirectLink, type DirectConfig } from './direct-setup.js';
 import { withRejoinTicket } from './direct/offer.js';
 import type { HostPort } from './endpoint-arg.js';
+import type { PeerCounters } from './peer-counters.js';
 import { openRelayLink } from './relay-connector.js';
 import type { SessionPlan } from './session-plan.js';
 import { sessionTuning, type SessionTuning } from './tunnel-options.js';
@@ -54,6 +55,8 @@ export interface SessionSetupOptions {
   /** The peer stopped: a setup still waiting closes what it opened and ends quietly. */
   stopped: () => boolean;
   events: SessionSetupEvents;
+  /** The peer's counts across sessions (punch outcomes, path deaths, closed sessions' bytes). */
+  counters?: PeerCounters | undefined;
 }
 
 /**
@@ -144,7 +147,9 @@ export class SessionSetup {
       throw new BurrowError('ERR_CONFIG', `invalid session tuning: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     this.session = session;
+    if (this.o.counters) this.o.counters.sessionsOpened++;
     session.on('close', () => {
+      this.o.counters?.sessionClosed(session.mux.stats);
       this.relayLink?.close();
       this.directLink?.close();
     });
@@ -193,12 +198,21 @@ export class SessionSetup {
     }
     this.directLink = direct;
     direct.relay = this.relayLink;
+    let punches = 0;
     direct.on('direct', (_path: unknown, locked: LockedEndpoint) => {
       this.kind = describePath({ address: locked.remote.address, lan: locked.lan });
+      this.o.counters?.punchEnded('direct', punches++);
       this.o.events.directUp?.(session);
     });
-    direct.on('lost', () => (this.kind = null));
-    direct.on('failed', (reason: string) => this.onPunchFailed(session, reason));
+    direct.on('lost', () => {
+      this.kind = null;
+      if (this.o.counters) this.o.counters.pathDeaths++;
+    });
+    direct.on('failed', (reason: string, timeline: string) => {
+      // No timeline: the attempt ended before a probe went out.
+      this.o.counters?.punchEnded(timeline === '' ? 'not-run' : 'failed', punches++);
+      this.onPunchFailed(session, reason);
+    });
     return true;
   }
 

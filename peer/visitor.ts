@@ -17,6 +17,8 @@ import type { DirectConfig } from './direct-setup.js';
 import { PEER_DEFAULTS, type PeerMode, type RelayPolicy } from './peer-defaults.js';
 import { planSession, type SessionPlan } from './session-plan.js';
 import { SessionSetup } from './session-setup.js';
+import { PeerCounters } from './peer-counters.js';
+import type { SessionView } from './session-view.js';
 
 /**
  * `transport` (rendezvous connections and the local listener), `scheduler`,
@@ -80,6 +82,8 @@ export class Visitor extends EventEmitter {
   private retryTimer: TimerHandle | null = null;
   private stopped = false;
   private connections = 0;
+  /** Counts across sessions, for metrics. */
+  readonly counters = new PeerCounters();
 
   constructor(private readonly opts: VisitorOptions) {
     super();
@@ -128,6 +132,13 @@ export class Visitor extends EventEmitter {
 
   get currentSession(): TunnelSession | null {
     return this.session;
+  }
+
+  /** The session running now, with its wiring (for metrics): none or one. */
+  sessionViews(): SessionView[] {
+    const session = this.session;
+    const setup = this.current;
+    return session === null || setup === null || session.closed ? [] : [{ session, setup }];
   }
 
   private onConnection(socket: StreamSocket): void {
@@ -253,6 +264,7 @@ export class Visitor extends EventEmitter {
       control: this.control,
       logger: log,
       stopped: () => this.stopped,
+      counters: this.counters,
       events: {
         session: (session) => {
           this.session = session;

@@ -1,4 +1,5 @@
 import { proofsEqual, type ClientMessage, type NatInfoMessage, type ServerMessage } from '../src/control/index.js';
+import { natClass, type NatClass } from '../src/metrics/nat-class.js';
 
 /** A peer, by its control connection's id. */
 export type PeerId = string;
@@ -77,6 +78,20 @@ export interface PunchBrokerStats {
 }
 
 /**
+ * What the broker saw of an attempt: both sides offered candidates and were
+ * introduced (whether the punch then worked only the peers know), one side
+ * offered none (declined: the pair relays), or one side sent nothing in time.
+ */
+export type PunchOutcome = 'introduced' | 'declined' | 'timeout';
+
+export interface PunchOutcomeCount {
+  readonly outcome: PunchOutcome;
+  readonly visitorNat: NatClass;
+  readonly providerNat: NatClass;
+  readonly count: number;
+}
+
+/**
  * Introduces the two peers of a session for hole punching: collects each
  * side's candidates for an attempt, then sends each the other's, with a
  * start delay chosen from the measured control round trips so both begin
@@ -110,6 +125,8 @@ export class PunchBroker {
    */
   private readonly orphaned = new Map<string, number>();
   private readonly counts = { brokered: 0, offersIgnored: 0, evicted: 0, rejoined: 0 };
+  /** Keyed by outcome and NAT classes: at most 3 x 6 x 6 entries. */
+  private readonly outcomes = new Map<string, PunchOutcomeCount>();
 
   constructor(
     private readonly opts: PunchBrokerOptions,
@@ -118,6 +135,11 @@ export class PunchBroker {
 
   get stats(): PunchBrokerStats {
     return { pairs: this.pairs.size, ...this.counts, orphaned: this.orphaned.size };
+  }
+
+  /** How each attempt ended here, by the two sides' NAT classes (see PunchOutcome). */
+  get outcomeCounts(): readonly PunchOutcomeCount[] {
+    return [...this.outcomes.values()];
   }
 
   has(connId: string): boolean {
@@ -238,6 +260,7 @@ export class PunchBroker {
       else this.waiting.delete(attemptKey(a.connId, a.n));
       if (pair === undefined) continue;
       const missing = a.visitor !== null ? 'provider' : 'visitor';
+      this.countOutcome('timeout', a.visitor, a.provider);
       this.sendTo(pair, a.visitor !== null ? 'visitor' : 'provider', {
         type: 'punch',
         connId: a.connId,
@@ -329,6 +352,7 @@ export class PunchBroker {
     this.sendTo(pair, 'visitor', msg(p, 'provider', startV, v));
     this.sendTo(pair, 'provider', msg(v, 'visitor', startP, p));
     this.counts.brokered++;
+    this.countOutcome(declined(v) !== undefined || declined(p) !== undefined ? 'declined' : 'introduced', v, p);
     this.io.log('info', 'punch-introduced', {
       conn: connId.slice(0, 8),
       attempt,
@@ -337,6 +361,13 @@ export class PunchBroker {
       startVisitorMs: Math.round(startV),
       startProviderMs: Math.round(startP),
     });
+  }
+
+  private countOutcome(outcome: PunchOutcome, v: Offer | null, p: Offer | null): void {
+    const visitorNat = natClass(v?.nat);
+    const providerNat = natClass(p?.nat);
+    const key = `${outcome}/${visitorNat}/${providerNat}`;
+    this.outcomes.set(key, { outcome, visitorNat, providerNat, count: (this.outcomes.get(key)?.count ?? 0) + 1 });
   }
 }
 

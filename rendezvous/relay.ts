@@ -19,6 +19,8 @@ export interface RelayResult {
  * (sealed packets) and never parses them. Back-pressure is TCP's own: when
  * one side reads slowly, the other side's reads pause, so the server holds at
  * most a socket buffer per direction, whatever the peers do.
+ *
+ * Returns the link's counts, kept up to date while it runs (for live metrics).
  */
 export function spliceRelay(
   a: StreamSocket,
@@ -28,7 +30,7 @@ export function spliceRelay(
   scheduler: Scheduler = realScheduler,
   /** Sees every byte forwarded (for the rendezvous's --tap). */
   onForward?: (bytes: Buffer) => void,
-): void {
+): Readonly<RelayResult> {
   const result: RelayResult = { bytesAtoB: 0, bytesBtoA: 0, reason: 'closed' };
   let finished = false;
   let lastActivity = scheduler.now();
@@ -87,8 +89,9 @@ export function spliceRelay(
   // The control connections paused the sockets when they handed them over.
   a.resume();
   b.resume();
-  if (finished) return;
+  if (finished) return result;
   idleTimer = every(scheduler, Math.min(limits.idleTimeoutMs, 10_000), () => {
     if (scheduler.now() - lastActivity >= limits.idleTimeoutMs) finish('idle');
   });
+  return result;
 }

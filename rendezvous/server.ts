@@ -17,8 +17,10 @@ import { resolveRuntime, type Runtime, type RuntimeOptions } from '../src/net/ru
 import type { StreamAddress, StreamServer, StreamSocket } from '../src/net/stream-transport.js';
 import { DEFAULT_RENDEZVOUS_LIMITS, type RendezvousLimits } from './limits.js';
 import { spliceRelay } from './relay.js';
+import type { PunchOutcomeCount } from './punch-broker.js';
 import { SessionSetup, type PeerId, type SetupOutput } from './session-setup.js';
 import { SlotPool, type Slot } from './slots.js';
+import { TrafficCounts, type RefusalReason } from './traffic-counts.js';
 
 /**
  * `transport`, `scheduler`, `random` default to the real ones; netsim's
@@ -55,10 +57,16 @@ export interface RendezvousStats {
   connections: number;
   unauthenticated: number;
   peers: number;
+  /** Logged-in peers by role. */
+  peersByRole: Record<'provider' | 'visitor', number>;
   services: number;
   pending: number;
   relayLinks: number;
   relayBytes: number;
+  /** Relay bytes forwarded, live links included, by direction. */
+  relayBytesByDirection: { toProvider: number; toVisitor: number };
+  /** Every error and connect-failed sent (and unauthenticated connections turned away), by reason. */
+  refusals: Partial<Record<RefusalReason, number>>;
   loginsRefused: number;
   invalidFrames: number;
   /** Control connections cut off for not reading what they were sent. */
@@ -66,6 +74,10 @@ export interface RendezvousStats {
   /** The most bytes any control connection has had queued unsent. */
   controlQueuePeak: number;
   punchBrokered: number;
+  /** Sessions the broker may introduce for punching now. */
+  punchPairs: number;
+  /** Each attempt's end at the broker, by the two sides' NAT classes. */
+  punchOutcomes: readonly PunchOutcomeCount[];
   /** Punch offers for a session from a peer that is not one of its two. */
   punchOffersIgnored: number;
   /** Peers that came back on a new control connection and took their side of a session over (with its ticket). */
@@ -99,6 +111,7 @@ export class RendezvousServer {
   private nextConnId = 1;
   private controlQueuePeak = 0;
   private readonly counters = { relayBytes: 0, loginsRefused: 0, invalidFrames: 0, controlOverflows: 0 };
+  private readonly traffic = new TrafficCounts();
 
   constructor(private readonly opts: RendezvousOptions) {
     this.rt = resolveRuntime(opts);
@@ -136,21 +149,26 @@ export class RendezvousServer {
 
   get stats(): RendezvousStats {
     const s = this.setup.stats;
-    let peers = 0;
-    for (const c of this.conns.values()) if (c.state === 'peer') peers++;
+    const peersByRole = { provider: 0, visitor: 0 };
+    for (const c of this.conns.values()) if (c.state === 'peer' && c.role !== null) peersByRole[c.role]++;
     return {
       connections: this.conns.size,
       unauthenticated: this.unauthenticated.inUse,
-      peers,
+      peers: peersByRole.provider + peersByRole.visitor,
+      peersByRole,
       services: s.services,
       pending: s.pending,
       relayLinks: s.relayLinks,
       relayBytes: this.counters.relayBytes,
+      relayBytesByDirection: this.traffic.relayBytes,
+      refusals: this.traffic.refusals,
       loginsRefused: this.counters.loginsRefused,
       invalidFrames: this.counters.invalidFrames,
       controlOverflows: this.counters.controlOverflows,
       controlQueuePeak: Math.max(this.controlQueuePeak, ...[...this.conns.values()].map((c) => c.control.peakQueuedBytes)),
       punchBrokered: s.punch.brokered,
+      punchPairs: s.punch.pairs,
+      punchOutcomes: this.setup.punchOutcomes,
       punchOffersIgnored: s.punch.offersIgnored,
       punchRejoined: s.punch.rejoined,
     };
@@ -162,6 +180,7 @@ export class RendezvousServer {
     socket.on('close', () => this.sockets.delete(socket));
     const slot = this.unauthenticated.acquire();
     if (slot === null) {
+      this.traffic.refused('TOO_MANY_UNAUTHENTICATED');
       socket.destroy();
       return;
     }
@@ -229,10 +248,13 @@ export class RendezvousServer {
         if (rtt >= 0 && rtt < 60_000) this.setup.peerRtt(conn.id, rtt);
         return;
       }
+      case 'refuse':
+        // Counted as it comes: its visitor may be gone before it could be passed on (a wrong secret's visitor exits at once).
+        if (conn.role === 'provider') this.traffic.refused(m.code);
+        return this.setup.handle(conn.id, m, this.rt.scheduler.now());
       case 'register':
       case 'connect':
       case 'accept':
-      case 'refuse':
       case 'confirm':
       case 'offer':
         return this.setup.handle(conn.id, m, this.rt.scheduler.now());
@@ -295,6 +317,7 @@ export class RendezvousServer {
   private apply(o: SetupOutput): void {
     switch (o.kind) {
       case 'send':
+        if ((o.message.type === 'error' || o.message.type === 'connect-failed') && o.fromProvider !== true) this.traffic.refused(o.message.code);
         return this.conns.get(o.to)?.control.send(o.message);
       case 'refuse': {
         const c = this.conns.get(o.to);
@@ -336,22 +359,25 @@ export class RendezvousServer {
       forwarded?.(rest);
       to.control.socket.write(rest);
     }
-    spliceRelay(
+    const live = spliceRelay(
       a.control.socket,
       b.control.socket,
       { idleTimeoutMs: this.limits.relayIdleTimeoutMs, bytesPerSecond: this.limits.relayBytesPerSecond },
       (r) => {
         this.setup.relayEnded(o.link);
+        this.traffic.relayEnded(r);
         this.counters.relayBytes += r.bytesAtoB + r.bytesBtoA;
         logEnd(r.reason, r.bytesAtoB, r.bytesBtoA);
       },
       this.rt.scheduler,
       forwarded,
     );
+    this.traffic.relayStarted(live);
   }
 
   /** A fatal error: the message goes out, then the connection ends. */
   private refuse(conn: Conn, code: ControlErrorCode, message: string): void {
+    this.traffic.refused(code);
     conn.control.send({ type: 'error', code, message, fatal: true });
     conn.control.socket.end(() => conn.control.close());
   }

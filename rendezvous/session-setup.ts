@@ -2,7 +2,7 @@ import type { RandomSource } from '../src/clock/random.js';
 import { ControlErrorCode, proofsEqual, type ClientMessage, type PeerRole, type ServerMessage } from '../src/control/index.js';
 import type { LogFields } from '../src/log/logger.js';
 import type { RendezvousLimits } from './limits.js';
-import { PUNCH_REJOIN_GRACE_MS, PunchBroker, type PeerId, type PunchBrokerStats } from './punch-broker.js';
+import { PUNCH_REJOIN_GRACE_MS, PunchBroker, type PeerId, type PunchBrokerStats, type PunchOutcomeCount } from './punch-broker.js';
 import { ServiceRegistry } from './registry.js';
 
 export type { PeerId };
@@ -12,7 +12,8 @@ export type SetupMessage = Extract<ClientMessage, { type: 'register' | 'connect'
 
 /** What the shell must do, in order. */
 export type SetupOutput =
-  | { readonly kind: 'send'; readonly to: PeerId; readonly message: ServerMessage }
+  /** `fromProvider`: a provider's refusal passed on to its visitor (the shell counted it when it came in). */
+  | { readonly kind: 'send'; readonly to: PeerId; readonly message: ServerMessage; readonly fromProvider?: true }
   /** Refuse and end the connection once the message is written. */
   | { readonly kind: 'refuse'; readonly to: PeerId; readonly code: ControlErrorCode; readonly message: string }
   /** Close a connection now (a relay join of a setup that failed). */
@@ -108,6 +109,11 @@ export class SessionSetup {
       relayJoinsRefused: this.relayJoinsRefused,
       punch: this.broker.stats,
     };
+  }
+
+  /** The broker's punch attempts by outcome and NAT classes. */
+  get punchOutcomes(): readonly PunchOutcomeCount[] {
+    return this.broker.outcomeCounts;
   }
 
   /** Everything to do since the last call, in order. */
@@ -301,7 +307,7 @@ export class SessionSetup {
   private onProviderRefuse(from: PeerId, connId: string, code: ControlErrorCode, message: string): void {
     const s = this.pending.get(connId);
     if (s === undefined || s.provider !== from) return;
-    this.send(s.visitor, { type: 'connect-failed', connId, code, message });
+    this.outputs.push({ kind: 'send', to: s.visitor, message: { type: 'connect-failed', connId, code, message }, fromProvider: true });
     this.log('info', 'connect-refused', { conn: connId.slice(0, 8), service: s.service, code });
     this.drop(s);
   }

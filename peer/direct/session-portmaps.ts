@@ -40,6 +40,16 @@ export class SessionPortMaps {
     this.pathOn(null);
   }
 
+  /** The protocol of each mapping the router granted and this session still holds. */
+  held(): PortMapProtocol[] {
+    const held: PortMapProtocol[] = [];
+    for (const m of new Set([...this.live, ...(this.path ? [this.path] : [])])) {
+      const mapped = m.isClosed ? null : m.mapped;
+      if (mapped !== null) held.push(mapped.protocol);
+    }
+    return held;
+  }
+
   close(): void {
     this.path = null;
     for (const m of this.live) m.close();

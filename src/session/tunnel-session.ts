@@ -316,6 +316,17 @@ export class TunnelSession extends EventEmitter {
     };
   }
 
+  /**
+   * KCP's smoothed round trip on the direct path, ms; 0 while the relay
+   * carries the session (TCP has no ARQ of ours to measure it) or before the
+   * first acknowledgement. For metrics.
+   */
+  get srttMs(): number {
+    const path = this.path;
+    if (path === null || isRecordPath(path)) return 0;
+    return this.kcp.kcp?.srtt ?? 0;
+  }
+
   /** KCP's own counters over every epoch (retransmissions, windows), for logs and benchmarks. */
   get kcpStats(): KcpStats {
     return this.kcp.kcpStats();

@@ -1,0 +1,8 @@
+import type { TunnelSession } from '../src/session/index.js';
+import type { SessionSetup } from './session-setup.js';
+
+/** A running session and its wiring, as a peer shows them to metrics (and, later, to status). */
+export interface SessionView {
+  readonly session: TunnelSession;
+  readonly setup: SessionSetup;
+}
