@@ -96,11 +96,11 @@ export function peerRegistry(role: PeerRoleName, peers: readonly PeerMetricsSour
     registers,
     collect() {
       this.reset();
-      const sums = new Map<'relay' | 'direct', { total: number; n: number }>();
+      const sums = new Map<'direct', { total: number; n: number }>();
       for (const v of views()) {
         const kind = v.session.currentPath?.kind;
         const rtt = v.session.srttMs;
-        if ((kind !== 'relay' && kind !== 'direct') || rtt <= 0) continue;
+        if (kind !== 'direct' || rtt <= 0) continue;
         const s = sums.get(kind) ?? { total: 0, n: 0 };
         sums.set(kind, { total: s.total + rtt, n: s.n + 1 });
       }

@@ -10,7 +10,8 @@ const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 const CLI = fileURLToPath(new URL(`../../bin/burrow${ext}`, import.meta.url));
 
 function start(args: string[], readyEvent: string, procs: ChildProcess[]): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, [...process.execArgv, CLI, ...args, '--log-format', 'json'], {
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const proc = spawn(process.execPath, [...process.execArgv, ...profile, CLI, ...args, '--log-format', 'json'], {
     stdio: ['ignore', 'ignore', 'pipe'],
     // Peers on loopback never ask the machine's real router for a mapping.
     env: { ...process.env, BURROW_PORTMAP: 'off' },
@@ -40,7 +41,8 @@ export interface CliLab {
 export async function startCliLab(targetPort: number, mode: 'stcp' | 'xtcp' = 'stcp'): Promise<CliLab> {
   const procs: ChildProcess[] = [];
   const stop = atTeardown(() => {
-    for (const p of procs) p.kill('SIGKILL');
+    // SIGINT lets each role stop and write its CPU profile when BENCH_CPU_PROF is set.
+    for (const p of procs) p.kill(process.env.BENCH_CPU_PROF ? 'SIGINT' : 'SIGKILL');
   });
   const [rv, listen] = [await freePort(), await freePort()];
   const token = randomBytes(8).toString('hex');

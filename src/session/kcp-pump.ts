@@ -82,6 +82,9 @@ export class KcpPump {
       this.kick();
       return;
     }
+    // Nothing due ever (no KCP yet, nothing to acknowledge): no timer at all;
+    // the next kick (a packet, a write) asks again.
+    if (due === Infinity) return;
     // An earlier timer already covers this deadline: when it fires, update()
     // is cheap and the timer is re-armed from a fresh check().
     if (this.timer !== null && this.timerDue <= due) return;

@@ -89,6 +89,15 @@ const DEFAULT_KCP: Omit<KcpOptions, 'conv' | 'output' | 'mtu'> = {
  */
 const DEFAULT_STREAM_WINDOW = 1024 * 1024;
 
+/**
+ * The relay went quiet this long after records were arriving: say once what
+ * was delivered. A dead relay connection (a NAT that forgot it, a rendezvous
+ * that died without a FIN reaching us) is only noticed when this side sends,
+ * and a side that only receives would otherwise send nothing until the mux
+ * keepalive, seconds later. Once per silence: an idle session stays asleep.
+ */
+const RELAY_SILENCE_PROBE_MS = 1000;
+
 /** Most of the byte stream handed to KCP in one DATA frame. */
 const KCP_DATA_CHUNK = 64 * 1024;
 /** Most of the byte stream in one relay record: one AEAD and one frame per this many bytes. */
@@ -140,6 +149,9 @@ export class TunnelSession extends EventEmitter {
   private switches = 0;
   private recordsIn = 0;
   private recordsOut = 0;
+  /** When the last record with new data arrived, and whether the silence since has been probed. */
+  private lastRecordAt = -Infinity;
+  private silenceProbed = true;
 
   constructor(opts: TunnelSessionOptions) {
     super();
@@ -285,7 +297,14 @@ export class TunnelSession extends EventEmitter {
     // A record holds whole frames: anything left over is a broken peer.
     const frames = new FrameDecoder();
     frames.push(plain);
+    const deliveredBefore = this.ledger.delivered;
     if (!this.applyFrames(frames, now)) return;
+    // Only the peer's data arms the silence probe: its ACKs (our own probe's
+    // answer among them) never do, so two quiet peers do not ping-pong.
+    if (this.ledger.delivered > deliveredBefore) {
+      this.lastRecordAt = now;
+      this.silenceProbed = false;
+    }
     if (frames.pendingBytes > 0) {
       this.protocolError('a relay record ended inside a frame');
       return;
@@ -400,8 +419,15 @@ export class TunnelSession extends EventEmitter {
   private flushOut(now: number): void {
     const path = this.path;
     if (path !== null) {
-      if (isRecordPath(path)) this.sendRecords(path, now);
-      else this.sendOnKcp(now);
+      if (isRecordPath(path)) {
+        if (!this.silenceProbed && now >= this.lastRecordAt + RELAY_SILENCE_PROBE_MS) {
+          this.silenceProbed = true;
+          this.ledger.ackNow();
+        }
+        this.sendRecords(path, now);
+      } else {
+        this.sendOnKcp(now);
+      }
     }
     // KCP's own ACKs leave even while the relay carries the byte stream.
     this.kcp.kcp?.flush(now);
@@ -451,6 +477,7 @@ export class TunnelSession extends EventEmitter {
     // An ACK waits for a path to carry it; unsent bytes wait for room (KCP's
     // ACKs and the relay's drain kick the pump when there is).
     if (this.path !== null) due = Math.min(due, this.ledger.nextDeadline());
+    if (this.path !== null && isRecordPath(this.path) && !this.silenceProbed) due = Math.min(due, this.lastRecordAt + RELAY_SILENCE_PROBE_MS);
     return due;
   }
 

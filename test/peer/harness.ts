@@ -13,7 +13,7 @@ export interface LoopbackLab {
   close(): Promise<void>;
 }
 
-export async function startLoopbackLab(): Promise<LoopbackLab> {
+export async function startLoopbackLab(opts: { relayBytesPerSecond?: number } = {}): Promise<LoopbackLab> {
   const logs: LoopbackLab['logs'] = [];
   const logger = (component: string) =>
     new Logger({
@@ -29,7 +29,14 @@ export async function startLoopbackLab(): Promise<LoopbackLab> {
       },
     });
   // TCP and STUN on one port number, as the CLI does by default.
-  const rendezvous = await startRendezvous({ host: '127.0.0.1', port: 0, token: 'tok', logger: logger('rendezvous'), stun: {} });
+  const rendezvous = await startRendezvous({
+    host: '127.0.0.1',
+    port: 0,
+    token: 'tok',
+    logger: logger('rendezvous'),
+    stun: {},
+    ...(opts.relayBytesPerSecond !== undefined ? { limits: { relayBytesPerSecond: opts.relayBytesPerSecond } } : {}),
+  });
   return {
     server: { host: '127.0.0.1', port: rendezvous.tcp!.port },
     rendezvous,

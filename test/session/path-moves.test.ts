@@ -142,6 +142,27 @@ test('relay -> direct -> relay -> direct, live, under loss, sides switching at d
   }
 });
 
+test('when the relay goes quiet after records were arriving, the receiver says so once (a dead connection shows), then sleeps', async () => {
+  const p = relayPair({ delayMs: 5 });
+  try {
+    const opened = p.a.openStream();
+    let got: ReturnType<typeof digestOf> | null = null;
+    p.b.on('stream', (s: MuxStream) => (got = digestOf(s)));
+    opened.write(patternBytes(4, 300_000));
+    await p.scheduler.runUntil(() => got !== null && got.result().bytes === 300_000, { maxTime: 10_000 });
+    await p.scheduler.advance(100);
+    const before = p.relay.b.sent;
+    await p.scheduler.advance(1_500);
+    assert.equal(p.relay.b.sent, before + 1, 'one record within 1.5 s of the last one arriving');
+    const aSent = p.relay.a.sent;
+    await p.scheduler.advance(8_000);
+    assert.equal(p.relay.b.sent, before + 1, 'and nothing more while the relay stays quiet');
+    assert.ok(p.relay.a.sent <= aSent + 1, 'the probe is not answered by a probe: no ping-pong');
+  } finally {
+    p.close();
+  }
+});
+
 test('a slow relay holds the writer back: what a session keeps unacknowledged stays under its capacity', async () => {
   const capacity = 2 * 1024 * 1024;
   const p = relayPair({ delayMs: 30, bytesPerSec: 2e6, markBytes: 256 * 1024 }, { ledger: { capacity } });
