@@ -3,8 +3,8 @@ import { BurrowError } from '../errors.js';
 import { PacketKind } from '../wire/packet-kind.js';
 import type { AeadAlgorithm } from './aead.js';
 import { importAeadKey } from './key-material.js';
-import { MAX_COUNTER, NONCE_LENGTH, SEALED_HEADER_LENGTH, SEALED_OVERHEAD, writeCounter } from './packet-format.js';
-import { newCipher } from './aead-cipher.js';
+import { MAX_COUNTER, NONCE_LENGTH } from './packet-format.js';
+import { sealSealed } from './aead-cipher.js';
 import { recordAead, type RecordCryptoOptions } from './record-format.js';
 
 /**
@@ -37,17 +37,6 @@ export class RecordSealer {
     }
     this.next = counter + 1;
 
-    const length = plaintext.length;
-    const out = Buffer.allocUnsafe(length + SEALED_OVERHEAD);
-    out[0] = PacketKind.Record;
-    writeCounter(out, 1, counter);
-    writeCounter(this.nonce, 4, counter);
-
-    const cipher = newCipher(this.aead, this.key, this.nonce);
-    cipher.setAAD(out.subarray(0, SEALED_HEADER_LENGTH), { plaintextLength: length });
-    cipher.update(plaintext).copy(out, SEALED_HEADER_LENGTH);
-    cipher.final();
-    cipher.getAuthTag().copy(out, SEALED_HEADER_LENGTH + length);
-    return out;
+    return sealSealed(this.aead, this.key, this.nonce, PacketKind.Record, counter, plaintext);
   }
 }

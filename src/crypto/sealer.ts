@@ -1,16 +1,10 @@
 import type { KeyObject } from 'node:crypto';
-import { newCipher } from './aead-cipher.js';
+import { sealSealed } from './aead-cipher.js';
 import { BurrowError } from '../errors.js';
 import { PacketKind } from '../wire/packet-kind.js';
 import { importAeadKey } from './key-material.js';
 import { DEFAULT_AEAD, type AeadAlgorithm } from './aead.js';
-import {
-  MAX_COUNTER,
-  NONCE_LENGTH,
-  SEALED_HEADER_LENGTH,
-  SEALED_OVERHEAD,
-  writeCounter,
-} from './packet-format.js';
+import { MAX_COUNTER, NONCE_LENGTH } from './packet-format.js';
 
 export interface PacketSealerOptions {
   /** Default DEFAULT_AEAD (ChaCha20-Poly1305). */
@@ -50,17 +44,6 @@ export class PacketSealer {
     }
     this.next = counter + 1;
 
-    const length = plaintext.length;
-    const out = Buffer.allocUnsafe(length + SEALED_OVERHEAD);
-    out[0] = PacketKind.Session;
-    writeCounter(out, 1, counter);
-    writeCounter(this.nonce, 4, counter);
-
-    const cipher = newCipher(this.aead, this.key, this.nonce);
-    cipher.setAAD(out.subarray(0, SEALED_HEADER_LENGTH), { plaintextLength: length });
-    cipher.update(plaintext).copy(out, SEALED_HEADER_LENGTH);
-    cipher.final();
-    cipher.getAuthTag().copy(out, SEALED_HEADER_LENGTH + length);
-    return out;
+    return sealSealed(this.aead, this.key, this.nonce, PacketKind.Session, counter, plaintext);
   }
 }
