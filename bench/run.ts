@@ -182,7 +182,7 @@ async function relay(): Promise<void> {
   const o = median(ours);
   const b = median(base);
   console.log(`plain TCP pipe through one node process       ${fmt(b)} MB/s  rounds: ${base.map((x) => fmt(x)).join(', ')}`);
-  console.log(`burrow relay (encrypted KCP + mux, 3 procs)   ${fmt(o)} MB/s  rounds: ${ours.map((x) => fmt(x)).join(', ')}`);
+  console.log(`burrow relay (sealed records + mux, 3 procs)   ${fmt(o)} MB/s  rounds: ${ours.map((x) => fmt(x)).join(', ')}`);
   console.log(`relay / pipe = ${fmt(o / b, 2)}x   (target >= 0.80x)`);
 
   // Time from a visitor's TCP connect to the first byte back (the target speaks first).

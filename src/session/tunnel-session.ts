@@ -1,107 +1,25 @@
 import { EventEmitter } from 'node:events';
 import { BurrowError } from '../errors.js';
-import type { Role } from '../role.js';
 import { realScheduler, type Scheduler, type TimerHandle } from '../clock/scheduler.js';
 import type { DatagramPath } from '../path/datagram-path.js';
 import { isRecordPath, type RecordPath } from '../path/record-path.js';
-import { MuxSession, type MuxOptions, type MuxStream } from '../mux/index.js';
-import type { KcpOptions, KcpStats } from '../kcp/index.js';
-import { SEALED_OVERHEAD, type SessionKeys } from '../crypto/index.js';
-import { deriveRecordKeys } from '../crypto/record-keys.js';
-import { RecordSealer } from '../crypto/record-sealer.js';
-import { RecordOpener } from '../crypto/record-opener.js';
+import { MuxSession, type MuxStream } from '../mux/index.js';
+import type { KcpStats } from '../kcp/index.js';
 import { SecureKcp } from './secure-kcp.js';
 import { KcpPump } from './kcp-pump.js';
-import { ByteLedger, GAP, type ByteLedgerOptions } from './byte-ledger.js';
-import { DATA_HEADER_LENGTH, FrameDecoder, encodeAck, encodeDataHeader, type ResumeFrame } from './resume-frame.js';
+import { ByteLedger, GAP } from './byte-ledger.js';
+import { FrameDecoder, encodeAck, encodeDataHeader, type ResumeFrame } from './resume-frame.js';
+import { RecordCarrier } from './record-carrier.js';
+import { DEFAULT_KCP, DEFAULT_STREAM_WINDOW, type TunnelSessionOptions, type TunnelSessionStats } from './session-options.js';
+
+export type { TunnelSessionOptions, TunnelSessionStats } from './session-options.js';
 
 /** Where a session's packets can go: a datagram path (KCP) or a record path (the relay). */
 export type SessionPath = DatagramPath | RecordPath;
 
-export interface TunnelSessionOptions {
-  keys: SessionKeys;
-  role: Role;
-  /** KCP conversation id; both ends must agree. Default 1. */
-  conv?: number;
-  scheduler?: Scheduler;
-  /** Largest sealed packet on any path. Default 1400 bytes of UDP payload. */
-  packetMtu?: number;
-  /** KCP tuning; defaults are tuned for tunnels (fast3, big windows, no congestion window). */
-  kcp?: Omit<KcpOptions, 'conv' | 'output' | 'mtu'>;
-  mux?: Partial<Omit<MuxOptions, 'role'>>;
-  /**
-   * The session is declared dead when no authenticated packet arrived for
-   * this long. The mux keepalive keeps a healthy idle session well inside it.
-   */
-  idleTimeoutMs?: number;
-  /**
-   * Back-pressure on the direct path: no more of the byte stream is handed to
-   * KCP while this many segments wait to be sent or acknowledged.
-   */
-  maxWaitSnd?: number;
-  /**
-   * The byte-offset layer: how much of what the mux wrote is kept until the
-   * peer acknowledges it (the mux stops writing at `capacity`), and how often
-   * this side acknowledges. Default 8 MiB, an ACK per MiB or 20 ms.
-   */
-  ledger?: ByteLedgerOptions;
-  /**
-   * Received bytes all streams together may hold for their readers. Over it,
-   * the session stops taking data out of KCP, whose receive window then
-   * closes and stops the sender: readers that stall cannot grow memory past
-   * this, however many streams they hold (each stream alone is bounded by its
-   * mux window). Default 32 MiB.
-   */
-  receiveBudget?: number;
-}
-
-export interface TunnelSessionStats {
-  /** Authenticated datagrams and records received. */
-  packetsIn: number;
-  /** Datagrams and records sent. */
-  packetsOut: number;
-  /** Packets and records that failed authentication, were replayed, or were malformed. */
-  packetsDropped: number;
-  pathSwitches: number;
-  /** KCP epochs started: a fresh KCP for each direct path after the relay carried the session. */
-  kcpEpochs: number;
-  /** Bytes of the stream sent and kept until the peer acknowledges them. */
-  unacknowledgedBytes: number;
-}
-
-const DEFAULT_KCP: Omit<KcpOptions, 'conv' | 'output' | 'mtu'> = {
-  mode: 'fast3',
-  sndwnd: 1024,
-  rcvwnd: 1024,
-  noCongestion: true,
-  stream: true,
-  // A full window in one flush takes tens of ms of sealing and sending, during
-  // which no ACK is read and every segment carries the flush's start time:
-  // RTT samples swell and RTOs fire spuriously. 64 segments is ~1.5 ms.
-  maxBurst: 64,
-};
-
-/**
- * Per-stream mux window. The mux's 256 KiB default stalls a bulk stream on
- * grant round trips well below what KCP carries (kcptun's smux uses 2 MiB);
- * 1 MiB keeps the pipe full while staying under the KCP window, so the
- * queue in front of a slower receiver stays short of the RTO.
- */
-const DEFAULT_STREAM_WINDOW = 1024 * 1024;
-
-/**
- * The relay went quiet this long after records were arriving: say once what
- * was delivered. A dead relay connection (a NAT that forgot it, a rendezvous
- * that died without a FIN reaching us) is only noticed when this side sends,
- * and a side that only receives would otherwise send nothing until the mux
- * keepalive, seconds later. Once per silence: an idle session stays asleep.
- */
-const RELAY_SILENCE_PROBE_MS = 1000;
 
 /** Most of the byte stream handed to KCP in one DATA frame. */
 const KCP_DATA_CHUNK = 64 * 1024;
-/** Most of the byte stream in one relay record: one AEAD and one frame per this many bytes. */
-const RECORD_DATA_CHUNK = 128 * 1024;
 
 /**
  * A multiplexed, encrypted session between two peers, riding on whichever
@@ -123,8 +41,7 @@ export class TunnelSession extends EventEmitter {
   readonly mux: MuxSession;
   private readonly kcp: SecureKcp;
   private readonly ledger: ByteLedger;
-  private readonly recordSealer: RecordSealer;
-  private readonly recordOpener: RecordOpener;
+  private readonly records: RecordCarrier;
   private readonly scheduler: Scheduler;
   /** Where new bytes go. */
   private path: SessionPath | null = null;
@@ -133,10 +50,6 @@ export class TunnelSession extends EventEmitter {
   /** The session left KCP for the relay: the next direct path starts a fresh epoch. */
   private kcpStale = false;
   private kcpFrames = new FrameDecoder();
-  /** The current record path said "enough" and has not drained yet. */
-  private recordBlocked = false;
-  /** Record paths paused because readers hold the receive budget. */
-  private readonly pausedPaths = new Set<RecordPath>();
   private readonly idleTimeoutMs: number;
   private readonly maxWaitSnd: number;
   private readonly receiveBudget: number;
@@ -147,11 +60,6 @@ export class TunnelSession extends EventEmitter {
   private closedWith: BurrowError | undefined | null = null;
   private dropped = 0;
   private switches = 0;
-  private recordsIn = 0;
-  private recordsOut = 0;
-  /** When the last record with new data arrived, and whether the silence since has been probed. */
-  private lastRecordAt = -Infinity;
-  private silenceProbed = true;
 
   constructor(opts: TunnelSessionOptions) {
     super();
@@ -168,9 +76,7 @@ export class TunnelSession extends EventEmitter {
       kcp,
       onPacket: (sealed) => this.datagramPath?.send(sealed),
     });
-    const recordKeys = deriveRecordKeys(opts.keys);
-    this.recordSealer = new RecordSealer(recordKeys.sendKey, { aead: opts.keys.aead });
-    this.recordOpener = new RecordOpener(recordKeys.recvKey, { aead: opts.keys.aead });
+    this.records = new RecordCarrier(opts.keys, () => this.pump.kick());
     this.ledger = new ByteLedger(opts.ledger);
     this.pump = new KcpPump(
       {
@@ -204,8 +110,7 @@ export class TunnelSession extends EventEmitter {
     this.mux.watchReceiveBudget(this.receiveBudget);
     // Readers caught up: take data from KCP (its window reopens) and the relay again.
     this.mux.on('receive-room', () => {
-      for (const p of this.pausedPaths) p.resumeReading();
-      this.pausedPaths.clear();
+      this.records.resumeAll();
       this.pump.kick();
     });
     this.mux.on('close', (err?: BurrowError) => this.close(err));
@@ -228,7 +133,6 @@ export class TunnelSession extends EventEmitter {
     this.emit('path', path, previous);
     const wasRecords = previous !== null && isRecordPath(previous);
     if (isRecordPath(path)) {
-      this.recordBlocked = false;
       // What KCP had in flight may never arrive: a later direct path starts afresh.
       if (previous !== null && !wasRecords) this.kcpStale = true;
       this.ledger.rewind();
@@ -282,7 +186,7 @@ export class TunnelSession extends EventEmitter {
   /** Hand this to every record path as its receiver. */
   readonly receiveRecord = (record: Buffer, path: RecordPath): void => {
     if (this.closedWith !== null) return;
-    const plain = this.recordOpener.open(record);
+    const plain = this.records.open(record);
     if (plain === null) {
       // The relay altered, dropped or replayed a record: what it carried is
       // lost on this path, so the path is useless. The session goes on if
@@ -291,7 +195,6 @@ export class TunnelSession extends EventEmitter {
       path.close();
       return;
     }
-    this.recordsIn++;
     const now = this.scheduler.now();
     this.lastAuthenticatedAt = now;
     // A record holds whole frames: anything left over is a broken peer.
@@ -301,18 +204,12 @@ export class TunnelSession extends EventEmitter {
     if (!this.applyFrames(frames, now)) return;
     // Only the peer's data arms the silence probe: its ACKs (our own probe's
     // answer among them) never do, so two quiet peers do not ping-pong.
-    if (this.ledger.delivered > deliveredBefore) {
-      this.lastRecordAt = now;
-      this.silenceProbed = false;
-    }
+    if (this.ledger.delivered > deliveredBefore) this.records.dataArrived(now);
     if (frames.pendingBytes > 0) {
       this.protocolError('a relay record ended inside a frame');
       return;
     }
-    if (this.mux.receiveBuffered >= this.receiveBudget && !this.pausedPaths.has(path)) {
-      path.pauseReading();
-      this.pausedPaths.add(path);
-    }
+    if (this.mux.receiveBuffered >= this.receiveBudget) this.records.pause(path);
     this.pump.kick();
   };
 
@@ -326,8 +223,8 @@ export class TunnelSession extends EventEmitter {
 
   get stats(): TunnelSessionStats {
     return {
-      packetsIn: this.kcp.stats.packetsIn + this.recordsIn,
-      packetsOut: this.kcp.stats.packetsOut + this.recordsOut,
+      packetsIn: this.kcp.stats.packetsIn + this.records.recordsIn,
+      packetsOut: this.kcp.stats.packetsOut + this.records.recordsOut,
       packetsDropped: this.dropped,
       pathSwitches: this.switches,
       kcpEpochs: this.kcp.stats.epochs,
@@ -366,7 +263,7 @@ export class TunnelSession extends EventEmitter {
     this.mux.close(err);
     this.kcp.release();
     this.ledger.release();
-    this.pausedPaths.clear();
+    this.records.release();
     this.emit('close', err);
   }
 
@@ -420,11 +317,7 @@ export class TunnelSession extends EventEmitter {
     const path = this.path;
     if (path !== null) {
       if (isRecordPath(path)) {
-        if (!this.silenceProbed && now >= this.lastRecordAt + RELAY_SILENCE_PROBE_MS) {
-          this.silenceProbed = true;
-          this.ledger.ackNow();
-        }
-        this.sendRecords(path, now);
+        this.records.flush(path, this.ledger, now);
       } else {
         this.sendOnKcp(now);
       }
@@ -447,37 +340,12 @@ export class TunnelSession extends EventEmitter {
     }
   }
 
-  private sendRecords(path: RecordPath, now: number): void {
-    let ack = this.ledger.pollAck(now);
-    const room = Math.min(RECORD_DATA_CHUNK, path.maxRecord - SEALED_OVERHEAD - DATA_HEADER_LENGTH - ACK_FRAME_LENGTH);
-    for (;;) {
-      const data = !this.recordBlocked && this.ledger.unsent > 0 ? this.ledger.pollData(room) : null;
-      if (data === null && ack === null) return;
-      const parts: Buffer[] = [];
-      if (ack !== null) parts.push(encodeAck(ack));
-      if (data !== null) parts.push(encodeDataHeader(data.offset, data.bytes.length), data.bytes);
-      ack = null;
-      this.recordsOut++;
-      // An ACK-only record is sent even over the mark: it is tiny and it is
-      // what lets the peer free what it keeps.
-      if (!path.send(this.recordSealer.seal(parts.length === 1 ? at0(parts) : Buffer.concat(parts))) && !this.recordBlocked) {
-        this.recordBlocked = true;
-        path.onDrain(() => {
-          if (this.path !== path) return;
-          this.recordBlocked = false;
-          this.pump.kick();
-        });
-      }
-      if (data === null) return;
-    }
-  }
-
   private nextDeadline(now: number): number {
     let due = this.kcp.kcp?.check(now) ?? Infinity;
     // An ACK waits for a path to carry it; unsent bytes wait for room (KCP's
     // ACKs and the relay's drain kick the pump when there is).
     if (this.path !== null) due = Math.min(due, this.ledger.nextDeadline());
-    if (this.path !== null && isRecordPath(this.path) && !this.silenceProbed) due = Math.min(due, this.lastRecordAt + RELAY_SILENCE_PROBE_MS);
+    if (this.path !== null && isRecordPath(this.path)) due = Math.min(due, this.records.probeDeadline());
     return due;
   }
 
@@ -522,13 +390,4 @@ export class TunnelSession extends EventEmitter {
       }
     });
   }
-}
-
-/** An ACK frame's size: type, length, offset. */
-const ACK_FRAME_LENGTH = 12;
-
-function at0(parts: Buffer[]): Buffer {
-  const [first] = parts;
-  if (first === undefined) throw new BurrowError('ERR_INTERNAL', 'empty record');
-  return first;
 }
