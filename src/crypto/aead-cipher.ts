@@ -20,15 +20,27 @@ export function newDecipher(aead: AeadAlgorithm, key: KeyObject, nonce: Buffer):
  * tag; AAD = the header) into a new Buffer. `nonce` is the caller's reusable
  * 12-byte buffer (createCipheriv copies it).
  */
-export function sealSealed(aead: AeadAlgorithm, key: KeyObject, nonce: Buffer, kind: number, counter: number, plaintext: Uint8Array): Buffer {
-  const length = plaintext.length;
+export function sealSealed(
+  aead: AeadAlgorithm,
+  key: KeyObject,
+  nonce: Buffer,
+  kind: number,
+  counter: number,
+  plaintext: Uint8Array | readonly Uint8Array[],
+): Buffer {
+  // Pieces are enciphered one after another into the output: a record made of
+  // an ACK, a DATA header and the bytes is never joined first.
+  const parts = plaintext instanceof Uint8Array ? [plaintext] : plaintext;
+  let length = 0;
+  for (const p of parts) length += p.length;
   const out = Buffer.allocUnsafe(length + SEALED_OVERHEAD);
   out[0] = kind;
   writeCounter(out, 1, counter);
   writeCounter(nonce, 4, counter);
   const cipher = newCipher(aead, key, nonce);
   cipher.setAAD(out.subarray(0, SEALED_HEADER_LENGTH), { plaintextLength: length });
-  cipher.update(plaintext).copy(out, SEALED_HEADER_LENGTH);
+  let at = SEALED_HEADER_LENGTH;
+  for (const p of parts) at += cipher.update(p).copy(out, at);
   cipher.final();
   cipher.getAuthTag().copy(out, SEALED_HEADER_LENGTH + length);
   return out;

@@ -30,7 +30,7 @@ export class RecordSealer {
   }
 
   /** Returns a new Buffer the caller owns: header, ciphertext, tag (plaintext + 25 bytes). */
-  seal(plaintext: Uint8Array): Buffer {
+  seal(plaintext: Uint8Array | readonly Uint8Array[]): Buffer {
     const counter = this.next;
     if (counter >= MAX_COUNTER) {
       throw new BurrowError('ERR_CRYPTO_COUNTER_EXHAUSTED', `record counter reached ${MAX_COUNTER}; the session must rekey`);

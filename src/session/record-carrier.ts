@@ -100,9 +100,7 @@ export class RecordCarrier {
       this.recordsOut++;
       // An ACK-only record goes even over the mark: it is tiny, and it is
       // what lets the peer free what it keeps.
-      const [only] = parts;
-      const plaintext = parts.length === 1 && only !== undefined ? only : Buffer.concat(parts);
-      if (!path.send(this.sealer.seal(plaintext)) && !blocked) {
+      if (!path.send(this.sealer.seal(parts)) && !blocked) {
         this.blockedOn = path;
         path.onDrain(() => {
           if (this.blockedOn !== path) return;
