@@ -172,6 +172,35 @@ test('the default socket is found without --admin; --admin off opens none; no pe
   on.kill('SIGTERM');
   await Promise.all([off.waitExit(), on.waitExit()]);
   assert.equal(existsSync(sock), false);
+
+  // A runtime directory that cannot hold the socket: the peer runs anyway and says why status cannot reach it.
+  const notADir = join(dir, 'xdg-file');
+  writeFileSync(notADir, '');
+  const warned = group.spawn('visitor warned', ['visit', '--server', `127.0.0.1:${lab.rvPort}`, '--token', lab.token, '--name', 'x', '--secret', 's', '--listen', '127.0.0.1:0', '--mode', 'stcp', '--log-format', 'json'], { json: false, env: { XDG_RUNTIME_DIR: notADir } });
+  await warned.waitEvent('admin-unavailable');
+  await warned.waitEvent('listening');
+  warned.kill('SIGTERM');
+  await warned.waitExit();
+});
+
+test('a config file\'s admin = PATH serves the status of its [[visit]] entries', { timeout: 60_000 }, async () => {
+  const lab = await startLab(group, { peerArgs: ['--mode', 'stcp'] });
+  const sock = join(dir, 'cfg.sock');
+  const file = join(dir, 'admin.toml');
+  writeFileSync(
+    file,
+    `server = "127.0.0.1:${lab.rvPort}"\ntoken = "${lab.token}"\nadmin = "${sock}"\nlog_format = "json"\n\n[[visit]]\nname = "cfg"\nsecret = "cfg-secret"\nlisten = "127.0.0.1:0"\nmode = "stcp"\n`,
+  );
+  const p = group.spawn('config', ['-c', file], { json: false });
+  await p.waitEvent('listening');
+  const r = await status(['--admin', sock, '--json']);
+  assert.equal(r.code, 0, r.err);
+  const st = JSON.parse(r.out) as StatusJson;
+  assert.deepEqual(st.peers.map((x) => [x.role, x.services]), [['visitor', ['cfg']]]);
+  assert.ok(!r.out.includes('cfg-secret') && !r.out.includes(lab.token));
+  p.kill('SIGTERM');
+  assert.equal(await p.waitExit(), 0);
+  assert.equal(existsSync(sock), false);
 });
 
 test('AdminServer replaces a stale socket, refuses one in use and a file that is not a socket', async () => {
