@@ -8,7 +8,7 @@ import { createConnection } from 'node:net';
 import type { Command } from 'commander';
 import { BurrowError } from '../src/errors.js';
 import { defaultAdminDir, findAdminSockets } from '../peer/admin-path.js';
-import { ADMIN_LIMITS, type AdminResponse } from '../peer/admin-server.js';
+import { ADMIN_LIMITS, listening, type AdminResponse } from '../peer/admin-server.js';
 import type { PeerStatus, SessionStatus } from '../peer/status.js';
 import type { ProcessStatus } from './admin.js';
 
@@ -82,10 +82,12 @@ function peerInWords(p: PeerStatus): string[] {
   return out;
 }
 
-/** Which socket to ask: the one given, or the only one running. */
-export function pickAdminSocket(given: string | undefined, dir: string = defaultAdminDir()): string {
+/** Which socket to ask: the one given, or the only one answering (a killed peer leaves its file behind). */
+export async function pickAdminSocket(given: string | undefined, dir: string = defaultAdminDir()): Promise<string> {
   if (given !== undefined) return given;
-  const found = findAdminSockets(dir);
+  const files = findAdminSockets(dir);
+  const up = await Promise.all(files.map((f) => listening(f)));
+  const found = files.filter((_, i) => up[i] === true);
   const only = found[0];
   if (found.length === 1 && only !== undefined) return only;
   if (found.length === 0) throw new BurrowError('ERR_CONNECT_FAILED', `no running burrow peer found (no admin socket in ${dir}); start one with provide/visit, or give --admin PATH`);
@@ -99,7 +101,7 @@ export function addStatusCommand(program: Command, exit: (code: number) => void)
     .option('--admin <path>', 'the peer\'s admin socket (default: the only one running)')
     .option('--json', 'print the answer as JSON')
     .action(async (opts: { admin?: string; json?: boolean }) => {
-      const path = pickAdminSocket(opts.admin);
+      const path = await pickAdminSocket(opts.admin);
       const r = await askAdmin(path);
       if (!r.ok) throw new BurrowError('ERR_CONNECT_FAILED', `admin socket ${path} refused: ${r.error.message}`);
       process.stdout.write(opts.json ? `${JSON.stringify(r.status, null, 2)}\n` : statusInWords(r.status as ProcessStatus));

@@ -33,7 +33,7 @@ export function parseAdminRequest(line: string): AdminRequest | string {
 }
 
 /** Is someone listening on this socket path? */
-function listening(path: string): Promise<boolean> {
+export function listening(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createConnection(path);
     const done = (v: boolean) => {

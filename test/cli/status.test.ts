@@ -140,6 +140,12 @@ test('the default socket is found without --admin; --admin off opens none; no pe
   const xdg = join(dir, 'xdg');
   mkdirSync(xdg, { mode: 0o700 });
   const env = { XDG_RUNTIME_DIR: xdg };
+  // A killed peer's socket file, under a pid that runs (ours): nobody answers there, so it does not count.
+  mkdirSync(join(xdg, 'burrow'), { mode: 0o700 });
+  const leftover = join(xdg, 'burrow', `visitor-${process.pid}.sock`);
+  const r = spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(leftover)}, () => process.exit(0))`]);
+  assert.equal(r.status, 0);
+  assert.ok(statSync(leftover).isSocket());
   const none = await status([], env);
   assert.equal(none.code, 1);
   assert.match(none.err, /no running burrow peer found/);
