@@ -5,6 +5,7 @@ import type { TunnelSession } from '../src/session/index.js';
 import { releasePortMappings } from '../peer/direct-link.js';
 import { peerRegistry, type PeerMetricsSource, type PeerRoleName } from '../peer/metrics.js';
 import { PORTMAP_TIMERS } from '../src/portmap/index.js';
+import { countersStatus, sessionStatus, type PeerStatus } from '../peer/status.js';
 import { TypedEmitter, type PathInfo, type PeerEvents, type SessionEvent } from './events.js';
 
 export type RunState = 'running' | 'stopping' | 'stopped';
@@ -23,7 +24,7 @@ function pathInfo(p: SessionPath): PathInfo {
  * it, then is reported as 'fatal'.
  */
 export abstract class PeerHandle extends TypedEmitter<PeerEvents> {
-  private readonly live = new Map<number, { service: string; session: TunnelSession }>();
+  private readonly live = new Map<number, { service: string; session: TunnelSession; openedAt: number }>();
   private nextId = 1;
   private stopping: Promise<void> | null = null;
   private stopped = false;
@@ -71,6 +72,26 @@ export abstract class PeerHandle extends TypedEmitter<PeerEvents> {
     return [...this.live].map(([id, { service, session }]) => ({ id, service, path: session.currentPath ? pathInfo(session.currentPath) : null }));
   }
 
+  /** The names it offers (provider: those the rendezvous confirmed) or visits. */
+  protected abstract get serviceNames(): readonly string[];
+
+  /**
+   * What `burrow status` shows of it: each live session's path, round trip,
+   * bytes, age and port mappings, and its counts across sessions. Plain
+   * JSON without any secret, token or key.
+   */
+  status(): PeerStatus {
+    const source = this.metricsSource;
+    const setups = new Map(source.sessionViews().map((v) => [v.session, v.setup]));
+    const now = Date.now();
+    return {
+      role: this.role,
+      services: [...this.serviceNames],
+      sessions: [...this.live].map(([id, l]) => sessionStatus({ id, service: l.service, session: l.session, openedAt: l.openedAt, setup: setups.get(l.session) ?? null }, now)),
+      counters: countersStatus(source.counters),
+    };
+  }
+
   /** Closes every session, socket and timer it opened; the same promise if called again. */
   stop(): Promise<void> {
     if (this.stopping === null) {
@@ -90,7 +111,7 @@ export abstract class PeerHandle extends TypedEmitter<PeerEvents> {
   protected track(session: TunnelSession, service: string): void {
     if (session.closed) return;
     const id = this.nextId++;
-    this.live.set(id, { service, session });
+    this.live.set(id, { service, session, openedAt: Date.now() });
     session.on('path', (path: SessionPath, previous: SessionPath | null) => {
       this.emit('path', { id, service, path: pathInfo(path), previous: previous ? pathInfo(previous) : null });
     });

@@ -26,6 +26,10 @@ export class RunningProvider extends PeerHandle {
     return this.confirmed;
   }
 
+  protected get serviceNames(): readonly string[] {
+    return this.confirmed;
+  }
+
   get metricsSource(): PeerMetricsSource {
     return this.provider;
   }

@@ -21,6 +21,10 @@ export class RunningVisitor extends PeerHandle {
     visitor.on('fatal', (err: BurrowError) => this.fatal(err));
   }
 
+  protected get serviceNames(): readonly string[] {
+    return [this.service];
+  }
+
   get metricsSource(): PeerMetricsSource {
     return this.visitor;
   }

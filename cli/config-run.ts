@@ -6,6 +6,7 @@
 import { BurrowError } from '../src/errors.js';
 import type { Logger } from '../src/log/logger.js';
 import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
+import type { Inspectable } from './admin.js';
 import type { ConfigFile } from './config.js';
 import { startMetricsEndpoint } from './metrics.js';
 import { portmapAllowed } from './portmap-switch.js';
@@ -18,7 +19,7 @@ function checked(value: string | undefined, what: string): string {
 }
 
 /** Starts them all, in order; returns what the process must stop on its way out. */
-export async function runConfigFile(cfg: ConfigFile, log: Logger, onFatal: FatalHandler): Promise<Running[]> {
+export async function runConfigFile(cfg: ConfigFile, log: Logger, onFatal: FatalHandler, peers: Inspectable[] = []): Promise<Running[]> {
   const parts: Running[] = [];
   // Started before any role, so a bad address fails before anything runs.
   const metrics = cfg.metrics === undefined ? undefined : await startMetricsEndpoint(cfg.metrics, 'metrics', log);
@@ -38,41 +39,41 @@ export async function runConfigFile(cfg: ConfigFile, log: Logger, onFatal: Fatal
     );
   }
   for (const p of cfg.provide ?? []) {
-    parts.push(
-      await runProvider(
-        {
-          server: checked(p.server ?? cfg.server, `"server" for ${p.name}`),
-          token: checked(p.token ?? cfg.token, `"token" for ${p.name}`),
-          name: p.name,
-          secret: p.secret,
-          to: p.to,
-          mode: p.mode ?? PEER_DEFAULTS.mode,
-          direct: { portmap: portmapAllowed(p.portmap ?? cfg.portmap ?? true) },
-        },
-        log.child({ component: 'provider' }),
-        onFatal,
-        metrics,
-      ),
+    const peer = await runProvider(
+      {
+        server: checked(p.server ?? cfg.server, `"server" for ${p.name}`),
+        token: checked(p.token ?? cfg.token, `"token" for ${p.name}`),
+        name: p.name,
+        secret: p.secret,
+        to: p.to,
+        mode: p.mode ?? PEER_DEFAULTS.mode,
+        direct: { portmap: portmapAllowed(p.portmap ?? cfg.portmap ?? true) },
+      },
+      log.child({ component: 'provider' }),
+      onFatal,
+      metrics,
     );
+    peers.push(peer);
+    parts.push(peer);
   }
   for (const v of cfg.visit ?? []) {
-    parts.push(
-      await runVisitor(
-        {
-          server: checked(v.server ?? cfg.server, `"server" for ${v.name}`),
-          token: checked(v.token ?? cfg.token, `"token" for ${v.name}`),
-          name: v.name,
-          secret: v.secret,
-          listen: v.listen,
-          mode: v.mode ?? PEER_DEFAULTS.mode,
-          relay: v.relay ?? PEER_DEFAULTS.relay,
-          direct: { portmap: portmapAllowed(v.portmap ?? cfg.portmap ?? true) },
-        },
-        log.child({ component: 'visitor' }),
-        onFatal,
-        metrics,
-      ),
+    const peer = await runVisitor(
+      {
+        server: checked(v.server ?? cfg.server, `"server" for ${v.name}`),
+        token: checked(v.token ?? cfg.token, `"token" for ${v.name}`),
+        name: v.name,
+        secret: v.secret,
+        listen: v.listen,
+        mode: v.mode ?? PEER_DEFAULTS.mode,
+        relay: v.relay ?? PEER_DEFAULTS.relay,
+        direct: { portmap: portmapAllowed(v.portmap ?? cfg.portmap ?? true) },
+      },
+      log.child({ component: 'visitor' }),
+      onFatal,
+      metrics,
     );
+    peers.push(peer);
+    parts.push(peer);
   }
   return parts;
 }

@@ -25,6 +25,9 @@ import { hostPortText, modeSchema, secretSchema, serviceName } from '../api/opti
  * `metrics = "127.0.0.1:9100"` (top level) serves Prometheus metrics of
  * everything the file runs at http://HOST:PORT/metrics.
  *
+ * `admin = "PATH"` (top level; "off" for none) is the admin socket `burrow
+ * status` asks (--admin); by default one in $XDG_RUNTIME_DIR/burrow.
+ *
  * `portmap = false` (top level, or in one [[provide]]/[[visit]]) stops xtcp
  * sessions from asking the home router for a port mapping (--no-portmap).
  */
@@ -41,6 +44,7 @@ export const ConfigFile = z.strictObject({
   log_level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
   portmap: z.boolean().optional(),
   metrics: hostPort.optional(),
+  admin: z.string().min(1).optional(),
   rendezvous: z
     .strictObject({
       listen: hostPort,

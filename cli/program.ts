@@ -15,6 +15,8 @@ import { runDemo } from './demo.js';
 import { addNatCommand } from './nat.js';
 import { METRICS_HELP, withMetrics } from './metrics.js';
 import { runConfigFile } from './config-run.js';
+import { ADMIN_HELP, withAdmin } from './admin.js';
+import { addStatusCommand } from './status.js';
 
 const EXIT_USAGE = 2;
 const EXIT_FATAL = 1;
@@ -75,6 +77,7 @@ const logOptions = (cmd: Command): Command =>
 const peerOptions = (cmd: Command): Command =>
   cmd
     .option('--metrics <host:port>', METRICS_HELP)
+    .option('--admin <path|off>', ADMIN_HELP)
     .addOption(new Option('--server <host:port>', 'the rendezvous server (a name is tried over IPv6 and IPv4; an IPv6 address in brackets: [2001:db8::7]:7000)').env('BURROW_SERVER'))
     .addOption(new Option('--token <token>', 'the rendezvous token (proven, never sent)').env('BURROW_TOKEN'))
     .option('--token-file <file>', 'read the rendezvous token from a file instead (e.g. a systemd credential)')
@@ -98,6 +101,7 @@ const peerOptions = (cmd: Command): Command =>
 
 interface PeerFlags {
   metrics?: string;
+  admin?: string;
   server?: string;
   token?: string;
   tokenFile?: string;
@@ -173,7 +177,8 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
     const cfg = loadConfig(opts.config);
     const log = makeLogger({ logFormat: cfg.log_format ?? opts.logFormat, logLevel: cfg.log_level ?? opts.logLevel }, 'burrow');
     const fatal = fatalChannel();
-    const parts = await runConfigFile(cfg, log, fatal.report);
+    const runsPeers = (cfg.provide?.length ?? 0) + (cfg.visit?.length ?? 0) > 0;
+    const parts = await withAdmin(runsPeers ? cfg.admin : 'off', 'peer', log, (peers) => runConfigFile(cfg, log, fatal.report, peers));
     exit(await supervise(parts, fatal.promise));
   });
 
@@ -240,8 +245,9 @@ Example (share a NAS web UI):
       const log = makeLogger(opts, 'provider');
       const fatal = fatalChannel();
       const direct = directConfigFrom(opts);
-      const running = await withMetrics(opts.metrics, log, (metrics) =>
-        runProvider(
+      const running = await withAdmin(opts.admin, 'provider', log, (peers) =>
+        withMetrics(opts.metrics, log, async (metrics) => {
+          const peer = await runProvider(
           {
             server: required(opts.server, '--server', 'BURROW_SERVER'),
             token: tokenFrom(opts),
@@ -254,7 +260,10 @@ Example (share a NAS web UI):
           log,
           fatal.report,
           metrics,
-        ),
+        );
+          peers.push(peer);
+          return peer;
+        }),
       );
       exit(await supervise(running, fatal.promise));
     });
@@ -294,8 +303,9 @@ punch logs "punch-failed" with a timeline of what was tried.`,
       const log = makeLogger(opts, 'visitor');
       const fatal = fatalChannel();
       const direct = directConfigFrom(opts);
-      const running = await withMetrics(opts.metrics, log, (metrics) =>
-        runVisitor(
+      const running = await withAdmin(opts.admin, 'visitor', log, (peers) =>
+        withMetrics(opts.metrics, log, async (metrics) => {
+          const peer = await runVisitor(
           {
             server: required(opts.server, '--server', 'BURROW_SERVER'),
             token: tokenFrom(opts),
@@ -309,7 +319,10 @@ punch logs "punch-failed" with a timeline of what was tried.`,
           log,
           fatal.report,
           metrics,
-        ),
+        );
+          peers.push(peer);
+          return peer;
+        }),
       );
       exit(await supervise(running, fatal.promise));
     });
@@ -326,6 +339,7 @@ punch logs "punch-failed" with a timeline of what was tried.`,
     });
 
   addNatCommand(program, exit);
+  addStatusCommand(program, exit);
   addLazyNetsimCommand(program, exit);
 
   return program;

@@ -7,6 +7,7 @@ import type { DirectOptions } from '../api/options.js';
 import { parseHostPort } from '../peer/endpoint-arg.js';
 import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
 import type { MetricsEndpoint } from './metrics.js';
+import type { Inspectable } from './admin.js';
 
 /** What a running role offers the process: a way to stop, and a way to fail. */
 export interface Running {
@@ -97,7 +98,7 @@ export async function runProvider(
   log: Logger,
   onFatal: FatalHandler,
   metrics?: MetricsEndpoint,
-): Promise<Running> {
+): Promise<Running & Inspectable> {
   const provider = await startProvider({
     server: parseHostPort(opts.server, '--server'),
     token: opts.token,
@@ -128,7 +129,7 @@ export async function runVisitor(
   log: Logger,
   onFatal: FatalHandler,
   metrics?: MetricsEndpoint,
-): Promise<Running> {
+): Promise<Running & Inspectable> {
   const listenText = /^\d+$/.test(opts.listen) ? `127.0.0.1:${opts.listen}` : opts.listen;
   const visitor = await startVisitor({
     server: parseHostPort(opts.server, '--server'),

@@ -1,0 +1,117 @@
+/**
+ * A peer's local admin endpoint: a unix socket (mode 0600) that answers one
+ * JSON request line with one JSON line. Bounded: a few connections at once,
+ * a request size cap and a timeout; a bad request gets an error answer and
+ * changes nothing.
+ */
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { BurrowError } from '../src/errors.js';
+
+export const ADMIN_LIMITS = {
+  maxConnections: 4,
+  maxRequestBytes: 4096,
+  timeoutMs: 5_000,
+} as const;
+
+export type AdminRequest = { cmd: 'status' };
+export type AdminResponse = { ok: true; status: unknown } | { ok: false; error: { code: string; message: string } };
+
+export type AdminHandler = (req: AdminRequest) => unknown;
+
+export function parseAdminRequest(line: string): AdminRequest | string {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    return 'the request is not JSON';
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'the request is not a JSON object';
+  const cmd = (raw as Record<string, unknown>)['cmd'];
+  if (cmd !== 'status') return `unknown command ${JSON.stringify(cmd)} (known: "status")`;
+  return { cmd };
+}
+
+/** Is someone listening on this socket path? */
+export function listening(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection(path);
+    const done = (v: boolean) => {
+      s.destroy();
+      resolve(v);
+    };
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+    s.setTimeout(1000, () => done(true));
+  });
+}
+
+export class AdminServer {
+  private constructor(
+    readonly path: string,
+    private readonly server: Server,
+  ) {}
+
+  /** Listens at `path`; a stale socket (nobody listening) there is replaced, anything else refused. */
+  static async start(path: string, handler: AdminHandler): Promise<AdminServer> {
+    let existing: ReturnType<typeof lstatSync> | null = null;
+    try {
+      existing = lstatSync(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new BurrowError('ERR_CONFIG', `admin socket ${path}: ${(err as NodeJS.ErrnoException).code}`);
+    }
+    if (existing !== null) {
+      if (!existing.isSocket()) throw new BurrowError('ERR_CONFIG', `admin socket ${path} exists and is not a socket: remove it or choose another --admin PATH`);
+      if (await listening(path)) throw new BurrowError('ERR_CONFIG', `admin socket ${path} is in use by another running peer: choose another --admin PATH`);
+      unlinkSync(path);
+    }
+    const server = createServer((socket) => serve(socket, handler));
+    server.maxConnections = ADMIN_LIMITS.maxConnections;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => reject(new BurrowError('ERR_SOCKET_BIND', `cannot listen on admin socket ${path}: ${err.code ?? err.message}`)));
+      server.listen(path, () => resolve());
+    });
+    chmodSync(path, 0o600);
+    return new AdminServer(path, server);
+  }
+
+  /** Stops listening and removes the socket file. */
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // Already gone (server.close removes it on some platforms).
+    }
+  }
+}
+
+function serve(socket: Socket, handler: AdminHandler): void {
+  let buffered = '';
+  let answered = false;
+  const answer = (r: AdminResponse) => {
+    if (answered) return;
+    answered = true;
+    socket.end(`${JSON.stringify(r)}\n`);
+  };
+  const fail = (code: string, message: string) => answer({ ok: false, error: { code, message } });
+  socket.setEncoding('utf8');
+  socket.setTimeout(ADMIN_LIMITS.timeoutMs, () => socket.destroy());
+  socket.on('error', () => {});
+  socket.on('data', (chunk: string) => {
+    if (answered) return;
+    buffered += chunk;
+    const nl = buffered.indexOf('\n');
+    if (nl < 0) {
+      if (buffered.length > ADMIN_LIMITS.maxRequestBytes) fail('ERR_INVALID_ARGUMENT', `request longer than ${ADMIN_LIMITS.maxRequestBytes} bytes`);
+      return;
+    }
+    const req = parseAdminRequest(buffered.slice(0, nl));
+    if (typeof req === 'string') return fail('ERR_INVALID_ARGUMENT', req);
+    try {
+      answer({ ok: true, status: handler(req) });
+    } catch (err) {
+      fail('ERR_INTERNAL', err instanceof Error ? err.message : String(err));
+    }
+  });
+}
