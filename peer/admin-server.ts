@@ -69,7 +69,15 @@ export class AdminServer {
     server.maxConnections = ADMIN_LIMITS.maxConnections;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => reject(new BurrowError('ERR_SOCKET_BIND', `cannot listen on admin socket ${path}: ${err.code ?? err.message}`)));
-      server.listen(path, () => resolve());
+      // The socket file is created inside listen() (synchronously, for a
+      // path): with this umask it is 0600 from the first moment, not only
+      // after the chmod below, even in a shared directory.
+      const umask = process.umask(0o177);
+      try {
+        server.listen(path, () => resolve());
+      } finally {
+        process.umask(umask);
+      }
     });
     chmodSync(path, 0o600);
     return new AdminServer(path, server);
