@@ -86,7 +86,7 @@ export function treeCpuSeconds(roots: readonly number[]): number[] {
 export type CpuRoles = Record<string, readonly number[]>;
 
 /** Starts a CPU reading of every role; `stop()` returns the CPU seconds each role spent since. */
-export function cpuMeter(roles: CpuRoles): { stop(): Record<string, number> } {
+export function cpuMeter(roles: CpuRoles): { stop(): Record<string, number>; readonly startedWith: Readonly<Record<string, number>> } {
   const read = (): Record<string, number> => {
     const out: Record<string, number> = {};
     for (const [role, pids] of Object.entries(roles)) out[role] = treeCpuSeconds(pids).reduce((a, b) => a + b, 0);
@@ -94,6 +94,8 @@ export function cpuMeter(roles: CpuRoles): { stop(): Record<string, number> } {
   };
   const before = read();
   return {
+    /** Each role's CPU seconds at the first reading (not counted by stop()). */
+    startedWith: before,
     stop() {
       const after = read();
       const out: Record<string, number> = {};
