@@ -16,7 +16,7 @@ export interface RelayResult {
 
 /**
  * Splices two peers' TCP connections. The rendezvous forwards opaque bytes
- * (sealed packets) and never parses them. Back-pressure is TCP's own: when
+ * (sealed records) and never parses them. Back-pressure is TCP's own: when
  * one side reads slowly, the other side's reads pause, so the server holds at
  * most a socket buffer per direction, whatever the peers do.
  *
@@ -78,7 +78,7 @@ export function spliceRelay(
         }
       }
     });
-    // The link carries datagrams, not a byte stream with half-close: when
+    // The link carries sealed records, not a byte stream with half-close: when
     // either side goes, the link is over.
     from.on('end', () => finish('closed'));
     from.on('error', () => finish('error'));
