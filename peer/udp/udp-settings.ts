@@ -2,7 +2,7 @@ import { BurrowError } from '../../src/errors.js';
 import { UDP_FLOW_LIMITS, UDP_FLOW_TIMERS } from '../../src/udp/index.js';
 
 /** The transport a service carries: TCP connections as streams, or UDP datagrams as flows. */
-export type ServiceProto = 'tcp' | 'udp';
+export type { ServiceProto } from '../../src/control/index.js';
 
 /** A UDP service's flow settings (both peers have them: each bounds its own side). */
 export interface UdpSettings {
