@@ -3,7 +3,9 @@
  * TunnelSession.sendDatagram) and its end. A TunnelSession is one; tests
  * drive the flow shells with a stand-in.
  */
-export type DatagramSendResult = 'sent' | 'too-big' | 'no-path' | 'congested' | 'closed';
+import type { DatagramSendResult } from '../../src/session/index.js';
+
+export type { DatagramSendResult };
 
 export interface DatagramSession {
   sendDatagram(payload: Uint8Array): DatagramSendResult;
