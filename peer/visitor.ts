@@ -312,8 +312,9 @@ export class Visitor extends EventEmitter {
         session: (session) => {
           this.session = session;
           this.current = setup;
-          this.udp?.attach(session, log);
           session.on('close', (err?: BurrowError) => this.onSessionClosed(setup, session, log, err));
+          // After the close listener above: its session-closed line still finds the flows' counts.
+          this.udp?.attach(session, log);
         },
         ready: (session) => {
           this.backoff.reset();
