@@ -152,8 +152,9 @@ export class Visitor extends EventEmitter {
     this.retryTimer?.cancel();
     this.control.stop();
     if (this.udp !== null) {
-      this.udp.stop();
+      // The session first: its closing line carries the flows' counts.
       this.session?.close();
+      this.udp.stop();
       return Promise.resolve();
     }
     // Stopping must not throw; a listener that cannot close says so in the log.

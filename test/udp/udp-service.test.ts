@@ -249,6 +249,13 @@ describe('UDP services through burrow (loopback, real sockets)', { timeout: 180_
         assert.equal(check.status, 0, check.output);
       }
     }
+    // The session's end says what it carried.
+    await r.visitor.stop();
+    const end = r.lines.find((l) => l['event'] === 'session-closed' && l['side'] === 'visitor');
+    assert.ok(end, 'a session-closed line');
+    assert.equal(end['udpDatagramsSent'], 4);
+    assert.equal(end['udpFlows'], 4);
+    assert.match(String(end['udpDrops']), /too_big:1/);
     for (const c of clients) c.close();
   });
 
