@@ -4,11 +4,10 @@ import { ControlErrorCode, type ServerMessage } from '../src/control/index.js';
 import { BurrowError, isBurrowError } from '../src/errors.js';
 import { aeadPreference, type AeadAlgorithm } from '../src/crypto/index.js';
 import { HandshakeResponder, type HandshakeResult } from '../src/handshake/index.js';
-import { RateLimitedLog, type LogFields, type Logger } from '../src/log/logger.js';
+import { RateLimitedLog, type Logger } from '../src/log/logger.js';
 import type { MuxStream } from '../src/mux/index.js';
 import { resolveRuntime, type Runtime, type RuntimeOptions } from '../src/net/runtime.js';
 import type { TunnelSession } from '../src/session/index.js';
-import type { UdpCounters } from '../src/udp/index.js';
 import { bridge } from './bridge.js';
 import { ControlClient } from './control-client.js';
 import { formatHostPort, type HostPort } from './endpoint-arg.js';
@@ -20,6 +19,7 @@ import { SessionSetup } from './session-setup.js';
 import { PeerCounters } from './peer-counters.js';
 import type { SessionView } from './session-view.js';
 import { ProviderUdp } from './udp/provider-udp.js';
+import { udpSummary } from './udp/session-flows.js';
 import { DEFAULT_UDP_SETTINGS, type ServiceProto, type UdpSettings } from './udp/udp-settings.js';
 
 export interface ProvidedService {
@@ -253,7 +253,7 @@ export class Provider extends EventEmitter {
           this.sessions.set(connId, udp ? { setup, session, udp } : { setup, session });
           session.on('close', (err?: BurrowError) => {
             if (this.sessions.get(connId)?.session === session) this.sessions.delete(connId);
-            log.info('session-closed', { reason: err?.message ?? 'closed', ...udpSummary(udp) });
+            log.info('session-closed', { reason: err?.message ?? 'closed', ...udpSummary(udp?.view) });
           });
           session.on('stream', (stream: MuxStream) => (udp ? this.refuseStream(stream, log) : this.onStream(stream, service, log)));
           this.emit('session', session, service.name);
@@ -299,17 +299,3 @@ export class Provider extends EventEmitter {
   }
 }
 
-/** A UDP session's totals, for its session-closed line. */
-export function udpSummary(udp: { view: { counters: UdpCounters } } | undefined): LogFields {
-  if (udp === undefined) return {};
-  const c = udp.view.counters;
-  const drops = Object.entries(c.nonZeroDrops()).map(([k, v]) => `${k}:${v}`).join(',');
-  return {
-    udpFlows: c.flowsOpened,
-    udpDatagramsSent: c.counts.datagramsSent,
-    udpDatagramsReceived: c.counts.datagramsReceived,
-    udpBytesSent: c.counts.bytesSent,
-    udpBytesReceived: c.counts.bytesReceived,
-    ...(drops !== '' ? { udpDrops: drops } : {}),
-  };
-}

@@ -19,7 +19,7 @@ import { planSession, type SessionPlan } from './session-plan.js';
 import { SessionSetup } from './session-setup.js';
 import { PeerCounters } from './peer-counters.js';
 import type { SessionView } from './session-view.js';
-import { udpSummary } from './provider.js';
+import { udpSummary } from './udp/session-flows.js';
 import { VisitorUdp } from './udp/visitor-udp.js';
 import { DEFAULT_UDP_SETTINGS, type ServiceProto, type UdpSettings } from './udp/udp-settings.js';
 
@@ -336,8 +336,7 @@ export class Visitor extends EventEmitter {
   private onSessionClosed(setup: SessionSetup, session: TunnelSession, log: Logger, err: BurrowError | undefined): void {
     if (this.current === setup) this.current = null;
     if (this.session === session) this.session = null;
-    const udp = this.udp?.view(session);
-    log.warn('session-closed', { reason: err?.message ?? 'closed', ...udpSummary(udp ? { view: udp } : undefined) });
+    log.warn('session-closed', { reason: err?.message ?? 'closed', ...udpSummary(this.udp?.view(session)) });
     if (this.stopped) return;
     if (err?.code === 'ERR_CONNECT_FAILED') this.retryLater();
     else this.ensureSession();

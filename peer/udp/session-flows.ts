@@ -1,5 +1,5 @@
 import type { Scheduler, TimerHandle } from '../../src/clock/scheduler.js';
-import { RateLimitedLog, type Logger } from '../../src/log/logger.js';
+import { RateLimitedLog, type LogFields, type Logger } from '../../src/log/logger.js';
 import { FLOW_HEADER_BYTES, FlowTable, UDP_FLOW_TIMERS, UdpCounters, encodeFlowDatagram, type Flow, type UdpDropReason } from '../../src/udp/index.js';
 import type { DatagramSendResult, DatagramSession } from './datagram-session.js';
 import type { UdpSettings } from './udp-settings.js';
@@ -164,4 +164,19 @@ export class SessionFlows<T> implements UdpSessionView {
       this.arm();
     });
   }
+}
+
+/** A UDP session's totals, for its session-closed line (nothing for a TCP session). */
+export function udpSummary(udp: UdpSessionView | null | undefined): LogFields {
+  if (!udp) return {};
+  const c = udp.counters;
+  const drops = Object.entries(c.nonZeroDrops()).map(([k, v]) => `${k}:${v}`).join(',');
+  return {
+    udpFlows: c.flowsOpened,
+    udpDatagramsSent: c.counts.datagramsSent,
+    udpDatagramsReceived: c.counts.datagramsReceived,
+    udpBytesSent: c.counts.bytesSent,
+    udpBytesReceived: c.counts.bytesReceived,
+    ...(drops !== '' ? { udpDrops: drops } : {}),
+  };
 }

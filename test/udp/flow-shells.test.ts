@@ -177,6 +177,35 @@ describe('UDP flow shells (visitor, provider) over a session\'s datagram channel
     assert.equal(r.visitorCounters.drops.malformed, 1);
   });
 
+  it('a target that does not resolve: the flow ends, its datagrams are dropped as "target", and the provider says why', async () => {
+    const log = lines();
+    const ps = new FakeSession();
+    const vs = new FakeSession();
+    vs.peer = ps;
+    ps.peer = vs;
+    open.push({ close: () => (vs.close(), ps.close()) });
+    const counters = new UdpCounters();
+    const provider = new ProviderUdp({
+      session: ps,
+      target: { host: 'nowhere.invalid', port: 53 },
+      settings: udpSettings(undefined, undefined),
+      scheduler: realScheduler,
+      udp: nodeUdpSocketFactory,
+      logger: new Logger({ format: 'json', sink: log.sink }),
+      counters,
+      lookup: () => Promise.reject(new Error('ENOTFOUND nowhere.invalid')),
+    });
+    vs.sendDatagram(Buffer.from([0, 0, 0, 9, 1, 2, 3]));
+    vs.sendDatagram(Buffer.from([0, 0, 0, 9, 4, 5, 6]));
+    await new Promise((res) => setTimeout(res, 50));
+    assert.equal(counters.drops.target, 2);
+    assert.equal(provider.view.flows, 0);
+    assert.equal(counters.flows, 0);
+    const line = log.seen.find((l) => l.event === 'udp-target-error');
+    assert.ok(line);
+    assert.match(String(line.error), /ENOTFOUND/);
+  });
+
   it('closes every flow and socket with the session, and drops what clients send without one', async () => {
     const r = await rig();
     const c = await r.client();
