@@ -2,14 +2,14 @@ import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { BurrowError } from '../src/errors.js';
-import { hostPortText, modeSchema, secretSchema, serviceName } from '../api/options.js';
+import { hostPortText, modeSchema, secretSchema, serverListText, serviceName } from '../api/options.js';
 
 /**
  * `burrow -c FILE`: one TOML file describing what this machine runs, as frp
  * users are used to. Every key is checked; an unknown key is an error, not a
  * silent typo.
  *
- *   server = "rendezvous.example.com:7000"
+ *   server = "rendezvous.example.com:7000"    # or "a:7000,b:7000": several nodes
  *   token = "..."
  *
  *   [[provide]]
@@ -38,7 +38,7 @@ const name = serviceName;
 const secret = secretSchema;
 
 export const ConfigFile = z.strictObject({
-  server: hostPort.optional(),
+  server: serverListText.optional(),
   token: z.string().min(1).optional(),
   log_format: z.enum(['text', 'json']).optional(),
   log_level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
@@ -54,10 +54,10 @@ export const ConfigFile = z.strictObject({
     })
     .optional(),
   provide: z
-    .array(z.strictObject({ name, secret, to: hostPort, mode: mode.optional(), portmap: z.boolean().optional(), server: hostPort.optional(), token: z.string().optional() }))
+    .array(z.strictObject({ name, secret, to: hostPort, mode: mode.optional(), portmap: z.boolean().optional(), server: serverListText.optional(), token: z.string().optional() }))
     .optional(),
   visit: z
-    .array(z.strictObject({ name, secret, listen: hostPort, mode: mode.optional(), relay: z.enum(['fallback', 'never']).optional(), portmap: z.boolean().optional(), server: hostPort.optional(), token: z.string().optional() }))
+    .array(z.strictObject({ name, secret, listen: hostPort, mode: mode.optional(), relay: z.enum(['fallback', 'never']).optional(), portmap: z.boolean().optional(), server: serverListText.optional(), token: z.string().optional() }))
     .optional(),
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;

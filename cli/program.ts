@@ -78,7 +78,12 @@ const peerOptions = (cmd: Command): Command =>
   cmd
     .option('--metrics <host:port>', METRICS_HELP)
     .option('--admin <path|off>', ADMIN_HELP)
-    .addOption(new Option('--server <host:port>', 'the rendezvous server (a name is tried over IPv6 and IPv4; an IPv6 address in brackets: [2001:db8::7]:7000)').env('BURROW_SERVER'))
+    .addOption(
+      new Option(
+        '--server <host:port[,host:port...]>',
+        'the rendezvous server (a name is tried over IPv6 and IPv4; an IPv6 address in brackets: [2001:db8::7]:7000); several nodes separated by commas: the next is used when one fails',
+      ).env('BURROW_SERVER'),
+    )
     .addOption(new Option('--token <token>', 'the rendezvous token (proven, never sent)').env('BURROW_TOKEN'))
     .option('--token-file <file>', 'read the rendezvous token from a file instead (e.g. a systemd credential)')
     .requiredOption('--name <name>', 'service name, shared by provider and visitor')

@@ -5,6 +5,7 @@ import { SERVICE_NAME } from '../src/control/messages.js';
 import { startProvider, startRendezvous, startVisitor } from '../api/index.js';
 import type { DirectOptions } from '../api/options.js';
 import { parseHostPort } from '../peer/endpoint-arg.js';
+import { parseServerList } from '../peer/server-list.js';
 import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
 import type { MetricsEndpoint } from './metrics.js';
 import type { Inspectable } from './admin.js';
@@ -100,7 +101,7 @@ export async function runProvider(
   metrics?: MetricsEndpoint,
 ): Promise<Running & Inspectable> {
   const provider = await startProvider({
-    server: parseHostPort(opts.server, '--server'),
+    server: parseServerList(opts.server, '--server'),
     token: opts.token,
     services: [{ name: checkName(opts.name), secret: opts.secret, to: parseHostPort(opts.to, '--to', '127.0.0.1') }],
     logger: log.child({ service: opts.name }),
@@ -132,7 +133,7 @@ export async function runVisitor(
 ): Promise<Running & Inspectable> {
   const listenText = /^\d+$/.test(opts.listen) ? `127.0.0.1:${opts.listen}` : opts.listen;
   const visitor = await startVisitor({
-    server: parseHostPort(opts.server, '--server'),
+    server: parseServerList(opts.server, '--server'),
     token: opts.token,
     name: checkName(opts.name),
     secret: opts.secret,

@@ -36,7 +36,8 @@ export interface ProviderOptions extends RuntimeOptions {
   /** xtcp (default): visitors that ask may punch a direct path; stcp: relay only. */
   mode?: PeerMode;
   direct?: DirectConfig;
-  server: HostPort;
+  /** The rendezvous, or several nodes of it (the next is used when one fails). */
+  server: HostPort | readonly HostPort[];
   token: string;
   services: ProvidedService[];
   logger: Logger;
@@ -225,7 +226,7 @@ export class Provider extends EventEmitter {
       aead: done.aead,
       ticket,
       plan: planSession('responder', { mode: this.opts.mode ?? PEER_DEFAULTS.mode, relay: PEER_DEFAULTS.relay }, visitorAskedDirect),
-      server: this.opts.server,
+      server: this.control.server,
       runtime: this.rt,
       tuning: this.opts.session,
       direct: this.opts.direct,

@@ -32,7 +32,8 @@ export interface VisitorOptions extends RuntimeOptions {
   /** xtcp only: 'fallback' (default) carries traffic over the relay until and unless the direct path works; 'never' uses no relay. */
   relay?: RelayPolicy;
   direct?: DirectConfig;
-  server: HostPort;
+  /** The rendezvous, or several nodes of it (the next is used when one fails). */
+  server: HostPort | readonly HostPort[];
   token: string;
   service: string;
   secret: string;
@@ -257,7 +258,7 @@ export class Visitor extends EventEmitter {
       aead,
       ticket,
       plan: this.plan,
-      server: this.opts.server,
+      server: this.control.server,
       runtime: this.rt,
       tuning: this.opts.session,
       direct: this.opts.direct,
