@@ -133,7 +133,7 @@ export class RendezvousServer {
     const addr = await this.server.listen(this.opts.port, this.opts.host);
     this.heartbeat = every(this.rt.scheduler, this.limits.heartbeatIntervalMs, () => this.onHeartbeat());
     // `[::]` TCP is dual-stack (node's default): one socket takes both families.
-    this.log.info('listening', { tcp: formatEndpoint(addr), ...(addr.address === '::' ? { tcpFamilies: 'ipv6+ipv4' } : {}), ...this.opts.listeningFields });
+    this.log.info('listening', { tcp: formatEndpoint(addr), ...(addr.address === '::' ? { tcpFamilies: 'ipv6+ipv4' } : {}), maxConnections: this.limits.maxConnections, ...this.opts.listeningFields });
     return addr;
   }
 

@@ -44,7 +44,7 @@ interface Pending {
 
 export type SetupLimits = Pick<
   RendezvousLimits,
-  'maxPendingPerVisitor' | 'maxPending' | 'pendingTimeoutMs' | 'maxRelayLinks' | 'maxServicesPerProvider' | 'maxPunchPairs' | 'punchOfferTimeoutMs'
+  'maxPendingPerVisitor' | 'maxPending' | 'pendingTimeoutMs' | 'maxRelayLinks' | 'maxServices' | 'maxServicesPerProvider' | 'maxPunchPairs' | 'punchOfferTimeoutMs'
 >;
 
 export interface SessionSetupStats {
@@ -89,7 +89,7 @@ export class SessionSetup {
     private readonly limits: SetupLimits,
     private readonly random: RandomSource,
   ) {
-    this.registry = new ServiceRegistry<PeerId>();
+    this.registry = new ServiceRegistry<PeerId>(limits.maxServices);
     this.broker = new PunchBroker(
       { maxPairs: limits.maxPunchPairs, offerTimeoutMs: limits.punchOfferTimeoutMs, marginMs: PUNCH_MARGIN_MS, rejoinGraceMs: PUNCH_REJOIN_GRACE_MS },
       {
