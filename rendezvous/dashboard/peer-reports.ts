@@ -49,6 +49,9 @@ export interface ReportedSession extends SessionReport {
   peer: PeerId;
   /** Clock time of the report. */
   at: number;
+  /** Application bytes per second since this side's previous report of it (absent on its first). */
+  sendRate?: number;
+  receiveRate?: number;
 }
 
 export interface PeerReportsStats {
@@ -121,6 +124,7 @@ export class PeerReports {
       return false;
     }
     this.counts.reports++;
+    const before = new Map((last?.sessions ?? []).map((s) => [s.connId, s]));
     const kept: ReportedSession[] = [];
     const seen = new Set<string>();
     for (const s of sessions) {
@@ -129,7 +133,7 @@ export class PeerReports {
         continue;
       }
       seen.add(s.connId);
-      kept.push({ ...s, role, peer, at: now });
+      kept.push({ ...s, role, peer, at: now, ...rates(before.get(s.connId), s, now) });
       const t = this.track(s.connId);
       if (role === 'visitor') this.countOutcomes(t, s);
       if (s.failure !== undefined) this.failed(t, s, role, now);
@@ -209,4 +213,14 @@ export class PeerReports {
     });
     if (this.ring.length > this.limits.maxFailures) this.ring.shift();
   }
+}
+
+/** Bytes per second between two reports of a session (none for a first report, or a counter that went back). */
+function rates(prev: ReportedSession | undefined, s: SessionReport, now: number): { sendRate?: number; receiveRate?: number } {
+  if (prev === undefined || now <= prev.at) return {};
+  const sent = s.bytesSent - prev.bytesSent;
+  const received = s.bytesReceived - prev.bytesReceived;
+  if (sent < 0 || received < 0) return {};
+  const seconds = (now - prev.at) / 1000;
+  return { sendRate: Math.round(sent / seconds), receiveRate: Math.round(received / seconds) };
 }
