@@ -11,7 +11,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { BurrowError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
 import { dashboardToken, isLoopbackHost, requestToken, tokenMatches, TOKEN_COOKIE } from './access.js';
-import { PAGE_CSS, PAGE_HTML } from './page.js';
+import { PAGE_CSS, PAGE_HTML, PAGE_ICON } from './page.js';
 import { PAGE_SCRIPT } from './page-script.js';
 import { buildSnapshot } from './snapshot.js';
 import type { DashboardSource } from './view.js';
@@ -117,6 +117,9 @@ export class DashboardServer {
         return this.send(res, 200, 'text/javascript; charset=utf-8', PAGE_SCRIPT);
       case '/dashboard.css':
         return this.send(res, 200, 'text/css; charset=utf-8', PAGE_CSS);
+      case '/favicon.svg':
+      case '/favicon.ico':
+        return this.send(res, 200, 'image/svg+xml', PAGE_ICON);
       case '/api/snapshot':
         return this.send(res, 200, 'application/json', this.snapshotJson());
       case '/api/events':

@@ -10,6 +10,7 @@ export const PAGE_HTML = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>burrow rendezvous</title>
 <link rel="stylesheet" href="/dashboard.css">
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <script src="/dashboard.js" defer></script>
 </head>
 <body>
@@ -62,6 +63,9 @@ export const PAGE_HTML = `<!doctype html>
 </body>
 </html>
 `;
+
+/** A burrow's mouth; served so the browser's own icon request finds something (a 404 is a console error). */
+export const PAGE_ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#2f855a"/><ellipse cx="16" cy="20" rx="9" ry="6" fill="#1d232b"/></svg>`;
 
 export const PAGE_CSS = `
 :root { --bg: #f6f7f9; --fg: #1d232b; --muted: #67707c; --line: #dde1e6; --relay: #b7791f; --direct: #2f855a; --bad: #c53030; }
