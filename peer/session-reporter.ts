@@ -10,13 +10,13 @@
  * numbers and words.
  */
 import { every, type Scheduler, type TimerHandle } from '../src/clock/scheduler.js';
-import { encodeControlFrame, MAX_CONTROL_FRAME, MAX_REPORT_SESSIONS, MAX_REPORT_TIMELINE, type ClientMessage, type RendezvousCapabilities, type SessionReport } from '../src/control/index.js';
+import { MAX_CONTROL_FRAME, MAX_REPORT_SESSIONS, MAX_REPORT_TIMELINE, type ClientMessage, type RendezvousCapabilities, type SessionReport } from '../src/control/index.js';
 import { sessionPath } from './metrics.js';
 import type { SessionView } from './session-view.js';
 
 /** How often the reporter looks for a path change (a report goes out at once on one). */
 export const REPORT_TICK_MS = 1000;
-/** Room left in a control frame for the message's own fields. */
+/** A report's JSON stays this far under the control frame's cap (slack for the frame's header). */
 const FRAME_BUDGET = MAX_CONTROL_FRAME - 512;
 /** The `direct` words and failure reasons are cut to the schema's text bound. */
 const MAX_TEXT = 500;
@@ -59,18 +59,22 @@ export function sessionReport(v: SessionView, ageSeconds: number): SessionReport
 
 /**
  * The report message for these sessions, within the control frame's cap:
- * at most MAX_REPORT_SESSIONS, newest kept; if still too big, failure
- * timelines go first (the dashboard has seen them once already, most
- * likely), then the oldest sessions.
+ * newest first, each with its failure timeline if that fits, else without,
+ * until the next does not fit at all (at most MAX_REPORT_SESSIONS). A
+ * timeline repeats in every report and the rendezvous keeps the first it
+ * sees, so leaving one out now and then loses little.
  */
 export function reportMessage(sessions: readonly SessionReport[]): Extract<ClientMessage, { type: 'report' }> {
-  let list = [...sessions].sort((a, b) => a.ageSeconds - b.ageSeconds).slice(0, MAX_REPORT_SESSIONS);
-  const fits = () => encodeControlFrame({ type: 'report', sessions: list }).length <= FRAME_BUDGET;
-  for (let i = list.length - 1; i >= 0 && !fits(); i--) {
-    const s = list[i];
-    if (s?.failure !== undefined) list[i] = { ...s, failure: { ...s.failure, timeline: '' } };
+  const newest = [...sessions].sort((a, b) => a.ageSeconds - b.ageSeconds).slice(0, MAX_REPORT_SESSIONS);
+  // Measured, not encoded: encoding a message past the cap throws.
+  const fits = (list: readonly SessionReport[]) => Buffer.byteLength(JSON.stringify({ type: 'report', sessions: list })) <= FRAME_BUDGET;
+  const list: SessionReport[] = [];
+  for (const s of newest) {
+    const bare = s.failure === undefined ? s : { ...s, failure: { ...s.failure, timeline: '' } };
+    const next = [s, bare].find((c) => fits([...list, c]));
+    if (next === undefined) break;
+    list.push(next);
   }
-  while (list.length > 0 && !fits()) list = list.slice(0, -1);
   return { type: 'report', sessions: list };
 }
 
