@@ -133,7 +133,9 @@ export class PeerReports {
         continue;
       }
       seen.add(s.connId);
-      kept.push({ ...s, role, peer, at: now, ...rates(before.get(s.connId), s, now) });
+      // The failure's timeline lives in the ring (once); the session keeps its counts.
+      const { failure: _failure, ...rest } = s;
+      kept.push({ ...rest, role, peer, at: now, ...rates(before.get(s.connId), s, now) });
       const t = this.track(s.connId);
       if (role === 'visitor') this.countOutcomes(t, s);
       if (s.failure !== undefined) this.failed(t, s, role, now);
