@@ -18,6 +18,7 @@ import { test } from 'node:test';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { startDashboard, type DashboardServer } from '../../rendezvous/dashboard/http-server.js';
 import { startRendezvous, type Rendezvous } from '../../rendezvous/rendezvous.js';
+import type { RendezvousView } from '../../rendezvous/dashboard/view.js';
 import { Provider } from '../../peer/provider.js';
 import { Visitor } from '../../peer/visitor.js';
 import { Logger } from '../../src/log/logger.js';
@@ -103,6 +104,53 @@ test('the dashboard in headless Chromium: no console errors, a session on the re
     await page.screenshot({ path: png, fullPage: true });
     assert.equal(readFileSync(png).subarray(1, 4).toString(), 'PNG');
     assert.deepEqual(problems, [], 'no console errors, page errors or failed requests');
+  } finally {
+    for (const f of cleanup.reverse()) await f();
+  }
+});
+
+test('the dashboard in headless Chromium: failures with their timelines, NAT pairs, an unreported relay link; peers\' words shown as text', { timeout: 60_000, skip: chromium === null ? 'no chromium binary (Debian package "chromium"; .ci/run installs it)' : false }, async () => {
+  const hostile = '<img src=x id=injected onerror="document.title=1">';
+  const conn = (c: string) => c.repeat(32);
+  const view: RendezvousView = {
+    now: 100_000,
+    peers: [
+      { id: 'p1', role: 'provider', remote: '198.51.100.7:40000', since: 40_000, name: 'home-nas', nat: { udp: true, mapping: 'dependent', allocation: 'random' } },
+      { id: 'p2', role: 'visitor', remote: '203.0.113.9:50000', since: 90_000, nat: { udp: true, mapping: 'independent', allocation: 'preserving' } },
+    ],
+    services: [['nas', 'p1']],
+    relaySessions: [{ connId: conn('e'), service: 'nas', visitor: 'p2', provider: 'p1' }],
+    reported: [],
+    failures: [{ at: 70_000, connId: conn('f'), service: 'nas', role: 'visitor', attempt: 2, reason: hostile, timeline: '+0ms gathered 3 candidates\n+850ms probe-sent 198.51.100.7:40001 x14 (srflx)', visitorNat: 'cone', providerNat: 'symmetric_random' }],
+    pairOutcomes: [{ visitorNat: 'cone', providerNat: 'symmetric_random', direct: 1, failed: 3 }],
+    punchOutcomes: [{ outcome: 'introduced', visitorNat: 'cone', providerNat: 'symmetric_random', count: 4 }],
+    reportStats: { reports: 9, reportsDropped: 0, sessionsDropped: 0 },
+    reportEveryMs: 5000,
+  };
+  const cleanup: (() => unknown)[] = [];
+  try {
+    const board = await startDashboard({ source: { dashboardView: () => view }, host: '127.0.0.1', port: 0 });
+    cleanup.push(() => board.close());
+    const browser: Browser = await puppeteer.launch({ executablePath: chromium ?? '', headless: true, args: CHROMIUM_ARGS });
+    cleanup.push(() => browser.close());
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warn') problems.push(`console ${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${String(e)}`));
+    await page.goto(`http://127.0.0.1:${board.listening?.port}/`, { waitUntil: 'load' });
+    await page.waitForSelector('#failures tbody tr', { timeout: 10_000 });
+    const cell = (sel: string) => page.$eval(sel, (e) => e.textContent);
+    assert.equal(await cell('#failures tbody tr td:nth-child(6) div'), hostile, 'the reason is shown as text');
+    assert.equal(await page.$('#injected'), null, 'and never parsed as HTML');
+    assert.match(String(await cell('#failures pre')), /probe-sent 198\.51\.100\.7:40001 x14/);
+    assert.equal(await cell('#failures tbody tr td:nth-child(5)'), 'cone → symmetric (random)');
+    assert.deepEqual(await page.$$eval('#pairs tbody td', (tds) => tds.map((t) => t.textContent)), ['cone', 'symmetric (random)', '1', '3', '25 %', '4 / 0 / 0']);
+    assert.deepEqual(await page.$$eval('#nats tbody td', (tds) => tds.map((t) => t.textContent)), ['cone', '1', 'symmetric (random)', '1']);
+    assert.equal(await page.$eval('tr[data-conn="eeeeeeee"] [data-path]', (e) => e.getAttribute('data-path')), 'unknown', 'an older peer\'s session: its relay link');
+    assert.match(String(await cell('#services tbody tr')), /nas.*p1 \(home-nas\).*198\.51\.100\.7:40000/);
+    assert.deepEqual(problems, []);
   } finally {
     for (const f of cleanup.reverse()) await f();
   }
