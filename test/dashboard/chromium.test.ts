@@ -30,7 +30,7 @@ const TOKEN = 'rendezvous-token-0f3c9a';
 const SECRET = 'service-secret-7b21e4';
 const silent = () => new Logger({ level: 'error', sink: { write() {} } });
 /** Both sides wait this long before punching: the dashboard sees the session on the relay first. */
-const PUNCH_DELAY_MS = 5000;
+const PUNCH_DELAY_MS = 6000;
 
 test('the dashboard in headless Chromium: no console errors, a session on the relay, then direct, live', { timeout: 90_000, skip: chromium === null ? 'no chromium binary (Debian package "chromium"; .ci/run installs it)' : false }, async () => {
   const cleanup: (() => unknown)[] = [];
