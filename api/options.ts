@@ -105,6 +105,12 @@ export const rendezvousOptions = z.strictObject({
   altAddress: z.string().refine((s) => isIP(s) !== 0, 'must be an IP address').optional(),
   /** Cap each relay link at this many bytes per second per direction (0 = no cap). */
   relayBytesPerSecond: z.number().int().min(0).optional(),
+  /**
+   * Serve the live dashboard here ("127.0.0.1:8080"); off unless given. Off
+   * loopback it needs `dashboardToken` (16+ characters).
+   */
+  dashboard: endpoint.optional(),
+  dashboardToken: z.string().optional(),
   /** Sees every byte the rendezvous receives ('in') or sends ('out'): an audit hook. */
   tap: z.custom<(direction: 'in' | 'out', bytes: Buffer) => void>((v) => typeof v === 'function', 'must be a function').optional(),
   logger,

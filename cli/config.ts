@@ -51,6 +51,9 @@ export const ConfigFile = z.strictObject({
       token: z.string().min(1).optional(),
       udp_port: z.union([z.number().int().min(0).max(65534), z.literal('off')]).optional(),
       alt_address: z.string().optional(),
+      /** The live dashboard's HOST:PORT, and the file holding its token (required off loopback). */
+      dashboard: hostPort.optional(),
+      dashboard_token_file: z.string().min(1).optional(),
     })
     .optional(),
   provide: z

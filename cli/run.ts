@@ -45,6 +45,9 @@ export interface RendezvousCliOptions {
   udpPort?: string | undefined;
   /** Second local address for RFC 5780 NAT discovery (change-IP answers). */
   altAddress?: string | undefined;
+  /** Serve the dashboard here (HOST:PORT), with this token (required off loopback). */
+  dashboard?: string | undefined;
+  dashboardToken?: string | undefined;
 }
 
 /** "off" -> null; undefined -> the TCP port; else a port number (0 = any free pair). */
@@ -78,6 +81,8 @@ export async function runRendezvous(opts: RendezvousCliOptions, log: Logger, met
     // Without --udp-port, "any free port" means one number for TCP and UDP both.
     ...(udpPort === null ? { udpPort: 'off' as const } : opts.udpPort !== undefined ? { udpPort } : {}),
     ...(opts.altAddress !== undefined ? { altAddress: opts.altAddress } : {}),
+    ...(opts.dashboard !== undefined ? { dashboard: parseHostPort(opts.dashboard, '--dashboard') } : {}),
+    ...(opts.dashboardToken !== undefined ? { dashboardToken: opts.dashboardToken } : {}),
   }).catch((err: unknown) => {
     tapFile?.end();
     if (err instanceof BurrowError && err.code === 'ERR_SOCKET_BIND') {

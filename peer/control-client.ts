@@ -5,10 +5,12 @@ import {
   ControlErrorCode,
   NONCE_LENGTH,
   clientProof,
+  parseCapabilities,
   parseServerMessage,
   proofsEqual,
   serverProof,
   type ClientMessage,
+  type RendezvousCapabilities,
   type ServerMessage,
 } from '../src/control/index.js';
 import { BurrowError } from '../src/errors.js';
@@ -59,6 +61,7 @@ export class ControlClient extends EventEmitter {
   private dial: Dial | null = null;
   private silenceTimer: TimerHandle | null = null;
   private logins = 0;
+  private caps: RendezvousCapabilities = { reportEveryMs: null };
   private readonly rt: Runtime;
   private readonly backoff: Backoff;
   private readonly silenceTimeoutMs: number;
@@ -88,6 +91,11 @@ export class ControlClient extends EventEmitter {
   /** Which control connection this is: counts successful logins, so a session can tell it was set up on an older one. */
   get generation(): number {
     return this.logins;
+  }
+
+  /** What the rendezvous asked for in its latest welcome (an older one asks for nothing). */
+  get capabilities(): RendezvousCapabilities {
+    return this.caps;
   }
 
   /** Sends if logged in; returns false (and drops the message) otherwise. */
@@ -178,6 +186,8 @@ export class ControlClient extends EventEmitter {
             return conn.close();
           }
           connectTimer.cancel();
+          const { peerId, caps } = parseCapabilities(m.peerId);
+          this.caps = caps;
           this.ready = true;
           this.logins++;
           // Our own heartbeat: a connection the network broke under us (a NAT
@@ -186,7 +196,7 @@ export class ControlClient extends EventEmitter {
           heartbeat = every(this.rt.scheduler, PEER_HEARTBEAT_MS, () => conn.send({ type: 'ping', t: this.rt.scheduler.now() }));
           this.backoff.reset();
           this.rotation.succeeded();
-          logger.info('rendezvous-connected', { server: formatHostPort(server), peerId: m.peerId });
+          logger.info('rendezvous-connected', { server: formatHostPort(server), peerId, ...(caps.reportEveryMs !== null ? { reportEveryMs: caps.reportEveryMs } : {}) });
           this.emit('up');
           return;
         }

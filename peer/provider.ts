@@ -18,6 +18,7 @@ import { planSession } from './session-plan.js';
 import { SessionSetup } from './session-setup.js';
 import { PeerCounters } from './peer-counters.js';
 import type { SessionView } from './session-view.js';
+import { SessionReporter } from './session-reporter.js';
 
 export interface ProvidedService {
   name: string;
@@ -69,10 +70,11 @@ interface PendingHandshake {
  */
 export class Provider extends EventEmitter {
   private readonly control: ControlClient;
+  private readonly reporter: SessionReporter;
   private readonly services: Map<string, ProvidedService>;
   private readonly handshakes = new Map<string, PendingHandshake>();
   /** Running sessions by connection id (their wiring routes the punch messages). */
-  private readonly sessions = new Map<string, { setup: SessionSetup; session: TunnelSession }>();
+  private readonly sessions = new Map<string, { service: string; setup: SessionSetup; session: TunnelSession }>();
   private readonly refusals: RateLimitedLog;
   private readonly log: Logger;
   private readonly rt: Runtime;
@@ -90,7 +92,11 @@ export class Provider extends EventEmitter {
     this.services = new Map(opts.services.map((s) => [s.name, s]));
     this.refusals = new RateLimitedLog(this.log, undefined, undefined, () => this.rt.scheduler.now());
     this.control = new ControlClient({ server: opts.server, token: opts.token, role: 'provider', logger: this.log, ...this.rt });
-    this.control.on('up', () => this.register());
+    this.reporter = new SessionReporter(this.control, () => this.sessionViews(), this.rt.scheduler);
+    this.control.on('up', () => {
+      this.reporter.onUp();
+      this.register();
+    });
     this.control.on('message', (m: ServerMessage) => this.onMessage(m));
     this.control.on('fatal', (err: BurrowError) => {
       this.log.error('fatal', { code: err.code, error: err.message });
@@ -105,6 +111,7 @@ export class Provider extends EventEmitter {
   stop(): void {
     this.stopped = true;
     this.registerTimer?.cancel();
+    this.reporter.stop();
     this.control.stop();
     for (const h of this.handshakes.values()) h.timer.cancel();
     this.handshakes.clear();
@@ -236,7 +243,7 @@ export class Provider extends EventEmitter {
       counters: this.counters,
       events: {
         session: (session) => {
-          this.sessions.set(connId, { setup, session });
+          this.sessions.set(connId, { service: service.name, setup, session });
           session.on('close', (err?: BurrowError) => {
             if (this.sessions.get(connId)?.session === session) this.sessions.delete(connId);
             log.info('session-closed', { reason: err?.message ?? 'closed' });

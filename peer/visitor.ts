@@ -19,6 +19,7 @@ import { planSession, type SessionPlan } from './session-plan.js';
 import { SessionSetup } from './session-setup.js';
 import { PeerCounters } from './peer-counters.js';
 import type { SessionView } from './session-view.js';
+import { SessionReporter } from './session-reporter.js';
 
 /**
  * `transport` (rendezvous connections and the local listener), `scheduler`,
@@ -67,6 +68,7 @@ interface PendingHandshake {
  */
 export class Visitor extends EventEmitter {
   private readonly control: ControlClient;
+  private readonly reporter: SessionReporter;
   private readonly server: StreamServer;
   private readonly rt: Runtime;
   private readonly mode: PeerMode;
@@ -95,7 +97,11 @@ export class Visitor extends EventEmitter {
     this.log = opts.logger;
     this.backoff = new Backoff(500, 10_000, () => this.rt.random.next());
     this.control = new ControlClient({ server: opts.server, token: opts.token, role: 'visitor', logger: this.log, ...this.rt });
-    this.control.on('up', () => this.ensureSession());
+    this.reporter = new SessionReporter(this.control, () => this.sessionViews(), this.rt.scheduler);
+    this.control.on('up', () => {
+      this.reporter.onUp();
+      this.ensureSession();
+    });
     this.control.on('down', () => {
       // A setup in flight died with the control connection; the session itself lives on its own link.
       this.handshake = null;
@@ -123,6 +129,7 @@ export class Visitor extends EventEmitter {
   stop(): Promise<void> {
     this.stopped = true;
     this.retryTimer?.cancel();
+    this.reporter.stop();
     this.control.stop();
     // Stopping must not throw; a listener that cannot close says so in the log.
     const closed = this.server.close().catch((err: unknown) => this.log.warn('listener-close-failed', { error: err instanceof Error ? err.message : String(err) }));
@@ -139,7 +146,7 @@ export class Visitor extends EventEmitter {
   sessionViews(): SessionView[] {
     const session = this.session;
     const setup = this.current;
-    return session === null || setup === null || session.closed ? [] : [{ session, setup }];
+    return session === null || setup === null || session.closed ? [] : [{ service: this.opts.service, session, setup }];
   }
 
   private onConnection(socket: StreamSocket): void {
