@@ -12,7 +12,7 @@ export { startProvider, RunningProvider } from './provider.js';
 export { startVisitor, RunningVisitor } from './visitor.js';
 export type { RunState } from './peer-handle.js';
 export type { PeerEvents, SessionEvent, PathEvent, SessionClosedEvent, PathInfo } from './events.js';
-export type { RendezvousOptions, ProviderOptions, VisitorOptions, DirectOptions, Endpoint } from './options.js';
+export type { RendezvousOptions, ProviderOptions, VisitorOptions, DirectOptions, Endpoint, Servers } from './options.js';
 export type { HostPort } from '../peer/endpoint-arg.js';
 export type { RendezvousStats } from '../rendezvous/server.js';
 export { rendezvousRegistry, type RendezvousMetricsSource } from '../rendezvous/metrics.js';

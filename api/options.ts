@@ -11,6 +11,7 @@ import { UDP_FLOW_LIMITS, UDP_FLOW_TIMERS } from '../src/udp/index.js';
 import { Logger } from '../src/log/logger.js';
 import type { DirectConfig } from '../peer/direct-setup.js';
 import { parseHostPort, type HostPort } from '../peer/endpoint-arg.js';
+import { MAX_SERVERS, dedupe, parseServerList } from '../peer/server-list.js';
 
 export const hostPortText = z
   .string()
@@ -33,6 +34,23 @@ const tokenSchema = z.string().min(1, 'token must not be empty');
 export type Endpoint = string | HostPort;
 const endpoint = z.union([hostPortText, z.strictObject({ host: z.string().min(1), port: z.number().int().min(0).max(65535) })], {
   message: 'must be "HOST:PORT" (IPv6 in brackets) or { host, port }',
+});
+/** "a:7000" or "a:7000,b:7000" (several rendezvous nodes; the next is used when one fails). */
+export const serverListText = z.string().superRefine((s, ctx) => {
+  const parts = s.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  if (parts.length === 0) ctx.addIssue({ code: 'custom', message: 'must be HOST:PORT, or several separated by commas' });
+  for (const part of parts) {
+    const r = hostPortText.safeParse(part);
+    // Each entry's own complaint ("must be HOST:PORT", "port must be 0-65535"), naming the entry when there are several.
+    for (const issue of r.success ? [] : r.error.issues) {
+      ctx.addIssue({ code: 'custom', message: parts.length > 1 ? `"${part}": ${issue.message}` : issue.message });
+    }
+  }
+});
+/** The rendezvous: one endpoint, a comma-separated list, or an array of endpoints. */
+export type Servers = string | HostPort | readonly Endpoint[];
+const servers = z.union([serverListText, endpoint, z.array(endpoint).min(1).max(MAX_SERVERS)], {
+  message: `must be "HOST:PORT", several separated by commas, or an array of up to ${MAX_SERVERS} endpoints`,
 });
 const logger = z.instanceof(Logger, { message: 'must be a Logger (new Logger({ sink, format, level }))' }).optional();
 
@@ -66,7 +84,7 @@ const udpKnobs = {
 };
 
 const peer = {
-  server: endpoint,
+  server: servers,
   token: tokenSchema,
   mode: modeSchema.optional(),
   direct: direct.optional(),
@@ -109,6 +127,12 @@ export const rendezvousOptions = z.strictObject({
   altAddress: z.string().refine((s) => isIP(s) !== 0, 'must be an IP address').optional(),
   /** Cap each relay link at this many bytes per second per direction (0 = no cap). */
   relayBytesPerSecond: z.number().int().min(0).optional(),
+  /**
+   * Serve the live dashboard here ("127.0.0.1:8080"); off unless given. Off
+   * loopback it needs `dashboardToken` (16+ characters).
+   */
+  dashboard: endpoint.optional(),
+  dashboardToken: z.string().optional(),
   /** Sees every byte the rendezvous receives ('in') or sends ('out'): an audit hook. */
   tap: z.custom<(direction: 'in' | 'out', bytes: Buffer) => void>((v) => typeof v === 'function', 'must be a function').optional(),
   logger,
@@ -128,6 +152,17 @@ export function toHostPort(fn: string, option: string, e: Endpoint, defaultHost?
   if (typeof e !== 'string') return { host: e.host, port: e.port };
   try {
     return parseHostPort(e, option, defaultHost);
+  } catch (err) {
+    throw new BurrowError('ERR_CONFIG', `${fn}: option "${option}": ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+/** The rendezvous option as the peers take it: a list, in order, without repeats. */
+export function toServerList(fn: string, option: string, s: z.output<typeof servers>): HostPort[] {
+  if (Array.isArray(s)) return dedupe(s.map((e, i) => toHostPort(fn, `${option}.${i}`, e)));
+  if (typeof s !== 'string') return [{ host: s.host, port: s.port }];
+  try {
+    return parseServerList(s, option);
   } catch (err) {
     throw new BurrowError('ERR_CONFIG', `${fn}: option "${option}": ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }

@@ -4,7 +4,7 @@ import { formatHostPort } from '../peer/endpoint-arg.js';
 import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
 import type { PeerMetricsSource } from '../peer/metrics.js';
 import { Provider, type ProvidedService } from '../peer/provider.js';
-import { checkOptions, loggerOrSilent, providerOptions, toDirectConfig, toHostPort, type ProviderOptions } from './options.js';
+import { checkOptions, loggerOrSilent, providerOptions, toDirectConfig, toHostPort, toServerList, type ProviderOptions } from './options.js';
 import { PeerHandle } from './peer-handle.js';
 import { udpSettings } from '../peer/udp/udp-settings.js';
 
@@ -79,7 +79,7 @@ export class RunningProvider extends PeerHandle {
 export async function startProvider(options: ProviderOptions): Promise<RunningProvider> {
   const fn = 'startProvider';
   const o = checkOptions(fn, providerOptions, options);
-  const server = toHostPort(fn, 'server', o.server);
+  const server = toServerList(fn, 'server', o.server);
   const services: ProvidedService[] = o.services.map((s, i) => ({
     name: s.name,
     secret: s.secret,
@@ -99,7 +99,7 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
   const wait = o.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   if (wait > 0) {
     try {
-      await handle.waitRegistered(wait, formatHostPort(server));
+      await handle.waitRegistered(wait, server.map(formatHostPort).join(', '));
     } catch (err) {
       await handle.stop();
       throw err;

@@ -3,6 +3,9 @@ import type { HostPort } from '../peer/endpoint-arg.js';
 import { rendezvousRegistry, type RendezvousMetricsSource } from '../rendezvous/metrics.js';
 import { startRendezvous as startRendezvousServer, type Rendezvous } from '../rendezvous/rendezvous.js';
 import type { RendezvousStats } from '../rendezvous/server.js';
+import { dashboardToken as checkDashboardToken } from '../rendezvous/dashboard/access.js';
+import { DASHBOARD_DEFAULTS, startDashboard, type DashboardServer } from '../rendezvous/dashboard/http-server.js';
+import { BurrowError } from '../src/errors.js';
 import { checkOptions, loggerOrSilent, rendezvousOptions, toHostPort, type RendezvousOptions } from './options.js';
 import type { RunState } from './peer-handle.js';
 
@@ -16,7 +19,14 @@ export class RunningRendezvous {
     private readonly rendezvous: Rendezvous,
     /** The TCP address peers connect to (the port chosen, when 0 was asked for). */
     readonly address: HostPort,
+    private readonly board: DashboardServer | null = null,
   ) {}
+
+  /** Where the dashboard answers (the port chosen, when 0 was asked for); null without one. */
+  get dashboardAddress(): HostPort | null {
+    const a = this.board?.listening;
+    return a ? { host: a.address, port: a.port } : null;
+  }
 
   get state(): RunState {
     if (this.stopping === null) return 'running';
@@ -46,7 +56,7 @@ export class RunningRendezvous {
   /** Closes the listener, the STUN sockets and every connection; the same promise if called again. */
   stop(): Promise<void> {
     if (this.stopping === null) {
-      this.stopping = this.rendezvous.close().then(() => {
+      this.stopping = Promise.all([this.board?.close(), this.rendezvous.close()]).then(() => {
         this.stopped = true;
       });
     }
@@ -65,7 +75,11 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Runni
   const fn = 'startRendezvous';
   const o = checkOptions(fn, rendezvousOptions, options);
   const listen = toHostPort(fn, 'listen', o.listen ?? '127.0.0.1:0');
+  const dashboard = o.dashboard === undefined ? null : toHostPort(fn, 'dashboard', o.dashboard);
+  // A token missing off loopback is a configuration error before anything listens.
+  const dashboardToken = dashboard === null ? null : configError(fn, 'dashboardToken', () => checkDashboardToken(dashboard.host, o.dashboardToken));
   const rv = await startRendezvousServer({
+    reportEveryMs: dashboard === null ? null : DASHBOARD_DEFAULTS.reportEveryMs,
     host: listen.host,
     port: listen.port,
     token: o.token,
@@ -75,5 +89,22 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Runni
     stun: o.udpPort === 'off' ? 'off' : { ...(o.udpPort !== undefined ? { port: o.udpPort } : {}), altAddress: o.altAddress ?? null },
   });
   const tcp = rv.tcp;
-  return new RunningRendezvous(rv, { host: tcp?.address ?? listen.host, port: tcp?.port ?? listen.port });
+  let board: DashboardServer | null = null;
+  if (dashboard !== null) {
+    try {
+      board = await startDashboard({ source: rv, host: dashboard.host, port: dashboard.port, token: dashboardToken, logger: loggerOrSilent(o.logger) });
+    } catch (err) {
+      await rv.close();
+      throw err;
+    }
+  }
+  return new RunningRendezvous(rv, { host: tcp?.address ?? listen.host, port: tcp?.port ?? listen.port }, board);
+}
+
+function configError<T>(fn: string, option: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    throw new BurrowError('ERR_CONFIG', `${fn}: option "${option}": ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
 }

@@ -4,7 +4,7 @@ import type { HostPort } from '../peer/endpoint-arg.js';
 import type { PeerMetricsSource } from '../peer/metrics.js';
 import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
 import { Visitor } from '../peer/visitor.js';
-import { checkOptions, loggerOrSilent, toDirectConfig, toHostPort, visitorOptions, type VisitorOptions } from './options.js';
+import { checkOptions, loggerOrSilent, toDirectConfig, toHostPort, toServerList, visitorOptions, type VisitorOptions } from './options.js';
 import { PeerHandle } from './peer-handle.js';
 import { udpSettings } from '../peer/udp/udp-settings.js';
 
@@ -47,7 +47,7 @@ export async function startVisitor(options: VisitorOptions): Promise<RunningVisi
   const o = checkOptions(fn, visitorOptions, options);
   const direct = toDirectConfig(o.direct);
   const visitor = new Visitor({
-    server: toHostPort(fn, 'server', o.server),
+    server: toServerList(fn, 'server', o.server),
     token: o.token,
     service: o.name,
     secret: o.secret,

@@ -3,6 +3,7 @@
  * metrics endpoint (if asked for) first, then the rendezvous, the providers
  * and the visitors, each started through run.ts like its command would.
  */
+import { readFileSync } from 'node:fs';
 import { BurrowError } from '../src/errors.js';
 import type { Logger } from '../src/log/logger.js';
 import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
@@ -41,6 +42,8 @@ export async function runConfigFile(cfg: ConfigFile, log: Logger, onFatal: Fatal
           token: checked(cfg.rendezvous.token ?? cfg.token, '"token" for [rendezvous]'),
           ...(cfg.rendezvous.udp_port !== undefined ? { udpPort: String(cfg.rendezvous.udp_port) } : {}),
           ...(cfg.rendezvous.alt_address !== undefined ? { altAddress: cfg.rendezvous.alt_address } : {}),
+          ...(cfg.rendezvous.dashboard !== undefined ? { dashboard: cfg.rendezvous.dashboard } : {}),
+          ...(cfg.rendezvous.dashboard_token_file !== undefined ? { dashboardToken: readTokenFile(cfg.rendezvous.dashboard_token_file) } : {}),
         },
         log.child({ component: 'rendezvous' }),
         metrics,
@@ -87,4 +90,13 @@ export async function runConfigFile(cfg: ConfigFile, log: Logger, onFatal: Fatal
     parts.push(peer);
   }
   return parts;
+}
+
+/** The dashboard's token from its file (config files keep secrets out of themselves): its content, trimmed. */
+function readTokenFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new BurrowError('ERR_CONFIG', `cannot read dashboard_token_file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
 }

@@ -2,14 +2,14 @@ import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { BurrowError } from '../src/errors.js';
-import { hostPortText, modeSchema, protoSchema, secretSchema, serviceName, udpFlowsSchema, udpIdleSchema } from '../api/options.js';
+import { hostPortText, modeSchema, protoSchema, secretSchema, serverListText, serviceName, udpFlowsSchema, udpIdleSchema } from '../api/options.js';
 
 /**
  * `burrow -c FILE`: one TOML file describing what this machine runs, as frp
  * users are used to. Every key is checked; an unknown key is an error, not a
  * silent typo.
  *
- *   server = "rendezvous.example.com:7000"
+ *   server = "rendezvous.example.com:7000"    # or "a:7000,b:7000": several nodes
  *   token = "..."
  *
  *   [[provide]]
@@ -43,7 +43,7 @@ const secret = secretSchema;
 const udp = { proto: protoSchema.optional(), udp_idle: udpIdleSchema.optional(), udp_flows: udpFlowsSchema.optional() };
 
 export const ConfigFile = z.strictObject({
-  server: hostPort.optional(),
+  server: serverListText.optional(),
   token: z.string().min(1).optional(),
   log_format: z.enum(['text', 'json']).optional(),
   log_level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
@@ -56,13 +56,16 @@ export const ConfigFile = z.strictObject({
       token: z.string().min(1).optional(),
       udp_port: z.union([z.number().int().min(0).max(65534), z.literal('off')]).optional(),
       alt_address: z.string().optional(),
+      /** The live dashboard's HOST:PORT, and the file holding its token (required off loopback). */
+      dashboard: hostPort.optional(),
+      dashboard_token_file: z.string().min(1).optional(),
     })
     .optional(),
   provide: z
-    .array(z.strictObject({ name, secret, to: hostPort, mode: mode.optional(), ...udp, portmap: z.boolean().optional(), server: hostPort.optional(), token: z.string().optional() }))
+    .array(z.strictObject({ name, secret, to: hostPort, mode: mode.optional(), ...udp, portmap: z.boolean().optional(), server: serverListText.optional(), token: z.string().optional() }))
     .optional(),
   visit: z
-    .array(z.strictObject({ name, secret, listen: hostPort, mode: mode.optional(), ...udp, relay: z.enum(['fallback', 'never']).optional(), portmap: z.boolean().optional(), server: hostPort.optional(), token: z.string().optional() }))
+    .array(z.strictObject({ name, secret, listen: hostPort, mode: mode.optional(), ...udp, relay: z.enum(['fallback', 'never']).optional(), portmap: z.boolean().optional(), server: serverListText.optional(), token: z.string().optional() }))
     .optional(),
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;

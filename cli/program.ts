@@ -79,7 +79,12 @@ const peerOptions = (cmd: Command): Command =>
   cmd
     .option('--metrics <host:port>', METRICS_HELP)
     .option('--admin <path|off>', ADMIN_HELP)
-    .addOption(new Option('--server <host:port>', 'the rendezvous server (a name is tried over IPv6 and IPv4; an IPv6 address in brackets: [2001:db8::7]:7000)').env('BURROW_SERVER'))
+    .addOption(
+      new Option(
+        '--server <host:port[,host:port...]>',
+        'the rendezvous server (a name is tried over IPv6 and IPv4; an IPv6 address in brackets: [2001:db8::7]:7000); several nodes separated by commas: the next is used when one fails',
+      ).env('BURROW_SERVER'),
+    )
     .addOption(new Option('--token <token>', 'the rendezvous token (proven, never sent)').env('BURROW_TOKEN'))
     .option('--token-file <file>', 'read the rendezvous token from a file instead (e.g. a systemd credential)')
     .requiredOption('--name <name>', 'service name, shared by provider and visitor')
@@ -214,7 +219,9 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
       .option('--tap <file>', 'append every byte the server sends or receives to FILE (audit: it is all ciphertext)')
       .option('--udp-port <port|off>', 'UDP port for STUN (peers learn their public address and NAT type here); PORT+1 is used too. Default: the TCP port\'s number')
       .option('--alt-address <ip>', 'a second local IP address of this host: full RFC 5780 NAT discovery (answers from the other address); needs --listen on a concrete IP')
-      .option('--metrics <host:port>', METRICS_HELP),
+      .option('--metrics <host:port>', METRICS_HELP)
+      .option('--dashboard <host:port>', 'serve the live dashboard (sessions, paths, punches, failures) at http://HOST:PORT/; loopback needs no token')
+      .option('--dashboard-token-file <file>', 'the dashboard\'s token (16+ characters; required off loopback): open http://HOST:PORT/?token=TOKEN once'),
   )
     .addHelpText(
       'after',
@@ -237,11 +244,12 @@ The rendezvous never learns service secrets and cannot read tunnel traffic;
 it only checks the token, introduces peers and relays sealed packets. Its
 STUN answers are never much bigger than the requests (no amplification).`,
     )
-    .action(async (opts: LogFlags & { listen: string; token?: string; tokenFile?: string; relayRate: number; tap?: string; udpPort?: string; altAddress?: string; metrics?: string }) => {
+    .action(async (opts: LogFlags & { listen: string; token?: string; tokenFile?: string; relayRate: number; tap?: string; udpPort?: string; altAddress?: string; metrics?: string; dashboard?: string; dashboardTokenFile?: string }) => {
       const log = makeLogger(opts, 'rendezvous');
       const token = tokenFrom(opts);
+      const dashboardToken = opts.dashboardTokenFile === undefined ? undefined : readSecretFile(opts.dashboardTokenFile, '--dashboard-token-file');
       const running = await withMetrics(opts.metrics, log, (metrics) =>
-        runRendezvous({ listen: opts.listen, token, tap: opts.tap, relayRate: opts.relayRate, udpPort: opts.udpPort, altAddress: opts.altAddress }, log, metrics),
+        runRendezvous({ listen: opts.listen, token, tap: opts.tap, relayRate: opts.relayRate, udpPort: opts.udpPort, altAddress: opts.altAddress, dashboard: opts.dashboard, dashboardToken }, log, metrics),
       );
       exit(await supervise(running, new Promise(() => {})));
     });

@@ -5,6 +5,7 @@ import { SERVICE_NAME } from '../src/control/messages.js';
 import { startProvider, startRendezvous, startVisitor } from '../api/index.js';
 import type { DirectOptions } from '../api/options.js';
 import { parseHostPort } from '../peer/endpoint-arg.js';
+import { parseServerList } from '../peer/server-list.js';
 import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
 import type { MetricsEndpoint } from './metrics.js';
 import type { Inspectable } from './admin.js';
@@ -59,6 +60,9 @@ export interface RendezvousCliOptions {
   udpPort?: string | undefined;
   /** Second local address for RFC 5780 NAT discovery (change-IP answers). */
   altAddress?: string | undefined;
+  /** Serve the dashboard here (HOST:PORT), with this token (required off loopback). */
+  dashboard?: string | undefined;
+  dashboardToken?: string | undefined;
 }
 
 /** "off" -> null; undefined -> the TCP port; else a port number (0 = any free pair). */
@@ -92,6 +96,8 @@ export async function runRendezvous(opts: RendezvousCliOptions, log: Logger, met
     // Without --udp-port, "any free port" means one number for TCP and UDP both.
     ...(udpPort === null ? { udpPort: 'off' as const } : opts.udpPort !== undefined ? { udpPort } : {}),
     ...(opts.altAddress !== undefined ? { altAddress: opts.altAddress } : {}),
+    ...(opts.dashboard !== undefined ? { dashboard: parseHostPort(opts.dashboard, '--dashboard') } : {}),
+    ...(opts.dashboardToken !== undefined ? { dashboardToken: opts.dashboardToken } : {}),
   }).catch((err: unknown) => {
     tapFile?.end();
     if (err instanceof BurrowError && err.code === 'ERR_SOCKET_BIND') {
@@ -115,7 +121,7 @@ export async function runProvider(
   metrics?: MetricsEndpoint,
 ): Promise<Running & Inspectable> {
   const provider = await startProvider({
-    server: parseHostPort(opts.server, '--server'),
+    server: parseServerList(opts.server, '--server'),
     token: opts.token,
     services: [{ name: checkName(opts.name), secret: opts.secret, to: parseHostPort(opts.to, '--to', '127.0.0.1'), ...udpOptions(opts) }],
     logger: log.child({ service: opts.name }),
@@ -147,7 +153,7 @@ export async function runVisitor(
 ): Promise<Running & Inspectable> {
   const listenText = /^\d+$/.test(opts.listen) ? `127.0.0.1:${opts.listen}` : opts.listen;
   const visitor = await startVisitor({
-    server: parseHostPort(opts.server, '--server'),
+    server: parseServerList(opts.server, '--server'),
     token: opts.token,
     name: checkName(opts.name),
     secret: opts.secret,

@@ -5,10 +5,12 @@ import {
   ControlErrorCode,
   NONCE_LENGTH,
   clientProof,
+  parseCapabilities,
   parseServerMessage,
   proofsEqual,
   serverProof,
   type ClientMessage,
+  type RendezvousCapabilities,
   type ServerMessage,
 } from '../src/control/index.js';
 import { BurrowError } from '../src/errors.js';
@@ -18,9 +20,14 @@ import type { StreamSocket } from '../src/net/stream-transport.js';
 import { resolveRuntime, type Runtime, type RuntimeOptions } from '../src/net/runtime.js';
 import { Backoff } from './backoff.js';
 import { formatHostPort, type HostPort } from './endpoint-arg.js';
+import { ServerRotation, asServerList } from './server-list.js';
 
 export interface ControlClientOptions extends RuntimeOptions {
-  server: HostPort;
+  /**
+   * The rendezvous, or several nodes of it: one is used at a time; a peer
+   * that cannot reach it, or loses it, moves to the next at once.
+   */
+  server: HostPort | readonly HostPort[];
   token: string;
   role: 'provider' | 'visitor';
   name?: string;
@@ -40,6 +47,8 @@ const PEER_HEARTBEAT_MS = 5000;
  * A peer's control connection to the rendezvous, kept up for as long as the
  * peer runs: login by challenge-response (and a check of the server's own
  * proof), heartbeats, and reconnection with capped, jittered backoff.
+ * Given several rendezvous addresses it moves to the next one when the
+ * current one fails, and backs off only after all of them did.
  *
  * Events: 'up' (after every successful login), 'down', 'message'
  * (ServerMessage), 'fatal' (BurrowError: wrong token — retrying cannot help).
@@ -52,15 +61,23 @@ export class ControlClient extends EventEmitter {
   private dial: Dial | null = null;
   private silenceTimer: TimerHandle | null = null;
   private logins = 0;
+  private caps: RendezvousCapabilities = { reportEveryMs: null };
   private readonly rt: Runtime;
   private readonly backoff: Backoff;
   private readonly silenceTimeoutMs: number;
+  private readonly rotation: ServerRotation;
 
   constructor(private readonly opts: ControlClientOptions) {
     super();
     this.rt = resolveRuntime(opts);
     this.backoff = opts.backoff ?? new Backoff(undefined, undefined, () => this.rt.random.next());
     this.silenceTimeoutMs = opts.silenceTimeoutMs ?? 20_000;
+    this.rotation = new ServerRotation(asServerList(opts.server));
+  }
+
+  /** The rendezvous this client is connected to (or trying now): sessions set up through it use it for their relay and STUN. */
+  get server(): HostPort {
+    return this.rotation.current;
   }
 
   start(): void {
@@ -74,6 +91,11 @@ export class ControlClient extends EventEmitter {
   /** Which control connection this is: counts successful logins, so a session can tell it was set up on an older one. */
   get generation(): number {
     return this.logins;
+  }
+
+  /** What the rendezvous asked for in its latest welcome (an older one asks for nothing). */
+  get capabilities(): RendezvousCapabilities {
+    return this.caps;
   }
 
   /** Sends if logged in; returns false (and drops the message) otherwise. */
@@ -93,7 +115,7 @@ export class ControlClient extends EventEmitter {
 
   private connect(): void {
     if (this.stopped) return;
-    const { server } = this.opts;
+    const server = this.rotation.current;
     // A name with A and AAAA records is raced (Happy Eyeballs); the connect timeout covers that too.
     const dial = dialStream(this.rt, { host: server.host, port: server.port, noDelay: true });
     this.dial = dial;
@@ -130,7 +152,8 @@ export class ControlClient extends EventEmitter {
 
   /** Runs one connection: login, heartbeats, and on close a retry. Returns its ControlConnection. */
   private attach(socket: StreamSocket, connectTimer: TimerHandle, setError: (e: string) => void, lastError: () => string): Conn {
-    const { server, logger } = this.opts;
+    const { logger } = this.opts;
+    const server = this.rotation.current;
     const conn: Conn = new ControlConnection(socket, parseServerMessage);
     this.conn = conn;
     const clientNonce = this.rt.random.bytes(NONCE_LENGTH);
@@ -163,6 +186,8 @@ export class ControlClient extends EventEmitter {
             return conn.close();
           }
           connectTimer.cancel();
+          const { peerId, caps } = parseCapabilities(m.peerId);
+          this.caps = caps;
           this.ready = true;
           this.logins++;
           // Our own heartbeat: a connection the network broke under us (a NAT
@@ -170,7 +195,8 @@ export class ControlClient extends EventEmitter {
           // the reset comes back at once — not after the server's silence.
           heartbeat = every(this.rt.scheduler, PEER_HEARTBEAT_MS, () => conn.send({ type: 'ping', t: this.rt.scheduler.now() }));
           this.backoff.reset();
-          logger.info('rendezvous-connected', { server: formatHostPort(server), peerId: m.peerId });
+          this.rotation.succeeded();
+          logger.info('rendezvous-connected', { server: formatHostPort(server), peerId, ...(caps.reportEveryMs !== null ? { reportEveryMs: caps.reportEveryMs } : {}) });
           this.emit('up');
           return;
         }
@@ -209,10 +235,14 @@ export class ControlClient extends EventEmitter {
   }
 
   private retryLater(wasReady: boolean, error: string): void {
-    const delay = this.backoff.next();
+    const failed = this.rotation.current;
+    // Another node of the list may be fine: try it now; a whole round of failures backs off.
+    const step = this.rotation.failed();
+    const delay = step === 'try-next' ? 0 : this.backoff.next();
     this.opts.logger.warn(wasReady ? 'rendezvous-lost' : 'rendezvous-unreachable', {
-      server: formatHostPort(this.opts.server),
+      server: formatHostPort(failed),
       error: error || undefined,
+      ...(this.rotation.size > 1 ? { next: formatHostPort(this.rotation.current) } : {}),
       retryInMs: Math.round(delay),
     });
     // Keeps the process alive: while the rendezvous is down this timer is all a provider has.

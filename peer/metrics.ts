@@ -35,7 +35,7 @@ const PATH_SERIES: readonly { path: SessionPath; family?: Family }[] = [
 const PROTOCOLS: readonly PortMapProtocol[] = ['natpmp', 'pcp', 'upnp'];
 
 /** Where a session's packets go now: the relay, a direct path (LAN or internet, by family), or nowhere yet. */
-export function sessionPath(v: SessionView): { path: SessionPath; family?: Family } {
+export function sessionPath(v: Pick<SessionView, 'session' | 'setup'>): { path: SessionPath; family?: Family } {
   const kind = v.session.currentPath?.kind;
   if (kind === undefined) return { path: 'none' };
   if (kind !== 'direct') return { path: 'relay' };

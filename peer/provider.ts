@@ -18,6 +18,7 @@ import { planSession } from './session-plan.js';
 import { SessionSetup } from './session-setup.js';
 import { PeerCounters } from './peer-counters.js';
 import type { SessionView } from './session-view.js';
+import { SessionReporter } from './session-reporter.js';
 import { ProviderUdp } from './udp/provider-udp.js';
 import { udpSummary } from './udp/session-flows.js';
 import { DEFAULT_UDP_SETTINGS, type ServiceProto, type UdpSettings } from './udp/udp-settings.js';
@@ -43,7 +44,8 @@ export interface ProviderOptions extends RuntimeOptions {
   /** xtcp (default): visitors that ask may punch a direct path; stcp: relay only. */
   mode?: PeerMode;
   direct?: DirectConfig;
-  server: HostPort;
+  /** The rendezvous, or several nodes of it (the next is used when one fails). */
+  server: HostPort | readonly HostPort[];
   token: string;
   services: ProvidedService[];
   logger: Logger;
@@ -75,10 +77,11 @@ interface PendingHandshake {
  */
 export class Provider extends EventEmitter {
   private readonly control: ControlClient;
+  private readonly reporter: SessionReporter;
   private readonly services: Map<string, ProvidedService>;
   private readonly handshakes = new Map<string, PendingHandshake>();
   /** Running sessions by connection id (their wiring routes the punch messages). */
-  private readonly sessions = new Map<string, { setup: SessionSetup; session: TunnelSession; udp?: ProviderUdp }>();
+  private readonly sessions = new Map<string, { service: string; setup: SessionSetup; session: TunnelSession; udp?: ProviderUdp }>();
   private readonly refusals: RateLimitedLog;
   private readonly log: Logger;
   private readonly rt: Runtime;
@@ -96,7 +99,11 @@ export class Provider extends EventEmitter {
     this.services = new Map(opts.services.map((s) => [s.name, s]));
     this.refusals = new RateLimitedLog(this.log, undefined, undefined, () => this.rt.scheduler.now());
     this.control = new ControlClient({ server: opts.server, token: opts.token, role: 'provider', logger: this.log, ...this.rt });
-    this.control.on('up', () => this.register());
+    this.reporter = new SessionReporter(this.control, () => this.sessionViews(), this.rt.scheduler);
+    this.control.on('up', () => {
+      this.reporter.onUp();
+      this.register();
+    });
     this.control.on('message', (m: ServerMessage) => this.onMessage(m));
     this.control.on('fatal', (err: BurrowError) => {
       this.log.error('fatal', { code: err.code, error: err.message });
@@ -111,6 +118,7 @@ export class Provider extends EventEmitter {
   stop(): void {
     this.stopped = true;
     this.registerTimer?.cancel();
+    this.reporter.stop();
     this.control.stop();
     for (const h of this.handshakes.values()) h.timer.cancel();
     this.handshakes.clear();
@@ -134,7 +142,9 @@ export class Provider extends EventEmitter {
 
   /** The sessions running now, with their wiring (for metrics). */
   sessionViews(): SessionView[] {
-    return [...this.sessions.values()].filter((v) => !v.session.closed).map((v) => (v.udp ? { session: v.session, setup: v.setup, udp: v.udp.view } : { session: v.session, setup: v.setup }));
+    return [...this.sessions.values()]
+      .filter((v) => !v.session.closed)
+      .map(({ service, session, setup, udp }) => (udp ? { service, session, setup, udp: udp.view } : { service, session, setup }));
   }
 
   private onMessage(m: ServerMessage): void {
@@ -239,7 +249,7 @@ export class Provider extends EventEmitter {
       aead: done.aead,
       ticket,
       plan: planSession('responder', { mode: this.opts.mode ?? PEER_DEFAULTS.mode, relay: PEER_DEFAULTS.relay }, visitorAskedDirect),
-      server: this.opts.server,
+      server: this.control.server,
       runtime: this.rt,
       tuning: this.opts.session,
       direct: this.opts.direct,
@@ -250,7 +260,7 @@ export class Provider extends EventEmitter {
       events: {
         session: (session) => {
           const udp = service.proto === 'udp' ? this.udpFlows(session, service, log) : undefined;
-          this.sessions.set(connId, udp ? { setup, session, udp } : { setup, session });
+          this.sessions.set(connId, udp ? { service: service.name, setup, session, udp } : { service: service.name, setup, session });
           session.on('close', (err?: BurrowError) => {
             if (this.sessions.get(connId)?.session === session) this.sessions.delete(connId);
             log.info('session-closed', { reason: err?.message ?? 'closed', ...udpSummary(udp?.view) });

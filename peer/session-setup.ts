@@ -16,6 +16,13 @@ import { openRelayLink } from './relay-connector.js';
 import type { SessionPlan } from './session-plan.js';
 import { sessionTuning, type SessionTuning } from './tunnel-options.js';
 
+/** A punch attempt that ended without a path: its number in the session, why, and what it tried. */
+export interface PunchFailure {
+  readonly attempt: number;
+  readonly reason: string;
+  readonly timeline: string;
+}
+
 /** What the peer does at each point of a setup; everything else is the setup's. */
 export interface SessionSetupEvents {
   /** The session exists, before any link: register it (its streams, its close). */
@@ -78,6 +85,8 @@ export class SessionSetup {
   private relayLink: RecordLink | null = null;
   private directLink: DirectLink | null = null;
   private kind: string | null = null;
+  private readonly punchCounts = { direct: 0, failed: 0 };
+  private failure: PunchFailure | null = null;
   /** Sends on the control channel; offers carry the ticket once the control connection is a newer one. */
   private readonly sendControl: (m: ClientMessage) => boolean;
 
@@ -97,6 +106,16 @@ export class SessionSetup {
   /** How the direct path reaches the peer ('direct LAN', 'direct internet', '… IPv6') while one is up. */
   get directKind(): string | null {
     return this.kind;
+  }
+
+  /** This session's punch attempts that found a path, and that ended without one (a probe went out). */
+  get punches(): { readonly direct: number; readonly failed: number } {
+    return { ...this.punchCounts };
+  }
+
+  /** The latest attempt that failed, with its timeline (null: none has). */
+  get lastFailure(): PunchFailure | null {
+    return this.failure;
   }
 
   /** Punch messages of this connection, from the control channel. */
@@ -201,6 +220,7 @@ export class SessionSetup {
     let punches = 0;
     direct.on('direct', (_path: unknown, locked: LockedEndpoint) => {
       this.kind = describePath({ address: locked.remote.address, lan: locked.lan });
+      this.punchCounts.direct++;
       this.o.counters?.punchEnded('direct', punches++);
       this.o.events.directUp?.(session);
     });
@@ -210,6 +230,10 @@ export class SessionSetup {
     });
     direct.on('failed', (reason: string, timeline: string) => {
       // No timeline: the attempt ended before a probe went out.
+      if (timeline !== '') {
+        this.punchCounts.failed++;
+        this.failure = { attempt: punches, reason, timeline };
+      }
       this.o.counters?.punchEnded(timeline === '' ? 'not-run' : 'failed', punches++);
       this.onPunchFailed(session, reason);
     });

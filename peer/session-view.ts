@@ -2,8 +2,9 @@ import type { TunnelSession } from '../src/session/index.js';
 import type { SessionSetup } from './session-setup.js';
 import type { UdpSessionView } from './udp/session-flows.js';
 
-/** A running session and its wiring, as a peer shows them to metrics (and, later, to status). */
+/** A running session, its service and its wiring, as a peer shows them to metrics, status and the rendezvous's dashboard. */
 export interface SessionView {
+  readonly service: string;
   readonly session: TunnelSession;
   readonly setup: SessionSetup;
   /** A UDP service's session: its flows and their counts. */

@@ -19,6 +19,7 @@ import { planSession, type SessionPlan } from './session-plan.js';
 import { SessionSetup } from './session-setup.js';
 import { PeerCounters } from './peer-counters.js';
 import type { SessionView } from './session-view.js';
+import { SessionReporter } from './session-reporter.js';
 import { udpSummary } from './udp/session-flows.js';
 import { VisitorUdp } from './udp/visitor-udp.js';
 import { DEFAULT_UDP_SETTINGS, type ServiceProto, type UdpSettings } from './udp/udp-settings.js';
@@ -35,7 +36,8 @@ export interface VisitorOptions extends RuntimeOptions {
   /** xtcp only: 'fallback' (default) carries traffic over the relay until and unless the direct path works; 'never' uses no relay. */
   relay?: RelayPolicy;
   direct?: DirectConfig;
-  server: HostPort;
+  /** The rendezvous, or several nodes of it (the next is used when one fails). */
+  server: HostPort | readonly HostPort[];
   token: string;
   service: string;
   secret: string;
@@ -73,6 +75,7 @@ interface PendingHandshake {
  */
 export class Visitor extends EventEmitter {
   private readonly control: ControlClient;
+  private readonly reporter: SessionReporter;
   private readonly server: StreamServer;
   /** The UDP side, for a UDP service (null for TCP). */
   private readonly udp: VisitorUdp | null;
@@ -103,7 +106,11 @@ export class Visitor extends EventEmitter {
     this.log = opts.logger;
     this.backoff = new Backoff(500, 10_000, () => this.rt.random.next());
     this.control = new ControlClient({ server: opts.server, token: opts.token, role: 'visitor', logger: this.log, ...this.rt });
-    this.control.on('up', () => this.ensureSession());
+    this.reporter = new SessionReporter(this.control, () => this.sessionViews(), this.rt.scheduler);
+    this.control.on('up', () => {
+      this.reporter.onUp();
+      this.ensureSession();
+    });
     this.control.on('down', () => {
       // A setup in flight died with the control connection; the session itself lives on its own link.
       this.handshake = null;
@@ -150,6 +157,7 @@ export class Visitor extends EventEmitter {
   stop(): Promise<void> {
     this.stopped = true;
     this.retryTimer?.cancel();
+    this.reporter.stop();
     this.control.stop();
     if (this.udp !== null) {
       // The session first: its closing line carries the flows' counts.
@@ -174,7 +182,7 @@ export class Visitor extends EventEmitter {
     const setup = this.current;
     if (session === null || setup === null || session.closed) return [];
     const udp = this.udp?.view(session) ?? null;
-    return [udp !== null ? { session, setup, udp } : { session, setup }];
+    return [udp !== null ? { service: this.opts.service, session, setup, udp } : { service: this.opts.service, session, setup }];
   }
 
   private onConnection(socket: StreamSocket): void {
@@ -301,7 +309,7 @@ export class Visitor extends EventEmitter {
       aead,
       ticket,
       plan: this.plan,
-      server: this.opts.server,
+      server: this.control.server,
       runtime: this.rt,
       tuning: this.opts.session,
       direct: this.opts.direct,

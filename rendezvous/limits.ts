@@ -1,6 +1,8 @@
 /** Every resource the rendezvous hands out has a bound; these are the defaults. */
+import { defaultConnectionCap } from './fd-limit.js';
+
 export interface RendezvousLimits {
-  /** TCP connections of any kind. */
+  /** TCP connections of any kind. Default: what the process's descriptor limit allows (fd-limit.ts). */
   maxConnections: number;
   /** Connections that have not logged in or joined a relay yet. */
   maxUnauthenticated: number;
@@ -18,6 +20,8 @@ export interface RendezvousLimits {
   relayIdleTimeoutMs: number;
   /** Per relay link and direction; 0 = unlimited. */
   relayBytesPerSecond: number;
+  /** Service names registered in all. */
+  maxServices: number;
   maxServicesPerProvider: number;
   /** Sessions whose peers may punch (through the broker) at once; the least recently active is forgotten beyond it. */
   maxPunchPairs: number;
@@ -32,8 +36,10 @@ export interface RendezvousLimits {
   controlStallTimeoutMs: number;
 }
 
+const CONNECTION_CAP = defaultConnectionCap();
+
 export const DEFAULT_RENDEZVOUS_LIMITS: RendezvousLimits = {
-  maxConnections: 8192,
+  maxConnections: CONNECTION_CAP,
   maxUnauthenticated: 2048,
   loginTimeoutMs: 10_000,
   heartbeatIntervalMs: 10_000,
@@ -44,6 +50,8 @@ export const DEFAULT_RENDEZVOUS_LIMITS: RendezvousLimits = {
   maxRelayLinks: 2048,
   relayIdleTimeoutMs: 90_000,
   relayBytesPerSecond: 0,
+  // Room for every connection to be a provider with a couple of services.
+  maxServices: Math.max(10_000, 2 * CONNECTION_CAP),
   maxServicesPerProvider: 64,
   maxPunchPairs: 4096,
   punchOfferTimeoutMs: 8000,

@@ -146,6 +146,15 @@ export class PunchBroker {
     return this.pairs.has(connId);
   }
 
+  /** Which side of session `connId` the peer is now (null: neither, or no such pair). */
+  sideOf(peer: PeerId, connId: string): Role | null {
+    const pair = this.pairs.get(connId);
+    if (pair === undefined) return null;
+    if (pair.visitor === peer && !pair.gone.has('visitor')) return 'visitor';
+    if (pair.provider === peer && !pair.gone.has('provider')) return 'provider';
+    return null;
+  }
+
   /**
    * The session's handshake completed through us: these two (and only these
    * two, or whoever later presents one of their tickets) may punch.

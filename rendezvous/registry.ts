@@ -33,6 +33,11 @@ export class ServiceRegistry<P> {
     return removed;
   }
 
+  /** Every name and its provider. */
+  entries(): [string, P][] {
+    return [...this.byName];
+  }
+
   get size(): number {
     return this.byName.size;
   }

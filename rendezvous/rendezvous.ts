@@ -9,6 +9,7 @@ import type { StreamAddress } from '../src/net/stream-transport.js';
 import { RendezvousServer, type RendezvousOptions, type RendezvousStats } from './server.js';
 import { bindStunFamilies, NO_IPV6_CODES, type BoundStunSockets, type UdpBinder } from './stun-bind.js';
 import { UdpService } from './udp-service.js';
+import type { RendezvousView } from './dashboard/view.js';
 
 export interface RendezvousConfig extends RendezvousOptions {
   /**
@@ -60,6 +61,11 @@ export class Rendezvous {
 
   get stats(): RendezvousStats {
     return this.server.stats;
+  }
+
+  /** What its dashboard shows, read now. */
+  dashboardView(): RendezvousView {
+    return this.server.dashboardView();
   }
 
   /** Closes the UDP sockets and the server (every connection too); the same promise if called again. */

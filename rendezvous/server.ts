@@ -5,6 +5,7 @@ import {
   NONCE_LENGTH,
   clientProof,
   parseClientMessage,
+  peerIdWithCapabilities,
   proofsEqual,
   serverProof,
   type ClientMessage,
@@ -21,6 +22,8 @@ import type { PunchOutcomeCount } from './punch-broker.js';
 import { SessionSetup, type PeerId, type SetupOutput } from './session-setup.js';
 import { SlotPool, type Slot } from './slots.js';
 import { TrafficCounts, type RefusalReason } from './traffic-counts.js';
+import { PeerReports } from './dashboard/peer-reports.js';
+import type { RendezvousView } from './dashboard/view.js';
 
 /**
  * `transport`, `scheduler`, `random` default to the real ones; netsim's
@@ -36,6 +39,11 @@ export interface RendezvousOptions extends RuntimeOptions {
   tap?: ((direction: 'in' | 'out', bytes: Buffer) => void) | undefined;
   /** Added to the `listening` log line (the UDP sockets, when a Rendezvous has them). */
   listeningFields?: LogFields | undefined;
+  /**
+   * Ask peers for a report of their sessions this often (for the dashboard);
+   * null or left out: ask for none (and drop any that come).
+   */
+  reportEveryMs?: number | null | undefined;
 }
 
 type Control = ControlConnection<ClientMessage, ServerMessage>;
@@ -49,6 +57,9 @@ interface Conn {
   state: 'challenged' | 'peer' | 'relay';
   role: 'provider' | 'visitor' | null;
   lastSeen: number;
+  /** When it logged in, and the name it gave (null before login). */
+  since: number | null;
+  name: string | null;
   /** Held until the connection proves itself (login or relay ticket) or goes. */
   readonly unauthenticated: Slot;
 }
@@ -112,12 +123,14 @@ export class RendezvousServer {
   private controlQueuePeak = 0;
   private readonly counters = { relayBytes: 0, loginsRefused: 0, invalidFrames: 0, controlOverflows: 0 };
   private readonly traffic = new TrafficCounts();
+  private readonly reports: PeerReports;
 
   constructor(private readonly opts: RendezvousOptions) {
     this.rt = resolveRuntime(opts);
     this.log = opts.logger ?? new Logger({ fields: { component: 'rendezvous' } });
     this.limits = { ...DEFAULT_RENDEZVOUS_LIMITS, ...opts.limits };
     this.setup = new SessionSetup(this.limits, this.rt.random);
+    this.reports = new PeerReports((peer, connId) => this.setup.sideOf(peer, connId));
     this.unauthenticated = new SlotPool(this.limits.maxUnauthenticated);
     const now = () => this.rt.scheduler.now();
     this.refusals = new RateLimitedLog(this.log, undefined, undefined, now);
@@ -133,7 +146,7 @@ export class RendezvousServer {
     const addr = await this.server.listen(this.opts.port, this.opts.host);
     this.heartbeat = every(this.rt.scheduler, this.limits.heartbeatIntervalMs, () => this.onHeartbeat());
     // `[::]` TCP is dual-stack (node's default): one socket takes both families.
-    this.log.info('listening', { tcp: formatEndpoint(addr), ...(addr.address === '::' ? { tcpFamilies: 'ipv6+ipv4' } : {}), ...this.opts.listeningFields });
+    this.log.info('listening', { tcp: formatEndpoint(addr), ...(addr.address === '::' ? { tcpFamilies: 'ipv6+ipv4' } : {}), maxConnections: this.limits.maxConnections, ...this.opts.listeningFields });
     return addr;
   }
 
@@ -174,6 +187,36 @@ export class RendezvousServer {
     };
   }
 
+  private get reportEveryMs(): number | null {
+    return this.opts.reportEveryMs ?? null;
+  }
+
+  /**
+   * What the dashboard shows, read now: the logged-in peers, services,
+   * relayed sessions, what peers reported, and the broker's punch counts.
+   * Names, addresses, ids and numbers only: no token, ticket or secret.
+   */
+  dashboardView(): RendezvousView {
+    const peers: RendezvousView['peers'] = [];
+    for (const c of this.conns.values()) {
+      if (c.state !== 'peer' || c.role === null || c.since === null) continue;
+      const nat = this.reports.natOf(c.id);
+      peers.push({ id: c.id, role: c.role, remote: c.remote, since: c.since, ...(c.name !== null ? { name: c.name } : {}), ...(nat ? { nat } : {}) });
+    }
+    return {
+      now: this.rt.scheduler.now(),
+      peers,
+      services: this.setup.services,
+      relaySessions: this.setup.relaySessions,
+      reported: this.reports.sessions,
+      failures: this.reports.failures,
+      pairOutcomes: this.reports.pairOutcomes,
+      punchOutcomes: this.setup.punchOutcomes,
+      reportStats: this.reports.stats,
+      reportEveryMs: this.reportEveryMs,
+    };
+  }
+
   private onSocket(socket: StreamSocket): void {
     socket.on('error', () => {});
     this.sockets.add(socket);
@@ -201,6 +244,8 @@ export class RendezvousServer {
       state: 'challenged',
       role: null,
       lastSeen: this.rt.scheduler.now(),
+      since: null,
+      name: null,
       unauthenticated: slot,
     };
     this.conns.set(conn.id, conn);
@@ -252,11 +297,20 @@ export class RendezvousServer {
         // Counted as it comes: its visitor may be gone before it could be passed on (a wrong secret's visitor exits at once).
         if (conn.role === 'provider') this.traffic.refused(m.code);
         return this.setup.handle(conn.id, m, this.rt.scheduler.now());
+      case 'offer': {
+        this.setup.handle(conn.id, m, this.rt.scheduler.now());
+        // After the broker took it (a side back on a new connection is a side again).
+        const side = this.setup.sideOf(conn.id, m.connId);
+        if (side !== null) this.reports.offer(conn.id, side, m.connId, m.nat);
+        return;
+      }
+      case 'report':
+        if (conn.role !== null) this.reports.report(conn.id, conn.role, m.sessions, this.rt.scheduler.now(), this.reportEveryMs !== null);
+        return;
       case 'register':
       case 'connect':
       case 'accept':
       case 'confirm':
-      case 'offer':
         return this.setup.handle(conn.id, m, this.rt.scheduler.now());
       default:
         return this.refuse(conn, ControlErrorCode.PROTOCOL, `unexpected "${m.type}" after login`);
@@ -273,12 +327,14 @@ export class RendezvousServer {
     }
     conn.state = 'peer';
     conn.role = m.role;
+    conn.since = this.rt.scheduler.now();
+    conn.name = m.name ?? null;
     conn.unauthenticated.release();
     this.setup.peerJoined(conn.id, m.role);
     conn.control.send({
       type: 'welcome',
       proof: serverProof(this.opts.token, conn.serverNonce, clientNonce, m.role).toString('base64'),
-      peerId: conn.id,
+      peerId: peerIdWithCapabilities(conn.id, { reportEveryMs: this.reportEveryMs }),
     });
     this.log.info('peer-login', { peer: conn.id, role: m.role, remote: conn.remote, name: m.name });
     // A first round trip now, so a punch soon after login can be synchronised.
@@ -386,6 +442,7 @@ export class RendezvousServer {
     conn.unauthenticated.release();
     this.controlQueuePeak = Math.max(this.controlQueuePeak, conn.control.peakQueuedBytes);
     if (!this.conns.delete(conn.id)) return;
+    this.reports.peerGone(conn.id);
     this.setup.peerGone(conn.id, this.rt.scheduler.now());
     this.flush();
   }

@@ -42,9 +42,17 @@ interface Pending {
   providerJoin: PeerId | null;
 }
 
+/** A spliced relay link's session: its id, service, and the control peers of its two sides when it was set up. */
+export interface RelaySession {
+  readonly connId: string;
+  readonly service: string;
+  readonly visitor: PeerId;
+  readonly provider: PeerId;
+}
+
 export type SetupLimits = Pick<
   RendezvousLimits,
-  'maxPendingPerVisitor' | 'maxPending' | 'pendingTimeoutMs' | 'maxRelayLinks' | 'maxServicesPerProvider' | 'maxPunchPairs' | 'punchOfferTimeoutMs'
+  'maxPendingPerVisitor' | 'maxPending' | 'pendingTimeoutMs' | 'maxRelayLinks' | 'maxServices' | 'maxServicesPerProvider' | 'maxPunchPairs' | 'punchOfferTimeoutMs'
 >;
 
 export interface SessionSetupStats {
@@ -79,7 +87,7 @@ export class SessionSetup {
   /** Which pending setup a relay connection joined, so its going can be noticed. */
   private readonly joins = new Map<PeerId, string>();
   /** Spliced relay links, by link number: the session each carries. */
-  private readonly relays = new Map<number, string>();
+  private readonly relays = new Map<number, RelaySession>();
   private readonly broker: PunchBroker;
   private outputs: SetupOutput[] = [];
   private nextLink = 1;
@@ -89,7 +97,7 @@ export class SessionSetup {
     private readonly limits: SetupLimits,
     private readonly random: RandomSource,
   ) {
-    this.registry = new ServiceRegistry<PeerId>();
+    this.registry = new ServiceRegistry<PeerId>(limits.maxServices);
     this.broker = new PunchBroker(
       { maxPairs: limits.maxPunchPairs, offerTimeoutMs: limits.punchOfferTimeoutMs, marginMs: PUNCH_MARGIN_MS, rejoinGraceMs: PUNCH_REJOIN_GRACE_MS },
       {
@@ -109,6 +117,26 @@ export class SessionSetup {
       relayJoinsRefused: this.relayJoinsRefused,
       punch: this.broker.stats,
     };
+  }
+
+  /** Each registered service name and the peer that provides it. */
+  get services(): [string, PeerId][] {
+    return this.registry.entries();
+  }
+
+  /** The sessions with a relay link spliced now, with the control peers that set them up (for the dashboard). */
+  get relaySessions(): readonly RelaySession[] {
+    return [...this.relays.values()];
+  }
+
+  /** The side `peer` is of session `connId` as far as this rendezvous knows (its relay link or its punch pair), or null. */
+  sideOf(peer: PeerId, connId: string): PeerRole | null {
+    for (const r of this.relays.values()) {
+      if (r.connId !== connId) continue;
+      if (r.visitor === peer) return 'visitor';
+      if (r.provider === peer) return 'provider';
+    }
+    return this.broker.sideOf(peer, connId);
   }
 
   /** The broker's punch attempts by outcome and NAT classes. */
@@ -186,7 +214,7 @@ export class SessionSetup {
     // Both ends are here: the shell hands the two connections over to the splice.
     this.drop(s, false);
     const link = this.nextLink++;
-    this.relays.set(link, s.connId);
+    this.relays.set(link, { connId: s.connId, service: s.service, visitor: s.visitor, provider: s.provider });
     this.outputs.push({ kind: 'splice', link, connId: s.connId, service: s.service, visitor: s.visitorJoin, provider: s.providerJoin });
     this.log('info', 'relay-start', { conn: s.connId.slice(0, 8), service: s.service });
     return true;
@@ -198,10 +226,10 @@ export class SessionSetup {
    * line for eviction.
    */
   relayEnded(link: number): void {
-    const connId = this.relays.get(link);
-    if (connId === undefined) return;
+    const relay = this.relays.get(link);
+    if (relay === undefined) return;
     this.relays.delete(link);
-    this.broker.relayEnded(connId);
+    this.broker.relayEnded(relay.connId);
   }
 
   /**

@@ -4,3 +4,4 @@ export * from './login.js';
 export * from './connection.js';
 export * from './error-codes.js';
 export * from './bounded-writer.js';
+export * from './capabilities.js';

@@ -24,6 +24,10 @@ export const connId = z.string().regex(/^[0-9a-f]{32}$/);
 const errorCode = z.enum(CONTROL_ERROR_CODES);
 const text = z.string().max(500);
 
+/** A session report's bounds: its sessions, and the characters of a punch timeline it carries. */
+export const MAX_REPORT_SESSIONS = 64;
+export const MAX_REPORT_TIMELINE = 4000;
+
 export const PeerRole = z.enum(['provider', 'visitor']);
 /**
  * What a service carries: TCP connections (streams) or UDP datagrams. Sent
@@ -65,6 +69,31 @@ const candidates = z
   .max(32)
   .transform((list) => list.filter((c): c is CandidateMessage => KNOWN_KINDS.has(c.kind)));
 export type PeerRole = z.infer<typeof PeerRole>;
+
+/**
+ * One session as a peer sees it, for the rendezvous's dashboard: where its
+ * packets go, how fast, and how its punches went. Numbers and words only;
+ * never a key, secret or token (the rendezvous shows all of it).
+ */
+const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+export const SessionReport = z.strictObject({
+  connId,
+  service: serviceName,
+  path: z.enum(['relay', 'direct_lan', 'direct_internet', 'none']),
+  family: z.enum(['ipv4', 'ipv6']).optional(),
+  rttMs: z.number().int().min(0).max(600_000).optional(),
+  bytesSent: count,
+  bytesReceived: count,
+  ageSeconds: count,
+  /** Punch attempts of this session that found a path, and that ended without one. */
+  punchesDirect: z.number().int().min(0).max(100_000),
+  punchesFailed: z.number().int().min(0).max(100_000),
+  /** Why the session is (or is not) on a direct path, in words. */
+  direct: text.optional(),
+  /** The latest failed attempt: why, and what it tried (PunchTimeline.format()). */
+  failure: z.strictObject({ attempt, reason: text, timeline: z.string().max(MAX_REPORT_TIMELINE) }).optional(),
+});
+export type SessionReport = z.infer<typeof SessionReport>;
 
 // Rendezvous -> peer
 export const ServerMessage = z.discriminatedUnion('type', [
@@ -116,6 +145,11 @@ export const ClientMessage = z.discriminatedUnion('type', [
    * connection is the same side of the session.
    */
   z.strictObject({ type: z.literal('offer'), connId, attempt, candidates, nat: NatInfoMessage.optional(), reason: text.optional(), ticket: b64(32, 32).optional() }),
+  /**
+   * What this peer's sessions are doing, for the dashboard: sent only to a
+   * rendezvous that asked for it (see capabilities.ts), as older ones refuse it.
+   */
+  z.strictObject({ type: z.literal('report'), sessions: z.array(SessionReport).max(MAX_REPORT_SESSIONS) }),
   z.strictObject({ type: z.literal('ping'), t: z.number() }),
   z.strictObject({ type: z.literal('pong'), t: z.number() }),
 ]);

@@ -181,6 +181,12 @@ describe('loadConfig: errors are ERR_CONFIG with a useful message', () => {
     assert.match(msg, /xtcp.*stcp/);
   });
 
+  it('several rendezvous nodes in "server": loaded as written; a bad entry is named', () => {
+    const ok = loadConfig(file('server = "a:7000, b:7001"\ntoken = "t"\n[[visit]]\nname="a"\nsecret="s"\nlisten=":1"\n'));
+    assert.equal(ok.server, 'a:7000, b:7001');
+    configError(file('server = "a:7000,b:99999"\ntoken = "t"\n[[visit]]\nname="a"\nsecret="s"\nlisten=":1"\n'), /server: "b:99999": port must be 0-65535/);
+  });
+
   it('invalid TOML is "not valid TOML"', () => {
     configError(file('server = "unterminated\n'), /not valid TOML/);
     configError(file('[[provide]\nname = "x"\n'), /not valid TOML/);

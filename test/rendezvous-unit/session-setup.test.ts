@@ -352,3 +352,21 @@ describe('SessionSetup: punch brokering', () => {
     assert.equal(s.stats.punch.orphaned, 1);
   });
 });
+
+describe('SessionSetup: the service limit', () => {
+  it('refuses a registration past maxServices with FULL, and takes it again once room is made', () => {
+    const s = setup({ maxServices: 2 });
+    s.peerJoined('P1', 'provider');
+    s.peerJoined('P2', 'provider');
+    s.handle('P1', { type: 'register', services: ['a', 'b'] }, 0);
+    assert.equal(one(s.takeOutputs(), 'P1', 'registered').services.length, 2);
+    s.handle('P2', { type: 'register', services: ['c'] }, 0);
+    const err = one(s.takeOutputs(), 'P2', 'error');
+    assert.equal(err.code, 'FULL');
+    assert.match(err.message, /no room for more services/);
+    s.peerGone('P1', 0);
+    s.takeOutputs();
+    s.handle('P2', { type: 'register', services: ['c'] }, 0);
+    assert.deepEqual(one(s.takeOutputs(), 'P2', 'registered').services, ['c']);
+  });
+});
