@@ -259,7 +259,7 @@ STUN answers are never much bigger than the requests (no amplification).`,
       program
         .command('provide')
         .description('offer a local TCP service to visitors who know its secret')
-        .requiredOption('--to <host:port>', 'the service to offer, e.g. 192.168.1.10:5000 or 127.0.0.1:22'),
+        .requiredOption('--to <host:port>', 'the service to offer, e.g. 192.168.1.10:5000 or 127.0.0.1:22 (a UDP one with --proto udp, e.g. 127.0.0.1:51820)'),
     ),
   )
     .addHelpText(
@@ -307,7 +307,7 @@ the visitor needs --proto udp too.`,
       program
         .command('visit')
         .description('open a local port that leads to a provided service')
-        .requiredOption('--listen <host:port>', 'local address for your applications, e.g. 127.0.0.1:5000 (a bare port means 127.0.0.1)')
+        .requiredOption('--listen <host:port>', 'local address for your applications, e.g. 127.0.0.1:5000 (a bare port means 127.0.0.1); a UDP port with --proto udp')
         .addOption(
           new Option('--relay <when>', 'xtcp: "fallback" relays until (and unless) the direct path works; "never" uses only the direct path and fails clearly without it')
             .choices(['fallback', 'never'])

@@ -177,6 +177,34 @@ describe('UDP flow shells (visitor, provider) over a session\'s datagram channel
     assert.equal(r.visitorCounters.drops.malformed, 1);
   });
 
+  it('an IPv6 target gets IPv6 flow sockets, and its replies come back', async () => {
+    const echo6 = createSocket('udp6');
+    echo6.on('message', (m, r) => echo6.send(Buffer.concat([Buffer.from('six:'), m]), r.port, r.address));
+    const bound = await new Promise<boolean>((resolve) => {
+      echo6.once('error', () => resolve(false));
+      echo6.bind(0, '::1', () => resolve(true));
+    });
+    if (!bound) return; // no IPv6 loopback on this host
+    open.push({ close: () => echo6.close() });
+    const vs = new FakeSession();
+    const ps = new FakeSession();
+    vs.peer = ps;
+    ps.peer = vs;
+    open.push({ close: () => (vs.close(), ps.close()) });
+    const logger = new Logger({ format: 'json', sink: lines().sink });
+    const visitor = new VisitorUdp({ listen: { host: '127.0.0.1', port: 0 }, settings: udpSettings(undefined, undefined), scheduler: realScheduler, logger, counters: new UdpCounters() });
+    const local = await visitor.start();
+    open.push({ close: () => visitor.stop() });
+    visitor.attach(vs, logger);
+    const provider = new ProviderUdp({ session: ps, target: { host: '::1', port: (echo6.address() as AddressInfo).port }, settings: udpSettings(undefined, undefined), scheduler: realScheduler, udp: nodeUdpSocketFactory, logger, counters: new UdpCounters() });
+    const c = await udpSocket();
+    open.push({ close: () => c.close() });
+    const got = receiveOne(c);
+    c.send('v6?', local.port, '127.0.0.1');
+    assert.equal((await got)?.toString(), 'six:v6?');
+    assert.equal(provider.view.flows, 1);
+  });
+
   it('a target that does not resolve: the flow ends, its datagrams are dropped as "target", and the provider says why', async () => {
     const log = lines();
     const ps = new FakeSession();
