@@ -125,7 +125,7 @@ export class SessionFlows<T> implements UdpSessionView {
 
   /** A flow's socket failed: it ends now. */
   closeFlow(flow: Flow<T>, why: string): void {
-    if (this.table.remove(flow)) this.ended_(flow, why);
+    if (this.table.remove(flow)) this.flowEnded(flow, why);
   }
 
   /** The session ended: every flow ends, once. */
@@ -134,10 +134,10 @@ export class SessionFlows<T> implements UdpSessionView {
     this.ended = true;
     this.timer?.cancel();
     this.timer = null;
-    for (const flow of this.table.clear()) this.ended_(flow, 'session closed');
+    for (const flow of this.table.clear()) this.flowEnded(flow, 'session closed');
   }
 
-  private ended_(flow: Flow<T>, why: string): void {
+  private flowEnded(flow: Flow<T>, why: string): void {
     this.counters.flowClosed();
     const c = flow.counts;
     this.o.logger.info('udp-flow-closed', {
@@ -160,7 +160,7 @@ export class SessionFlows<T> implements UdpSessionView {
     if (at === null) return;
     this.timer = this.o.scheduler.at(at, () => {
       this.timer = null;
-      for (const flow of this.table.expire(this.o.scheduler.now())) this.ended_(flow, 'idle');
+      for (const flow of this.table.expire(this.o.scheduler.now())) this.flowEnded(flow, 'idle');
       this.arm();
     });
   }
