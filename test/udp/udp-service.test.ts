@@ -207,6 +207,46 @@ describe('UDP services through burrow (loopback, real sockets)', { timeout: 180_
     });
   }
 
+  it('xtcp: a flow carries on from the relay to the direct path (one flow, every echo whole)', async () => {
+    const { logger, lines } = capture();
+    const token = randomBytes(16).toString('hex');
+    const secret = randomBytes(16).toString('hex');
+    const echo = await echoServer();
+    const rendezvous = await startRendezvous({ listen: '127.0.0.1:0', token });
+    const provider = await startProvider({ server: rendezvous.address, token, mode: 'xtcp', services: [{ name: 'echo', secret, to: `127.0.0.1:${echo.port}`, proto: 'udp' }] });
+    const visitor = await startVisitor({ server: rendezvous.address, token, mode: 'xtcp', name: 'echo', secret, proto: 'udp', logger });
+    const client = await udp();
+    try {
+      // From the first moment of the session (on the relay) until well after the punch.
+      await within(15_000, 'the session', new Promise<void>((resolve) => visitor.once('session', () => resolve())));
+      const direct = within(15_000, 'the direct path', new Promise<PathEvent>((resolve) => visitor.on('path', (e) => e.path.kind === 'direct' && resolve(e))));
+      const repliesOn = { relay: 0, direct: 0 };
+      let bad = 0;
+      let seq = 0;
+      client.on('message', (m) => {
+        const n = m.readUInt32BE(0);
+        if (!m.equals(datagram(n, m.length))) bad++;
+        const kind = visitor.sessions[0]?.path?.kind;
+        if (kind === 'relay' || kind === 'direct') repliesOn[kind]++;
+      });
+      const sender = setInterval(() => client.send(datagram(seq++, 600), visitor.address.port, '127.0.0.1'), 5);
+      await direct;
+      await new Promise((res) => setTimeout(res, 300));
+      clearInterval(sender);
+      await new Promise((res) => setTimeout(res, 100));
+      assert.equal(bad, 0);
+      assert.ok(repliesOn.relay > 0 && repliesOn.direct > 0, `replies on the relay and then direct: ${JSON.stringify(repliesOn)}`);
+      assert.equal(visitor.status().sessions[0]?.udp?.flowsOpened, 1, 'the same flow throughout');
+      assert.equal(lines.filter((l) => l['event'] === 'udp-flow').length, 1);
+    } finally {
+      client.close();
+      await visitor.stop();
+      await provider.stop();
+      await rendezvous.stop();
+      echo.socket.close();
+    }
+  });
+
   it('stcp: several clients at once get their own replies; a datagram past the limit is dropped, counted and logged; metrics say so', async () => {
     const r = await rig('stcp');
     const clients = await Promise.all([udp(), udp(), udp(), udp()]);
