@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { BurrowError } from '../src/errors.js';
 import { SERVICE_NAME } from '../src/control/messages.js';
+import { UDP_FLOW_LIMITS, UDP_FLOW_TIMERS } from '../src/udp/index.js';
 import { Logger } from '../src/log/logger.js';
 import type { DirectConfig } from '../peer/direct-setup.js';
 import { parseHostPort, type HostPort } from '../peer/endpoint-arg.js';
@@ -16,6 +17,13 @@ export const hostPortText = z
   .regex(/^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT')
   .refine((s) => !(Number(s.slice(s.lastIndexOf(':') + 1)) > 65535), 'port must be 0-65535');
 export const modeSchema = z.enum(['xtcp', 'stcp'], { message: 'mode must be "xtcp" (direct, relay fallback) or "stcp" (relay only)' });
+export const protoSchema = z.enum(['tcp', 'udp'], { message: 'proto must be "tcp" (connections as streams) or "udp" (datagrams in flows)' });
+/** Seconds a UDP flow may be idle; the range is UDP_FLOW_TIMERS' (peer/udp/udp-settings.ts checks the same). */
+export const udpIdleSchema = z
+  .number()
+  .min(UDP_FLOW_TIMERS.minIdleMs / 1000, `udp idle must be at least ${UDP_FLOW_TIMERS.minIdleMs / 1000} s`)
+  .max(UDP_FLOW_TIMERS.maxIdleMs / 1000, `udp idle must be at most ${UDP_FLOW_TIMERS.maxIdleMs / 1000} s`);
+export const udpFlowsSchema = z.number().int().min(1).max(UDP_FLOW_LIMITS.maxFlowsCeiling, `udp flows must be at most ${UDP_FLOW_LIMITS.maxFlowsCeiling}`);
 export const relaySchema = z.enum(['fallback', 'never'], { message: 'relay must be "fallback" or "never"' });
 export const serviceName = z.string().regex(SERVICE_NAME, 'service names are 1-63 letters, digits, ".", "_" or "-"');
 export const secretSchema = z.string().min(1, 'secret must not be empty');
@@ -51,6 +59,12 @@ const direct = z.strictObject({
 });
 export type DirectOptions = z.input<typeof direct>;
 
+/** A UDP service's flows: idle time (seconds, default 60) and how many per session (default 1024). */
+const udpKnobs = {
+  udpIdleSeconds: udpIdleSchema.optional(),
+  udpFlows: udpFlowsSchema.optional(),
+};
+
 const peer = {
   server: endpoint,
   token: tokenSchema,
@@ -61,7 +75,12 @@ const peer = {
 
 export const providerOptions = z.strictObject({
   ...peer,
-  services: z.array(z.strictObject({ name: serviceName, secret: secretSchema, to: endpoint })).min(1, 'give at least one service'),
+  /** What the services carry unless one says otherwise. Default 'tcp'. */
+  proto: protoSchema.optional(),
+  ...udpKnobs,
+  services: z
+    .array(z.strictObject({ name: serviceName, secret: secretSchema, to: endpoint, proto: protoSchema.optional(), ...udpKnobs }))
+    .min(1, 'give at least one service'),
   /** How long start waits for the rendezvous to confirm the registration; 0 = do not wait. Default 15 s. */
   startTimeoutMs: z.number().int().min(0).optional(),
 });
@@ -74,6 +93,9 @@ export const visitorOptions = z.strictObject({
   /** Where local applications connect. Default 127.0.0.1 on a free port. */
   listen: endpoint.optional(),
   relay: relaySchema.optional(),
+  /** 'tcp' (default): a TCP port, each connection a stream. 'udp': a UDP port, each client address:port a flow of datagrams. */
+  proto: protoSchema.optional(),
+  ...udpKnobs,
 });
 export type VisitorOptions = z.input<typeof visitorOptions>;
 

@@ -82,12 +82,15 @@ export abstract class PeerHandle extends TypedEmitter<PeerEvents> {
    */
   status(): PeerStatus {
     const source = this.metricsSource;
-    const setups = new Map(source.sessionViews().map((v) => [v.session, v.setup]));
+    const views = new Map(source.sessionViews().map((v) => [v.session, v]));
     const now = Date.now();
     return {
       role: this.role,
       services: [...this.serviceNames],
-      sessions: [...this.live].map(([id, l]) => sessionStatus({ id, service: l.service, session: l.session, openedAt: l.openedAt, setup: setups.get(l.session) ?? null }, now)),
+      sessions: [...this.live].map(([id, l]) => {
+        const v = views.get(l.session);
+        return sessionStatus({ id, service: l.service, session: l.session, openedAt: l.openedAt, setup: v?.setup ?? null, udp: v?.udp ?? null }, now);
+      }),
       counters: countersStatus(source.counters),
     };
   }

@@ -6,6 +6,7 @@ import type { PeerMetricsSource } from '../peer/metrics.js';
 import { Provider, type ProvidedService } from '../peer/provider.js';
 import { checkOptions, loggerOrSilent, providerOptions, toDirectConfig, toHostPort, type ProviderOptions } from './options.js';
 import { PeerHandle } from './peer-handle.js';
+import { udpSettings } from '../peer/udp/udp-settings.js';
 
 /** How long startProvider waits, by default, for the rendezvous to confirm the registration. */
 const DEFAULT_START_TIMEOUT_MS = 15_000;
@@ -79,7 +80,13 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
   const fn = 'startProvider';
   const o = checkOptions(fn, providerOptions, options);
   const server = toHostPort(fn, 'server', o.server);
-  const services: ProvidedService[] = o.services.map((s, i) => ({ name: s.name, secret: s.secret, target: toHostPort(fn, `services.${i}.to`, s.to, '127.0.0.1') }));
+  const services: ProvidedService[] = o.services.map((s, i) => ({
+    name: s.name,
+    secret: s.secret,
+    target: toHostPort(fn, `services.${i}.to`, s.to, '127.0.0.1'),
+    proto: s.proto ?? o.proto ?? 'tcp',
+    udpFlows: udpSettings(s.udpIdleSeconds ?? o.udpIdleSeconds, s.udpFlows ?? o.udpFlows),
+  }));
   const names = new Set<string>();
   for (const s of services) {
     if (names.has(s.name)) throw new BurrowError('ERR_CONFIG', `${fn}: option "services": the name "${s.name}" is given twice`);

@@ -6,12 +6,13 @@ import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
 import { Visitor } from '../peer/visitor.js';
 import { checkOptions, loggerOrSilent, toDirectConfig, toHostPort, visitorOptions, type VisitorOptions } from './options.js';
 import { PeerHandle } from './peer-handle.js';
+import { udpSettings } from '../peer/udp/udp-settings.js';
 
 /** A running visitor: a local port whose connections lead to the provided service. */
 export class RunningVisitor extends PeerHandle {
   constructor(
     private readonly visitor: Visitor,
-    /** Where local applications connect (the port chosen, when 0 was asked for). */
+    /** Where local applications connect, or send datagrams with proto 'udp' (the port chosen, when 0 was asked for). */
     readonly address: HostPort,
     readonly service: string,
     portmap: boolean,
@@ -55,6 +56,8 @@ export async function startVisitor(options: VisitorOptions): Promise<RunningVisi
     mode: o.mode ?? PEER_DEFAULTS.mode,
     relay: o.relay ?? PEER_DEFAULTS.relay,
     direct,
+    proto: o.proto ?? 'tcp',
+    udpFlows: udpSettings(o.udpIdleSeconds, o.udpFlows),
   });
   const addr = await visitor.start();
   // start() began connecting to the rendezvous: no event of it can arrive before this line runs.

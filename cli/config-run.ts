@@ -10,7 +10,16 @@ import type { Inspectable } from './admin.js';
 import type { ConfigFile } from './config.js';
 import { startMetricsEndpoint } from './metrics.js';
 import { portmapAllowed } from './portmap-switch.js';
-import { runProvider, runRendezvous, runVisitor, type FatalHandler, type Running } from './run.js';
+import { runProvider, runRendezvous, runVisitor, type FatalHandler, type Running, type UdpFlags } from './run.js';
+
+/** A [[provide]]/[[visit]] entry's proto and UDP flow fields, as run.ts takes them. */
+function udpFields(e: { proto?: 'tcp' | 'udp' | undefined; udp_idle?: number | undefined; udp_flows?: number | undefined }): UdpFlags {
+  return {
+    ...(e.proto !== undefined ? { proto: e.proto } : {}),
+    ...(e.udp_idle !== undefined ? { udpIdleSeconds: e.udp_idle } : {}),
+    ...(e.udp_flows !== undefined ? { udpFlows: e.udp_flows } : {}),
+  };
+}
 
 /** loadConfig has checked that every role has its server and token; this keeps that promise typed. */
 function checked(value: string | undefined, what: string): string {
@@ -48,6 +57,7 @@ export async function runConfigFile(cfg: ConfigFile, log: Logger, onFatal: Fatal
         to: p.to,
         mode: p.mode ?? PEER_DEFAULTS.mode,
         direct: { portmap: portmapAllowed(p.portmap ?? cfg.portmap ?? true) },
+        ...udpFields(p),
       },
       log.child({ component: 'provider' }),
       onFatal,
@@ -67,6 +77,7 @@ export async function runConfigFile(cfg: ConfigFile, log: Logger, onFatal: Fatal
         mode: v.mode ?? PEER_DEFAULTS.mode,
         relay: v.relay ?? PEER_DEFAULTS.relay,
         direct: { portmap: portmapAllowed(v.portmap ?? cfg.portmap ?? true) },
+        ...udpFields(v),
       },
       log.child({ component: 'visitor' }),
       onFatal,

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { BurrowError } from '../src/errors.js';
-import { hostPortText, modeSchema, secretSchema, serviceName } from '../api/options.js';
+import { hostPortText, modeSchema, protoSchema, secretSchema, serviceName, udpFlowsSchema, udpIdleSchema } from '../api/options.js';
 
 /**
  * `burrow -c FILE`: one TOML file describing what this machine runs, as frp
@@ -28,6 +28,10 @@ import { hostPortText, modeSchema, secretSchema, serviceName } from '../api/opti
  * `admin = "PATH"` (top level; "off" for none) is the admin socket `burrow
  * status` asks (--admin); by default one in $XDG_RUNTIME_DIR/burrow.
  *
+ * `proto = "udp"` in a [[provide]] or [[visit]] carries a UDP service
+ * (datagrams in flows), with `udp_idle` (seconds) and `udp_flows` (per
+ * session) for its flows.
+ *
  * `portmap = false` (top level, or in one [[provide]]/[[visit]]) stops xtcp
  * sessions from asking the home router for a port mapping (--no-portmap).
  */
@@ -36,6 +40,7 @@ const hostPort = hostPortText;
 const mode = modeSchema;
 const name = serviceName;
 const secret = secretSchema;
+const udp = { proto: protoSchema.optional(), udp_idle: udpIdleSchema.optional(), udp_flows: udpFlowsSchema.optional() };
 
 export const ConfigFile = z.strictObject({
   server: hostPort.optional(),
@@ -54,10 +59,10 @@ export const ConfigFile = z.strictObject({
     })
     .optional(),
   provide: z
-    .array(z.strictObject({ name, secret, to: hostPort, mode: mode.optional(), portmap: z.boolean().optional(), server: hostPort.optional(), token: z.string().optional() }))
+    .array(z.strictObject({ name, secret, to: hostPort, mode: mode.optional(), ...udp, portmap: z.boolean().optional(), server: hostPort.optional(), token: z.string().optional() }))
     .optional(),
   visit: z
-    .array(z.strictObject({ name, secret, listen: hostPort, mode: mode.optional(), relay: z.enum(['fallback', 'never']).optional(), portmap: z.boolean().optional(), server: hostPort.optional(), token: z.string().optional() }))
+    .array(z.strictObject({ name, secret, listen: hostPort, mode: mode.optional(), ...udp, relay: z.enum(['fallback', 'never']).optional(), portmap: z.boolean().optional(), server: hostPort.optional(), token: z.string().optional() }))
     .optional(),
 });
 export type ConfigFile = z.infer<typeof ConfigFile>;
@@ -88,6 +93,8 @@ export function loadConfig(path: string): ConfigFile {
     if (!(e.token ?? cfg.token)) missing.push(`"token" for ${e.name}`);
   }
   if (cfg.rendezvous && !(cfg.rendezvous.token ?? cfg.token)) missing.push('"token" for [rendezvous]');
+  const udpOnly = [...(cfg.provide ?? []), ...(cfg.visit ?? [])].filter((e) => e.proto !== 'udp' && (e.udp_idle !== undefined || e.udp_flows !== undefined));
+  if (udpOnly.length > 0) throw new BurrowError('ERR_CONFIG', `${path}: udp_idle and udp_flows are for proto = "udp" (in ${udpOnly.map((e) => e.name).join(', ')})`);
   if (missing.length > 0) throw new BurrowError('ERR_CONFIG', `${path} is missing ${missing.join(', ')}`);
   if (!needsServer && !cfg.rendezvous) {
     throw new BurrowError('ERR_CONFIG', `${path} runs nothing: add [[provide]], [[visit]] or [rendezvous]`);

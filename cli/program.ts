@@ -10,7 +10,8 @@ import { PORTMAP_TIMERS } from '../src/portmap/index.js';
 import { portmapAllowed } from './portmap-switch.js';
 import { makeLogger, type LogFlags } from './logging.js';
 import { loadConfig } from './config.js';
-import { checkMode, required, runProvider, runRendezvous, runVisitor, type Running } from './run.js';
+import { checkMode, required, runProvider, runRendezvous, runVisitor, type Running, type UdpFlags } from './run.js';
+import { DEFAULT_UDP_SETTINGS, udpSettings } from '../peer/udp/udp-settings.js';
 import { runDemo } from './demo.js';
 import { addNatCommand } from './nat.js';
 import { METRICS_HELP, withMetrics } from './metrics.js';
@@ -89,6 +90,9 @@ const peerOptions = (cmd: Command): Command =>
         .choices(['xtcp', 'stcp'])
         .default(PEER_DEFAULTS.mode),
     )
+    .addOption(new Option('--proto <proto>', 'tcp: the service takes TCP connections; udp: it takes UDP datagrams (WireGuard, DNS, games), carried as datagrams, never as a stream').choices(['tcp', 'udp']).default('tcp'))
+    .option('--udp-idle <seconds>', `udp: a flow (one client address:port) with no datagram either way for this long is closed (default ${DEFAULT_UDP_SETTINGS.idleMs / 1000})`, (v) => Number(v))
+    .option('--udp-flows <n>', `udp: flows per session at most; a new client past it is refused and logged (default ${DEFAULT_UDP_SETTINGS.maxFlows})`, (v) => Number(v))
     .option('--no-birthday', 'xtcp: never use birthday probing (many sockets / random ports) against a symmetric NAT')
     .option('--no-lan', 'xtcp: do not offer this machine\'s interface addresses (e.g. when VPN interfaces make slow paths)')
     .option(
@@ -109,12 +113,29 @@ interface PeerFlags {
   secret?: string;
   secretFile?: string;
   mode: string;
+  proto: string;
+  udpIdle?: number;
+  udpFlows?: number;
   birthday: boolean;
   lan: boolean;
   portmap: boolean;
   keepalive: number;
   stun?: string[];
   serverUdpPort?: number;
+}
+
+/** --proto and the UDP flow flags, checked (the same ranges as the API's and the TOML's). */
+function udpFlagsFrom(opts: PeerFlags): UdpFlags {
+  const proto = opts.proto === 'udp' ? 'udp' : 'tcp';
+  const settings = udpSettings(opts.udpIdle, opts.udpFlows, { idle: '--udp-idle', flows: '--udp-flows' });
+  if (proto === 'tcp' && (opts.udpIdle !== undefined || opts.udpFlows !== undefined)) {
+    throw new BurrowError('ERR_INVALID_ARGUMENT', '--udp-idle and --udp-flows are for --proto udp');
+  }
+  return {
+    proto,
+    ...(opts.udpIdle !== undefined ? { udpIdleSeconds: settings.idleMs / 1000 } : {}),
+    ...(opts.udpFlows !== undefined ? { udpFlows: settings.maxFlows } : {}),
+  };
 }
 
 function directConfigFrom(opts: PeerFlags): DirectOptions {
@@ -238,13 +259,17 @@ STUN answers are never much bigger than the requests (no amplification).`,
       `
 Example (share a NAS web UI):
   burrow provide --server rv.example.com:7000 --token "$TOKEN" \\
-    --name nas --secret "$SECRET" --to 192.168.1.10:5000`,
+    --name nas --secret "$SECRET" --to 192.168.1.10:5000
+
+A UDP service (WireGuard): add --proto udp, e.g. --to 127.0.0.1:51820 --proto udp;
+the visitor needs --proto udp too.`,
     )
     .action(async (opts: LogFlags & PeerFlags & { to: string }) => {
       checkMode(opts.mode);
       const log = makeLogger(opts, 'provider');
       const fatal = fatalChannel();
       const direct = directConfigFrom(opts);
+      const udp = udpFlagsFrom(opts);
       const running = await withAdmin(opts.admin, 'provider', log, (peers) =>
         withMetrics(opts.metrics, log, async (metrics) => {
           const peer = await runProvider(
@@ -256,6 +281,7 @@ Example (share a NAS web UI):
             to: opts.to,
             mode: opts.mode as 'xtcp' | 'stcp',
             direct,
+            ...udp,
           },
           log,
           fatal.report,
@@ -296,13 +322,19 @@ the NATs, and IPv6 (from this machine's global IPv6 address) whenever both
 peers have it, which also works where IPv4 cannot (two symmetric NATs, IPv4
 UDP blocked). Each connection's log line says its path (relay, direct LAN,
 direct internet, direct internet IPv6) and, when not direct, why; a failed
-punch logs "punch-failed" with a timeline of what was tried.`,
+punch logs "punch-failed" with a timeline of what was tried.
+
+A UDP service: --proto udp --listen 127.0.0.1:51820 takes datagrams there; each
+client address:port is a flow (--udp-idle, --udp-flows). A datagram bigger
+than the current path carries is dropped and logged (udp-datagram-too-big):
+WireGuard wants MTU 1280 for a direct internet path.`,
     )
     .action(async (opts: LogFlags & PeerFlags & { listen: string; relay: string }) => {
       checkMode(opts.mode);
       const log = makeLogger(opts, 'visitor');
       const fatal = fatalChannel();
       const direct = directConfigFrom(opts);
+      const udp = udpFlagsFrom(opts);
       const running = await withAdmin(opts.admin, 'visitor', log, (peers) =>
         withMetrics(opts.metrics, log, async (metrics) => {
           const peer = await runVisitor(
@@ -315,6 +347,7 @@ punch logs "punch-failed" with a timeline of what was tried.`,
             mode: opts.mode as 'xtcp' | 'stcp',
             relay: opts.relay as 'fallback' | 'never',
             direct,
+            ...udp,
           },
           log,
           fatal.report,

@@ -16,6 +16,21 @@ export interface Running {
 
 export type FatalHandler = (err: BurrowError) => void;
 
+/** What a service carries, and a UDP service's flow settings (absent: the defaults). */
+export interface UdpFlags {
+  proto?: 'tcp' | 'udp';
+  udpIdleSeconds?: number;
+  udpFlows?: number;
+}
+
+function udpOptions(opts: UdpFlags): UdpFlags {
+  return {
+    ...(opts.proto !== undefined ? { proto: opts.proto } : {}),
+    ...(opts.udpIdleSeconds !== undefined ? { udpIdleSeconds: opts.udpIdleSeconds } : {}),
+    ...(opts.udpFlows !== undefined ? { udpFlows: opts.udpFlows } : {}),
+  };
+}
+
 export function checkMode(mode: string | undefined): void {
   if (mode === undefined || mode === 'stcp' || mode === 'xtcp') return;
   throw new BurrowError('ERR_INVALID_ARGUMENT', `--mode must be "xtcp" (direct, relay fallback) or "stcp" (relay only), got "${mode}"`);
@@ -94,7 +109,7 @@ export async function runRendezvous(opts: RendezvousCliOptions, log: Logger, met
 }
 
 export async function runProvider(
-  opts: { server: string; token: string; name: string; secret: string; to: string; mode?: 'xtcp' | 'stcp'; direct?: DirectOptions },
+  opts: { server: string; token: string; name: string; secret: string; to: string; mode?: 'xtcp' | 'stcp'; direct?: DirectOptions } & UdpFlags,
   log: Logger,
   onFatal: FatalHandler,
   metrics?: MetricsEndpoint,
@@ -102,7 +117,7 @@ export async function runProvider(
   const provider = await startProvider({
     server: parseHostPort(opts.server, '--server'),
     token: opts.token,
-    services: [{ name: checkName(opts.name), secret: opts.secret, to: parseHostPort(opts.to, '--to', '127.0.0.1') }],
+    services: [{ name: checkName(opts.name), secret: opts.secret, to: parseHostPort(opts.to, '--to', '127.0.0.1'), ...udpOptions(opts) }],
     logger: log.child({ service: opts.name }),
     mode: opts.mode ?? PEER_DEFAULTS.mode,
     ...(opts.direct ? { direct: opts.direct } : {}),
@@ -111,7 +126,7 @@ export async function runProvider(
   });
   provider.on('fatal', onFatal);
   metrics?.peers('provider').push(provider.metricsSource);
-  log.info('provider-started', { service: opts.name, to: opts.to, server: opts.server, mode: opts.mode ?? PEER_DEFAULTS.mode });
+  log.info('provider-started', { service: opts.name, to: opts.to, proto: opts.proto ?? 'tcp', server: opts.server, mode: opts.mode ?? PEER_DEFAULTS.mode });
   return provider;
 }
 
@@ -125,7 +140,7 @@ export async function runVisitor(
     mode?: 'xtcp' | 'stcp';
     relay?: 'fallback' | 'never';
     direct?: DirectOptions;
-  },
+  } & UdpFlags,
   log: Logger,
   onFatal: FatalHandler,
   metrics?: MetricsEndpoint,
@@ -141,6 +156,7 @@ export async function runVisitor(
     mode: opts.mode ?? PEER_DEFAULTS.mode,
     relay: opts.relay ?? PEER_DEFAULTS.relay,
     ...(opts.direct ? { direct: opts.direct } : {}),
+    ...udpOptions(opts),
   });
   visitor.on('fatal', onFatal);
   metrics?.peers('visitor').push(visitor.metricsSource);

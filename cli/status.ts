@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { BurrowError } from '../src/errors.js';
 import { defaultAdminDir, findAdminSockets } from '../peer/admin-path.js';
 import { ADMIN_LIMITS, listening, type AdminResponse } from '../peer/admin-server.js';
-import type { PeerStatus, SessionStatus } from '../peer/status.js';
+import type { PeerStatus, SessionStatus, UdpStatus } from '../peer/status.js';
 import type { ProcessStatus } from './admin.js';
 
 /** The answer is one line; a status of many sessions is still far below this. */
@@ -78,8 +78,20 @@ function peerInWords(p: PeerStatus): string[] {
     out.push(`  session ${s.id} (${s.service}): ${path}${s.label ? ` (${s.label})` : ''}${s.rttMs !== undefined ? `, RTT ${s.rttMs} ms` : ''}`);
     out.push(`    sent ${bytes(s.bytesSent)}, received ${bytes(s.bytesReceived)}, up ${age(s.ageSeconds)}${s.portMappings.length > 0 ? `, port mapping: ${s.portMappings.join(', ')}` : ''}`);
     if (s.direct) out.push(`    direct: ${s.direct}`);
+    if (s.udp) out.push(`    udp: ${udpInWords(s.udp)}`);
   }
+  if (c.udp) out.push(`  udp since start: ${udpInWords(c.udp)}`);
   return out;
+}
+
+function udpInWords(u: UdpStatus): string {
+  const drops = Object.entries(u.drops).map(([why, n]) => `${n} ${why.replace('_', ' ')}`);
+  return [
+    `${u.flows}${u.maxFlows !== undefined ? `/${u.maxFlows}` : ''} flows open (${u.flowsOpened} opened)`,
+    `datagrams ${u.datagramsSent} sent (${bytes(u.bytesSent)}) / ${u.datagramsReceived} received (${bytes(u.bytesReceived)})`,
+    ...(u.datagramLimit !== undefined ? [`largest datagram now ${u.datagramLimit} B`] : []),
+    `dropped: ${drops.length > 0 ? drops.join(', ') : 'none'}`,
+  ].join(', ');
 }
 
 /** Which socket to ask: the one given, or the only one answering (a killed peer leaves its file behind). */

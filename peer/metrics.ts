@@ -8,6 +8,7 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { PortMapProtocol } from '../src/portmap/index.js';
+import { UDP_DROP_REASONS } from '../src/udp/index.js';
 import type { PeerCounters } from './peer-counters.js';
 import type { SessionView } from './session-view.js';
 
@@ -146,6 +147,46 @@ export function peerRegistry(role: PeerRoleName, peers: readonly PeerMetricsSour
       const n = new Map<PortMapProtocol, number>();
       for (const v of views()) for (const p of v.setup.direct?.portMappings ?? []) n.set(p, (n.get(p) ?? 0) + 1);
       for (const p of PROTOCOLS) this.set({ protocol: p }, n.get(p) ?? 0);
+    },
+  });
+  new Counter({
+    name: name('udp_datagrams_total'),
+    help: 'UDP service datagrams carried through the tunnel, by direction (sent: into the tunnel; received: out of it to a client or the target).',
+    labelNames: ['direction'] as const,
+    registers,
+    collect() {
+      this.reset();
+      this.inc({ direction: 'sent' }, counted((c) => c.udp.counts.datagramsSent));
+      this.inc({ direction: 'received' }, counted((c) => c.udp.counts.datagramsReceived));
+    },
+  });
+  new Counter({
+    name: name('udp_bytes_total'),
+    help: 'UDP service payload bytes carried through the tunnel (before the flow header and encryption), by direction.',
+    labelNames: ['direction'] as const,
+    registers,
+    collect() {
+      this.reset();
+      this.inc({ direction: 'sent' }, counted((c) => c.udp.counts.bytesSent));
+      this.inc({ direction: 'received' }, counted((c) => c.udp.counts.bytesReceived));
+    },
+  });
+  new Counter({
+    name: name('udp_drops_total'),
+    help: 'UDP service datagrams dropped, by reason: too_big (larger than the path carries), no_path, congested (relay back-pressure), closed, flow_cap (new flow refused), unknown_flow (a reply for a flow gone), malformed, target (the provider could not hand it to the target).',
+    labelNames: ['reason'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const reason of UDP_DROP_REASONS) this.inc({ reason }, counted((c) => c.udp.drops[reason]));
+    },
+  });
+  new Gauge({
+    name: name('udp_flows'),
+    help: 'UDP flows open now (a client address:port on the visitor; a target socket on the provider).',
+    registers,
+    collect() {
+      this.set(counted((c) => c.udp.flows));
     },
   });
   return registry;

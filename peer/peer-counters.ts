@@ -1,4 +1,5 @@
 import type { MuxStats } from '../src/mux/index.js';
+import { UdpCounters } from '../src/udp/index.js';
 
 /**
  * What a peer counts over its sessions' lives that no session keeps once it
@@ -21,6 +22,8 @@ export class PeerCounters {
   /** Application bytes (stream payloads) of sessions already closed. */
   closedBytesSent = 0;
   closedBytesReceived = 0;
+  /** UDP flows' counts over all sessions (live ones add to it as they go): datagrams, bytes, drops, flows open. */
+  readonly udp = new UdpCounters();
 
   /** One punch attempt of a session ended; `nth` counts from 0 within the session. */
   punchEnded(outcome: 'direct' | 'failed' | 'not-run', nth: number): void {

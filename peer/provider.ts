@@ -4,10 +4,11 @@ import { ControlErrorCode, type ServerMessage } from '../src/control/index.js';
 import { BurrowError, isBurrowError } from '../src/errors.js';
 import { aeadPreference, type AeadAlgorithm } from '../src/crypto/index.js';
 import { HandshakeResponder, type HandshakeResult } from '../src/handshake/index.js';
-import { RateLimitedLog, type Logger } from '../src/log/logger.js';
+import { RateLimitedLog, type LogFields, type Logger } from '../src/log/logger.js';
 import type { MuxStream } from '../src/mux/index.js';
 import { resolveRuntime, type Runtime, type RuntimeOptions } from '../src/net/runtime.js';
 import type { TunnelSession } from '../src/session/index.js';
+import type { UdpCounters } from '../src/udp/index.js';
 import { bridge } from './bridge.js';
 import { ControlClient } from './control-client.js';
 import { formatHostPort, type HostPort } from './endpoint-arg.js';
@@ -18,12 +19,18 @@ import { planSession } from './session-plan.js';
 import { SessionSetup } from './session-setup.js';
 import { PeerCounters } from './peer-counters.js';
 import type { SessionView } from './session-view.js';
+import { ProviderUdp } from './udp/provider-udp.js';
+import { DEFAULT_UDP_SETTINGS, type ServiceProto, type UdpSettings } from './udp/udp-settings.js';
 
 export interface ProvidedService {
   name: string;
   secret: string;
-  /** The local TCP service visitors reach, e.g. the NAS at 192.168.1.10:5000. */
+  /** The local service visitors reach, e.g. the NAS at 192.168.1.10:5000. */
   target: HostPort;
+  /** TCP (default): each visitor connection is a stream; UDP: datagrams in flows, one target socket per flow. */
+  proto?: ServiceProto;
+  /** UDP only: flow idle time and cap per session (default DEFAULT_UDP_SETTINGS). */
+  udpFlows?: UdpSettings;
 }
 
 /**
@@ -71,7 +78,7 @@ export class Provider extends EventEmitter {
   private readonly services: Map<string, ProvidedService>;
   private readonly handshakes = new Map<string, PendingHandshake>();
   /** Running sessions by connection id (their wiring routes the punch messages). */
-  private readonly sessions = new Map<string, { setup: SessionSetup; session: TunnelSession }>();
+  private readonly sessions = new Map<string, { setup: SessionSetup; session: TunnelSession; udp?: ProviderUdp }>();
   private readonly refusals: RateLimitedLog;
   private readonly log: Logger;
   private readonly rt: Runtime;
@@ -127,7 +134,7 @@ export class Provider extends EventEmitter {
 
   /** The sessions running now, with their wiring (for metrics). */
   sessionViews(): SessionView[] {
-    return [...this.sessions.values()].filter((v) => !v.session.closed);
+    return [...this.sessions.values()].filter((v) => !v.session.closed).map((v) => (v.udp ? { session: v.session, setup: v.setup, udp: v.udp.view } : { session: v.session, setup: v.setup }));
   }
 
   private onMessage(m: ServerMessage): void {
@@ -146,7 +153,7 @@ export class Provider extends EventEmitter {
         }
         return;
       case 'incoming':
-        return this.onIncoming(m.connId, m.service, m.hello);
+        return this.onIncoming(m.connId, m.service, m.hello, m.proto ?? 'tcp');
       case 'confirm':
         return this.onConfirm(m.connId, m.confirm, m.ticket, m.direct === true);
       case 'punch':
@@ -161,9 +168,16 @@ export class Provider extends EventEmitter {
     this.control.send({ type: 'refuse', connId, code, message });
   }
 
-  private onIncoming(connId: string, name: string, helloB64: string): void {
+  private onIncoming(connId: string, name: string, helloB64: string, asked: ServiceProto): void {
     const service = this.services.get(name);
     if (service === undefined) return this.refuse(connId, ControlErrorCode.NO_SUCH_SERVICE, `this provider does not serve "${name}"`);
+    const proto = service.proto ?? 'tcp';
+    if (asked !== proto) {
+      // Before the handshake: a session that could carry nothing the visitor sends is never set up.
+      const message = `"${name}" is a ${proto.toUpperCase()} service and the visitor asked for ${asked.toUpperCase()}: run the visitor with --proto ${proto} (TOML proto = "${proto}")`;
+      this.refusals.log('warn', 'visitor-refused', { service: name, conn: connId.slice(0, 8), reason: message });
+      return this.refuse(connId, ControlErrorCode.PROTO_MISMATCH, message);
+    }
     if (this.handshakes.has(connId) || this.sessions.has(connId)) {
       // One id names one handshake and its session: a second 'incoming' under it
       // (a rendezvous bug or replay) must not replace or disturb the first.
@@ -235,12 +249,13 @@ export class Provider extends EventEmitter {
       counters: this.counters,
       events: {
         session: (session) => {
-          this.sessions.set(connId, { setup, session });
+          const udp = service.proto === 'udp' ? this.udpFlows(session, service, log) : undefined;
+          this.sessions.set(connId, udp ? { setup, session, udp } : { setup, session });
           session.on('close', (err?: BurrowError) => {
             if (this.sessions.get(connId)?.session === session) this.sessions.delete(connId);
-            log.info('session-closed', { reason: err?.message ?? 'closed' });
+            log.info('session-closed', { reason: err?.message ?? 'closed', ...udpSummary(udp) });
           });
-          session.on('stream', (stream: MuxStream) => this.onStream(stream, service, log));
+          session.on('stream', (stream: MuxStream) => (udp ? this.refuseStream(stream, log) : this.onStream(stream, service, log)));
           this.emit('session', session, service.name);
         },
         failed: (err) => {
@@ -255,6 +270,26 @@ export class Provider extends EventEmitter {
     setup.start();
   }
 
+  /** A UDP service's session carries datagrams only; its flows live and end with it. */
+  private udpFlows(session: TunnelSession, service: ProvidedService, log: Logger): ProviderUdp {
+    return new ProviderUdp({
+      session,
+      target: service.target,
+      settings: service.udpFlows ?? DEFAULT_UDP_SETTINGS,
+      scheduler: this.rt.scheduler,
+      udp: this.rt.udp,
+      logger: log,
+      counters: this.counters.udp,
+      ...(this.rt.lookup ? { lookup: this.rt.lookup } : {}),
+    });
+  }
+
+  private refuseStream(stream: MuxStream, log: Logger): void {
+    this.refusals.log('warn', 'stream-refused', { reason: 'this is a UDP service: its sessions carry datagrams only' });
+    log.debug('stream-refused', { stream: stream.id });
+    stream.reset();
+  }
+
   private onStream(stream: MuxStream, service: ProvidedService, log: Logger): void {
     const socket = this.rt.transport.connect({ host: service.target.host, port: service.target.port, allowHalfOpen: true, noDelay: true });
     socket.once('error', (err: NodeJS.ErrnoException) => {
@@ -262,4 +297,19 @@ export class Provider extends EventEmitter {
     });
     bridge(socket, stream);
   }
+}
+
+/** A UDP session's totals, for its session-closed line. */
+export function udpSummary(udp: { view: { counters: UdpCounters } } | undefined): LogFields {
+  if (udp === undefined) return {};
+  const c = udp.view.counters;
+  const drops = Object.entries(c.nonZeroDrops()).map(([k, v]) => `${k}:${v}`).join(',');
+  return {
+    udpFlows: c.flowsOpened,
+    udpDatagramsSent: c.counts.datagramsSent,
+    udpDatagramsReceived: c.counts.datagramsReceived,
+    udpBytesSent: c.counts.bytesSent,
+    udpBytesReceived: c.counts.bytesReceived,
+    ...(drops !== '' ? { udpDrops: drops } : {}),
+  };
 }

@@ -9,6 +9,38 @@ import type { PeerRoleName } from './metrics.js';
 import { sessionPath } from './metrics.js';
 import type { PeerCounters } from './peer-counters.js';
 import type { SessionSetup } from './session-setup.js';
+import type { UdpSessionView } from './udp/session-flows.js';
+import type { UdpCounters, UdpDrops } from '../src/udp/index.js';
+
+/** A UDP service's flows in one session (or, in counters, over all of them). */
+export interface UdpStatus {
+  /** Flows open now, and the most a session may have. */
+  flows: number;
+  maxFlows?: number;
+  flowsOpened: number;
+  /** The largest datagram a client may send on the current path (absent in totals). */
+  datagramLimit?: number;
+  datagramsSent: number;
+  datagramsReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+  /** Drops by reason (only reasons that happened). */
+  drops: Partial<UdpDrops>;
+}
+
+export function udpStatus(c: UdpCounters, view?: UdpSessionView): UdpStatus {
+  return {
+    flows: c.flows,
+    ...(view ? { maxFlows: view.maxFlows } : {}),
+    flowsOpened: c.flowsOpened,
+    ...(view ? { datagramLimit: view.datagramLimit } : {}),
+    datagramsSent: c.counts.datagramsSent,
+    datagramsReceived: c.counts.datagramsReceived,
+    bytesSent: c.counts.bytesSent,
+    bytesReceived: c.counts.bytesReceived,
+    drops: c.nonZeroDrops(),
+  };
+}
 
 export interface SessionStatus {
   id: number;
@@ -28,6 +60,8 @@ export interface SessionStatus {
   portMappings: string[];
   /** Why the session is (or is not) on a direct path, in words. */
   direct?: string;
+  /** A UDP service's session: its flows and their counts. */
+  udp?: UdpStatus;
 }
 
 export interface PeerCountersStatus {
@@ -37,6 +71,8 @@ export interface PeerCountersStatus {
   punchesNotRun: number;
   repunches: number;
   pathDeaths: number;
+  /** UDP flows over all sessions (present once any UDP datagram or flow was counted). */
+  udp?: UdpStatus;
 }
 
 export interface PeerStatus {
@@ -56,6 +92,8 @@ export interface LiveSession {
   openedAt: number;
   /** Its wiring, when the peer still shows it (null once it is closing). */
   setup: SessionSetup | null;
+  /** Its UDP flows, for a UDP service. */
+  udp?: UdpSessionView | null;
 }
 
 export function sessionStatus(s: LiveSession, now: number): SessionStatus {
@@ -75,6 +113,7 @@ export function sessionStatus(s: LiveSession, now: number): SessionStatus {
     ageSeconds: Math.max(0, Math.round((now - s.openedAt) / 1000)),
     portMappings: direct ? [...direct.portMappings] : [],
     ...(direct ? { direct: direct.status } : {}),
+    ...(s.udp ? { udp: udpStatus(s.udp.counters, s.udp) } : {}),
   };
 }
 
@@ -86,5 +125,6 @@ export function countersStatus(c: PeerCounters): PeerCountersStatus {
     punchesNotRun: c.punchesNotRun,
     repunches: c.repunches,
     pathDeaths: c.pathDeaths,
+    ...(c.udp.flowsOpened > 0 || c.udp.counts.datagramsSent > 0 || Object.keys(c.udp.nonZeroDrops()).length > 0 ? { udp: udpStatus(c.udp) } : {}),
   };
 }

@@ -19,6 +19,9 @@ import { planSession, type SessionPlan } from './session-plan.js';
 import { SessionSetup } from './session-setup.js';
 import { PeerCounters } from './peer-counters.js';
 import type { SessionView } from './session-view.js';
+import { udpSummary } from './provider.js';
+import { VisitorUdp } from './udp/visitor-udp.js';
+import { DEFAULT_UDP_SETTINGS, type ServiceProto, type UdpSettings } from './udp/udp-settings.js';
 
 /**
  * `transport` (rendezvous connections and the local listener), `scheduler`,
@@ -36,8 +39,12 @@ export interface VisitorOptions extends RuntimeOptions {
   token: string;
   service: string;
   secret: string;
-  /** Where local applications connect, e.g. 127.0.0.1:5000. */
+  /** Where local applications connect (TCP) or send (UDP), e.g. 127.0.0.1:5000. */
   listen: HostPort;
+  /** TCP (default): a local TCP port, each connection a stream; UDP: a local UDP port, each client address:port a flow of datagrams. */
+  proto?: ServiceProto;
+  /** UDP only: flow idle time and cap per session (default DEFAULT_UDP_SETTINGS). */
+  udpFlows?: UdpSettings;
   logger: Logger;
   session?: SessionTuning;
   /** TCP connections that may wait for a session at once, and for how long. */
@@ -67,6 +74,8 @@ interface PendingHandshake {
 export class Visitor extends EventEmitter {
   private readonly control: ControlClient;
   private readonly server: StreamServer;
+  /** The UDP side, for a UDP service (null for TCP). */
+  private readonly udp: VisitorUdp | null;
   private readonly rt: Runtime;
   private readonly mode: PeerMode;
   private readonly aead: AeadAlgorithm;
@@ -102,9 +111,28 @@ export class Visitor extends EventEmitter {
     this.control.on('message', (m: ServerMessage) => this.onMessage(m));
     this.control.on('fatal', (err: BurrowError) => this.fail(err));
     this.server = this.rt.transport.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.onConnection(socket));
+    this.udp =
+      opts.proto === 'udp'
+        ? new VisitorUdp({
+            listen: opts.listen,
+            settings: opts.udpFlows ?? DEFAULT_UDP_SETTINGS,
+            scheduler: this.rt.scheduler,
+            logger: this.log,
+            counters: this.counters.udp,
+            ...(this.rt.lookup ? { lookup: this.rt.lookup } : {}),
+          })
+        : null;
   }
 
   async start(): Promise<StreamAddress> {
+    if (this.udp !== null) {
+      const local = await this.udp.start();
+      const addr: StreamAddress = { address: local.address, port: local.port, family: local.address.includes(':') ? 'IPv6' : 'IPv4' };
+      this.log.info('listening', { listen: `${addr.address}:${addr.port}`, proto: 'udp', service: this.opts.service, mode: this.mode });
+      this.control.start();
+      this.emit('listening', addr);
+      return addr;
+    }
     let addr: StreamAddress;
     try {
       addr = await this.server.listen(this.opts.listen.port, this.opts.listen.host);
@@ -123,6 +151,11 @@ export class Visitor extends EventEmitter {
     this.stopped = true;
     this.retryTimer?.cancel();
     this.control.stop();
+    if (this.udp !== null) {
+      this.udp.stop();
+      this.session?.close();
+      return Promise.resolve();
+    }
     // Stopping must not throw; a listener that cannot close says so in the log.
     const closed = this.server.close().catch((err: unknown) => this.log.warn('listener-close-failed', { error: err instanceof Error ? err.message : String(err) }));
     for (const w of this.waiting) this.dropWaiting(w, true);
@@ -138,7 +171,9 @@ export class Visitor extends EventEmitter {
   sessionViews(): SessionView[] {
     const session = this.session;
     const setup = this.current;
-    return session === null || setup === null || session.closed ? [] : [{ session, setup }];
+    if (session === null || setup === null || session.closed) return [];
+    const udp = this.udp?.view(session) ?? null;
+    return [udp !== null ? { session, setup, udp } : { session, setup }];
   }
 
   private onConnection(socket: StreamSocket): void {
@@ -207,7 +242,13 @@ export class Visitor extends EventEmitter {
       Buffer.from(connId, 'hex'),
     );
     this.handshake = { connId, initiator };
-    this.control.send({ type: 'connect', connId, service: this.opts.service, hello: initiator.hello().toString('base64') });
+    this.control.send({
+      type: 'connect',
+      connId,
+      service: this.opts.service,
+      hello: initiator.hello().toString('base64'),
+      ...(this.opts.proto === 'udp' ? { proto: 'udp' as const } : {}),
+    });
   }
 
   private onMessage(m: ServerMessage): void {
@@ -224,6 +265,8 @@ export class Visitor extends EventEmitter {
     if (m.type === 'connect-failed') {
       this.handshake = null;
       if (m.code === ControlErrorCode.SECRET_MISMATCH) return; // already reported from the reply
+      // Asking again cannot help: the two sides are configured for different protocols.
+      if (m.code === ControlErrorCode.PROTO_MISMATCH) return this.fail(new BurrowError('ERR_CONFIG', `the provider refused: ${m.message}`));
       this.log.warn('connect-failed', { service: this.opts.service, code: m.code, error: m.message });
       return this.retryLater();
     }
@@ -269,6 +312,7 @@ export class Visitor extends EventEmitter {
         session: (session) => {
           this.session = session;
           this.current = setup;
+          this.udp?.attach(session, log);
           session.on('close', (err?: BurrowError) => this.onSessionClosed(setup, session, log, err));
         },
         ready: (session) => {
@@ -290,7 +334,8 @@ export class Visitor extends EventEmitter {
   private onSessionClosed(setup: SessionSetup, session: TunnelSession, log: Logger, err: BurrowError | undefined): void {
     if (this.current === setup) this.current = null;
     if (this.session === session) this.session = null;
-    log.warn('session-closed', { reason: err?.message ?? 'closed' });
+    const udp = this.udp?.view(session);
+    log.warn('session-closed', { reason: err?.message ?? 'closed', ...udpSummary(udp ? { view: udp } : undefined) });
     if (this.stopped) return;
     if (err?.code === 'ERR_CONNECT_FAILED') this.retryLater();
     else this.ensureSession();

@@ -293,7 +293,7 @@ export class SessionSetup {
       visitorJoin: null,
       providerJoin: null,
     });
-    this.send(provider, { type: 'incoming', connId, service, hello: m.hello });
+    this.send(provider, { type: 'incoming', connId, service, hello: m.hello, ...(m.proto !== undefined ? { proto: m.proto } : {}) });
     this.log('info', 'connect', { conn: connId.slice(0, 8), service, visitor: from, provider });
   }
 

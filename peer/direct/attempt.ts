@@ -97,7 +97,7 @@ export class Attempt {
       else this.answerProbe(data, from, socket);
       return;
     }
-    if (kind === PacketKind.Session) return this.hooks.onSession(data);
+    if (kind === PacketKind.Session || kind === PacketKind.Datagram) return this.hooks.onSession(data);
     if (looksLikeStun(kind)) this.stun.get(index)?.(data, from);
   }
 

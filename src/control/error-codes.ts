@@ -27,6 +27,8 @@ export const ControlErrorCode = {
   SECRET_MISMATCH: 'SECRET_MISMATCH',
   /** The provider could not set its side of the session up (e.g. an invalid session tuning). */
   SETUP_FAILED: 'SETUP_FAILED',
+  /** The visitor asked for UDP and the service is TCP, or the other way round. */
+  PROTO_MISMATCH: 'PROTO_MISMATCH',
 } as const;
 
 export type ControlErrorCode = (typeof ControlErrorCode)[keyof typeof ControlErrorCode];

@@ -25,6 +25,13 @@ const errorCode = z.enum(CONTROL_ERROR_CODES);
 const text = z.string().max(500);
 
 export const PeerRole = z.enum(['provider', 'visitor']);
+/**
+ * What a service carries: TCP connections (streams) or UDP datagrams. Sent
+ * only for 'udp' (absent = tcp), so peers and rendezvous from before UDP
+ * services see the messages they always did.
+ */
+export const ServiceProto = z.enum(['tcp', 'udp']);
+export type ServiceProto = z.infer<typeof ServiceProto>;
 
 /** A UDP candidate for hole punching (see src/punch/candidate.ts). */
 const ipAddress = z.string().max(45).refine((s) => isIP(s) !== 0, 'must be an IP address');
@@ -65,7 +72,8 @@ export const ServerMessage = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('welcome'), proof: b64(32, 32), peerId: z.string().max(64) }),
   z.strictObject({ type: z.literal('error'), code: errorCode, message: text, fatal: z.boolean() }),
   z.strictObject({ type: z.literal('registered'), services: z.array(serviceName).max(64) }),
-  z.strictObject({ type: z.literal('incoming'), connId, service: serviceName, hello: b64(1, 512) }),
+  /** `proto`: what the visitor asked for (from its connect); the provider refuses a mismatch with PROTO_MISMATCH. */
+  z.strictObject({ type: z.literal('incoming'), connId, service: serviceName, hello: b64(1, 512), proto: ServiceProto.optional() }),
   z.strictObject({ type: z.literal('reply'), connId, reply: b64(1, 512), ticket: b64(32, 32) }),
   z.strictObject({ type: z.literal('confirm'), connId, confirm: b64(1, 512), ticket: b64(32, 32), direct: z.boolean().optional() }),
   z.strictObject({ type: z.literal('connect-failed'), connId, code: errorCode, message: text }),
@@ -98,7 +106,7 @@ export const ClientMessage = z.discriminatedUnion('type', [
   }),
   z.strictObject({ type: z.literal('relay-join'), connId, ticket: b64(32, 32) }),
   z.strictObject({ type: z.literal('register'), services: z.array(serviceName).min(1).max(64) }),
-  z.strictObject({ type: z.literal('connect'), connId, service: serviceName, hello: b64(1, 512) }),
+  z.strictObject({ type: z.literal('connect'), connId, service: serviceName, hello: b64(1, 512), proto: ServiceProto.optional() }),
   z.strictObject({ type: z.literal('accept'), connId, reply: b64(1, 512) }),
   z.strictObject({ type: z.literal('refuse'), connId, code: errorCode, message: text }),
   z.strictObject({ type: z.literal('confirm'), connId, confirm: b64(1, 512), direct: z.boolean().optional() }),

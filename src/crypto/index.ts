@@ -3,7 +3,7 @@ export { PacketSealer, type PacketSealerOptions } from './sealer.js';
 export { PacketOpener, DEFAULT_REPLAY_WINDOW, type OpenerStats, type PacketOpenerOptions } from './opener.js';
 export { ReplayWindow, ReplayVerdict, MAX_REPLAY_WINDOW, type ReplayVerdictValue } from './replay-window.js';
 export { deriveSessionKeys, type SessionKeys } from './session-keys.js';
-export { deriveRecordKeys } from './record-keys.js';
+export { deriveRecordKeys, deriveDatagramKeys } from './derived-keys.js';
 export { RECORD_OVERHEAD, type RecordCryptoOptions } from './record-format.js';
 export { RecordSealer } from './record-sealer.js';
 export { RecordOpener, type RecordOpenerStats } from './record-opener.js';

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { openSealed } from './aead-cipher.js';
-import { PacketKind } from '../wire/packet-kind.js';
+import { PacketKind, type SessionPacketKind } from '../wire/packet-kind.js';
 import { importAeadKey } from './key-material.js';
 import { DEFAULT_AEAD, type AeadAlgorithm } from './aead.js';
 import { MAX_COUNTER_HIGH_WORD, NONCE_LENGTH, SEALED_OVERHEAD } from './packet-format.js';
@@ -21,7 +21,7 @@ export interface OpenerStats {
   accepted: number;
   /** Shorter than the 25-byte minimum. */
   truncated: number;
-  /** First byte is not PacketKind.Session. */
+  /** First byte is not the opener's kind (PacketKind.Session unless told otherwise). */
   wrongKind: number;
   /** Counter >= 2^53: no sealer ever sends it, so it's forged or corrupt. */
   outOfRange: number;
@@ -38,6 +38,8 @@ export interface PacketOpenerOptions {
   replayWindow?: number;
   /** Default DEFAULT_AEAD (ChaCha20-Poly1305). */
   aead?: AeadAlgorithm;
+  /** The kind of packet this opener takes. Default PacketKind.Session (KCP). */
+  kind?: SessionPacketKind;
 }
 
 /**
@@ -57,12 +59,14 @@ export class PacketOpener {
   };
   private readonly key: KeyObject;
   readonly aead: AeadAlgorithm;
+  private readonly kind: SessionPacketKind;
   private readonly window: ReplayWindow;
   private readonly nonce = Buffer.alloc(NONCE_LENGTH);
 
   constructor(key: Uint8Array, opts?: PacketOpenerOptions) {
     this.key = importAeadKey(key, 'opening key');
     this.aead = opts?.aead ?? DEFAULT_AEAD;
+    this.kind = opts?.kind ?? PacketKind.Session;
     this.window = new ReplayWindow(opts?.replayWindow ?? DEFAULT_REPLAY_WINDOW);
   }
 
@@ -84,7 +88,7 @@ export class PacketOpener {
       stats.truncated++;
       return null;
     }
-    if (packet[0] !== PacketKind.Session) {
+    if (packet[0] !== this.kind) {
       stats.wrongKind++;
       return null;
     }

@@ -6,7 +6,7 @@ import { SEALED_OVERHEAD } from './packet-format.js';
  * A sealed record is laid out exactly like a sealed session packet
  * (packet-format.ts: kind u8, counter u64 BE, ciphertext, 16-byte tag; AAD =
  * the 9 header bytes; nonce = 4 zero bytes || counter), with kind
- * PacketKind.Record and the record keys of record-keys.ts. Records travel in
+ * PacketKind.Record and the record keys of derived-keys.ts. Records travel in
  * order over one TCP connection, so the opener takes only the next counter.
  */
 export const RECORD_OVERHEAD = SEALED_OVERHEAD;

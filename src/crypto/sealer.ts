@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { sealSealed } from './aead-cipher.js';
 import { BurrowError } from '../errors.js';
-import { PacketKind } from '../wire/packet-kind.js';
+import { PacketKind, type SessionPacketKind } from '../wire/packet-kind.js';
 import { importAeadKey } from './key-material.js';
 import { DEFAULT_AEAD, type AeadAlgorithm } from './aead.js';
 import { MAX_COUNTER, NONCE_LENGTH } from './packet-format.js';
@@ -9,6 +9,8 @@ import { MAX_COUNTER, NONCE_LENGTH } from './packet-format.js';
 export interface PacketSealerOptions {
   /** Default DEFAULT_AEAD (ChaCha20-Poly1305). */
   aead?: AeadAlgorithm;
+  /** First byte of every packet. Default PacketKind.Session (KCP); Datagram for unreliable datagrams. */
+  kind?: SessionPacketKind;
 }
 
 /**
@@ -18,6 +20,7 @@ export interface PacketSealerOptions {
 export class PacketSealer {
   private readonly key: KeyObject;
   readonly aead: AeadAlgorithm;
+  private readonly kind: SessionPacketKind;
   /** Reused for every packet: createCipheriv copies the nonce. */
   private readonly nonce = Buffer.alloc(NONCE_LENGTH);
   /** Counter of the next packet. Protected only so tests can reach the limit. */
@@ -26,6 +29,7 @@ export class PacketSealer {
   constructor(key: Uint8Array, opts?: PacketSealerOptions) {
     this.key = importAeadKey(key, 'sealing key');
     this.aead = opts?.aead ?? DEFAULT_AEAD;
+    this.kind = opts?.kind ?? PacketKind.Session;
   }
 
   /** The counter the next sealed packet will carry (= packets sealed so far). */
@@ -44,6 +48,6 @@ export class PacketSealer {
     }
     this.next = counter + 1;
 
-    return sealSealed(this.aead, this.key, this.nonce, PacketKind.Session, counter, plaintext);
+    return sealSealed(this.aead, this.key, this.nonce, this.kind, counter, plaintext);
   }
 }

@@ -68,7 +68,8 @@ export class LockedPath {
     });
     o.socket.onMessage((data, from) => {
       const kind = data[0];
-      if (kind === PacketKind.Session) this.onSessionPacket(data, from);
+      // KCP packets and a UDP service's datagrams both go to the session, which tells them apart.
+      if (kind === PacketKind.Session || kind === PacketKind.Datagram) this.onSessionPacket(data, from);
       else if (kind === PacketKind.Probe) this.onProbe(data, from);
     });
     this.pump();

@@ -1,10 +1,11 @@
 import { SEALED_OVERHEAD, type SessionKeys } from '../crypto/index.js';
-import { deriveRecordKeys } from '../crypto/record-keys.js';
+import { deriveRecordKeys } from '../crypto/derived-keys.js';
 import { RecordSealer } from '../crypto/record-sealer.js';
 import { RecordOpener } from '../crypto/record-opener.js';
 import type { RecordPath } from '../path/record-path.js';
 import type { ByteLedger } from './byte-ledger.js';
-import { DATA_HEADER_LENGTH, encodeAck, encodeDataHeader } from './resume-frame.js';
+import { DATA_HEADER_LENGTH, FRAME_HEADER_LENGTH, encodeAck, encodeDataHeader, encodeDatagramHeader } from './resume-frame.js';
+import { MAX_UDP_PAYLOAD } from './datagram-channel.js';
 
 /**
  * The relay went quiet this long after records with data were arriving: say
@@ -93,23 +94,43 @@ export class RecordCarrier {
       const blocked = this.blockedOn === path;
       const data = !blocked && ledger.unsent > 0 ? ledger.pollData(room) : null;
       if (data === null && ack === null) return;
-      const parts: Buffer[] = [];
+      const parts: Uint8Array[] = [];
       if (ack !== null) parts.push(encodeAck(ack));
       if (data !== null) parts.push(encodeDataHeader(data.offset, data.bytes.length), data.bytes);
       ack = null;
-      this.recordsOut++;
       // An ACK-only record goes even over the mark: it is tiny, and it is
       // what lets the peer free what it keeps.
-      if (!path.send(this.sealer.seal(parts)) && !blocked) {
-        this.blockedOn = path;
-        path.onDrain(() => {
-          if (this.blockedOn !== path) return;
-          this.blockedOn = null;
-          this.onDrained();
-        });
-      }
+      this.send(path, parts);
       if (data === null) return;
     }
+  }
+
+  /** Largest datagram one record on `path` carries. */
+  datagramLimit(path: RecordPath): number {
+    return Math.max(0, Math.min(MAX_UDP_PAYLOAD, path.maxRecord - SEALED_OVERHEAD - FRAME_HEADER_LENGTH));
+  }
+
+  /**
+   * One datagram as a record of its own. A back-pressured relay drops it
+   * (false) rather than queue it: a datagram late by a full relay queue is
+   * worth less than the room it takes, and UDP services expect loss.
+   */
+  sendDatagram(path: RecordPath, payload: Uint8Array): boolean {
+    if (this.blockedOn === path) return false;
+    this.send(path, [encodeDatagramHeader(payload.byteLength), payload]);
+    return true;
+  }
+
+  /** Seals and queues one record; a path over its mark blocks the carrier until it drains. */
+  private send(path: RecordPath, parts: Uint8Array[]): void {
+    this.recordsOut++;
+    if (path.send(this.sealer.seal(parts)) || this.blockedOn === path) return;
+    this.blockedOn = path;
+    path.onDrain(() => {
+      if (this.blockedOn !== path) return;
+      this.blockedOn = null;
+      this.onDrained();
+    });
   }
 
   /** Forgets paused paths (the session closed). */

@@ -5,6 +5,9 @@
  *   frame = type u8 | length u24 big-endian (bytes of body) | body
  *   DATA (1): body = offset u64 BE | bytes    (length = 8 + bytes)
  *   ACK  (2): body = offset u64 BE            (length = 8)
+ *   DATAGRAM (3): body = one datagram of a UDP service, whole (relay records
+ *             only: on a direct path datagrams are packets of their own, and
+ *             KCP's stream never carries one)
  *
  * The KCP transport carries them in stream mode, so a frame may arrive split
  * across chunks, or several in one. The decoder checks a frame's header before
@@ -17,6 +20,7 @@ import { at } from '../util/at.js';
 export const FrameType = {
   Data: 1,
   Ack: 2,
+  Datagram: 3,
 } as const;
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 
@@ -40,6 +44,7 @@ const EMPTY = Buffer.alloc(0);
 export type ResumeFrame =
   | { type: 'data'; offset: number; bytes: Buffer }
   | { type: 'ack'; offset: number }
+  | { type: 'datagram'; bytes: Buffer }
   | { type: 'error'; reason: string };
 
 function checkOffset(offset: number): void {
@@ -79,6 +84,17 @@ export function encodeAck(offset: number): Buffer {
   checkOffset(offset);
   const out = Buffer.allocUnsafe(DATA_HEADER_LENGTH);
   writeHeader(out, FrameType.Ack, OFFSET_LENGTH, offset);
+  return out;
+}
+
+/** The 4-byte header of a DATAGRAM frame for `byteLength` bytes; send the datagram right after it. */
+export function encodeDatagramHeader(byteLength: number): Buffer {
+  if (!Number.isSafeInteger(byteLength) || byteLength < 0 || byteLength > MAX_U24) {
+    throw new BurrowError('ERR_INVALID_ARGUMENT', `DATAGRAM frame of ${byteLength} bytes does not fit a u24 length`);
+  }
+  const out = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
+  out[0] = FrameType.Datagram;
+  out.writeUIntBE(byteLength, 1, 3);
   return out;
 }
 
@@ -125,12 +141,15 @@ export class FrameDecoder {
     const header = this.peekHeader();
     const type = header[0];
     const length = header[1];
-    if (type !== FrameType.Data && type !== FrameType.Ack) return this.fail(`unknown frame type ${type}`);
+    if (type !== FrameType.Data && type !== FrameType.Ack && type !== FrameType.Datagram) {
+      return this.fail(`unknown frame type ${type}`);
+    }
     if (length > this.maxBody) return this.fail(`frame body of ${length} bytes exceeds ${this.maxBody}`);
     if (type === FrameType.Ack && length !== OFFSET_LENGTH) return this.fail(`ACK body of ${length} bytes, not 8`);
-    if (length < OFFSET_LENGTH) return this.fail(`DATA body of ${length} bytes is shorter than its offset`);
+    if (type === FrameType.Data && length < OFFSET_LENGTH) return this.fail(`DATA body of ${length} bytes is shorter than its offset`);
     if (this.buffered < FRAME_HEADER_LENGTH + length) return null;
     this.take(FRAME_HEADER_LENGTH);
+    if (type === FrameType.Datagram) return { type: 'datagram', bytes: this.take(length) };
     const offsetField = this.take(OFFSET_LENGTH);
     const high = offsetField.readUInt32BE(0);
     if (high >= OFFSET_HIGH_LIMIT) return this.fail('frame offset is 2^53 or more');

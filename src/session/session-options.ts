@@ -4,6 +4,7 @@ import type { KcpOptions } from '../kcp/index.js';
 import type { SessionKeys } from '../crypto/index.js';
 import type { ByteLedgerOptions } from './byte-ledger.js';
 import type { Role } from '../role.js';
+import type { DatagramStats } from './datagram-channel.js';
 
 /** What a TunnelSession takes, what it counts, and its defaults. */
 export interface TunnelSessionOptions {
@@ -43,7 +44,7 @@ export interface TunnelSessionOptions {
   receiveBudget?: number;
 }
 
-export interface TunnelSessionStats {
+export interface TunnelSessionStats extends DatagramStats {
   /** Authenticated datagrams and records received. */
   packetsIn: number;
   /** Datagrams and records sent. */

@@ -10,9 +10,12 @@ import { KcpPump } from './kcp-pump.js';
 import { ByteLedger, GAP } from './byte-ledger.js';
 import { FrameDecoder, encodeAck, encodeDataHeader, type ResumeFrame } from './resume-frame.js';
 import { RecordCarrier } from './record-carrier.js';
+import { DatagramChannel, type DatagramSendResult } from './datagram-channel.js';
+import { PacketKind } from '../wire/packet-kind.js';
 import { DEFAULT_KCP, DEFAULT_STREAM_WINDOW, type TunnelSessionOptions, type TunnelSessionStats } from './session-options.js';
 
 export type { TunnelSessionOptions, TunnelSessionStats } from './session-options.js';
+export type { DatagramSendResult } from './datagram-channel.js';
 
 /** Where a session's packets can go: a datagram path (KCP) or a record path (the relay). */
 export type SessionPath = DatagramPath | RecordPath;
@@ -34,14 +37,19 @@ const KCP_DATA_CHUNK = 64 * 1024;
  * ByteLedger, the record seal): a Scheduler drives KCP's timers and the ACK
  * deadline, one coalesced flush per event-loop turn.
  *
- * Events: 'stream' (MuxStream), 'path' (SessionPath, previous | null),
- * 'close' (BurrowError | undefined).
+ * Beside the streams, unreliable datagrams (a UDP service's): sealed
+ * packets of their own on a direct path, records on the relay; never
+ * retransmitted, never split (DatagramChannel).
+ *
+ * Events: 'stream' (MuxStream), 'datagram' (Buffer), 'path' (SessionPath,
+ * previous | null), 'close' (BurrowError | undefined).
  */
 export class TunnelSession extends EventEmitter {
   readonly mux: MuxSession;
   private readonly kcp: SecureKcp;
   private readonly ledger: ByteLedger;
   private readonly records: RecordCarrier;
+  private readonly datagrams: DatagramChannel;
   private readonly scheduler: Scheduler;
   /** Where new bytes go. */
   private path: SessionPath | null = null;
@@ -77,6 +85,7 @@ export class TunnelSession extends EventEmitter {
       onPacket: (sealed) => this.datagramPath?.send(sealed),
     });
     this.records = new RecordCarrier(opts.keys, () => this.pump.kick());
+    this.datagrams = new DatagramChannel(opts.keys);
     this.ledger = new ByteLedger(opts.ledger);
     this.pump = new KcpPump(
       {
@@ -166,6 +175,7 @@ export class TunnelSession extends EventEmitter {
   readonly receive = (packet: Buffer, _path?: DatagramPath): boolean => {
     if (this.closedWith !== null) return false;
     const now = this.scheduler.now();
+    if (packet[0] === PacketKind.Datagram) return this.receiveDatagram(packet, now);
     const receipt = this.kcp.receive(packet, now);
     if (receipt === 'rejected') {
       this.dropped++;
@@ -201,7 +211,7 @@ export class TunnelSession extends EventEmitter {
     const frames = new FrameDecoder();
     frames.push(plain);
     const deliveredBefore = this.ledger.delivered;
-    if (!this.applyFrames(frames, now)) return;
+    if (!this.applyFrames(frames, now, true)) return;
     // Only the peer's data arms the silence probe: its ACKs (our own probe's
     // answer among them) never do, so two quiet peers do not ping-pong.
     if (this.ledger.delivered > deliveredBefore) this.records.dataArrived(now);
@@ -212,6 +222,32 @@ export class TunnelSession extends EventEmitter {
     if (this.mux.receiveBuffered >= this.receiveBudget) this.records.pause(path);
     this.pump.kick();
   };
+
+  /**
+   * Sends one datagram beside the streams on the current path: whole or not
+   * at all, unordered on a direct path, never retransmitted. Nothing waits:
+   * what cannot go now is dropped, and the result says why.
+   */
+  sendDatagram(payload: Uint8Array): DatagramSendResult {
+    if (this.closedWith !== null) return 'closed';
+    const path = this.path;
+    if (path === null) return 'no-path';
+    if (payload.byteLength > this.datagramLimit) return 'too-big';
+    if (isRecordPath(path)) {
+      if (!this.records.sendDatagram(path, payload)) return 'congested';
+      this.datagrams.stats.datagramsOut++;
+      return 'sent';
+    }
+    path.send(this.datagrams.seal(payload));
+    return 'sent';
+  }
+
+  /** Largest payload sendDatagram takes on the current path (0 while there is none). */
+  get datagramLimit(): number {
+    const path = this.path;
+    if (path === null) return 0;
+    return isRecordPath(path) ? this.records.datagramLimit(path) : DatagramChannel.limitFor(path.mtu);
+  }
 
   openStream(): MuxStream {
     return this.mux.openStream();
@@ -229,6 +265,7 @@ export class TunnelSession extends EventEmitter {
       pathSwitches: this.switches,
       kcpEpochs: this.kcp.stats.epochs,
       unacknowledgedBytes: this.ledger.retained,
+      ...this.datagrams.stats,
     };
   }
 
@@ -281,12 +318,34 @@ export class TunnelSession extends EventEmitter {
     this.kcpStale = false;
   }
 
-  /** Applies decoded frames; false when the session closed on a broken one. */
-  private applyFrames(frames: FrameDecoder, now: number): boolean {
+  /** A direct path's datagram packet: true when authentic (the path's liveness counts it). */
+  private receiveDatagram(packet: Buffer, now: number): boolean {
+    const payload = this.datagrams.open(packet);
+    if (payload === null) return false;
+    this.lastAuthenticatedAt = now;
+    this.emit('datagram', payload);
+    return true;
+  }
+
+  /**
+   * Applies decoded frames; false when the session closed on a broken one.
+   * DATAGRAM frames come only in records: KCP's byte stream never carries one.
+   */
+  private applyFrames(frames: FrameDecoder, now: number, inRecord: boolean): boolean {
     for (let f: ResumeFrame | null = frames.next(); f !== null; f = frames.next()) {
       if (f.type === 'error') {
         this.protocolError(`the peer's byte stream is corrupt (${f.reason})`);
         return false;
+      }
+      if (f.type === 'datagram') {
+        if (!inRecord) {
+          this.protocolError('a datagram frame inside the KCP byte stream');
+          return false;
+        }
+        this.datagrams.stats.datagramsIn++;
+        this.emit('datagram', f.bytes);
+        if (this.closedWith !== null) return false;
+        continue;
       }
       if (f.type === 'ack') {
         if (!this.ledger.onAck(f.offset)) {
@@ -356,7 +415,7 @@ export class TunnelSession extends EventEmitter {
       const chunk = kcp.recv();
       if (chunk === null) return;
       this.kcpFrames.push(chunk);
-      if (!this.applyFrames(this.kcpFrames, now)) return;
+      if (!this.applyFrames(this.kcpFrames, now, false)) return;
     }
   }
 

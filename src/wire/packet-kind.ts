@@ -16,7 +16,16 @@ export const PacketKind = {
    * byte stream in large pieces over TCP, with its own keys and counters.
    */
   Record: 0xb3,
+  /**
+   * An unreliable datagram of a UDP service, sealed on its own (own keys and
+   * replay window) beside the session's KCP packets: never retransmitted,
+   * never ordered, never stuck behind a stream.
+   */
+  Datagram: 0xb4,
 } as const;
+
+/** The kinds a session's UDP packets carry (a sealer or opener serves one of them). */
+export type SessionPacketKind = typeof PacketKind.Session | typeof PacketKind.Datagram;
 
 export type PacketKindValue = (typeof PacketKind)[keyof typeof PacketKind];
 

@@ -17,7 +17,7 @@ import { SeededRandom } from '../../netsim/random.js';
 import { MemoryPath } from '../../netsim/memory-path.js';
 import { memoryRecordLink, type RecordLinkProfile } from '../../netsim/memory-record-path.js';
 import { RecordSealer } from '../../src/crypto/record-sealer.js';
-import { deriveRecordKeys } from '../../src/crypto/record-keys.js';
+import { deriveRecordKeys } from '../../src/crypto/derived-keys.js';
 import { encodeAck, encodeData } from '../../src/session/resume-frame.js';
 import { digestOf, patternBytes, sha256, writeAll } from '../support/tunnel-pair.js';
 

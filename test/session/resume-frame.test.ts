@@ -9,6 +9,7 @@ import {
   encodeAck,
   encodeData,
   encodeDataHeader,
+  encodeDatagramHeader,
   type ResumeFrame,
 } from '../../src/session/resume-frame.js';
 import { isBurrowError } from '../../src/errors.js';
@@ -68,6 +69,27 @@ describe('resume frames: encoding', () => {
 });
 
 describe('FrameDecoder', () => {
+  it('decodes a DATAGRAM frame (an empty one too) split across chunks, between DATA and ACK frames', () => {
+    assert.deepEqual(encodeDatagramHeader(2), hex('03 000002'));
+    const wire = Buffer.concat([
+      encodeData(1, Buffer.from('a')),
+      encodeDatagramHeader(5),
+      Buffer.from('hello'),
+      encodeDatagramHeader(0),
+      encodeAck(3),
+    ]);
+    const d = new FrameDecoder();
+    for (let i = 0; i < wire.length; i += 3) d.push(wire.subarray(i, i + 3));
+    assert.deepEqual(drain(d), [
+      { type: 'data', offset: 1, bytes: Buffer.from('a') },
+      { type: 'datagram', bytes: Buffer.from('hello') },
+      { type: 'datagram', bytes: Buffer.alloc(0) },
+      { type: 'ack', offset: 3 },
+    ]);
+    assert.throws(() => encodeDatagramHeader(0x100_0000), (e: unknown) => isBurrowError(e, 'ERR_INVALID_ARGUMENT'));
+    expectError(hex('03 ffffff'), /exceeds/);
+  });
+
   it('decodes DATA and ACK, including an empty DATA and the largest offset', () => {
     const frames = decodeAll(
       Buffer.concat([encodeData(5, Buffer.from('abc')), encodeAck(8), encodeData(2 ** 53 - 1, Buffer.alloc(0))]),
@@ -159,7 +181,7 @@ describe('FrameDecoder', () => {
   describe('malformed input: error, and the decoder stays in error', () => {
     it('unknown type', () => {
       expectError(hex('00 000008 0000000000000000'), /unknown frame type 0/);
-      expectError(hex('03 000008 0000000000000000'), /unknown frame type 3/);
+      expectError(hex('04 000008 0000000000000000'), /unknown frame type 4/);
     });
 
     it('ACK whose length is not 8', () => {
