@@ -45,11 +45,13 @@ export async function startRendezvous(lab: Lab): Promise<Rendezvous> {
 export interface UdpPairOptions {
   rendezvous: Rendezvous;
   mode: 'xtcp' | 'stcp';
+  /** Default udp; tcp starts an ordinary TCP service the same way (a bench's control channel, its latency reference). */
+  proto?: 'udp' | 'tcp';
   providerHost: LabNode;
-  /** The UDP service the provider forwards to, ip:port. */
+  /** The service the provider forwards to, ip:port. */
   to: string;
   visitorHost: LabNode;
-  /** The visitor's local UDP address, ip:port. */
+  /** The visitor's local address, ip:port. */
   listen: string;
   /** xtcp: how long to wait for the direct path after the session is up (default 20 s). */
   directWaitMs?: number;
@@ -68,11 +70,12 @@ export interface UdpPair {
 const isDirect = (p: unknown): boolean => typeof p === 'string' && p.startsWith('direct');
 
 export async function startUdpPair(lab: Lab, o: UdpPairOptions): Promise<UdpPair> {
-  const name = `udp-${randomBytes(4).toString('hex')}`;
+  const proto = o.proto ?? 'udp';
+  const name = `${proto}-${randomBytes(4).toString('hex')}`;
   const secret = randomBytes(16).toString('hex');
   const peer = [
     '--server', o.rendezvous.address, '--token', o.rendezvous.token, '--name', name, '--secret', secret,
-    '--mode', o.mode, '--proto', 'udp', '--log-format', 'json', ...(o.extra ?? []),
+    '--mode', o.mode, '--proto', proto, '--log-format', 'json', ...(o.extra ?? []),
   ];
   const provider = spawnNode(lab, o.providerHost, [BURROW_ENTRY, 'provide', ...peer, '--to', o.to]);
   let visitor: LabProcess | undefined;
