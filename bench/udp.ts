@@ -2,7 +2,8 @@
  * `npm run bench -- udp` (issue 13): UDP services through burrow.
  *
  * iperf3 -u through the tunnel (iperf3's TCP control connection through a TCP
- * service, its UDP data through a UDP service on the same port numbers), on
+ * service, its UDP data through a UDP service on the same port numbers; a
+ * fresh one-off iperf3 server per run), on
  * loopback (every role in one lab namespace, so no root-less run: the kernel
  * lane builds it) and behind two kernel-lane port-restricted NATs: loss at
  * 200 Mbit/s offered on the direct path, at 100 Mbit/s on the relay, each
@@ -55,18 +56,32 @@ interface IperfSum {
   jitter_ms: number;
 }
 
+/** Where iperf3's server runs: a fresh one-off server (`-s -1`) per run, so no run inherits the state of an overloaded one. */
+interface IperfServer {
+  node: LabNode;
+  ip: string;
+}
+
 /**
- * One iperf3 -u run, after a pause that lets the server settle from the last
- * one; retried once when iperf3 fails outright (after an overloaded run its
- * control connection sometimes reads EAGAIN and the client gives up).
+ * One iperf3 -u run against a fresh server, after a pause that lets the
+ * tunnel drain the last run; retried once when iperf3 fails outright.
  */
-async function iperfUdp(lab: Lab, client: LabNode, ip: string, port: number, rate: string): Promise<IperfUdp | string> {
-  await sleep(2000);
-  const first = await iperfOnce(lab, client, ip, port, rate);
-  if (typeof first !== 'string') return first;
-  await sleep(3000);
-  const second = await iperfOnce(lab, client, ip, port, rate);
-  return typeof second === 'string' ? `${second} (and before: ${first})` : second;
+async function iperfUdp(lab: Lab, server: IperfServer, client: LabNode, ip: string, port: number, rate: string): Promise<IperfUdp | string> {
+  let first = '';
+  for (let attempt = 0; attempt < 2; attempt++) {
+    await sleep(attempt === 0 ? 2000 : 3000);
+    const srv = lab.spawn(server.node, 'iperf3', ['-s', '-1', '--forceflush', '-B', server.ip, '-p', String(IPERF_PORT)]);
+    try {
+      await srv.waitFor(/Server listening/, 10_000);
+      const r = await iperfOnce(lab, client, ip, port, rate);
+      if (typeof r !== 'string') return r;
+      if (attempt === 1) return `${r} (and before: ${first})`;
+      first = r;
+    } finally {
+      await srv.stop(1000);
+    }
+  }
+  return first;
 }
 
 async function iperfOnce(lab: Lab, client: LabNode, ip: string, port: number, rate: string): Promise<IperfUdp | string> {
@@ -122,11 +137,9 @@ interface Place {
   baselineIp: string;
 }
 
-async function startServers(lab: Lab, node: LabNode, ip: string): Promise<void> {
+async function startEchoes(lab: Lab, node: LabNode, ip: string): Promise<void> {
   const { startUdpEcho } = await import('../netsim/kernel/udp-traffic.js');
   const { PROBE_SOURCE } = await import('../netsim/kernel/probe.js');
-  const iperf = lab.spawn(node, 'iperf3', ['-s', '--forceflush', '-B', ip, '-p', String(IPERF_PORT)]);
-  await iperf.waitFor(/Server listening/, 10_000);
   await startUdpEcho(lab, node, ip, UDP_ECHO_PORT);
   const tcpEcho = lab.spawn(node, process.execPath, ['-e', PROBE_SOURCE, 'tcp-echo', ip, String(TCP_ECHO_PORT), '600000']);
   await tcpEcho.waitFor(/"ready":true/, 10_000);
@@ -136,14 +149,14 @@ async function runPlace(lab: Lab, place: Place): Promise<void> {
   const { startRendezvous, startUdpPair } = await import('../netsim/kernel/udp-pair.js');
   const { pingPong } = await import('../netsim/kernel/udp-traffic.js');
   const homeIp = place.home === place.laptop ? '127.0.0.1' : place.home.ip;
-  await startServers(lab, place.home, homeIp);
-  if (place.baselineHost !== place.home) await startServers(lab, place.baselineHost, place.baselineIp);
+  await startEchoes(lab, place.home, homeIp);
+  if (place.baselineHost !== place.home) await startEchoes(lab, place.baselineHost, place.baselineIp);
   const rv = await startRendezvous(lab);
 
   console.log(`\n### ${place.label}`);
   // Without burrow: the same iperf3 and ping-pongs straight to the baseline host.
   for (const rate of new Set([RATE.xtcp, RATE.stcp])) {
-    console.log(iperfLine('no burrow (iperf3 -u straight)', rate, await iperfUdp(lab, place.laptop, place.baselineIp, IPERF_PORT, rate)));
+    console.log(iperfLine('no burrow (iperf3 -u straight)', rate, await iperfUdp(lab, { node: place.baselineHost, ip: place.baselineIp }, place.laptop, place.baselineIp, IPERF_PORT, rate)));
   }
   const baseUdp = await pingPong(lab, place.laptop, 'udp', place.baselineIp, UDP_ECHO_PORT, PINGS, 64);
   const baseTcp = await pingPong(lab, place.laptop, 'tcp', place.baselineIp, TCP_ECHO_PORT, PINGS, 64);
@@ -165,7 +178,7 @@ async function runPlace(lab: Lab, place: Place): Promise<void> {
       const label = `burrow ${mode === 'xtcp' ? 'direct' : 'relay'} (${mode}, path ${data.path})`;
       const runs: IperfUdp[] = [];
       for (const rate of [RATE[mode], ...LADDER]) {
-        const r = await iperfUdp(lab, place.laptop, '127.0.0.1', VISIT_PORT, rate);
+        const r = await iperfUdp(lab, { node: place.home, ip: homeIp }, place.laptop, '127.0.0.1', VISIT_PORT, rate);
         console.log(iperfLine(rate === RATE[mode] ? label : '', rate, r, rate === RATE[mode]));
         if (typeof r !== 'string') runs.push(r);
       }

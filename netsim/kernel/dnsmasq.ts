@@ -49,9 +49,13 @@ export async function startDnsmasq(lab: Lab, node: LabNode, o: DnsmasqOptions): 
     '--log-queries',
     ...entries.map(([name, addr]) => `--address=/${name}/${addr}`),
   ]);
+  // The lab kills dnsmasq on exit; the directory is ours to remove, even when the test process dies early.
+  const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', removeDir);
   const stop = async (): Promise<void> => {
     await proc.stop(1000);
-    rmSync(dir, { recursive: true, force: true });
+    process.removeListener('exit', removeDir);
+    removeDir();
   };
   try {
     await waitUdpBound(lab, node, `${o.ip}:${o.port}`, proc);

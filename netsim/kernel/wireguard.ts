@@ -70,9 +70,13 @@ export async function startWireGuard(lab: Lab, node: LabNode, o: WireGuardOption
   const name = ifName(`wg${counter++ % 100}`, lab.runId);
   const sock = `${SOCKET_DIR}/${name}.sock`;
   const proc = lab.spawn(node, 'wireguard-go', ['-f', name]);
+  // A daemon killed with the lab on exit (SIGKILL after a grace) may leave its socket file.
+  const removeSock = (): void => rmSync(sock, { force: true });
+  process.once('exit', removeSock);
   const stop = async (): Promise<void> => {
     await proc.stop(1000);
-    rmSync(sock, { force: true });
+    process.removeListener('exit', removeSock);
+    removeSock();
   };
   try {
     const deadline = Date.now() + 5000;

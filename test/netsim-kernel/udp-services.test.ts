@@ -62,7 +62,8 @@ before(async () => {
 });
 
 after(async () => {
-  if (skip) return;
+  // Skipped, or before() failed (Lab.create then closed itself): nothing to close.
+  if (skip || (lab as Lab | undefined) === undefined) return;
   const runId = lab.runId;
   assert.deepEqual(await lab.close(), [], 'every namespace removed');
   assert.deepEqual((await listNamespaces()).filter((n) => n.includes(`-${runId}-`)), []);
