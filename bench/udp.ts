@@ -49,6 +49,12 @@ interface IperfUdp {
   localPort: number | null;
 }
 
+/** An iperf3 run through burrow with the kernel's receive-buffer drops on each side during it. */
+interface Traced extends IperfUdp {
+  rate: string;
+  rcvbuf: { laptop: number; home: number };
+}
+
 interface IperfSum {
   bits_per_second: number;
   packets: number;
@@ -120,12 +126,24 @@ const iperfLine = (label: string, rate: string, r: IperfUdp | string, target = f
  * lines (written when the pair stops): the visitor's flow is keyed by the
  * client's address, the provider's by the same flow id.
  */
-function whereLost(data: UdpPair, r: IperfUdp): string {
+function whereLost(data: UdpPair, r: Traced): string {
   const closed = (p: UdpPair['visitor']) => events(p).filter((e) => e.event === 'udp-flow-closed');
   const v = closed(data.visitor).find((e) => e.key === `127.0.0.1:${r.localPort}`);
   const p = v ? closed(data.provider).find((e) => e.flow === v.flow) : undefined;
   const n = (x: unknown): string => (typeof x === 'number' ? String(x) : '?');
-  return `iperf3 sent ${r.sentPackets} datagrams; the visitor forwarded ${n(v?.datagramsSent)} into the tunnel, the provider took ${n(p?.datagramsReceived)} out of it, the server counted ${r.deliveredPackets}`;
+  const full = r.rcvbuf.laptop === r.rcvbuf.home ? `${r.rcvbuf.home}` : `visitor side ${r.rcvbuf.laptop}, provider side ${r.rcvbuf.home}`;
+  return (
+    `${r.rate}: iperf3 sent ${r.sentPackets} datagrams; the visitor forwarded ${n(v?.datagramsSent)} into the tunnel, the provider took ${n(p?.datagramsReceived)} ` +
+    `out of it, the server counted ${r.deliveredPackets}; full receive buffers dropped ${full}`
+  );
+}
+
+/** UDP datagrams the kernel dropped because a socket's receive buffer was full, in the node's namespace (/proc/net/snmp). */
+async function rcvbufErrors(lab: Lab, node: LabNode): Promise<number> {
+  const lines = (await lab.exec(node, 'cat', ['/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Udp:'));
+  const [head, vals] = [lines[0]?.split(/\s+/) ?? [], lines[1]?.split(/\s+/) ?? []];
+  const i = head.indexOf('RcvbufErrors');
+  return i > 0 ? Number(vals[i] ?? NaN) : NaN;
 }
 
 interface Place {
@@ -176,11 +194,13 @@ async function runPlace(lab: Lab, place: Place): Promise<void> {
       const udpEcho = await start('udp', UDP_ECHO_PORT, VISIT_PORT + 1);
       const tcpEcho = await start('tcp', TCP_ECHO_PORT, VISIT_PORT + 2);
       const label = `burrow ${mode === 'xtcp' ? 'direct' : 'relay'} (${mode}, path ${data.path})`;
-      const runs: IperfUdp[] = [];
+      const runs: Traced[] = [];
       for (const rate of [RATE[mode], ...LADDER]) {
+        const before = [await rcvbufErrors(lab, place.laptop), await rcvbufErrors(lab, place.home)] as const;
         const r = await iperfUdp(lab, { node: place.home, ip: homeIp }, place.laptop, '127.0.0.1', VISIT_PORT, rate);
+        const rcvbuf = { laptop: (await rcvbufErrors(lab, place.laptop)) - before[0], home: (await rcvbufErrors(lab, place.home)) - before[1] };
         console.log(iperfLine(rate === RATE[mode] ? label : '', rate, r, rate === RATE[mode]));
-        if (typeof r !== 'string') runs.push(r);
+        if (typeof r !== 'string') runs.push({ ...r, rate, rcvbuf });
       }
       const u = await pingPong(lab, place.laptop, 'udp', '127.0.0.1', VISIT_PORT + 1, PINGS, 64);
       const t = await pingPong(lab, place.laptop, 'tcp', '127.0.0.1', VISIT_PORT + 2, PINGS, 64);
