@@ -52,7 +52,8 @@ interface IperfUdp {
 /** An iperf3 run through burrow with the kernel's receive-buffer drops on each side during it. */
 interface Traced extends IperfUdp {
   rate: string;
-  rcvbuf: { laptop: number; home: number };
+  /** Drops on each side; on loopback both sides are one namespace and count the same drops. */
+  rcvbuf: { laptop: number; home: number; oneNamespace: boolean };
 }
 
 interface IperfSum {
@@ -131,7 +132,7 @@ function whereLost(data: UdpPair, r: Traced): string {
   const v = closed(data.visitor).find((e) => e.key === `127.0.0.1:${r.localPort}`);
   const p = v ? closed(data.provider).find((e) => e.flow === v.flow) : undefined;
   const n = (x: unknown): string => (typeof x === 'number' ? String(x) : '?');
-  const full = r.rcvbuf.laptop === r.rcvbuf.home ? `${r.rcvbuf.home}` : `visitor side ${r.rcvbuf.laptop}, provider side ${r.rcvbuf.home}`;
+  const full = r.rcvbuf.oneNamespace ? `${r.rcvbuf.home} (one namespace)` : `visitor side ${r.rcvbuf.laptop}, provider side ${r.rcvbuf.home}`;
   return (
     `${r.rate}: iperf3 sent ${r.sentPackets} datagrams; the visitor forwarded ${n(v?.datagramsSent)} into the tunnel, the provider took ${n(p?.datagramsReceived)} ` +
     `out of it, the server counted ${r.deliveredPackets}; full receive buffers dropped ${full}`
@@ -198,7 +199,11 @@ async function runPlace(lab: Lab, place: Place): Promise<void> {
       for (const rate of [RATE[mode], ...LADDER]) {
         const before = [await rcvbufErrors(lab, place.laptop), await rcvbufErrors(lab, place.home)] as const;
         const r = await iperfUdp(lab, { node: place.home, ip: homeIp }, place.laptop, '127.0.0.1', VISIT_PORT, rate);
-        const rcvbuf = { laptop: (await rcvbufErrors(lab, place.laptop)) - before[0], home: (await rcvbufErrors(lab, place.home)) - before[1] };
+        const rcvbuf = {
+          laptop: (await rcvbufErrors(lab, place.laptop)) - before[0],
+          home: (await rcvbufErrors(lab, place.home)) - before[1],
+          oneNamespace: place.laptop === place.home,
+        };
         console.log(iperfLine(rate === RATE[mode] ? label : '', rate, r, rate === RATE[mode]));
         if (typeof r !== 'string') runs.push({ ...r, rate, rcvbuf });
       }

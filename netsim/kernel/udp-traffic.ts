@@ -24,7 +24,7 @@ function lastJson(p: LabProcess, key: string): Record<string, unknown> {
 async function finished(p: LabProcess, key: string, timeoutMs: number): Promise<Record<string, unknown>> {
   if (!(await waitExit(p, timeoutMs))) {
     await p.stop(500);
-    throw new Error(`udp-tool ${p.args.slice(1, 2).join(' ')} did not end within ${timeoutMs} ms`);
+    throw new Error(`udp-tool ${p.args.slice(p.args.indexOf(UDP_TOOL_ENTRY) + 1).join(' ')} did not end within ${timeoutMs} ms`);
   }
   return lastJson(p, key);
 }
