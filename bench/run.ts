@@ -15,6 +15,7 @@ import { REFERENCE_MODES, referenceSimulation } from './reference-sim.js';
 import { startCliLab } from './lib/cli-lab.js';
 import { peers } from './peers.js';
 import { capacity } from './capacity.js';
+import { udp } from './udp.js';
 import net from 'node:net';
 import { once } from 'node:events';
 
@@ -303,7 +304,7 @@ async function kernelP2p(): Promise<void> {
   console.log(`IPv6 / IPv4 p50: ${fmt(ratio, 2)} (target <= 1)`);
 }
 
-const sections: Record<string, () => Promise<void>> = { bulk, latency, sim: referenceSim, idle, relay, p2p, peers, capacity };
+const sections: Record<string, () => Promise<void>> = { bulk, latency, sim: referenceSim, idle, relay, p2p, peers, udp, capacity };
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
