@@ -28,7 +28,12 @@ import { startWireGuard, wgKeyPair, type WireGuardInterface } from '../../netsim
 import { startDnsmasq, type Dnsmasq } from '../../netsim/kernel/dnsmasq.js';
 
 function missingTool(): string | undefined {
-  for (const [cmd, args, pkg] of [['wireguard-go', ['--version'], 'wireguard-go'], ['wg', ['--version'], 'wireguard-tools'], ['dnsmasq', ['--version'], 'dnsmasq']] as const) {
+  for (const [cmd, args, pkg] of [
+    ['wireguard-go', ['--version'], 'wireguard-go'],
+    ['wg', ['--version'], 'wireguard-tools'],
+    ['dnsmasq', ['--version'], 'dnsmasq'],
+    ['ping', ['-V'], 'iputils-ping'],
+  ] as const) {
     try {
       execFileSync(cmd, args, { stdio: 'ignore', timeout: 5000 });
     } catch (e) {
@@ -142,7 +147,12 @@ test(
         });
         ifs.push(wl);
         await startUdpEcho(lab, home, '10.77.0.1', ECHO_PORT + 1);
-        // The "ping": UDP round trips over the WireGuard addresses (no ping binary here or in CI).
+        // A real ping (ICMP echo inside WireGuard, WireGuard's UDP inside burrow): 3 answers wanted.
+        const ping = await lab.exec(laptop, 'ping', ['-c', '5', '-i', '0.2', '-W', '2', '10.77.0.1'], { timeoutMs: 20_000, allowFail: true });
+        const received = Number(/(\d+) received/.exec(ping.stdout)?.[1] ?? 0);
+        t.diagnostic(`ping over WireGuard over burrow: ${ping.stdout.split('\n').filter((l) => /received|rtt/.test(l)).join('; ')}`);
+        assert.ok(received >= 3, `ping answered ${received} of 5`);
+        // And UDP round trips over the WireGuard addresses, for the latency figure.
         const rt = await pingPong(lab, laptop, 'udp', '10.77.0.1', ECHO_PORT + 1, 20, 64, 20_000);
         t.diagnostic(`round trip over WireGuard over burrow (${pair.path}): p50 ${rt.p50Ms.toFixed(2)} ms`);
         assert.ok(rt.n > 0);
