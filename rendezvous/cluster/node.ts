@@ -112,20 +112,23 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
 
   /** Connects, subscribes, and waits (at most two lease TTLs) for the lease. */
   async start(): Promise<void> {
+    // Listening before connecting: the first renew may be answered while we still wait for the subscription.
+    const wait: { timer: TimerHandle | null } = { timer: null };
+    const acquired = new Promise<boolean>((resolve) => {
+      this.once('acquired', () => {
+        wait.timer?.cancel();
+        resolve(true);
+      });
+      wait.timer = after(this.sched, 2 * this.timers.leaseTtlMs, () => resolve(false));
+    });
     try {
       await Promise.all([this.cmd.connect(), this.sub.connect()]);
       await this.sub.subscribe(channelOf(this.self.node));
     } catch (err) {
+      wait.timer?.cancel();
       await this.abandon();
       throw new BurrowError('ERR_CLUSTER_UNAVAILABLE', `cannot reach Redis: ${(err as Error).message}`, { cause: err });
     }
-    const acquired = new Promise<boolean>((resolve) => {
-      const timer = after(this.sched, 2 * this.timers.leaseTtlMs, () => resolve(false));
-      this.once('acquired', () => {
-        timer.cancel();
-        resolve(true);
-      });
-    });
     this.pump();
     if (!(await acquired)) {
       await this.abandon();
