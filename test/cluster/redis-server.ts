@@ -52,6 +52,11 @@ export class TestRedis {
     await exited;
   }
 
+  /** SIGSTOP / SIGCONT: a Redis that stops answering without closing its connections. */
+  signal(sig: 'SIGSTOP' | 'SIGCONT'): void {
+    this.proc?.kill(sig);
+  }
+
   /** A plain client, for inspecting or tampering with what the nodes wrote. */
   client(): Redis {
     const c = new Redis(this.socket, { maxRetriesPerRequest: 1 });
