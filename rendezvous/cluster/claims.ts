@@ -69,8 +69,12 @@ export class ClaimBook {
     return true;
   }
 
-  /** Redis's answers to one CLAIM of `names` (same order). */
-  claimed(names: readonly string[], answers: readonly ClaimAnswer[]): void {
+  /**
+   * Redis's answers to one CLAIM of `names` (same order). `request`: the
+   * claim a provider's registration asked for (its caller sees the answers);
+   * `refresh`: one of this book's own re-claims, whose losses only events tell.
+   */
+  claimed(names: readonly string[], answers: readonly ClaimAnswer[], source: 'request' | 'refresh'): void {
     names.forEach((name, i) => {
       const a = answers[i] ?? { kind: 'error' };
       switch (a.kind) {
@@ -80,10 +84,13 @@ export class ClaimBook {
           if (!this.wanted.has(name)) this.outputs.push({ kind: 'release', name });
           else this.held.add(name);
           return;
-        case 'taken':
-          this.wanted.delete(name);
-          if (this.held.delete(name)) this.outputs.push({ kind: 'lost', name, owner: a.owner });
+        case 'taken': {
+          // Held, or still wanted after a first claim that Redis could not confirm (no lease yet): either way a provider to tell.
+          const wasHeld = this.held.delete(name);
+          const wasWanted = this.wanted.delete(name);
+          if (wasHeld || (source === 'refresh' && wasWanted)) this.outputs.push({ kind: 'lost', name, owner: a.owner });
           return;
+        }
         case 'no-lease':
         case 'error':
           // Still wanted: the next refresh, or the lease coming back, claims it again.

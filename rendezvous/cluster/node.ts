@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Redis, type RedisOptions } from 'ioredis';
 import { cryptoRandom, type RandomSource } from '../../src/clock/random.js';
 import { after, realScheduler, type Scheduler, type TimerHandle } from '../../src/clock/scheduler.js';
+import { SERVICE_NAME } from '../../src/control/messages.js';
 import { BurrowError } from '../../src/errors.js';
 import { Logger, RateLimitedLog } from '../../src/log/logger.js';
 import { BusReceiver, BusSender } from './bus-codec.js';
@@ -14,7 +15,7 @@ import { LookupCache, type ServiceLocation } from './lookup-cache.js';
 import type { ClusterMessage } from './messages.js';
 import { claimNames, leave, listNodes, lookupName, releaseName, renewLease } from './redis-ops.js';
 import { ClusterSecret } from './secret.js';
-import { CLUSTER_TIMERS, type ClusterTimers } from './timers.js';
+import { checkTimers, CLUSTER_TIMERS, type ClusterTimers } from './timers.js';
 
 export interface ClusterNodeOptions {
   /** `redis://[:password@]host:port[/db]`, `rediss://…`, or a unix socket path starting with "/". */
@@ -78,7 +79,7 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
   constructor(opts: ClusterNodeOptions) {
     super();
     if (!isAdvertise(opts.advertise)) throw new BurrowError('ERR_CONFIG', 'advertise must be HOST:PORT');
-    this.timers = { ...CLUSTER_TIMERS, ...opts.timers };
+    this.timers = checkTimers({ ...CLUSTER_TIMERS, ...opts.timers });
     this.secret = new ClusterSecret(opts.secret);
     this.sched = opts.scheduler ?? realScheduler;
     this.wall = opts.wallClock ?? (() => Date.now());
@@ -143,12 +144,14 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
    * release(). Throws ERR_CLUSTER_LIMIT beyond maxClaims.
    */
   async claim(names: readonly string[]): Promise<ClaimAnswer[]> {
+    const bad = names.find((n) => !SERVICE_NAME.test(n));
+    if (bad !== undefined) throw new BurrowError('ERR_INVALID_ARGUMENT', `"${bad.slice(0, 80)}" is not a service name`);
     if (!this.book.want(names, this.sched.now())) throw new BurrowError('ERR_CLUSTER_LIMIT', 'this node claims too many names');
     const answers: ClaimAnswer[] = [];
     for (let i = 0; i < names.length; i += CLAIM_BATCH) {
       const batch = names.slice(i, i + CLAIM_BATCH);
       const a = await claimNames(this.cmd, this.secret, this.self, batch, this.timers.claimTtlMs);
-      this.book.claimed(batch, a);
+      this.book.claimed(batch, a, 'request');
       answers.push(...a);
     }
     this.pump();
@@ -162,6 +165,7 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
 
   /** Where a name lives now, or null (unclaimed, its node's lease lapsed, or unverifiable). */
   async lookup(name: string, opts: { fresh?: boolean } = {}): Promise<ServiceLocation | null> {
+    if (!SERVICE_NAME.test(name)) return null;
     const now = this.sched.now();
     if (opts.fresh !== true) {
       const hit = this.cache.get(name, now);
@@ -302,7 +306,7 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     switch (o.kind) {
       case 'claim':
         void claimNames(this.cmd, this.secret, this.self, o.names, this.timers.claimTtlMs).then((a) => {
-          this.book.claimed(o.names, a);
+          this.book.claimed(o.names, a, 'refresh');
           this.pump();
         });
         return;

@@ -1,3 +1,5 @@
+import { BurrowError } from '../../src/errors.js';
+
 /**
  * Every timer of the cluster layer, in one table (like src/direct/timers.ts):
  * its duration and what arms it. The code reads its values from here only.
@@ -55,3 +57,17 @@ export const CLUSTER_TIMERS = {
 } as const;
 
 export type ClusterTimers = { readonly [K in keyof typeof CLUSTER_TIMERS]: number };
+
+/**
+ * Refuses timer tables that cannot work: a lease must survive two missed
+ * refreshes, and a command must time out before the next refresh is due.
+ */
+export function checkTimers(t: ClusterTimers): ClusterTimers {
+  for (const [k, v] of Object.entries(t)) {
+    if (!Number.isFinite(v) || v < 0) throw new BurrowError('ERR_CONFIG', `cluster timer ${k} must be a non-negative number of ms`);
+  }
+  if (t.leaseRefreshMs <= 0 || t.leaseTtlMs < 2 * t.leaseRefreshMs) throw new BurrowError('ERR_CONFIG', 'leaseTtlMs must be at least twice leaseRefreshMs');
+  if (t.redisCommandTimeoutMs <= 0 || t.redisCommandTimeoutMs >= t.leaseRefreshMs) throw new BurrowError('ERR_CONFIG', 'redisCommandTimeoutMs must be shorter than leaseRefreshMs');
+  if (t.claimRefreshMs <= 0 || t.claimTtlMs < 2 * t.claimRefreshMs) throw new BurrowError('ERR_CONFIG', 'claimTtlMs must be at least twice claimRefreshMs');
+  return t;
+}

@@ -8,7 +8,7 @@ describe('ClaimBook (fake clock)', () => {
   it('holds what Redis confirmed; a name taken on its first claim is dropped without a loss event', () => {
     const b = new ClaimBook(T, 100);
     assert.equal(b.want(['a', 'b'], 0), true);
-    b.claimed(['a', 'b'], [{ kind: 'ok' }, { kind: 'taken', owner: 'n2' }]);
+    b.claimed(['a', 'b'], [{ kind: 'ok' }, { kind: 'taken', owner: 'n2' }], 'request');
     assert.deepEqual(b.takeOutputs(), []);
     assert.deepEqual(b.stats, { wanted: 1, held: 1 });
     assert.equal(b.isHeld('a'), true);
@@ -18,7 +18,7 @@ describe('ClaimBook (fake clock)', () => {
     const b = new ClaimBook(T, 1000);
     const names = Array.from({ length: CLAIM_BATCH + 5 }, (_, i) => `s${i}`);
     b.want(names, 0);
-    b.claimed(names, names.map(() => ({ kind: 'ok' as const })));
+    b.claimed(names, names.map(() => ({ kind: 'ok' as const })), 'request');
     assert.equal(b.nextDeadline(), 10_000);
     b.handleTimeout(9_999);
     assert.deepEqual(b.takeOutputs(), []);
@@ -26,11 +26,22 @@ describe('ClaimBook (fake clock)', () => {
     const out = b.takeOutputs();
     assert.deepEqual(out.map((o) => (o.kind === 'claim' ? o.names.length : -1)), [CLAIM_BATCH, 5]);
     assert.equal(b.nextDeadline(), 20_000);
-    b.claimed(['s0', 's1'], [{ kind: 'taken', owner: 'n9' }, { kind: 'error' }]);
+    b.claimed(['s0', 's1'], [{ kind: 'taken', owner: 'n9' }, { kind: 'error' }], 'refresh');
     assert.deepEqual(b.takeOutputs(), [{ kind: 'lost', name: 's0', owner: 'n9' }]);
     assert.equal(b.isHeld('s1'), true, 'an error changes nothing');
-    b.claimed(['s0'], [{ kind: 'taken', owner: 'n9' }]);
+    b.claimed(['s0'], [{ kind: 'taken', owner: 'n9' }], 'refresh');
     assert.deepEqual(b.takeOutputs(), [], 'no second event');
+  });
+
+  it('a name whose first claim was not confirmed (no lease yet) and that a refresh then finds taken is reported lost', () => {
+    const b = new ClaimBook(T, 10);
+    b.want(['z', 'w'], 0);
+    b.claimed(['z', 'w'], [{ kind: 'no-lease' }, { kind: 'no-lease' }], 'request');
+    b.claimed(['z'], [{ kind: 'taken', owner: 'n3' }], 'refresh');
+    assert.deepEqual(b.takeOutputs(), [{ kind: 'lost', name: 'z', owner: 'n3' }]);
+    b.claimed(['w'], [{ kind: 'taken', owner: 'n3' }], 'request');
+    assert.deepEqual(b.takeOutputs(), [], 'a request\'s caller has the answer: no event');
+    assert.deepEqual(b.stats, { wanted: 0, held: 0 });
   });
 
   it('a name released while its claim was on the way is given back when the claim lands', () => {
@@ -38,7 +49,7 @@ describe('ClaimBook (fake clock)', () => {
     b.want(['x'], 0);
     b.release('x');
     assert.deepEqual(b.takeOutputs(), [{ kind: 'release', name: 'x' }]);
-    b.claimed(['x'], [{ kind: 'ok' }]);
+    b.claimed(['x'], [{ kind: 'ok' }], 'request');
     assert.deepEqual(b.takeOutputs(), [{ kind: 'release', name: 'x' }]);
     assert.deepEqual(b.stats, { wanted: 0, held: 0 });
     assert.equal(b.nextDeadline(), null, 'nothing to refresh');
@@ -47,7 +58,7 @@ describe('ClaimBook (fake clock)', () => {
   it('no-lease keeps the name wanted (claimed again when the lease is back); reclaimAll makes it due now', () => {
     const b = new ClaimBook(T, 10);
     b.want(['y'], 0);
-    b.claimed(['y'], [{ kind: 'no-lease' }]);
+    b.claimed(['y'], [{ kind: 'no-lease' }], 'request');
     assert.deepEqual(b.stats, { wanted: 1, held: 0 });
     b.reclaimAll(500);
     b.handleTimeout(500);

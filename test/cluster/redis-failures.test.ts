@@ -152,7 +152,7 @@ describe('cluster nodes when Redis or a node misbehaves', { skip: skip ?? false 
 
   it('a second process with the same node id does not get the lease while the first holds it', async () => {
     await start('same');
-    const twin = makeNode(redis.socket, 'same', { timers: { ...FAST_TIMERS, leaseTtlMs: 600, leaseRefreshMs: 200 } });
+    const twin = makeNode(redis.socket, 'same', { timers: { ...FAST_TIMERS, leaseTtlMs: 600, leaseRefreshMs: 200, redisCommandTimeoutMs: 150 } });
     await assert.rejects(twin.start(), (e: Error & { code?: string }) => e.code === 'ERR_CLUSTER_UNAVAILABLE');
   });
 });

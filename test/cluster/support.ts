@@ -12,7 +12,7 @@ export const FAST_TIMERS: Partial<ClusterTimers> = {
   claimTtlMs: 5000,
   claimRefreshMs: 1000,
   lookupCacheMs: 200,
-  redisCommandTimeoutMs: 500,
+  redisCommandTimeoutMs: 300,
   redisReconnectMaxMs: 200,
 };
 

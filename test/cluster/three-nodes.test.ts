@@ -51,6 +51,12 @@ describe('three nodes on one redis-server', { skip: skip ?? false }, () => {
     }
   });
 
+  it('refuses to claim something that is not a service name, and finds nothing under one', async () => {
+    await assert.rejects(node(0).claim(['ok-name', 'bad name']), { code: 'ERR_INVALID_ARGUMENT' });
+    assert.equal(node(0).status().claims.wanted, 1, 'nothing of the refused request was kept');
+    assert.equal(await node(1).lookup('../../etc'), null);
+  });
+
   it('carries bus messages both ways: a ping is answered with a pong, a peer message arrives intact', async () => {
     const a = node(0);
     const c = node(2);

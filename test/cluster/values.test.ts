@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { formatClaim, formatLease, parseClaim, parseLease } from '../../rendezvous/cluster/lease-value.js';
 import { LookupCache } from '../../rendezvous/cluster/lookup-cache.js';
 import { ClusterSecret } from '../../rendezvous/cluster/secret.js';
+import { CLUSTER_TIMERS, checkTimers } from '../../rendezvous/cluster/timers.js';
 
 const secret = new ClusterSecret('values-test-secret-012345');
 const inc = '0123456789abcdef01234567';
@@ -56,5 +57,15 @@ describe('LookupCache', () => {
     assert.equal(c.size, 2);
     assert.equal(c.get('a', 1), null);
     assert.notEqual(c.get('c', 1), null);
+  });
+});
+
+describe('CLUSTER_TIMERS', () => {
+  it('the defaults pass the checks; tables that cannot work are refused', () => {
+    assert.equal(checkTimers({ ...CLUSTER_TIMERS }).leaseTtlMs, CLUSTER_TIMERS.leaseTtlMs);
+    assert.equal(CLUSTER_TIMERS.leaseRefreshMs * 3, CLUSTER_TIMERS.leaseTtlMs, 'refresh every ttl/3');
+    for (const bad of [{ leaseRefreshMs: 4000 }, { redisCommandTimeoutMs: 2000 }, { claimTtlMs: 10_000 }, { lookupCacheMs: -1 }, { leaseTtlMs: Number.NaN }]) {
+      assert.throws(() => checkTimers({ ...CLUSTER_TIMERS, ...bad }), { code: 'ERR_CONFIG' }, JSON.stringify(bad));
+    }
   });
 });
