@@ -20,6 +20,8 @@ export interface ClusterHealth {
   };
   readonly claims: { readonly wanted: number; readonly held: number; readonly lost: number };
   readonly bus: {
+    /** Its bus connection to Redis is up. */
+    readonly listening: boolean;
     readonly sent: number;
     /** Sends that found nobody subscribed (PUBLISH answered 0). */
     readonly nodeGone: number;

@@ -74,6 +74,8 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
   private wakeup: { at: number; timer: TimerHandle } | null = null;
   private closed = false;
   private connected = false;
+  /** The bus connection is up (ioredis subscribes again by itself after a reconnect). */
+  private listening = false;
   private readonly counts = { sent: 0, nodeGone: 0, sendFailed: 0, claimsLost: 0 };
 
   constructor(opts: ClusterNodeOptions) {
@@ -108,6 +110,8 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     for (const c of [this.cmd, this.sub]) c.on('error', (err: Error) => this.redisErrors.log('warn', 'cluster-redis-error', { reason: err.message }));
     this.cmd.on('ready', () => this.onRedisState(true));
     this.cmd.on('close', () => this.onRedisState(false));
+    this.sub.on('ready', () => (this.listening = true));
+    this.sub.on('close', () => (this.listening = false));
     this.sub.on('messageBuffer', (_channel: Buffer, frame: Buffer) => this.onFrame(frame));
   }
 
@@ -215,7 +219,7 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
       redis: this.connected ? 'connected' : 'disconnected',
       lease: { held: lease.held, ageMs: lease.ageMs, ttlMs: this.timers.leaseTtlMs, losses: lease.losses },
       claims: { ...this.book.stats, lost: this.counts.claimsLost },
-      bus: { sent: this.counts.sent, nodeGone: this.counts.nodeGone, sendFailed: this.counts.sendFailed, received: this.receiver.accepted, dropped: { ...this.receiver.drops } },
+      bus: { listening: this.listening, sent: this.counts.sent, nodeGone: this.counts.nodeGone, sendFailed: this.counts.sendFailed, received: this.receiver.accepted, dropped: { ...this.receiver.drops } },
     };
   }
 

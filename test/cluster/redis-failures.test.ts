@@ -43,6 +43,8 @@ describe('cluster nodes when Redis or a node misbehaves', { skip: skip ?? false 
     await redis.kill();
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(a.status().redis, 'disconnected');
+    assert.equal(a.status().bus.listening, false);
+    assert.equal((await a.view()).nodes, null, 'no list of nodes while Redis is away');
     const restartedAt = Date.now();
     await redis.start();
     await waitFor('every name resolves again', async () => {
@@ -60,6 +62,7 @@ describe('cluster nodes when Redis or a node misbehaves', { skip: skip ?? false 
       assert.ok(events.some((e) => e.startsWith(`${id} lost`)), `${id} said it lost its lease: ${events.join('; ')}`);
     }
     assert.equal(a.status().redis, 'connected');
+    await waitFor('the bus connection is back', () => a.status().bus.listening && b.status().bus.listening, 3000);
     // The bus is back too (the subscriber re-subscribed).
     const got: ClusterMessage[] = [];
     b.on('message', (_f, m) => got.push(m));
