@@ -6,7 +6,10 @@ import { INCARNATION, NODE_ID } from './keys.js';
  * control message between two peers on different nodes, by the peers' ids
  * (PeerId as session-setup uses them, qualified by their node); its
  * `message` is validated by the control layer's schemas where it is
- * delivered, not here. ping/pong are for liveness checks and tests.
+ * delivered, not here. A remote peer is named by the sending node (the
+ * envelope's `from`) and its id there, so a node's session setup can treat
+ * it as one more PeerId; `peer-gone` carries the end of its connection.
+ * ping/pong are for liveness checks and tests.
  */
 const nonce = z.string().regex(/^[0-9a-f]{1,32}$/);
 /** A peer on a node: the node's own connection id ("p12"). */
@@ -16,6 +19,8 @@ export const ClusterMessage = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('ping'), nonce }),
   z.strictObject({ type: z.literal('pong'), nonce }),
   z.strictObject({ type: z.literal('peer'), fromPeer: peerId, toPeer: peerId, message: z.record(z.string(), z.unknown()) }),
+  /** A peer whose messages this node forwarded closed its control connection (session-setup's peerGone, across nodes). */
+  z.strictObject({ type: z.literal('peer-gone'), peer: peerId }),
 ]);
 export type ClusterMessage = z.infer<typeof ClusterMessage>;
 
