@@ -76,6 +76,8 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
   private connected = false;
   /** The bus connection is up (ioredis subscribes again by itself after a reconnect). */
   private listening = false;
+  /** What the connection last failed with: ioredis's own rejection only says "Connection is closed". */
+  private lastRedisError: string | null = null;
   private readonly counts = { sent: 0, nodeGone: 0, sendFailed: 0, claimsLost: 0 };
 
   constructor(opts: ClusterNodeOptions) {
@@ -107,7 +109,12 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     };
     this.cmd = new Redis(opts.redis, redisOpts);
     this.sub = new Redis(opts.redis, redisOpts);
-    for (const c of [this.cmd, this.sub]) c.on('error', (err: Error) => this.redisErrors.log('warn', 'cluster-redis-error', { reason: err.message }));
+    for (const c of [this.cmd, this.sub]) {
+      c.on('error', (err: Error) => {
+        this.lastRedisError = err.message;
+        this.redisErrors.log('warn', 'cluster-redis-error', { reason: err.message });
+      });
+    }
     this.cmd.on('ready', () => this.onRedisState(true));
     this.cmd.on('close', () => this.onRedisState(false));
     this.sub.on('ready', () => (this.listening = true));
@@ -132,7 +139,7 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     } catch (err) {
       wait.timer?.cancel();
       await this.abandon();
-      throw new BurrowError('ERR_CLUSTER_UNAVAILABLE', `cannot reach Redis: ${(err as Error).message}`, { cause: err });
+      throw new BurrowError('ERR_CLUSTER_UNAVAILABLE', `cannot reach Redis: ${this.lastRedisError ?? (err as Error).message}`, { cause: err });
     }
     this.pump();
     if (!(await acquired)) {

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { ClusterNode } from '../../rendezvous/cluster/node.js';
 import type { ClusterMessage } from '../../rendezvous/cluster/messages.js';
@@ -157,5 +160,20 @@ describe('cluster nodes when Redis or a node misbehaves', { skip: skip ?? false 
     await start('same');
     const twin = makeNode(redis.socket, 'same', { timers: { ...FAST_TIMERS, leaseTtlMs: 600, leaseRefreshMs: 200, redisCommandTimeoutMs: 150 } });
     await assert.rejects(twin.start(), (e: Error & { code?: string }) => e.code === 'ERR_CLUSTER_UNAVAILABLE');
+  });
+});
+
+describe('a node whose Redis is not there', () => {
+  it('start() fails at once with ERR_CLUSTER_UNAVAILABLE and the reason, and leaves nothing running', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'burrow-noredis-'));
+    try {
+      const n = makeNode(join(dir, 'redis.sock'), 'lonely');
+      const t = Date.now();
+      await assert.rejects(n.start(), (e: Error & { code?: string }) => e.code === 'ERR_CLUSTER_UNAVAILABLE' && /ENOENT/.test(e.message));
+      assert.ok(Date.now() - t < 3000);
+      assert.equal(n.status().redis, 'disconnected');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
