@@ -13,7 +13,7 @@ import { LeaseMachine, type LeaseLossReason, type LeaseOutput } from './lease.js
 import { formatLease, isAdvertise } from './lease-value.js';
 import { LookupCache, type ServiceLocation } from './lookup-cache.js';
 import type { ClusterMessage } from './messages.js';
-import { claimNames, leave, listNodes, lookupName, releaseName, renewLease } from './redis-ops.js';
+import { claimNames, leave, listNodes, lookupName, publishTo, releaseName, renewLease } from './redis-ops.js';
 import { ClusterSecret } from './secret.js';
 import { checkTimers, CLUSTER_TIMERS, type ClusterTimers } from './timers.js';
 
@@ -193,21 +193,23 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     return a.loc;
   }
 
-  /** One message to a node incarnation. 'node-gone': nobody listens on its channel (look up again). */
+  /**
+   * One message to a node incarnation. 'node-gone': that incarnation's lease
+   * is not live (dead, frozen, restarted as another one) or nobody listens on
+   * its channel: look up again.
+   */
   async send(to: NodeAddress, msg: ClusterMessage): Promise<SendResult> {
     const frame = this.sender.seal(to, msg, this.wall());
     if (frame === null) {
       this.counts.sendFailed++;
       return { ok: false, code: 'too-big' };
     }
-    let receivers: number;
-    try {
-      receivers = await this.cmd.publish(channelOf(to.node), frame);
-    } catch {
+    const receivers = await publishTo(this.cmd, to, frame);
+    if (receivers === 'error') {
       this.counts.sendFailed++;
       return { ok: false, code: 'unavailable' };
     }
-    if (receivers === 0) {
+    if (receivers === 0 || receivers === 'no-lease') {
       this.counts.nodeGone++;
       this.cache.forgetNode(to.node);
       return { ok: false, code: 'node-gone' };

@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import { parseClaimAnswer, type ClaimAnswer } from './claims.js';
-import { LEASE_PREFIX, claimKey, leaseKey, type NodeAddress } from './keys.js';
+import { LEASE_PREFIX, channelOf, claimKey, leaseKey, type NodeAddress } from './keys.js';
 import { formatClaim, parseClaim, parseLease, type LeaseValue } from './lease-value.js';
 import type { RenewResult } from './lease.js';
 import type { ServiceLocation } from './lookup-cache.js';
-import { CLAIM, LOOKUP, RELEASE, RENEW_LEASE } from './scripts.js';
+import { CLAIM, LOOKUP, RELEASE, RENEW_LEASE, SEND } from './scripts.js';
 import type { ClusterSecret } from './secret.js';
 
 /**
@@ -50,6 +50,21 @@ export async function claimNames(
     return names.map((_, i) => parseClaimAnswer(r[i]));
   } catch {
     return names.map(() => ({ kind: 'error' }));
+  }
+}
+
+/**
+ * Publishes a bus frame to a node incarnation if its lease is live: how many
+ * received it (0: nobody subscribed), 'no-lease' (that incarnation is not
+ * live), or 'error' (Redis did not answer).
+ */
+export async function publishTo(redis: Redis, to: NodeAddress, frame: Buffer): Promise<number | 'no-lease' | 'error'> {
+  try {
+    const r = await redis.eval(SEND, 1, leaseKey(to.node), to.incarnation, channelOf(to.node), frame);
+    if (r === -1) return 'no-lease';
+    return typeof r === 'number' && r >= 0 ? r : 'error';
+  } catch {
+    return 'error';
   }
 }
 

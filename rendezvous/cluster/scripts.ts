@@ -92,3 +92,15 @@ if node == ARGV[1] and inc == ARGV[2] then
 end
 return 0
 `;
+
+/**
+ * KEYS[1] the addressee's lease key; ARGV[1] its incarnation, ARGV[2] its
+ * channel, ARGV[3] the frame. -1 when that incarnation holds no live lease
+ * (a frozen node still has its subscription open: PUBLISH alone would count
+ * it); otherwise PUBLISH's count of receivers.
+ */
+export const SEND = `
+local lease = redis.call('GET', KEYS[1])
+if lease == false or string.match(lease, '^(%S+)') ~= ARGV[1] then return -1 end
+return redis.call('PUBLISH', ARGV[2], ARGV[3])
+`;

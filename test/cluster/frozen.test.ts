@@ -64,12 +64,17 @@ describe('a frozen node (SIGSTOP) and a frozen Redis', { skip: skip ?? false }, 
     const child = new ChildNode(redis.socket, 'frozen', 'kept,stolen');
     children.push(child);
     await waitFor('the child is registered', () => child.has('ready', ['answers', 'ok,ok']), 10_000);
-    assert.equal((await watcher.lookup('kept', { fresh: true }))?.node, 'frozen');
+    const where = await watcher.lookup('kept', { fresh: true });
+    assert.equal(where?.node, 'frozen');
+    assert.ok(where);
 
     child.proc.kill('SIGSTOP');
+    // Frozen, its subscription is still open: only its lease tells it is gone.
+    assert.deepEqual(await watcher.send(where, { type: 'ping', nonce: '1' }), { ok: true }, 'lease still live');
     const took = await waitFor('its names stop resolving', async () => (await watcher.lookup('kept', { fresh: true })) === null, TTL + 2000);
     assert.ok(took <= TTL + 500, `${took} ms for a ${TTL} ms lease`);
     assert.deepEqual(await watcher.claim(['stolen']), [{ kind: 'took-over' }]);
+    assert.deepEqual(await watcher.send(where, { type: 'ping', nonce: '2' }), { ok: false, code: 'node-gone' }, 'lease lapsed, socket still open');
 
     child.proc.kill('SIGCONT');
     await waitFor('it says its lease was lost and is back', () => child.has('lost') && child.has('acquired'), 5000);

@@ -74,6 +74,15 @@ describe('three nodes on one redis-server', { skip: skip ?? false }, () => {
     for (const n of nodes) assert.equal(n.status().bus.dropped['bad-mac'], 0);
   });
 
+  it('a message to a node id whose live lease is another incarnation (a restarted node) is node-gone, not delivered', async () => {
+    const before = inbox.get('n2')?.length;
+    const stale = { node: node(1).self.node, incarnation: 'f'.repeat(24) };
+    assert.deepEqual(await node(0).send(stale, { type: 'ping', nonce: '9' }), { ok: false, code: 'node-gone' });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(inbox.get('n2')?.length, before);
+    assert.equal(node(1).status().bus.dropped['not-for-us'], 0, 'it never reached n2');
+  });
+
   it('refuses a message over the bus cap without sending anything', async () => {
     const before = inbox.get('n2')?.length;
     const big: ClusterMessage = { type: 'peer', fromPeer: 'p1', toPeer: 'p2', message: { blob: 'x'.repeat(64 * 1024) } };
