@@ -91,6 +91,17 @@ describe('three nodes on one redis-server', { skip: skip ?? false }, () => {
     assert.equal(inbox.get('n2')?.length, before);
   });
 
+  it('claims many names in batches (more than one script call) and every one resolves', async () => {
+    const many = Array.from({ length: 450 }, (_, i) => `bulk-${i}`);
+    const answers = await node(2).claim(many);
+    assert.equal(answers.length, 450);
+    assert.ok(answers.every((a) => a.kind === 'ok'));
+    for (const i of [0, 199, 200, 399, 400, 449]) assert.equal((await node(0).lookup(`bulk-${i}`, { fresh: true }))?.node, 'n3', `bulk-${i}`);
+    for (const n of many) node(2).release(n);
+    await waitFor('released', async () => (await node(0).lookup('bulk-449', { fresh: true })) === null, 2000);
+    assert.equal(node(2).status().claims.wanted, 1);
+  });
+
   it('lists the live nodes and its own lease in its view', async () => {
     const v = await node(1).view();
     assert.deepEqual(v.nodes?.map((n) => n.node), ['n1', 'n2', 'n3']);
