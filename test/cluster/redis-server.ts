@@ -24,6 +24,12 @@ export class TestRedis {
       { stdio: 'ignore' },
     );
     this.proc = proc;
+    // Should the test process end without its after-hooks (a crash, an uncaught error), take the server along.
+    const reap = (): void => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    };
+    process.once('exit', reap);
+    proc.once('exit', () => process.removeListener('exit', reap));
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
       if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
