@@ -169,6 +169,11 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     return answers;
   }
 
+  /** True if Redis confirmed this node's claim of `name` (at its last claim). */
+  holds(name: string): boolean {
+    return this.book.isHeld(name);
+  }
+
   release(name: string): void {
     this.book.release(name);
     this.pump();
