@@ -107,6 +107,27 @@ describe('cluster nodes when Redis or a node misbehaves', { skip: skip ?? false 
     assert.equal((await b.lookup('cam', { fresh: true }))?.node, 'b');
   });
 
+  it('claims are refreshed while their node lives and forgotten by Redis once it is gone (Redis stays bounded)', async () => {
+    const a = await start('a');
+    const b = await start('b');
+    await a.claim(['keep']);
+    await b.claim(['drop']);
+    await b.abandon();
+    const claimTtl = FAST_TIMERS.claimTtlMs ?? 0;
+    await new Promise((r) => setTimeout(r, claimTtl + 500));
+    const raw = redis.client();
+    try {
+      assert.equal(await raw.exists('cluster:svc:drop'), 0, 'a dead node\'s claim expired');
+      assert.equal(await raw.exists('cluster:node:b'), 0);
+      assert.equal(await raw.exists('cluster:svc:keep'), 1, 'a live node\'s claim outlived its TTL: it was refreshed');
+      const ttl = await raw.pttl('cluster:svc:keep');
+      assert.ok(ttl > 0 && ttl <= claimTtl, `pttl ${ttl}`);
+    } finally {
+      raw.disconnect();
+    }
+    assert.equal((await a.lookup('keep', { fresh: true }))?.node, 'a');
+  });
+
   it('a node whose lease vanished under it re-registers, and a name another node took meanwhile is reported lost', async () => {
     const a = await start('a');
     const b = await start('b');
