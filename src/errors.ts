@@ -34,7 +34,11 @@ export type BurrowErrorCode =
   /** The router answered but refused the request (a result code or a UPnP error). */
   | 'ERR_PORTMAP_REFUSED'
   /** No answer from the router in time (or the HTTP connection failed). */
-  | 'ERR_PORTMAP_UNREACHABLE';
+  | 'ERR_PORTMAP_UNREACHABLE'
+  /** The rendezvous cluster's Redis does not answer, or this node holds no lease. */
+  | 'ERR_CLUSTER_UNAVAILABLE'
+  /** A node asked to claim more names than its limit. */
+  | 'ERR_CLUSTER_LIMIT';
 
 export class BurrowError extends Error {
   readonly code: BurrowErrorCode;

@@ -1,0 +1,77 @@
+/** A throwaway redis-server for the cluster tests: unix socket in a temp dir, no persistence. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+/** Why redis-server cannot run here, or null when it can. */
+export function redisMissing(): string | null {
+  const r = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  return r.error ? `redis-server is not installed (Debian package "redis-server"): ${r.error.message}` : null;
+}
+
+export class TestRedis {
+  readonly dir = mkdtempSync(join(tmpdir(), 'burrow-redis-'));
+  readonly socket = join(this.dir, 'redis.sock');
+  private proc: ChildProcess | null = null;
+
+  /** Starts (or starts again, on the same socket) and waits until it answers PING. */
+  async start(): Promise<void> {
+    const proc = spawn(
+      'redis-server',
+      ['--port', '0', '--unixsocket', this.socket, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', this.dir],
+      { stdio: 'ignore' },
+    );
+    this.proc = proc;
+    // Should the test process end without its after-hooks (a crash, an uncaught error), take the server along.
+    const reap = (): void => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    };
+    process.once('exit', reap);
+    proc.once('exit', () => process.removeListener('exit', reap));
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
+      const c = new Redis(this.socket, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      c.on('error', () => {});
+      try {
+        await c.connect();
+        if ((await c.ping()) === 'PONG') return;
+      } catch {
+        // not up yet
+      } finally {
+        c.disconnect();
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('redis-server did not answer within 10 s');
+  }
+
+  /** SIGKILL, and wait until it is gone. */
+  async kill(): Promise<void> {
+    const p = this.proc;
+    this.proc = null;
+    if (p === null || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await exited;
+  }
+
+  /** SIGSTOP / SIGCONT: a Redis that stops answering without closing its connections. */
+  signal(sig: 'SIGSTOP' | 'SIGCONT'): void {
+    this.proc?.kill(sig);
+  }
+
+  /** A plain client, for inspecting or tampering with what the nodes wrote. */
+  client(): Redis {
+    const c = new Redis(this.socket, { maxRetriesPerRequest: 1 });
+    c.on('error', () => {});
+    return c;
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
