@@ -166,6 +166,13 @@ export class DirectLink extends EventEmitter {
     this.apply();
   }
 
+  /** The control channel came back on a new connection (see AttemptMachine.controlReconnected). */
+  controlReconnected(): void {
+    if (this.closed) return;
+    this.machine.controlReconnected();
+    this.apply();
+  }
+
   /** The control channel's messages for this session. */
   onControl(m: ServerMessage): void {
     if (this.closed) return;

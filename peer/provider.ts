@@ -103,6 +103,8 @@ export class Provider extends EventEmitter {
     this.control.on('up', () => {
       this.reporter.onUp();
       this.register();
+      // After a broken control connection, running sessions must tell the rendezvous where they are now.
+      if (this.control.generation > 1) for (const { setup } of this.sessions.values()) setup.controlReconnected();
     });
     this.control.on('message', (m: ServerMessage) => this.onMessage(m));
     this.control.on('fatal', (err: BurrowError) => {

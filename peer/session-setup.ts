@@ -118,6 +118,11 @@ export class SessionSetup {
     return this.failure;
   }
 
+  /** The control channel is up again on a new connection. */
+  controlReconnected(): void {
+    this.directLink?.controlReconnected();
+  }
+
   /** Punch messages of this connection, from the control channel. */
   onControl(m: ServerMessage): void {
     this.directLink?.onControl(m);

@@ -181,8 +181,15 @@ export class PunchBroker {
       this.io.send(from, { type: 'punch', connId: m.connId, attempt: m.attempt, candidates: [], startInMs: 0, reason: 'the rendezvous does not know this session (it may have restarted)' });
       return;
     }
-    const role = from === pair.visitor ? 'visitor' : from === pair.provider ? 'provider' : this.rejoin(from, m, pair);
+    const known = from === pair.visitor ? 'visitor' : from === pair.provider ? 'provider' : null;
+    const role = known ?? this.rejoin(from, m, pair);
     if (role === null) return;
+    if (known === null) {
+      // Back on a new connection: what we asked while it was away never reached it.
+      for (const [n, waiting] of pair.attempts) {
+        if (n !== m.attempt && waiting[role] === null) this.sendTo(pair, role, { type: 'punch-request', connId: m.connId, attempt: n });
+      }
+    }
     // Recently used pairs are the last to be evicted; one that punches is alive, whatever its relay did.
     this.pairs.delete(m.connId);
     this.pairs.set(m.connId, pair);

@@ -82,6 +82,8 @@ export class AttemptMachine {
   /** start-delay, retry or hopeless-retry: one slot, as one attempt at a time is wanted. */
   private wait: Armed | null = null;
   private giveUp: { at: number; reason: string } | null = null;
+  /** The control connection changed while a path was locked: speak first when it dies. */
+  private rejoinPending = false;
   /** Set once the relay is gone (it does not come back within a session): how long a session may go without any path. */
   private relayGoneGraceMs: number | null = null;
   private actions: AttemptAction[] = [];
@@ -137,6 +139,22 @@ export class AttemptMachine {
     if (this.closed || this.current >= n) return;
     this.next = Math.max(this.next, n + 1);
     this.gather(n);
+  }
+
+  /**
+   * The control connection is a new one (the old one broke, e.g. a NAT
+   * flush). The rendezvous cannot reach this side's session until it speaks
+   * on the new connection with the session's ticket, and a responder only
+   * ever answers: so it speaks first, with an attempt of its own. On a locked
+   * path there is nothing to punch; it speaks when that path dies.
+   */
+  controlReconnected(): void {
+    if (this.closed || this.role !== 'responder') return;
+    if (this.locked) {
+      this.rejoinPending = true;
+      return;
+    }
+    this.gather(this.next++);
   }
 
   /** Attempt `n` could not open its socket: it offers nothing (the peer learns why), no retry. */
@@ -279,8 +297,13 @@ export class AttemptMachine {
     // No relay to fall back to: the session now has no path at all, the same deadline applies.
     if (this.relayGoneGraceMs !== null) this.armGiveUp(now, this.relayGoneGraceMs);
     // Punch again at once with a fresh socket (a fresh NAT mapping); the
-    // responder answers the punch-request that follows.
+    // responder answers the punch-request that follows, or speaks first when
+    // its control connection changed while the path held (controlReconnected).
     if (this.role === 'initiator') this.start(now);
+    else if (this.rejoinPending) {
+      this.rejoinPending = false;
+      this.gather(this.next++);
+    }
   }
 
   private gather(n: number): void {

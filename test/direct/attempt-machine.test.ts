@@ -136,6 +136,40 @@ test('the responder never retries or re-punches on its own: it answers punch-req
   assert.deepEqual(d.collect(), [{ type: 'fall-back', reason: 'no answer on the direct path (NAT mapping changed or the peer went away)' }]);
 });
 
+test('a responder whose control connection came back speaks first: an attempt of its own, at once or when its locked path dies', () => {
+  // No path: it gathers at once (its offer carries the ticket that rejoins it at the rendezvous).
+  const away = new Driver(new AttemptMachine({ role: 'responder' }));
+  away.m.punchRequest(2);
+  away.punch(2);
+  away.fail(2);
+  away.m.controlReconnected();
+  assert.deepEqual(away.collect(), [{ type: 'gather', attempt: 3 }]);
+  assert.equal(away.m.nextDeadline(), null, 'and still no retries of its own');
+
+  // On a locked path: nothing now; when the path dies, it gathers instead of waiting for a request that cannot reach it.
+  const locked = new Driver(new AttemptMachine({ role: 'responder' }));
+  locked.m.punchRequest(0);
+  locked.punch(0);
+  locked.m.punchLocked(0);
+  locked.m.controlReconnected();
+  assert.deepEqual(locked.collect(), []);
+  locked.m.pathDied(null, locked.now);
+  assert.deepEqual(locked.collect(), [
+    { type: 'fall-back', reason: 'no answer on the direct path (NAT mapping changed or the peer went away)' },
+    { type: 'gather', attempt: 1 },
+  ]);
+  // Once: a later death (after a new lock) waits for the visitor again.
+  locked.punch(1);
+  locked.m.punchLocked(1);
+  locked.m.pathDied(null, locked.now);
+  assert.deepEqual(locked.collect().map((a) => a.type), ['fall-back']);
+
+  // The initiator drives its own attempts: a reconnect changes nothing for it.
+  const visitor = initiator();
+  visitor.m.controlReconnected();
+  assert.deepEqual(visitor.collect(), []);
+});
+
 test('the first attempt waits for the start delay; a punch-request before it still starts at once', () => {
   const d = initiator({ startDelayMs: 5000 });
   d.m.start(0);

@@ -67,6 +67,24 @@ describe('PunchBroker: rejoin after a control reconnect', () => {
     assert.equal(b.stats.rejoined, 1);
   });
 
+  it('a provider that was away when the visitor punched gets that attempt\'s punch-request once it rejoins, and the punch is introduced', () => {
+    const { b, take } = broker();
+    const id = pair(b, 5);
+    b.peerGone('P', 0);
+    // The visitor punches while the provider's control connection is down: the request has nowhere to go.
+    b.offer('V', offer(id, 4, 1111), 10);
+    assert.deepEqual(take(), []);
+    // The provider is back and speaks first, with an attempt of its own and its ticket.
+    b.offer('P2', offer(id, 7, 2222, ticketOf(105)), 20);
+    assert.deepEqual(take(), [
+      { to: 'P2', m: { type: 'punch-request', connId: id, attempt: 4 } },
+      { to: 'V', m: { type: 'punch-request', connId: id, attempt: 7 } },
+    ]);
+    // It answers the visitor's waiting attempt: introduced.
+    b.offer('P2', offer(id, 4, 2223), 30);
+    assert.deepEqual(take().map((x) => [x.to, x.m.type]), [['V', 'punch'], ['P2', 'punch']]);
+  });
+
   it('a wrong ticket, or none, from a new connection is ignored without an answer and counted', () => {
     const { b, take, events } = broker();
     const id = pair(b, 3);
