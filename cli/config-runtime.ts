@@ -4,6 +4,12 @@
  * and only that is touched. The entries that stay keep their sessions and
  * open connections; a file that does not load changes nothing.
  *
+ * An entry that fails for good after it started (a wrong token or secret:
+ * its 'fatal') ends the process when it came from the file at start, as
+ * before reloads existed, so a supervisor shows it; when a reload started
+ * it, only that entry stops ('entry-failed' in the log) and the others run
+ * on: a typo in an edit must not take the working services down.
+ *
  * One reload runs at a time; a request that comes meanwhile waits for it and
  * a third joins the second (it reads the file when its turn comes, so it
  * sees the newest text): never more than one waiting.
@@ -132,7 +138,7 @@ export class ConfigRuntime implements Running {
     const starts: Array<{ spec: EntrySpec; changed?: string[] }> = [...plan.restart.map((r) => ({ spec: r.after, changed: r.fields })), ...plan.start.map((spec) => ({ spec }))];
     for (const { spec, changed } of starts) {
       try {
-        await this.startEntry(spec);
+        await this.startEntry(spec, true);
         if (changed) report.restarted.push({ key: spec.key, changed });
         else report.started.push(spec.key);
       } catch (err) {
@@ -158,8 +164,10 @@ export class ConfigRuntime implements Running {
     return report;
   }
 
-  private async startEntry(spec: EntrySpec): Promise<void> {
-    const { log, onFatal, metrics, peers } = this.opts;
+  private async startEntry(spec: EntrySpec, fromReload = false): Promise<void> {
+    const { log, metrics, peers } = this.opts;
+    let started: EntryPeer | null = null;
+    const onFatal: FatalHandler = fromReload ? (err) => void this.entryFailed(spec.key, started, err).catch(() => {}) : this.opts.onFatal;
     const peer: EntryPeer =
       spec.kind === 'provide'
         ? await runProvider(
@@ -183,8 +191,17 @@ export class ConfigRuntime implements Running {
             onFatal,
             metrics,
           );
+    started = peer;
     this.live.set(spec.key, { spec, peer });
     peers.push(peer);
+  }
+
+  /** A reload-started entry failed for good (it has stopped itself): it leaves the running set alone. */
+  private async entryFailed(key: string, peer: EntryPeer | null, err: BurrowError): Promise<void> {
+    // Only if that very peer still holds the key (a later reload may have replaced it already).
+    if (peer === null || this.live.get(key)?.peer !== peer) return;
+    this.opts.log.error('entry-failed', { entry: key, code: err.code, error: err.message, note: `${key} stopped; the other entries run on; fix the file and reload again` });
+    await this.stopEntry(key);
   }
 
   private async stopEntry(key: string): Promise<void> {

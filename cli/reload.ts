@@ -40,19 +40,24 @@ export function addReloadCommand(program: Command, exit: (code: number) => void)
       'after',
       `
 Example:
-  burrow -c /etc/burrow/home.toml &       # running, with [[provide]] nas
-  $EDITOR /etc/burrow/home.toml           # add a [[provide]] ssh entry
-  burrow reload                           # starts ssh; nas and its connections are untouched
+  burrow -c ~/burrow.toml &     # running, with [[provide]] nas
+  $EDITOR ~/burrow.toml         # add a [[provide]] ssh entry
+  burrow reload                 # starts ssh; nas and its connections are untouched
 
 Entries are matched by kind and name ([[provide]] "nas"). One whose settings
-changed (its own, or the top-level server, token or portmap it uses) restarts,
-closing its connections; the others are not touched. A file with an error
-changes nothing: the error is printed and the exit code is 1. An entry that
-cannot start (a listen port in use) is reported, is not running afterwards,
-and the others keep running; exit code 1 as well. [rendezvous], metrics,
-admin and log settings apply only at start: a change there is reported and
-left as it was. SIGHUP to the process does the same (the outcome goes to its
-log). Only a process started with -c FILE can reload.`,
+changed (its own, or the top-level server, token or portmap it uses)
+restarts, closing its own connections; the others are not touched.
+
+A file with an error changes nothing: the error is printed, exit code 1.
+An entry that cannot start (a listen port in use) is reported and is not
+running afterwards, the others keep running; exit code 1 as well. An entry
+a reload started that later fails for good (wrong secret or token) stops
+alone ("entry-failed" in the log); the process runs on.
+
+[rendezvous], metrics, admin and log settings apply only at start: a change
+there is reported and left as it was. SIGHUP to the process does the same
+as this command (the outcome goes to its log). Only a process started with
+-c FILE can reload; under the systemd unit, restart it instead (README).`,
     )
     .action(async (opts: { admin?: string; json?: boolean }) => {
       const path = await pickAdminSocket(opts.admin);

@@ -244,6 +244,22 @@ test('SIGHUP reloads like burrow reload; an entry that cannot start is reported 
   assert.deepEqual((JSON.parse(retry.out) as ReloadJson).started, ['visit hup-c']);
   assert.ok((await echoThrough(taken)).ok, 'c on its new port');
 
+  // An entry added by a reload that then fails for good (a wrong secret) stops alone; the process and the others run on.
+  const wrong: Entry = { kind: 'visit', name: 'hup-a', secret: 'not-the-secret', port: await freePort() };
+  writeFileSync(file, configText(lab, sock, [a, va, c, { ...vc, port: taken }, wrong]));
+  mark = peer.events.length;
+  const added = await cli('reload wrong secret', ['reload', '--admin', sock, '--json']);
+  assert.equal(added.code, 0, added.err);
+  assert.deepEqual((JSON.parse(added.out) as ReloadJson).started, ['visit hup-a#2']);
+  const failedEntry = await waitLogged(peer, 'entry-failed', mark);
+  assert.equal(failedEntry['entry'], 'visit hup-a#2');
+  assert.equal(failedEntry['code'], 'ERR_HANDSHAKE_SECRET_MISMATCH');
+  assert.ok(peer.running, 'the process runs on');
+  assert.ok((await echoThrough(listenA)).ok && (await echoThrough(taken)).ok, 'the other entries still answer');
+  const afterFail = await cli('status after entry failed', ['status', '--admin', sock, '--json']);
+  assert.equal((JSON.parse(afterFail.out) as { peers: unknown[] }).peers.length, 4, 'the failed entry left the status');
+  writeFileSync(file, configText(lab, sock, [a, va, c, { ...vc, port: taken }]));
+
   // A settings change that needs a restart is reported, and left as it was.
   writeFileSync(file, configText(lab, sock, [a, va, c, { ...vc, port: taken }]).replace('log_format = "json"', 'log_format = "json"\nlog_level = "debug"'));
   const nr = await cli('reload needs restart', ['reload', '--admin', sock]);
