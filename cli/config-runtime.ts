@@ -21,6 +21,8 @@ import type { Inspectable } from './admin.js';
 import { loadConfig, type ConfigFile } from './config.js';
 import type { MetricsEndpoint } from './metrics.js';
 import { portmapAllowed } from './portmap-switch.js';
+import { RetiredCounters } from './retired-counters.js';
+import type { PeerMetricsSource, PeerRoleName } from '../peer/metrics.js';
 import { planIsEmpty, planReload, resolveEntries, type EntrySpec } from './reload-plan.js';
 import { runProvider, runVisitor, type FatalHandler, type Running } from './run.js';
 
@@ -70,6 +72,8 @@ export class ConfigRuntime implements Running {
   /** A reload asked for while another runs, not started yet: later requests join it. */
   private waiting: Promise<ReloadReport> | null = null;
   private stopping: Promise<void> | null = null;
+  /** Per role, the counts of entries stopped by reloads (see retired-counters.ts). */
+  private readonly retired = new Map<PeerRoleName, RetiredCounters>();
 
   constructor(private readonly opts: ConfigRuntimeOptions) {}
 
@@ -216,12 +220,26 @@ export class ConfigRuntime implements Running {
     } catch (err) {
       log.warn('entry-stop-failed', { entry: key, error: message(err) });
     }
-    // Its metrics leave the scrape with it: the lists stay as long as the file, however often it reloads.
+    // It leaves the scrape, its counts stay (in the role's retired source): the list stays as long as the file however often it reloads, and no total goes down.
     if (metrics) {
-      const list = metrics.peers(entry.spec.kind === 'provide' ? 'provider' : 'visitor');
+      const role = entry.spec.kind === 'provide' ? 'provider' : 'visitor';
+      const list = metrics.peers(role);
       const i = list.indexOf(entry.peer.metricsSource);
-      if (i >= 0) list.splice(i, 1);
+      if (i >= 0) {
+        list.splice(i, 1);
+        this.retiredFor(role, list).absorb(entry.peer.metricsSource.counters);
+      }
     }
+  }
+
+  private retiredFor(role: PeerRoleName, list: PeerMetricsSource[]): RetiredCounters {
+    let retired = this.retired.get(role);
+    if (retired === undefined) {
+      retired = new RetiredCounters();
+      this.retired.set(role, retired);
+      list.push(retired);
+    }
+    return retired;
   }
 
   private async stopAll(): Promise<void> {

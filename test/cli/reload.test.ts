@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { ProcessGroup, freePort, startLab, type BurrowProcess, type Lab } from '../support/cli.js';
 import { duplexTarget, echoTarget, type Target } from '../support/targets.js';
 import { exchange, sha256 } from '../support/client.js';
+import { metricsUrl, parseScrape, scrape, total } from '../metrics/scrape.js';
 
 const group = new ProcessGroup();
 const targets: Target[] = [];
@@ -45,8 +46,8 @@ interface Entry {
   port: number;
 }
 
-function configText(lab: Lab, sock: string, entries: Entry[]): string {
-  const lines = [`server = "127.0.0.1:${lab.rvPort}"`, `token = "${lab.token}"`, `admin = "${sock}"`, 'log_format = "json"', ''];
+function configText(lab: Lab, sock: string, entries: Entry[], top: string[] = []): string {
+  const lines = [`server = "127.0.0.1:${lab.rvPort}"`, `token = "${lab.token}"`, `admin = "${sock}"`, 'log_format = "json"', ...top, ''];
   for (const e of entries) {
     lines.push(`[[${e.kind}]]`, `name = "${e.name}"`, `secret = "${e.secret}"`);
     lines.push(e.kind === 'provide' ? `to = "127.0.0.1:${e.port}"` : `listen = "127.0.0.1:${e.port}"`, '');
@@ -117,8 +118,10 @@ test('burrow reload adds a [[provide]] without dropping a transfer through anoth
   const file = join(dir, 'burrow.toml');
   const a: Entry = { kind: 'provide', name: 'svc-a', secret: `sa-${randomBytes(6).toString('hex')}`, port: big.port };
   const b: Entry = { kind: 'provide', name: 'svc-b', secret: `sb-${randomBytes(6).toString('hex')}`, port: echoB.port };
-  writeFileSync(file, configText(lab, sock, [a]), { mode: 0o600 });
+  const top = ['metrics = "127.0.0.1:0"'];
+  writeFileSync(file, configText(lab, sock, [a], top), { mode: 0o600 });
   const peer = group.spawn('config', ['-c', file], { json: false });
+  const metrics = await metricsUrl(peer);
   await peer.waitEvent('registered', 20_000);
   const { proc: visitA, port: portA } = await lab.visit(a.name, a.secret);
   const { port: portB } = await lab.visit(b.name, b.secret);
@@ -128,7 +131,7 @@ test('burrow reload adds a [[provide]] without dropping a transfer through anoth
     await transfer.holding;
 
     // Add b while a's download is held half-way.
-    writeFileSync(file, configText(lab, sock, [a, b]));
+    writeFileSync(file, configText(lab, sock, [a, b], top));
     let mark = peer.events.length;
     const added = await cli('reload', ['reload', '--admin', sock, '--json']);
     assert.equal(added.code, 0, added.err);
@@ -152,7 +155,7 @@ test('burrow reload adds a [[provide]] without dropping a transfer through anoth
     assert.deepEqual(services, ['provider svc-a', 'provider svc-b']);
 
     // A broken file: an error, exit 1, and everything runs on.
-    writeFileSync(file, `${configText(lab, sock, [a, b])}\n[[provide]\nname = `);
+    writeFileSync(file, `${configText(lab, sock, [a, b], top)}\n[[provide]\nname = `);
     mark = peer.events.length;
     const broken = await cli('reload broken', ['reload', '--admin', sock]);
     assert.equal(broken.code, 1, broken.out);
@@ -171,14 +174,21 @@ test('burrow reload adds a [[provide]] without dropping a transfer through anoth
     const viaB2 = await echoThrough(portB);
     assert.ok(viaB2.ok, `b still answers after the broken reload: ${viaB2.detail}`);
 
-    // Remove b: it stops; its visitor cannot reach it any more; a keeps going.
-    writeFileSync(file, configText(lab, sock, [a]));
+    // Remove b: it stops; its visitor cannot reach it any more; a keeps going; no count goes down.
+    const countsBefore = parseScrape(await scrape(metrics));
+    writeFileSync(file, configText(lab, sock, [a], top));
     const removed = await cli('reload remove', ['reload', '--admin', sock]);
     assert.equal(removed.code, 0, removed.err);
     assert.match(removed.out, /stopped: provide svc-b/);
     assert.match(removed.out, /unchanged, left running: provide svc-a/);
     const gone = await echoThrough(portB, 1024);
     assert.equal(gone.ok, false, `b is gone: ${gone.detail}`);
+    const countsAfter = parseScrape(await scrape(metrics));
+    for (const name of ['burrow_provider_sessions_opened_total', 'burrow_provider_bytes_total']) {
+      const was = total(countsBefore, name) ?? 0;
+      assert.ok(was > 0, `${name} counted b's and a's traffic`);
+      assert.ok((total(countsAfter, name) ?? 0) >= was, `${name} did not go down when b left (${was} -> ${total(countsAfter, name)})`);
+    }
     const again = await exchange(portA, Buffer.alloc(0), 60_000);
     assert.equal(again.sha256, sha256(download), 'a serves a new download after b left');
   } finally {
