@@ -150,7 +150,7 @@ export function buildProgram(exit: (code: number) => void): Command {
   const program = new Command('burrow');
   program
     .description('Reach a TCP service behind a NAT, end-to-end encrypted, through a rendezvous you run.')
-    .option('-c, --config <file>', 'run everything a TOML config file describes')
+    .option('-c, --config <file>', 'run everything a TOML config file describes (SIGHUP or `burrow reload` reads it again)')
     .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(str) })
@@ -174,7 +174,8 @@ A real setup:
                   --name nas --secret "$SECRET" --listen 127.0.0.1:5000
   then open http://127.0.0.1:5000 on the laptop.
 
-Or put it all in a file:       burrow -c burrow.toml   (see README)`,
+Or put it all in a file:       burrow -c burrow.toml   (see README)
+  after editing it:            burrow reload           (only what changed restarts)`,
   );
 
   program.action(async (opts: LogFlags & { config?: string }) => {
