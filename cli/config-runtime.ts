@@ -57,8 +57,6 @@ export interface ConfigRuntimeOptions {
   metrics: MetricsEndpoint | undefined;
   /** What the admin socket reports: kept equal to the running entries. */
   peers: Inspectable[];
-  /** Reads and checks the file (loadConfig; a test may pass another). */
-  load?: (path: string) => ConfigFile;
 }
 
 function message(err: unknown): string {
@@ -117,7 +115,7 @@ export class ConfigRuntime implements Running {
     if (this.stopping !== null) throw new BurrowError('ERR_INVALID_ARGUMENT', 'the process is stopping: nothing reloaded');
     let next: ConfigFile;
     try {
-      next = (this.opts.load ?? loadConfig)(path);
+      next = loadConfig(path);
     } catch (err) {
       log.error('reload-failed', { file: path, error: message(err), note: 'nothing changed: everything runs as before' });
       throw isBurrowError(err) ? err : new BurrowError('ERR_CONFIG', message(err), { cause: err });
