@@ -15,32 +15,19 @@
 import type { ConfigFile } from './config.js';
 import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
 
-export interface ProvideSpec {
-  kind: 'provide';
-  key: string;
-  name: string;
-  server: string;
-  token: string;
-  secret: string;
-  to: string;
-  mode: 'xtcp' | 'stcp';
-  portmap: boolean;
-}
+type ProvideEntry = NonNullable<ConfigFile['provide']>[number];
+type VisitEntry = NonNullable<ConfigFile['visit']>[number];
+/** What an entry inherits or defaults, resolved: every other field is the entry's own, as the file says it. */
+type Resolved = { key: string; server: string; token: string; mode: 'xtcp' | 'stcp'; portmap: boolean };
 
-export interface VisitSpec {
-  kind: 'visit';
-  key: string;
-  name: string;
-  server: string;
-  token: string;
-  secret: string;
-  listen: string;
-  mode: 'xtcp' | 'stcp';
-  relay: 'fallback' | 'never';
-  portmap: boolean;
-}
+export type ProvideSpec = Omit<ProvideEntry, keyof Resolved> & Resolved & { kind: 'provide' };
+export type VisitSpec = Omit<VisitEntry, keyof Resolved | 'relay'> & Resolved & { kind: 'visit'; relay: 'fallback' | 'never' };
 
-/** One [[provide]] or [[visit]] entry with everything it inherits resolved. */
+/**
+ * One [[provide]] or [[visit]] entry with everything it inherits resolved.
+ * Every field of the entry is carried over as it is, so a field the file
+ * format gains later takes part in "changed" without a change here.
+ */
 export type EntrySpec = ProvideSpec | VisitSpec;
 
 /** An entry whose settings differ: the names of the fields that did (never their values: secrets are among them). */
@@ -82,26 +69,22 @@ export function resolveEntries(cfg: ConfigFile): EntrySpec[] {
   const out: EntrySpec[] = [];
   for (const p of cfg.provide ?? []) {
     out.push({
+      ...p,
       kind: 'provide',
       key: keyOf('provide', p.name),
-      name: p.name,
       server: inherited(p.server, cfg.server),
       token: inherited(p.token, cfg.token),
-      secret: p.secret,
-      to: p.to,
       mode: p.mode ?? PEER_DEFAULTS.mode,
       portmap: p.portmap ?? cfg.portmap ?? true,
     });
   }
   for (const v of cfg.visit ?? []) {
     out.push({
+      ...v,
       kind: 'visit',
       key: keyOf('visit', v.name),
-      name: v.name,
       server: inherited(v.server, cfg.server),
       token: inherited(v.token, cfg.token),
-      secret: v.secret,
-      listen: v.listen,
       mode: v.mode ?? PEER_DEFAULTS.mode,
       relay: v.relay ?? PEER_DEFAULTS.relay,
       portmap: v.portmap ?? cfg.portmap ?? true,

@@ -49,6 +49,16 @@ describe('resolveEntries', () => {
   });
 });
 
+describe('changedFields', () => {
+  it('a field only one side has counts as changed (an entry field the file format gains later takes part as it is)', () => {
+    const [nas] = resolveEntries(base);
+    assert.ok(nas);
+    const withExtra = { ...nas, udp_idle: 30 } as unknown as typeof nas;
+    assert.deepEqual(changedFields(nas, withExtra), ['udp_idle']);
+    assert.deepEqual(changedFields(withExtra, { ...withExtra }), []);
+  });
+});
+
 describe('planReload', () => {
   it('the same file: everything stays, nothing needs a restart', () => {
     const p = plan(base, structuredClone(base));
