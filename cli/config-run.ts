@@ -1,26 +1,17 @@
 /**
  * `burrow -c FILE`: every role a config file names, in one process: the
- * metrics endpoint (if asked for) first, then the rendezvous, the providers
- * and the visitors, each started through run.ts like its command would.
+ * metrics endpoint (if asked for) first, then the rendezvous, then the
+ * providers and visitors (config-runtime.ts, which also reloads them), each
+ * started through run.ts like its command would.
  */
 import { readFileSync } from 'node:fs';
 import { BurrowError } from '../src/errors.js';
 import type { Logger } from '../src/log/logger.js';
-import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
 import type { Inspectable } from './admin.js';
 import type { ConfigFile } from './config.js';
+import { ConfigRuntime } from './config-runtime.js';
 import { startMetricsEndpoint } from './metrics.js';
-import { portmapAllowed } from './portmap-switch.js';
-import { runProvider, runRendezvous, runVisitor, type FatalHandler, type Running, type UdpFlags } from './run.js';
-
-/** A [[provide]]/[[visit]] entry's proto and UDP flow fields, as run.ts takes them. */
-function udpFields(e: { proto?: 'tcp' | 'udp' | undefined; udp_idle?: number | undefined; udp_flows?: number | undefined }): UdpFlags {
-  return {
-    ...(e.proto !== undefined ? { proto: e.proto } : {}),
-    ...(e.udp_idle !== undefined ? { udpIdleSeconds: e.udp_idle } : {}),
-    ...(e.udp_flows !== undefined ? { udpFlows: e.udp_flows } : {}),
-  };
-}
+import { runRendezvous, type FatalHandler, type Running } from './run.js';
 
 /** loadConfig has checked that every role has its server and token; this keeps that promise typed. */
 function checked(value: string | undefined, what: string): string {
@@ -28,8 +19,18 @@ function checked(value: string | undefined, what: string): string {
   return value;
 }
 
-/** Starts them all, in order; returns what the process must stop on its way out. */
-export async function runConfigFile(cfg: ConfigFile, log: Logger, onFatal: FatalHandler, peers: Inspectable[] = []): Promise<Running[]> {
+/**
+ * Starts them all, in order; returns what the process must stop on its way
+ * out, and the runtime of the entries (to reload them). `path` is the file
+ * `cfg` was read from, read again on reload.
+ */
+export async function runConfigFile(
+  cfg: ConfigFile,
+  path: string,
+  log: Logger,
+  onFatal: FatalHandler,
+  peers: Inspectable[] = [],
+): Promise<{ parts: Running[]; entries: ConfigRuntime }> {
   const parts: Running[] = [];
   // Started before any role, so a bad address fails before anything runs.
   const metrics = cfg.metrics === undefined ? undefined : await startMetricsEndpoint(cfg.metrics, 'metrics', log);
@@ -50,46 +51,10 @@ export async function runConfigFile(cfg: ConfigFile, log: Logger, onFatal: Fatal
       ),
     );
   }
-  for (const p of cfg.provide ?? []) {
-    const peer = await runProvider(
-      {
-        server: checked(p.server ?? cfg.server, `"server" for ${p.name}`),
-        token: checked(p.token ?? cfg.token, `"token" for ${p.name}`),
-        name: p.name,
-        secret: p.secret,
-        to: p.to,
-        mode: p.mode ?? PEER_DEFAULTS.mode,
-        direct: { portmap: portmapAllowed(p.portmap ?? cfg.portmap ?? true) },
-        ...udpFields(p),
-      },
-      log.child({ component: 'provider' }),
-      onFatal,
-      metrics,
-    );
-    peers.push(peer);
-    parts.push(peer);
-  }
-  for (const v of cfg.visit ?? []) {
-    const peer = await runVisitor(
-      {
-        server: checked(v.server ?? cfg.server, `"server" for ${v.name}`),
-        token: checked(v.token ?? cfg.token, `"token" for ${v.name}`),
-        name: v.name,
-        secret: v.secret,
-        listen: v.listen,
-        mode: v.mode ?? PEER_DEFAULTS.mode,
-        relay: v.relay ?? PEER_DEFAULTS.relay,
-        direct: { portmap: portmapAllowed(v.portmap ?? cfg.portmap ?? true) },
-        ...udpFields(v),
-      },
-      log.child({ component: 'visitor' }),
-      onFatal,
-      metrics,
-    );
-    peers.push(peer);
-    parts.push(peer);
-  }
-  return parts;
+  const entries = new ConfigRuntime({ path, startup: cfg, log, onFatal, metrics, peers });
+  await entries.start();
+  parts.push(entries);
+  return { parts, entries };
 }
 
 /** The dashboard's token from its file (config files keep secrets out of themselves): its content, trimmed. */

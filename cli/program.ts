@@ -16,8 +16,10 @@ import { runDemo } from './demo.js';
 import { addNatCommand } from './nat.js';
 import { METRICS_HELP, withMetrics } from './metrics.js';
 import { runConfigFile } from './config-run.js';
+import type { ConfigRuntime } from './config-runtime.js';
 import { ADMIN_HELP, withAdmin } from './admin.js';
 import { addStatusCommand } from './status.js';
+import { addReloadCommand } from './reload.js';
 
 const EXIT_USAGE = 2;
 const EXIT_FATAL = 1;
@@ -46,10 +48,16 @@ function tokenFrom(opts: { token?: string; tokenFile?: string }): string {
   return required(opts.token, '--token', 'BURROW_TOKEN or use --token-file');
 }
 
-/** Keeps the process up until SIGINT/SIGTERM or a fatal error, then stops everything. */
-function supervise(parts: Running[], fatal: Promise<BurrowError>): Promise<number> {
+/**
+ * Keeps the process up until SIGINT/SIGTERM or a fatal error, then stops
+ * everything. With a config file's entries, SIGHUP reloads them (the
+ * outcome is logged; a bad file changes nothing).
+ */
+function supervise(parts: Running[], fatal: Promise<BurrowError>, reloadable: ConfigRuntime | null = null): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
+    // While stopping, a SIGHUP still lands here (and is refused), instead of killing the process half-way.
+    if (reloadable) process.on('SIGHUP', () => void reloadable.reload().catch(() => {})); // the runtime logged why
     const stop = async (code: number) => {
       if (stopping) return;
       stopping = true;
@@ -168,7 +176,7 @@ export function buildProgram(exit: (code: number) => void): Command {
   const program = new Command('burrow');
   program
     .description('Reach a TCP service behind a NAT, end-to-end encrypted, through a rendezvous you run.')
-    .option('-c, --config <file>', 'run everything a TOML config file describes')
+    .option('-c, --config <file>', 'run everything a TOML config file describes (SIGHUP or `burrow reload` reads it again)')
     .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(str) })
@@ -192,7 +200,8 @@ A real setup:
                   --name nas --secret "$SECRET" --listen 127.0.0.1:5000
   then open http://127.0.0.1:5000 on the laptop.
 
-Or put it all in a file:       burrow -c burrow.toml   (see README)`,
+Or put it all in a file:       burrow -c burrow.toml   (see README)
+  after editing it:            burrow reload           (only what changed restarts)`,
   );
 
   program.action(async (opts: LogFlags & { config?: string }) => {
@@ -204,8 +213,15 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)`,
     const log = makeLogger({ logFormat: cfg.log_format ?? opts.logFormat, logLevel: cfg.log_level ?? opts.logLevel }, 'burrow');
     const fatal = fatalChannel();
     const runsPeers = (cfg.provide?.length ?? 0) + (cfg.visit?.length ?? 0) > 0;
-    const parts = await withAdmin(runsPeers ? cfg.admin : 'off', 'peer', log, (peers) => runConfigFile(cfg, log, fatal.report, peers));
-    exit(await supervise(parts, fatal.promise));
+    const file = opts.config;
+    const started: { entries: ConfigRuntime | null } = { entries: null };
+    const parts = await withAdmin(runsPeers ? cfg.admin : 'off', 'peer', log, async (peers, hooks) => {
+      const run = await runConfigFile(cfg, file, log, fatal.report, peers);
+      started.entries = run.entries;
+      hooks.reload = () => run.entries.reload();
+      return run.parts;
+    });
+    exit(await supervise(parts, fatal.promise, started.entries));
   });
 
   logOptions(
@@ -381,6 +397,7 @@ WireGuard wants MTU 1280 for a direct internet path.`,
 
   addNatCommand(program, exit);
   addStatusCommand(program, exit);
+  addReloadCommand(program, exit);
   addLazyNetsimCommand(program, exit);
 
   return program;

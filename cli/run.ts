@@ -3,12 +3,13 @@ import { BurrowError } from '../src/errors.js';
 import type { Logger } from '../src/log/logger.js';
 import { SERVICE_NAME } from '../src/control/messages.js';
 import { startProvider, startRendezvous, startVisitor } from '../api/index.js';
+import type { RunningProvider } from '../api/provider.js';
+import type { RunningVisitor } from '../api/visitor.js';
 import type { DirectOptions } from '../api/options.js';
 import { parseHostPort } from '../peer/endpoint-arg.js';
 import { parseServerList } from '../peer/server-list.js';
 import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
 import type { MetricsEndpoint } from './metrics.js';
-import type { Inspectable } from './admin.js';
 
 /** What a running role offers the process: a way to stop, and a way to fail. */
 export interface Running {
@@ -119,7 +120,7 @@ export async function runProvider(
   log: Logger,
   onFatal: FatalHandler,
   metrics?: MetricsEndpoint,
-): Promise<Running & Inspectable> {
+): Promise<RunningProvider> {
   const provider = await startProvider({
     server: parseServerList(opts.server, '--server'),
     token: opts.token,
@@ -150,7 +151,7 @@ export async function runVisitor(
   log: Logger,
   onFatal: FatalHandler,
   metrics?: MetricsEndpoint,
-): Promise<Running & Inspectable> {
+): Promise<RunningVisitor> {
   const listenText = /^\d+$/.test(opts.listen) ? `127.0.0.1:${opts.listen}` : opts.listen;
   const visitor = await startVisitor({
     server: parseServerList(opts.server, '--server'),

@@ -8,14 +8,15 @@ import { createConnection } from 'node:net';
 import type { Command } from 'commander';
 import { BurrowError } from '../src/errors.js';
 import { defaultAdminDir, findAdminSockets } from '../peer/admin-path.js';
-import { ADMIN_LIMITS, listening, type AdminResponse } from '../peer/admin-server.js';
+import { ADMIN_LIMITS, listening, type AdminRequest, type AdminResponse } from '../peer/admin-server.js';
 import type { PeerStatus, SessionStatus, UdpStatus } from '../peer/status.js';
 import type { ProcessStatus } from './admin.js';
 
 /** The answer is one line; a status of many sessions is still far below this. */
 const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 
-export function askAdmin(path: string): Promise<AdminResponse> {
+/** One request to an admin socket, its answer parsed; gives up after `timeoutMs` without a byte. */
+export function askAdmin(path: string, cmd: AdminRequest['cmd'] = 'status', timeoutMs: number = ADMIN_LIMITS.timeoutMs): Promise<AdminResponse> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(path);
     let text = '';
@@ -24,9 +25,9 @@ export function askAdmin(path: string): Promise<AdminResponse> {
       reject(new BurrowError('ERR_CONNECT_FAILED', `admin socket ${path}: ${why}`));
     };
     socket.setEncoding('utf8');
-    socket.setTimeout(ADMIN_LIMITS.timeoutMs, () => fail('no answer in time'));
+    socket.setTimeout(timeoutMs, () => fail('no answer in time'));
     socket.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
-    socket.on('connect', () => socket.write('{"cmd":"status"}\n'));
+    socket.on('connect', () => socket.write(`${JSON.stringify({ cmd })}\n`));
     socket.on('data', (chunk: string) => {
       text += chunk;
       if (text.length > MAX_ANSWER_BYTES) fail('answer too long');

@@ -11,12 +11,17 @@ import { BurrowError } from '../src/errors.js';
 export const ADMIN_LIMITS = {
   maxConnections: 4,
   maxRequestBytes: 4096,
+  /** A client that sends no complete request in this time is dropped. */
   timeoutMs: 5_000,
+  /** A request still being carried out after this long (a reload stopping and starting peers) is answered with an error; the work goes on. */
+  answerTimeoutMs: 60_000,
 } as const;
 
-export type AdminRequest = { cmd: 'status' };
+export const ADMIN_COMMANDS = ['status', 'reload'] as const;
+export type AdminRequest = { cmd: (typeof ADMIN_COMMANDS)[number] };
 export type AdminResponse = { ok: true; status: unknown } | { ok: false; error: { code: string; message: string } };
 
+/** Answers a request, at once or later (a reload); a throw or rejection becomes an error answer, with the BurrowError's code. */
 export type AdminHandler = (req: AdminRequest) => unknown;
 
 export function parseAdminRequest(line: string): AdminRequest | string {
@@ -28,8 +33,9 @@ export function parseAdminRequest(line: string): AdminRequest | string {
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'the request is not a JSON object';
   const cmd = (raw as Record<string, unknown>)['cmd'];
-  if (cmd !== 'status') return `unknown command ${JSON.stringify(cmd)} (known: "status")`;
-  return { cmd };
+  const known = ADMIN_COMMANDS.find((c) => c === cmd);
+  if (known === undefined) return `unknown command ${JSON.stringify(cmd)} (known: ${ADMIN_COMMANDS.map((c) => `"${c}"`).join(', ')})`;
+  return { cmd: known };
 }
 
 /** Is someone listening on this socket path? */
@@ -97,6 +103,8 @@ export class AdminServer {
 function serve(socket: Socket, handler: AdminHandler): void {
   let buffered = '';
   let answered = false;
+  /** One request per connection: what comes after its line is ignored. */
+  let taken = false;
   const answer = (r: AdminResponse) => {
     if (answered) return;
     answered = true;
@@ -107,19 +115,27 @@ function serve(socket: Socket, handler: AdminHandler): void {
   socket.setTimeout(ADMIN_LIMITS.timeoutMs, () => socket.destroy());
   socket.on('error', () => {});
   socket.on('data', (chunk: string) => {
-    if (answered) return;
+    if (answered || taken) return;
     buffered += chunk;
     const nl = buffered.indexOf('\n');
     if (nl < 0) {
       if (buffered.length > ADMIN_LIMITS.maxRequestBytes) fail('ERR_INVALID_ARGUMENT', `request longer than ${ADMIN_LIMITS.maxRequestBytes} bytes`);
       return;
     }
+    taken = true;
     const req = parseAdminRequest(buffered.slice(0, nl));
     if (typeof req === 'string') return fail('ERR_INVALID_ARGUMENT', req);
+    // The request is in: the idle timeout no longer applies, the answer's does.
+    socket.setTimeout(0);
+    const late = setTimeout(() => fail('ERR_INTERNAL', `no answer within ${ADMIN_LIMITS.answerTimeoutMs / 1000} s: still working on it, see the log`), ADMIN_LIMITS.answerTimeoutMs);
+    socket.once('close', () => clearTimeout(late));
+    const failWith = (err: unknown) => fail(err instanceof BurrowError ? err.code : 'ERR_INTERNAL', err instanceof Error ? err.message : String(err));
+    let pending: Promise<unknown>;
     try {
-      answer({ ok: true, status: handler(req) });
+      pending = Promise.resolve(handler(req));
     } catch (err) {
-      fail('ERR_INTERNAL', err instanceof Error ? err.message : String(err));
+      pending = Promise.reject(err);
     }
+    pending.then((status) => answer({ ok: true, status }), failWith).finally(() => clearTimeout(late)).catch(() => {});
   });
 }

@@ -115,6 +115,8 @@ describe('systemd units', { skip, timeout: 120_000 }, () => {
       for (const [k, v] of Object.entries(want)) assert.equal(service.get(k), v, `${u}: ${k}`);
       assert.match(service.get('LoadCredential') ?? '', /^[\w.]+:\/etc\/burrow\//, `${u}: the secret comes from LoadCredential`);
       assert.match(service.get('ExecStart') ?? '', /%d\//, `${u}: ExecStart reads the credential from $CREDENTIALS_DIRECTORY (%d)`);
+      // A credential is copied once, at start: a reload would re-read that copy, so `systemctl reload` must not pretend to apply an edit.
+      assert.equal(service.get('ExecReload'), undefined, `${u}: no ExecReload (the credential copy is stale after an edit; restart instead)`);
     }
   });
 });
