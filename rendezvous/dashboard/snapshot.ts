@@ -6,7 +6,7 @@
  */
 import type { PeerRole } from '../../src/control/index.js';
 import { NAT_CLASSES, natClass, type NatClass } from '../../src/metrics/nat-class.js';
-import type { ReportedSession } from './peer-reports.js';
+import type { ReportedFailure, ReportedSession } from './peer-reports.js';
 import type { RendezvousView, ViewPeer } from './view.js';
 
 export interface SnapshotPeer {
@@ -53,17 +53,8 @@ export interface SnapshotPair {
   timeout: number;
 }
 
-export interface SnapshotFailure {
-  ageSeconds: number;
-  conn: string;
-  service: string;
-  role: PeerRole;
-  attempt: number;
-  reason: string;
-  timeline: string;
-  visitorNat: NatClass;
-  providerNat: NatClass;
-}
+/** A reported failure as the page shows it: its age rather than its clock time, the connection id shortened. */
+export type SnapshotFailure = Omit<ReportedFailure, 'at' | 'connId'> & { ageSeconds: number; conn: string };
 
 export interface DashboardSnapshot {
   services: { name: string; provider: string | null }[];

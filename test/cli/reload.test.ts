@@ -7,6 +7,7 @@
  * is reported and the rest runs; SIGHUP does the same as `burrow reload`;
  * a process not started with -c refuses to reload.
  */
+import type { ReloadReport } from '../../cli/config-runtime.js';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -67,15 +68,8 @@ function waitLogged(p: BurrowProcess, event: string, from: number, match: (e: Re
   return p.waitFor((e) => e.event === event && match(e), `"${event}"`, timeoutMs, from);
 }
 
-interface ReloadJson {
-  started: string[];
-  stopped: string[];
-  restarted: Array<{ key: string; changed: string[] }>;
-  unchanged: string[];
-  failed: Array<{ key: string; error: string }>;
-  needsRestart: string[];
-  running: string[];
-}
+/** What `burrow reload --json` prints: the runtime's report. */
+type ReloadJson = Omit<ReloadReport, 'file'>;
 
 /**
  * A download that can be held: the client reads `holdAfter` bytes, then

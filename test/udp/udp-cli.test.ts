@@ -3,8 +3,8 @@
  * `proto = "udp"`) in real CLI processes on loopback, and the flags'
  * and fields' checks.
  */
+import { udp } from '../support/udp.js';
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -22,13 +22,6 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function udp(onMessage?: (s: Socket, m: Buffer, r: AddressInfo) => void): Promise<Socket> {
-  const s = createSocket('udp4');
-  if (onMessage) s.on('message', (m, r) => onMessage(s, m, r));
-  s.bind(0, '127.0.0.1');
-  await once(s, 'listening');
-  return s;
-}
 
 /** Sends until an answer comes (the session may still be setting up), at most `ms`. */
 async function ask(port: number, text: string, ms = 15_000): Promise<string> {

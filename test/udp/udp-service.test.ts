@@ -3,8 +3,9 @@
  * rendezvous, a provider of a UDP echo service and a visitor (the API),
  * in xtcp (direct path) and stcp (relay) modes.
  */
+import { udp } from '../support/udp.js';
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
@@ -32,13 +33,6 @@ function capture(): { logger: Logger; lines: Line[] } {
   return { logger, lines };
 }
 
-async function udp(onMessage?: (s: Socket, m: Buffer, r: AddressInfo) => void): Promise<Socket> {
-  const s = createSocket('udp4');
-  if (onMessage) s.on('message', (m, r) => onMessage(s, m, r));
-  s.bind(0, '127.0.0.1');
-  await once(s, 'listening');
-  return s;
-}
 
 /** A UDP echo server that counts what it got. */
 async function echoServer(): Promise<{ socket: Socket; port: number; received: () => number }> {
