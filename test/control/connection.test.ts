@@ -1,3 +1,4 @@
+import { waitFor } from '../support/poll.js';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
@@ -53,17 +54,6 @@ function readBytes(socket: net.Socket, n: number): Promise<Buffer> {
   });
 }
 
-function waitFor(cond: () => boolean, what: string, ms = 2000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = () => {
-      if (cond()) return resolve();
-      if (Date.now() - started > ms) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
 
 const pairs: Array<{ close(): Promise<void> }> = [];
 after(async () => {
@@ -95,7 +85,7 @@ describe('ControlConnection over loopback TCP', { timeout: 10_000 }, () => {
       a.write(bytes.subarray(off, off + 7));
       await new Promise((r) => setImmediate(r));
     }
-    await waitFor(() => got.length === msgs.length, 'all messages');
+    await waitFor(() => got.length === msgs.length, 'all messages', 2000);
     assert.deepEqual(got, msgs);
     assert.equal(conn.isClosed, false);
   });
@@ -125,7 +115,7 @@ describe('ControlConnection over loopback TCP', { timeout: 10_000 }, () => {
     bad[4] = 7; // version
     a.write(Buffer.concat([encodeControlFrame({ type: 'ping', t: 0 }), bad, encodeControlFrame({ type: 'ping', t: 2 })]));
     await once(a, 'close');
-    await waitFor(() => events.includes('close'), 'close event');
+    await waitFor(() => events.includes('close'), 'close event', 2000);
     assert.equal(events.length, 2);
     assert.match(events[0]!, /^invalid BAD_VERSION: /);
     assert.equal(events[1], 'close');
@@ -156,7 +146,7 @@ describe('ControlConnection over loopback TCP', { timeout: 10_000 }, () => {
     conn.on('close', () => events.push('close'));
     a.write(Buffer.concat([encodeControlFrame({ type: 'ping', t: 1, sneaky: true }), encodeControlFrame({ type: 'ping', t: 2 })]));
     await once(a, 'close');
-    await waitFor(() => events.includes('close'), 'close event');
+    await waitFor(() => events.includes('close'), 'close event', 2000);
     assert.deepEqual(events.length, 2);
     assert.match(events[0]!, /^invalid .*sneaky/);
     assert.equal(events[1], 'close');
@@ -168,7 +158,7 @@ describe('ControlConnection over loopback TCP', { timeout: 10_000 }, () => {
     let closes = 0;
     conn.on('close', () => closes++);
     a.end();
-    await waitFor(() => conn.isClosed, 'close');
+    await waitFor(() => conn.isClosed, 'close', 2000);
     await new Promise((r) => setTimeout(r, 20));
     conn.close();
     assert.equal(closes, 1);
@@ -213,7 +203,7 @@ describe('ControlConnection.detach(): hand-over to raw bytes', { timeout: 10_000
     });
     // Both frames and the raw bytes in ONE write.
     b.write(Buffer.concat([encodeControlFrame({ type: 'ping', t: 5 }), encodeControlFrame({ type: 'relay-ok', connId: CONN }), raw]));
-    await waitFor(() => leftover !== null, 'relay-ok');
+    await waitFor(() => leftover !== null, 'relay-ok', 2000);
     assert.deepEqual(events, ['ping', 'relay-ok']);
     assert.equal(leftover!.toString('hex'), raw.toString('hex'));
 
@@ -242,7 +232,7 @@ describe('ControlConnection.detach(): hand-over to raw bytes', { timeout: 10_000
       leftover = conn.detach();
     });
     b.write(encodeControlFrame({ type: 'relay-ok', connId: CONN }));
-    await waitFor(() => leftover !== null, 'relay-ok');
+    await waitFor(() => leftover !== null, 'relay-ok', 2000);
     assert.equal(leftover!.length, 0);
   });
 
@@ -255,7 +245,7 @@ describe('ControlConnection.detach(): hand-over to raw bytes', { timeout: 10_000
     });
     const partial = encodeControlFrame({ type: 'ping', t: 1 }).subarray(0, 6);
     b.write(Buffer.concat([encodeControlFrame({ type: 'relay-ok', connId: CONN }), partial]));
-    await waitFor(() => leftover !== null, 'relay-ok');
+    await waitFor(() => leftover !== null, 'relay-ok', 2000);
     assert.equal(leftover!.toString('hex'), partial.toString('hex'));
   });
 });

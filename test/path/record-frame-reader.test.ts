@@ -1,3 +1,4 @@
+import { splitAt } from '../support/poll.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -20,17 +21,6 @@ function drain(reader: RecordFrameReader): Buffer[] {
   return out;
 }
 
-function splitAt(bytes: Buffer, cuts: readonly number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((x, y) => x - y);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of points) {
-    out.push(bytes.subarray(prev, p));
-    prev = p;
-  }
-  out.push(bytes.subarray(prev));
-  return out;
-}
 
 describe('RecordFrameReader', () => {
   it('frames a record as a u32 big-endian length and the bytes', () => {

@@ -1,3 +1,4 @@
+import { splitAt, waitFor } from '../support/poll.js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -62,32 +63,10 @@ function numbered(i: number, len: number): Buffer {
   return b;
 }
 
-function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const check = () => {
-      if (cond()) return resolve();
-      if (Date.now() - started > ms) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(check, 2);
-    };
-    check();
-  });
-}
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function splitAt(bytes: Buffer, cuts: readonly number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((x, y) => x - y);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of points) {
-    out.push(bytes.subarray(prev, p));
-    prev = p;
-  }
-  out.push(bytes.subarray(prev));
-  return out.filter((c) => c.length > 0);
-}
 
 const isArgError = (e: unknown): boolean => isBurrowError(e, 'ERR_INVALID_ARGUMENT');
 
@@ -179,7 +158,7 @@ describe('RecordLink: framing', { timeout: 20_000 }, () => {
       fc.asyncProperty(fc.array(size, { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 12 }), fc.nat(), async (sizes, cuts, seed) => {
         received.length = 0;
         const records = sizes.map((n, i) => recordOf(n, seed + i));
-        for (const piece of splitAt(Buffer.concat(records.map(frame)), cuts)) {
+        for (const piece of splitAt(Buffer.concat(records.map(frame)), cuts).filter((c) => c.length > 0)) {
           a.write(piece);
           await tick();
         }
