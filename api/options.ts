@@ -12,6 +12,7 @@ import { Logger } from '../src/log/logger.js';
 import type { DirectConfig } from '../peer/direct-setup.js';
 import { parseHostPort, type HostPort } from '../peer/endpoint-arg.js';
 import { MAX_SERVERS, dedupe, parseServerList } from '../peer/server-list.js';
+import { NODE_ID } from '../rendezvous/cluster/keys.js';
 
 export const hostPortText = z
   .string()
@@ -133,6 +134,21 @@ export const rendezvousOptions = z.strictObject({
    */
   dashboard: endpoint.optional(),
   dashboardToken: z.string().optional(),
+  /**
+   * Join a cluster of rendezvous nodes sharing one Redis (off unless given):
+   * `redis` its URL (redis://[:password@]host:port[/db], rediss://, or a unix
+   * socket path), `nodeId` this node's name in the cluster, `advertise` the
+   * HOST:PORT where peers and other nodes reach this node, `secret` the
+   * cluster secret every node shares (16+ characters).
+   */
+  cluster: z
+    .strictObject({
+      redis: z.string().min(1),
+      nodeId: z.string().regex(NODE_ID, 'must be 1-63 letters, digits, ".", "_" or "-"'),
+      advertise: endpoint,
+      secret: z.string().min(16, 'must be at least 16 characters'),
+    })
+    .optional(),
   /** Sees every byte the rendezvous receives ('in') or sends ('out'): an audit hook. */
   tap: z.custom<(direction: 'in' | 'out', bytes: Buffer) => void>((v) => typeof v === 'function', 'must be a function').optional(),
   logger,

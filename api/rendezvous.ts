@@ -1,11 +1,13 @@
 import type { Registry } from 'prom-client';
-import type { HostPort } from '../peer/endpoint-arg.js';
+import { formatHostPort, type HostPort } from '../peer/endpoint-arg.js';
 import { rendezvousRegistry, type RendezvousMetricsSource } from '../rendezvous/metrics.js';
 import { startRendezvous as startRendezvousServer, type Rendezvous } from '../rendezvous/rendezvous.js';
 import type { RendezvousStats } from '../rendezvous/server.js';
 import { dashboardToken as checkDashboardToken } from '../rendezvous/dashboard/access.js';
 import { DASHBOARD_DEFAULTS, startDashboard, type DashboardServer } from '../rendezvous/dashboard/http-server.js';
 import { BurrowError } from '../src/errors.js';
+import { ClusterNode } from '../rendezvous/cluster/node.js';
+import type { Logger } from '../src/log/logger.js';
 import { checkOptions, loggerOrSilent, rendezvousOptions, toHostPort, type RendezvousOptions } from './options.js';
 import type { RunState } from './peer-handle.js';
 
@@ -78,7 +80,9 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Runni
   const dashboard = o.dashboard === undefined ? null : toHostPort(fn, 'dashboard', o.dashboard);
   // A token missing off loopback is a configuration error before anything listens.
   const dashboardToken = dashboard === null ? null : configError(fn, 'dashboardToken', () => checkDashboardToken(dashboard.host, o.dashboardToken));
+  const cluster = o.cluster === undefined ? null : await joinCluster(fn, o.cluster, loggerOrSilent(o.logger));
   const rv = await startRendezvousServer({
+    ...(cluster !== null ? { cluster } : {}),
     reportEveryMs: dashboard === null ? null : DASHBOARD_DEFAULTS.reportEveryMs,
     host: listen.host,
     port: listen.port,
@@ -87,6 +91,10 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Runni
     tap: o.tap,
     limits: o.relayBytesPerSecond ? { relayBytesPerSecond: o.relayBytesPerSecond } : {},
     stun: o.udpPort === 'off' ? 'off' : { ...(o.udpPort !== undefined ? { port: o.udpPort } : {}), altAddress: o.altAddress ?? null },
+  }).catch(async (err: unknown) => {
+    // The rendezvous owns the node only once it is built: leave the cluster here.
+    await cluster?.close();
+    throw err;
   });
   const tcp = rv.tcp;
   let board: DashboardServer | null = null;
@@ -99,6 +107,14 @@ export async function startRendezvous(options: RendezvousOptions): Promise<Runni
     }
   }
   return new RunningRendezvous(rv, { host: tcp?.address ?? listen.host, port: tcp?.port ?? listen.port }, board);
+}
+
+/** Connects to Redis and waits for this node's lease (ERR_CLUSTER_UNAVAILABLE when it cannot). */
+async function joinCluster(fn: string, c: NonNullable<RendezvousOptions['cluster']>, logger: Logger): Promise<ClusterNode> {
+  const advertise = formatHostPort(toHostPort(fn, 'cluster.advertise', c.advertise));
+  const node = configError(fn, 'cluster', () => new ClusterNode({ redis: c.redis, nodeId: c.nodeId, advertise, secret: c.secret, logger }));
+  await node.start();
+  return node;
 }
 
 function configError<T>(fn: string, option: string, f: () => T): T {

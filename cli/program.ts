@@ -20,6 +20,7 @@ import type { ConfigRuntime } from './config-runtime.js';
 import { ADMIN_HELP, withAdmin } from './admin.js';
 import { addStatusCommand } from './status.js';
 import { addReloadCommand } from './reload.js';
+import { addClusterOptions, clusterFrom, type ClusterFlags } from './cluster-flags.js';
 
 const EXIT_USAGE = 2;
 const EXIT_FATAL = 1;
@@ -225,7 +226,7 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)
   });
 
   logOptions(
-    program
+    addClusterOptions(program
       .command('rendezvous')
       .description('run the rendezvous server (on a host peers can reach)')
       .option('--listen <host:port>', 'address for control and relay (TCP) and STUN (UDP): [::]:PORT = IPv6 and IPv4, 0.0.0.0:PORT = IPv4 only', '0.0.0.0:7000')
@@ -237,7 +238,7 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)
       .option('--alt-address <ip>', 'a second local IP address of this host: full RFC 5780 NAT discovery (answers from the other address); needs --listen on a concrete IP')
       .option('--metrics <host:port>', METRICS_HELP)
       .option('--dashboard <host:port>', 'serve the live dashboard (sessions, paths, punches, failures) at http://HOST:PORT/; loopback needs no token')
-      .option('--dashboard-token-file <file>', 'the dashboard\'s token (16+ characters; required off loopback): open http://HOST:PORT/?token=TOKEN once'),
+      .option('--dashboard-token-file <file>', 'the dashboard\'s token (16+ characters; required off loopback): open http://HOST:PORT/?token=TOKEN once')),
   )
     .addHelpText(
       'after',
@@ -258,14 +259,21 @@ With two public addresses, for complete NAT discovery (burrow nat):
 
 The rendezvous never learns service secrets and cannot read tunnel traffic;
 it only checks the token, introduces peers and relays sealed packets. Its
-STUN answers are never much bigger than the requests (no amplification).`,
+STUN answers are never much bigger than the requests (no amplification).
+
+Several nodes (one Redis; peers take --server a:7000,b:7000):
+  burrow rendezvous --listen [::]:7000 --token "$TOKEN" --cluster redis://10.0.0.5:6379 \
+    --node-id rv1 --advertise rv1.example.com:7000 --cluster-secret-file /etc/burrow/cluster-secret
+A visitor on one node reaches a provider on another; its relay connection
+goes to the provider's node, so every --advertise address must be reachable.`,
     )
-    .action(async (opts: LogFlags & { listen: string; token?: string; tokenFile?: string; relayRate: number; tap?: string; udpPort?: string; altAddress?: string; metrics?: string; dashboard?: string; dashboardTokenFile?: string }) => {
+    .action(async (opts: LogFlags & ClusterFlags & { listen: string; token?: string; tokenFile?: string; relayRate: number; tap?: string; udpPort?: string; altAddress?: string; metrics?: string; dashboard?: string; dashboardTokenFile?: string }) => {
       const log = makeLogger(opts, 'rendezvous');
       const token = tokenFrom(opts);
       const dashboardToken = opts.dashboardTokenFile === undefined ? undefined : readSecretFile(opts.dashboardTokenFile, '--dashboard-token-file');
+      const cluster = clusterFrom(opts, opts.listen);
       const running = await withMetrics(opts.metrics, log, (metrics) =>
-        runRendezvous({ listen: opts.listen, token, tap: opts.tap, relayRate: opts.relayRate, udpPort: opts.udpPort, altAddress: opts.altAddress, dashboard: opts.dashboard, dashboardToken }, log, metrics),
+        runRendezvous({ listen: opts.listen, token, tap: opts.tap, relayRate: opts.relayRate, udpPort: opts.udpPort, altAddress: opts.altAddress, dashboard: opts.dashboard, dashboardToken, cluster }, log, metrics),
       );
       exit(await supervise(running, new Promise(() => {})));
     });

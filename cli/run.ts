@@ -64,6 +64,16 @@ export interface RendezvousCliOptions {
   /** Serve the dashboard here (HOST:PORT), with this token (required off loopback). */
   dashboard?: string | undefined;
   dashboardToken?: string | undefined;
+  /** Join a cluster (see ClusterCliOptions); undefined = run alone. */
+  cluster?: ClusterCliOptions | undefined;
+}
+
+/** --cluster, --node-id, --advertise and the cluster secret, as given. */
+export interface ClusterCliOptions {
+  redis: string;
+  nodeId: string;
+  advertise: string;
+  secret: string;
 }
 
 /** "off" -> null; undefined -> the TCP port; else a port number (0 = any free pair). */
@@ -99,6 +109,7 @@ export async function runRendezvous(opts: RendezvousCliOptions, log: Logger, met
     ...(opts.altAddress !== undefined ? { altAddress: opts.altAddress } : {}),
     ...(opts.dashboard !== undefined ? { dashboard: parseHostPort(opts.dashboard, '--dashboard') } : {}),
     ...(opts.dashboardToken !== undefined ? { dashboardToken: opts.dashboardToken } : {}),
+    ...(opts.cluster !== undefined ? { cluster: { ...opts.cluster, advertise: parseHostPort(opts.cluster.advertise, '--advertise') } } : {}),
   }).catch((err: unknown) => {
     tapFile?.end();
     if (err instanceof BurrowError && err.code === 'ERR_SOCKET_BIND') {

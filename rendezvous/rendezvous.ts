@@ -10,6 +10,7 @@ import { RendezvousServer, type RendezvousOptions, type RendezvousStats } from '
 import { bindStunFamilies, NO_IPV6_CODES, type BoundStunSockets, type UdpBinder } from './stun-bind.js';
 import { UdpService } from './udp-service.js';
 import type { RendezvousView } from './dashboard/view.js';
+import type { ClusterNode } from './cluster/node.js';
 
 export interface RendezvousConfig extends RendezvousOptions {
   /**
@@ -57,6 +58,11 @@ export class Rendezvous {
   /** The TCP address, once listening. */
   get tcp(): StreamAddress | null {
     return this.address;
+  }
+
+  /** This node's cluster membership, or null when it runs alone. */
+  get cluster(): ClusterNode | null {
+    return this.server.cluster;
   }
 
   get stats(): RendezvousStats {

@@ -24,6 +24,7 @@ import { SlotPool, type Slot } from './slots.js';
 import { TrafficCounts, type RefusalReason } from './traffic-counts.js';
 import { PeerReports } from './dashboard/peer-reports.js';
 import type { RendezvousView } from './dashboard/view.js';
+import type { ClusterNode } from './cluster/node.js';
 
 /**
  * `transport`, `scheduler`, `random` default to the real ones; netsim's
@@ -44,6 +45,12 @@ export interface RendezvousOptions extends RuntimeOptions {
    * null or left out: ask for none (and drop any that come).
    */
   reportEveryMs?: number | null | undefined;
+  /**
+   * This node's membership of a cluster (started, its lease held): services
+   * are claimed in Redis and visitors reach providers on other nodes. The
+   * server closes it on close().
+   */
+  cluster?: ClusterNode | undefined;
 }
 
 type Control = ControlConnection<ClientMessage, ServerMessage>;
@@ -150,6 +157,11 @@ export class RendezvousServer {
     return addr;
   }
 
+  /** This node's cluster membership, or null when it runs alone. */
+  get cluster(): ClusterNode | null {
+    return this.opts.cluster ?? null;
+  }
+
   async close(): Promise<void> {
     this.heartbeat?.cancel();
     this.wakeup?.timer.cancel();
@@ -157,7 +169,7 @@ export class RendezvousServer {
     this.setup.close();
     for (const c of [...this.conns.values()]) c.control.close();
     for (const s of this.sockets) s.destroy();
-    await this.server.close();
+    await Promise.all([this.server.close(), this.opts.cluster?.close()]);
   }
 
   get stats(): RendezvousStats {

@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { Option, type Command } from 'commander';
+import { BurrowError } from '../src/errors.js';
+import { NODE_ID } from '../rendezvous/cluster/keys.js';
+import { parseHostPort } from '../peer/endpoint-arg.js';
+import type { ClusterCliOptions } from './run.js';
+
+/** The rendezvous's cluster flags as commander parses them. */
+export interface ClusterFlags {
+  cluster?: string;
+  nodeId?: string;
+  advertise?: string;
+  clusterSecret?: string;
+  clusterSecretFile?: string;
+}
+
+/** Adds --cluster, --node-id, --advertise and the cluster secret's flags to `burrow rendezvous`. */
+export function addClusterOptions(cmd: Command): Command {
+  return cmd
+    .option('--cluster <redis-url>', 'join a cluster of rendezvous nodes sharing this Redis (redis://[:PASSWORD@]HOST:PORT[/DB], rediss://..., or a unix socket path); off by default')
+    .option('--node-id <id>', 'this node\'s name in the cluster (1-63 letters, digits, ".", "_", "-"); default: the host name')
+    .option('--advertise <host:port>', 'where peers (and other nodes) reach this node; default: --listen when it is not a wildcard')
+    .addOption(new Option('--cluster-secret <secret>', 'the secret every node of the cluster shares (16+ characters)').env('BURROW_CLUSTER_SECRET'))
+    .option('--cluster-secret-file <file>', 'read the cluster secret from a file instead');
+}
+
+/**
+ * The cluster to join, or undefined without --cluster. A cluster flag
+ * without --cluster is an error rather than ignored: the user meant a cluster.
+ */
+export function clusterFrom(flags: ClusterFlags, listen: string): ClusterCliOptions | undefined {
+  if (flags.cluster === undefined) {
+    const stray = (['nodeId', 'advertise', 'clusterSecretFile'] as const).find((k) => flags[k] !== undefined);
+    if (stray !== undefined) throw new BurrowError('ERR_INVALID_ARGUMENT', `--${kebab(stray)} needs --cluster <redis-url>`);
+    return undefined;
+  }
+  const nodeId = flags.nodeId ?? defaultNodeId();
+  if (!NODE_ID.test(nodeId)) throw new BurrowError('ERR_INVALID_ARGUMENT', `--node-id "${nodeId.slice(0, 80)}" must be 1-63 letters, digits, ".", "_" or "-"`);
+  return { redis: flags.cluster, nodeId, advertise: advertiseFrom(flags.advertise, listen), secret: clusterSecret(flags) };
+}
+
+function advertiseFrom(given: string | undefined, listen: string): string {
+  if (given !== undefined) {
+    parseHostPort(given, '--advertise');
+    return given;
+  }
+  const l = parseHostPort(listen, '--listen');
+  if (l.host === '0.0.0.0' || l.host === '::' || l.port === 0) {
+    throw new BurrowError('ERR_INVALID_ARGUMENT', `--advertise HOST:PORT is required with --cluster when --listen is ${listen}: other nodes send visitors there`);
+  }
+  return listen;
+}
+
+function clusterSecret(flags: ClusterFlags): string {
+  let secret = flags.clusterSecret;
+  if (flags.clusterSecretFile !== undefined) {
+    try {
+      secret = readFileSync(flags.clusterSecretFile, 'utf8').trim();
+    } catch (err) {
+      throw new BurrowError('ERR_INVALID_ARGUMENT', `cannot read --cluster-secret-file ${flags.clusterSecretFile}: ${(err as NodeJS.ErrnoException).code}`);
+    }
+  }
+  if (secret === undefined || secret === '') throw new BurrowError('ERR_INVALID_ARGUMENT', '--cluster needs the cluster secret: --cluster-secret-file FILE or BURROW_CLUSTER_SECRET');
+  if (secret.length < 16) throw new BurrowError('ERR_INVALID_ARGUMENT', 'the cluster secret must be at least 16 characters (e.g. openssl rand -hex 32)');
+  return secret;
+}
+
+function defaultNodeId(): string {
+  const h = hostname().split('.')[0] ?? '';
+  if (NODE_ID.test(h)) return h;
+  throw new BurrowError('ERR_INVALID_ARGUMENT', `the host name "${h.slice(0, 80)}" is not a valid node id: give --node-id`);
+}
+
+function kebab(k: string): string {
+  return k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
