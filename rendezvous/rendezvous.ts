@@ -11,6 +11,7 @@ import { bindStunFamilies, NO_IPV6_CODES, type BoundStunSockets, type UdpBinder 
 import { UdpService } from './udp-service.js';
 import type { RendezvousView } from './dashboard/view.js';
 import type { ClusterNode } from './cluster/node.js';
+import type { ClusterNodeHealth } from './cluster/health.js';
 
 export interface RendezvousConfig extends RendezvousOptions {
   /**
@@ -63,6 +64,11 @@ export class Rendezvous {
   /** This node's cluster membership, or null when it runs alone. */
   get cluster(): ClusterNode | null {
     return this.server.cluster;
+  }
+
+  /** Its cluster health (membership, sessions between nodes), or null when it runs alone. */
+  clusterHealth(): ClusterNodeHealth | null {
+    return this.server.clusterHealth();
   }
 
   get stats(): RendezvousStats {

@@ -25,6 +25,7 @@ import { TrafficCounts, type RefusalReason } from './traffic-counts.js';
 import { PeerReports } from './dashboard/peer-reports.js';
 import type { RendezvousView } from './dashboard/view.js';
 import type { ClusterNode } from './cluster/node.js';
+import type { ClusterNodeHealth } from './cluster/health.js';
 
 /**
  * `transport`, `scheduler`, `random` default to the real ones; netsim's
@@ -160,6 +161,13 @@ export class RendezvousServer {
   /** This node's cluster membership, or null when it runs alone. */
   get cluster(): ClusterNode | null {
     return this.opts.cluster ?? null;
+  }
+
+  /** This node's cluster health (membership and sessions between nodes), or null when it runs alone. */
+  clusterHealth(): ClusterNodeHealth | null {
+    const c = this.opts.cluster;
+    if (c === undefined) return null;
+    return { ...c.status(), sessions: { forwarded: 0, forwardFailed: 0, remoteConnects: 0, remotePeers: 0, namesTaken: 0 } };
   }
 
   async close(): Promise<void> {

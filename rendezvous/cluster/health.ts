@@ -38,3 +38,22 @@ export interface ClusterView extends ClusterHealth {
   /** Lease keys whose value does not verify with the cluster secret. */
   readonly unverifiedLeases: number;
 }
+
+/** Sessions between nodes, as this node's server saw them. */
+export interface ClusterSessionStats {
+  /** Visitors' connects this node sent on to the provider's node. */
+  readonly forwarded: number;
+  /** Of those, the ones that failed at once: the provider's node was gone, or Redis did not take the message. */
+  readonly forwardFailed: number;
+  /** Connects from visitors on other nodes to this node's providers. */
+  readonly remoteConnects: number;
+  /** Visitors on other nodes with a setup or a punch pair here now. */
+  readonly remotePeers: number;
+  /** Registrations refused because another node holds the name. */
+  readonly namesTaken: number;
+}
+
+/** A node's health as its server reports it: the cluster layer's view plus the sessions between nodes. */
+export interface ClusterNodeHealth extends ClusterHealth {
+  readonly sessions: ClusterSessionStats;
+}
