@@ -8,9 +8,12 @@ export interface RendezvousLimits {
   maxUnauthenticated: number;
   /** Time a new connection has to log in or join a relay. */
   loginTimeoutMs: number;
+  /** The heartbeat loop's period (heartbeat.ts): silent peers dropped, peers that need it pinged. */
   heartbeatIntervalMs: number;
   /** A logged-in peer silent for this long is dropped. */
   heartbeatTimeoutMs: number;
+  /** How often a peer's round-trip time (for punch timing) is measured again after the one at login. */
+  rttRefreshMs: number;
   /** Session setups in progress at once, per visitor and in all. */
   maxPendingPerVisitor: number;
   maxPending: number;
@@ -44,6 +47,7 @@ export const DEFAULT_RENDEZVOUS_LIMITS: RendezvousLimits = {
   loginTimeoutMs: 10_000,
   heartbeatIntervalMs: 10_000,
   heartbeatTimeoutMs: 35_000,
+  rttRefreshMs: 60_000,
   maxPendingPerVisitor: 32,
   maxPending: 4096,
   pendingTimeoutMs: 20_000,

@@ -17,6 +17,7 @@ import { formatEndpoint, normaliseAddress } from '../src/net/endpoint.js';
 import { resolveRuntime, type Runtime, type RuntimeOptions } from '../src/net/runtime.js';
 import type { StreamAddress, StreamServer, StreamSocket } from '../src/net/stream-transport.js';
 import { DEFAULT_RENDEZVOUS_LIMITS, type RendezvousLimits } from './limits.js';
+import { heartbeatAction, heartbeatTimers, type HeartbeatTimers } from './heartbeat.js';
 import { spliceRelay } from './relay.js';
 import type { PunchOutcomeCount } from './punch-broker.js';
 import { SessionSetup, type PeerId, type SetupOutput } from './session-setup.js';
@@ -65,6 +66,9 @@ interface Conn {
   state: 'challenged' | 'peer' | 'relay';
   role: 'provider' | 'visitor' | null;
   lastSeen: number;
+  /** Our latest pong and ping to it (heartbeat.ts). */
+  lastPong: number;
+  lastPing: number;
   /** When it logged in, and the name it gave (null before login). */
   since: number | null;
   name: string | null;
@@ -115,6 +119,7 @@ export class RendezvousServer {
   private readonly rt: Runtime;
   private readonly log: Logger;
   private readonly limits: RendezvousLimits;
+  private readonly beat: HeartbeatTimers;
   private readonly setup: SessionSetup;
   private readonly unauthenticated: SlotPool;
   private readonly conns = new Map<PeerId, Conn>();
@@ -137,6 +142,7 @@ export class RendezvousServer {
     this.rt = resolveRuntime(opts);
     this.log = opts.logger ?? new Logger({ fields: { component: 'rendezvous' } });
     this.limits = { ...DEFAULT_RENDEZVOUS_LIMITS, ...opts.limits };
+    this.beat = heartbeatTimers(this.limits);
     this.setup = new SessionSetup(this.limits, this.rt.random);
     this.reports = new PeerReports((peer, connId) => this.setup.sideOf(peer, connId));
     this.unauthenticated = new SlotPool(this.limits.maxUnauthenticated);
@@ -264,6 +270,8 @@ export class RendezvousServer {
       state: 'challenged',
       role: null,
       lastSeen: this.rt.scheduler.now(),
+      lastPong: -Infinity,
+      lastPing: -Infinity,
       since: null,
       name: null,
       unauthenticated: slot,
@@ -307,6 +315,7 @@ export class RendezvousServer {
     if (conn.state !== 'peer') return;
     switch (m.type) {
       case 'ping':
+        conn.lastPong = this.rt.scheduler.now();
         return conn.control.send({ type: 'pong', t: m.t });
       case 'pong': {
         const rtt = this.rt.scheduler.now() - m.t;
@@ -358,7 +367,8 @@ export class RendezvousServer {
     });
     this.log.info('peer-login', { peer: conn.id, role: m.role, remote: conn.remote, name: m.name });
     // A first round trip now, so a punch soon after login can be synchronised.
-    conn.control.send({ type: 'ping', t: this.rt.scheduler.now() });
+    conn.lastPing = this.rt.scheduler.now();
+    conn.control.send({ type: 'ping', t: conn.lastPing });
   }
 
   private onRelayJoin(conn: Conn, m: Extract<ClientMessage, { type: 'relay-join' }>): void {
@@ -469,12 +479,15 @@ export class RendezvousServer {
 
   private onHeartbeat(): void {
     const now = this.rt.scheduler.now();
-    for (const conn of [...this.conns.values()]) {
+    // A Map may lose entries while iterated (a dropped peer's close deletes it).
+    for (const conn of this.conns.values()) {
       if (conn.state !== 'peer') continue;
-      if (now - conn.lastSeen > this.limits.heartbeatTimeoutMs) {
+      const action = heartbeatAction(conn, now, this.beat);
+      if (action === 'drop') {
         this.log.warn('peer-timeout', { peer: conn.id, role: conn.role ?? undefined });
         conn.control.close();
-      } else {
+      } else if (action === 'ping') {
+        conn.lastPing = now;
         // Peers echo t unread; the scheduler's clock keeps virtual runs repeatable.
         conn.control.send({ type: 'ping', t: Math.round(now) });
       }
