@@ -18,15 +18,18 @@ import { resolveRuntime, type Runtime, type RuntimeOptions } from '../src/net/ru
 import type { StreamAddress, StreamServer, StreamSocket } from '../src/net/stream-transport.js';
 import { DEFAULT_RENDEZVOUS_LIMITS, type RendezvousLimits } from './limits.js';
 import { heartbeatAction, heartbeatTimers, type HeartbeatTimers } from './heartbeat.js';
-import { spliceRelay } from './relay.js';
-import type { PunchOutcomeCount } from './punch-broker.js';
+import { handOverRelay } from './relay-handover.js';
+import type { RendezvousStats } from './stats.js';
 import { SessionSetup, type PeerId, type SetupOutput } from './session-setup.js';
 import { SlotPool, type Slot } from './slots.js';
 import { TrafficCounts, type RefusalReason } from './traffic-counts.js';
 import { PeerReports } from './dashboard/peer-reports.js';
 import type { RendezvousView } from './dashboard/view.js';
 import type { ClusterNode } from './cluster/node.js';
+
+export type { RendezvousStats };
 import type { ClusterNodeHealth } from './cluster/health.js';
+import { ClusterBridge } from './cluster-bridge.js';
 
 /**
  * `transport`, `scheduler`, `random` default to the real ones; netsim's
@@ -76,36 +79,6 @@ interface Conn {
   readonly unauthenticated: Slot;
 }
 
-export interface RendezvousStats {
-  connections: number;
-  unauthenticated: number;
-  peers: number;
-  /** Logged-in peers by role. */
-  peersByRole: Record<'provider' | 'visitor', number>;
-  services: number;
-  pending: number;
-  relayLinks: number;
-  relayBytes: number;
-  /** Relay bytes forwarded, live links included, by direction. */
-  relayBytesByDirection: { toProvider: number; toVisitor: number };
-  /** Every error and connect-failed sent (and unauthenticated connections turned away), by reason. */
-  refusals: Partial<Record<RefusalReason, number>>;
-  loginsRefused: number;
-  invalidFrames: number;
-  /** Control connections cut off for not reading what they were sent. */
-  controlOverflows: number;
-  /** The most bytes any control connection has had queued unsent. */
-  controlQueuePeak: number;
-  punchBrokered: number;
-  /** Sessions the broker may introduce for punching now. */
-  punchPairs: number;
-  /** Each attempt's end at the broker, by the two sides' NAT classes. */
-  punchOutcomes: readonly PunchOutcomeCount[];
-  /** Punch offers for a session from a peer that is not one of its two. */
-  punchOffersIgnored: number;
-  /** Peers that came back on a new control connection and took their side of a session over (with its ticket). */
-  punchRejoined: number;
-}
 
 /**
  * The rendezvous's TCP side, as I/O around the SessionSetup core: accepts
@@ -137,6 +110,8 @@ export class RendezvousServer {
   private readonly counters = { relayBytes: 0, loginsRefused: 0, invalidFrames: 0, controlOverflows: 0 };
   private readonly traffic = new TrafficCounts();
   private readonly reports: PeerReports;
+  /** Joins the setup to the cluster: null when this node runs alone. */
+  private readonly bridge: ClusterBridge | null;
 
   constructor(private readonly opts: RendezvousOptions) {
     this.rt = resolveRuntime(opts);
@@ -151,6 +126,14 @@ export class RendezvousServer {
     this.invalids = new RateLimitedLog(this.log, undefined, undefined, now);
     this.overflows = new RateLimitedLog(this.log, undefined, undefined, now);
     this.setupWarnings = new RateLimitedLog(this.log, undefined, undefined, now);
+    this.bridge =
+      opts.cluster === undefined
+        ? null
+        : new ClusterBridge(
+            opts.cluster,
+            { setup: this.setup, scheduler: this.rt.scheduler, log: this.log, sendLocal: (peer, m) => this.sendLocal(peer, m), flush: () => this.flush(), refused: (code) => this.traffic.refused(code) },
+            this.limits.maxConnections,
+          );
     this.server = this.rt.transport.createServer({ noDelay: true, maxConnections: this.limits.maxConnections }, (socket) =>
       this.onSocket(socket),
     );
@@ -173,13 +156,14 @@ export class RendezvousServer {
   clusterHealth(): ClusterNodeHealth | null {
     const c = this.opts.cluster;
     if (c === undefined) return null;
-    return { ...c.status(), sessions: { forwarded: 0, forwardFailed: 0, remoteConnects: 0, remotePeers: 0, namesTaken: 0 } };
+    return { ...c.status(), sessions: this.bridge?.stats ?? { forwarded: 0, forwardFailed: 0, remoteConnects: 0, remotePeers: 0, namesTaken: 0 } };
   }
 
   async close(): Promise<void> {
     this.heartbeat?.cancel();
     this.wakeup?.timer.cancel();
     this.wakeup = null;
+    this.bridge?.close();
     this.setup.close();
     for (const c of [...this.conns.values()]) c.control.close();
     for (const s of this.sockets) s.destroy();
@@ -327,6 +311,7 @@ export class RendezvousServer {
         if (conn.role === 'provider') this.traffic.refused(m.code);
         return this.setup.handle(conn.id, m, this.rt.scheduler.now());
       case 'offer': {
+        if (conn.role === 'visitor' && this.bridge?.forward(conn.id, m) === true) return;
         this.setup.handle(conn.id, m, this.rt.scheduler.now());
         // After the broker took it (a side back on a new connection is a side again).
         const side = this.setup.sideOf(conn.id, m.connId);
@@ -337,9 +322,17 @@ export class RendezvousServer {
         if (conn.role !== null) this.reports.report(conn.id, conn.role, m.sessions, this.rt.scheduler.now(), this.reportEveryMs !== null);
         return;
       case 'register':
+        // In a cluster a provider's names are claimed in Redis first.
+        if (conn.role === 'provider' && this.bridge !== null) return this.bridge.register(conn.id, m);
+        return this.setup.handle(conn.id, m, this.rt.scheduler.now());
       case 'connect':
-      case 'accept':
+        // A service not served here may be on another node.
+        if (conn.role === 'visitor' && this.bridge?.connect(conn.id, m) === true) return;
+        return this.setup.handle(conn.id, m, this.rt.scheduler.now());
       case 'confirm':
+        if (conn.role === 'visitor' && this.bridge?.forward(conn.id, m) === true) return;
+        return this.setup.handle(conn.id, m, this.rt.scheduler.now());
+      case 'accept':
         return this.setup.handle(conn.id, m, this.rt.scheduler.now());
       default:
         return this.refuse(conn, ControlErrorCode.PROTOCOL, `unexpected "${m.type}" after login`);
@@ -404,7 +397,9 @@ export class RendezvousServer {
     switch (o.kind) {
       case 'send':
         if ((o.message.type === 'error' || o.message.type === 'connect-failed') && o.fromProvider !== true) this.traffic.refused(o.message.code);
-        return this.conns.get(o.to)?.control.send(o.message);
+        // Not one of our connections: a visitor on another node (or gone).
+        if (!this.sendLocal(o.to, o.message)) this.bridge?.deliver(o.to, o.message);
+        return;
       case 'refuse': {
         const c = this.conns.get(o.to);
         return c === undefined ? undefined : this.refuse(c, o.code, o.message);
@@ -430,35 +425,33 @@ export class RendezvousServer {
       this.setup.relayEnded(o.link);
       return logEnd('closed', 0, 0);
     }
-    a.control.send({ type: 'relay-ok', connId: o.connId });
-    b.control.send({ type: 'relay-ok', connId: o.connId });
     this.controlQueuePeak = Math.max(this.controlQueuePeak, a.control.peakQueuedBytes, b.control.peakQueuedBytes);
-    const restA = a.control.detach();
-    const restB = b.control.detach();
     this.conns.delete(a.id);
     this.conns.delete(b.id);
     const tap = this.opts.tap;
-    const forwarded = tap ? (bytes: Buffer) => tap('out', bytes) : undefined;
-    // Bytes that came with the join frame belong to the link already.
-    for (const [rest, to] of [[restA, b], [restB, a]] as const) {
-      if (rest.length === 0) continue;
-      forwarded?.(rest);
-      to.control.socket.write(rest);
-    }
-    const live = spliceRelay(
-      a.control.socket,
-      b.control.socket,
+    const live = handOverRelay(
+      a.control,
+      b.control,
+      o.connId,
       { idleTimeoutMs: this.limits.relayIdleTimeoutMs, bytesPerSecond: this.limits.relayBytesPerSecond },
+      this.rt.scheduler,
       (r) => {
         this.setup.relayEnded(o.link);
         this.traffic.relayEnded(r);
         this.counters.relayBytes += r.bytesAtoB + r.bytesBtoA;
         logEnd(r.reason, r.bytesAtoB, r.bytesBtoA);
       },
-      this.rt.scheduler,
-      forwarded,
+      tap ? (bytes: Buffer) => tap('out', bytes) : undefined,
     );
     this.traffic.relayStarted(live);
+  }
+
+  /** Writes to one of this node's connections; false if there is none by that id. */
+  private sendLocal(peer: PeerId, message: ServerMessage): boolean {
+    const c = this.conns.get(peer);
+    if (c === undefined) return false;
+    c.control.send(message);
+    return true;
   }
 
   /** A fatal error: the message goes out, then the connection ends. */
@@ -473,7 +466,8 @@ export class RendezvousServer {
     this.controlQueuePeak = Math.max(this.controlQueuePeak, conn.control.peakQueuedBytes);
     if (!this.conns.delete(conn.id)) return;
     this.reports.peerGone(conn.id);
-    this.setup.peerGone(conn.id, this.rt.scheduler.now());
+    const names = this.setup.peerGone(conn.id, this.rt.scheduler.now());
+    this.bridge?.localPeerGone(conn.id, names);
     this.flush();
   }
 

@@ -23,7 +23,7 @@ export interface ClusterNodeOptions {
   nodeId: string;
   /** HOST:PORT where peers and other nodes reach this node. */
   advertise: string;
-  /** Shared by every node: authenticates leases, claims, bus messages and relay tickets. */
+  /** Shared by every node: authenticates leases, claims and bus messages. */
   secret: string | Uint8Array;
   timers?: Partial<ClusterTimers>;
   /** Names this node may claim at once. */
@@ -167,6 +167,11 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     }
     this.pump();
     return answers;
+  }
+
+  /** The timer table this node runs with (defaults plus overrides). */
+  get timerTable(): ClusterTimers {
+    return this.timers;
   }
 
   /** True if Redis confirmed this node's claim of `name` (at its last claim). */
