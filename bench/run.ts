@@ -15,9 +15,9 @@ import { REFERENCE_MODES, referenceSimulation } from './reference-sim.js';
 import { startCliLab } from './lib/cli-lab.js';
 import { peers } from './peers.js';
 import { capacity } from './capacity.js';
+import { clusterConnect } from './cluster-connect.js';
+import { firstByte, startBanner } from './lib/first-byte.js';
 import { udp } from './udp.js';
-import net from 'node:net';
-import { once } from 'node:events';
 
 const BULK_BYTES = Number(process.env.BENCH_BULK_MB ?? 256) * 1e6;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -137,27 +137,6 @@ async function idle(): Promise<void> {
     baseline.kill('SIGKILL');
     echo.close();
   }
-}
-
-/** A TCP service that speaks first (like SSH or SMTP), for connect -> first byte timings. */
-async function startBanner(): Promise<{ port: number; close(): void }> {
-  const banner = net.createServer((s) => {
-    s.on('error', () => {});
-    s.end('220 ready\r\n');
-  });
-  banner.listen(0, '127.0.0.1');
-  await once(banner, 'listening');
-  return { port: (banner.address() as net.AddressInfo).port, close: () => banner.close() };
-}
-
-/** ms from TCP connect to the first byte back. */
-async function firstByte(port: number): Promise<number> {
-  const t0 = performance.now();
-  const s = net.connect(port, '127.0.0.1');
-  s.on('error', () => {});
-  await once(s, 'data');
-  s.destroy();
-  return performance.now() - t0;
 }
 
 async function relay(): Promise<void> {
@@ -304,7 +283,7 @@ async function kernelP2p(): Promise<void> {
   console.log(`IPv6 / IPv4 p50: ${fmt(ratio, 2)} (target <= 1)`);
 }
 
-const sections: Record<string, () => Promise<void>> = { bulk, latency, sim: referenceSim, idle, relay, p2p, peers, udp, capacity };
+const sections: Record<string, () => Promise<void>> = { bulk, latency, sim: referenceSim, idle, relay, p2p, peers, udp, capacity, 'cluster-connect': clusterConnect };
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
