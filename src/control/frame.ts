@@ -24,12 +24,14 @@ export interface FrameError {
 export type DecodedFrame = { readonly body: unknown } | FrameError;
 
 export function encodeControlFrame(message: object): Buffer {
-  const json = Buffer.from(JSON.stringify(message), 'utf8');
-  if (json.length + 1 > MAX_CONTROL_FRAME) throw new RangeError(`control message of ${json.length} bytes exceeds the cap`);
-  const out = Buffer.allocUnsafe(CONTROL_HEADER_LENGTH + 1 + json.length);
-  out.writeUInt32BE(json.length + 1, 0);
+  const json = JSON.stringify(message);
+  const length = Buffer.byteLength(json, 'utf8');
+  if (length + 1 > MAX_CONTROL_FRAME) throw new RangeError(`control message of ${length} bytes exceeds the cap`);
+  // One buffer, the string written straight into it: heartbeats are most frames, and each copy is garbage.
+  const out = Buffer.allocUnsafe(CONTROL_HEADER_LENGTH + 1 + length);
+  out.writeUInt32BE(length + 1, 0);
   out[CONTROL_HEADER_LENGTH] = CONTROL_VERSION;
-  json.copy(out, CONTROL_HEADER_LENGTH + 1);
+  out.write(json, CONTROL_HEADER_LENGTH + 1, 'utf8');
   return out;
 }
 
@@ -39,6 +41,9 @@ export function encodeControlFrame(message: object): Buffer {
  */
 export class ControlFrameDecoder {
   private chunks: Buffer[] = [];
+  /** Bytes at the start of chunks[0] already decoded: frames are read in place, not cut off (no garbage per frame). */
+  private offset = 0;
+  /** Bytes held and not yet decoded. */
   private buffered = 0;
   private failed: FrameError | null = null;
 
@@ -62,7 +67,7 @@ export class ControlFrameDecoder {
 
   append(chunk: Uint8Array): void {
     if (this.failed !== null || chunk.length === 0) return;
-    this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    this.chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     this.buffered += chunk.length;
   }
 
@@ -73,17 +78,22 @@ export class ControlFrameDecoder {
   next(): DecodedFrame | null {
     if (this.failed !== null) return this.failed;
     if (this.buffered < CONTROL_HEADER_LENGTH) return null;
-    const length = this.peek(CONTROL_HEADER_LENGTH).readUInt32BE(0);
+    let first = at(this.chunks, 0);
+    if (first.length - this.offset < CONTROL_HEADER_LENGTH) first = this.merge();
+    const length = first.readUInt32BE(this.offset);
     if (length === 0) return this.fail('FRAME_EMPTY', 'zero-length frame');
     if (length > this.maxFrame) return this.fail('FRAME_TOO_LARGE', `frame of ${length} bytes exceeds ${this.maxFrame}`);
-    if (this.buffered < CONTROL_HEADER_LENGTH + length) return null;
-    const frame = this.take(CONTROL_HEADER_LENGTH + length);
-    const version = frame.readUInt8(CONTROL_HEADER_LENGTH);
+    const size = CONTROL_HEADER_LENGTH + length;
+    if (this.buffered < size) return null;
+    if (first.length - this.offset < size) first = this.merge();
+    const start = this.offset;
+    this.consume(size);
+    const version = first.readUInt8(start + CONTROL_HEADER_LENGTH);
     if (version !== CONTROL_VERSION) {
       return this.fail('BAD_VERSION', `control protocol version ${version}, this side speaks ${CONTROL_VERSION}`);
     }
     try {
-      return { body: JSON.parse(frame.toString('utf8', CONTROL_HEADER_LENGTH + 1)) as unknown };
+      return { body: JSON.parse(first.toString('utf8', start + CONTROL_HEADER_LENGTH + 1, start + size)) as unknown };
     } catch {
       return this.fail('BAD_JSON', 'frame body is not JSON');
     }
@@ -91,8 +101,10 @@ export class ControlFrameDecoder {
 
   /** Everything buffered that follows the frames decoded so far (used when a connection switches to raw relay bytes). */
   takeRest(): Buffer {
-    const rest = Buffer.concat(this.chunks, this.buffered);
+    // A copy: the caller keeps it past later appends into the same read buffers.
+    const rest = Buffer.from(this.held());
     this.chunks = [];
+    this.offset = 0;
     this.buffered = 0;
     return rest;
   }
@@ -100,23 +112,35 @@ export class ControlFrameDecoder {
   private fail(error: FrameErrorCode, detail: string): FrameError {
     this.failed = { error, detail };
     this.chunks = [];
+    this.offset = 0;
     this.buffered = 0;
     return this.failed;
   }
 
-  private peek(n: number): Buffer {
-    const first = at(this.chunks, 0);
-    if (first.length >= n) return first;
-    return Buffer.concat(this.chunks, this.buffered).subarray(0, n);
+  /** The undecoded bytes as one buffer (a view when they are in one chunk). */
+  private held(): Buffer {
+    const first = this.chunks[0];
+    if (first === undefined) return Buffer.alloc(0);
+    if (this.chunks.length === 1) return first.subarray(this.offset);
+    return Buffer.concat(this.chunks, this.offset + this.buffered).subarray(this.offset);
   }
 
-  private take(n: number): Buffer {
-    let whole = this.chunks.length === 1 ? at(this.chunks, 0) : Buffer.concat(this.chunks, this.buffered);
-    const frame = whole.subarray(0, n);
-    whole = whole.subarray(n);
-    this.chunks = whole.length > 0 ? [whole] : [];
-    this.buffered = whole.length;
-    return frame;
+  /** Joins the undecoded bytes into one chunk (a frame or header split across reads); returns it. */
+  private merge(): Buffer {
+    const whole = this.held();
+    this.chunks = [whole];
+    this.offset = 0;
+    return whole;
+  }
+
+  /** Marks `n` bytes of chunks[0] decoded, dropping the chunk once all of it is. */
+  private consume(n: number): void {
+    this.offset += n;
+    this.buffered -= n;
+    if (this.offset >= at(this.chunks, 0).length) {
+      this.chunks.shift();
+      this.offset = 0;
+    }
   }
 }
 
