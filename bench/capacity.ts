@@ -129,6 +129,8 @@ interface NodeFigures {
   providers: number;
   /** Per provider: (RSS after the idle window - RSS with none) / providers, KB. */
   averageKB: number;
+  /** Per provider beyond the first batch (the fixed growth left out), KB. */
+  marginalKB: number;
   corePct: number;
 }
 
@@ -160,14 +162,18 @@ async function singleNode(total: number): Promise<NodeFigures> {
     console.log(`rendezvous RSS (MiB) by providers held: 0: ${(rss0 / 1024).toFixed(1)}, ${points.map((p) => `${p.providers}: ${(p.rssKiB / 1024).toFixed(1)}`).join(', ')}; after the idle window ${(rss1 / 1024).toFixed(1)}`);
     console.log(`per provider: ${averageKB.toFixed(2)} KB on average (fixed growth included), ${marginal.toFixed(2)} KB each beyond the first ${first?.providers ?? 0} (target <= 8)`);
     console.log(`rendezvous CPU while idle over ${IDLE_SECONDS} s: ${corePct.toFixed(2)} % of one core (target <= 10)`);
-    return { providers: registered, averageKB, corePct };
+    return { providers: registered, averageKB, marginalKB: marginal, corePct };
   } finally {
     await stopChildren(children);
     await stopRendezvous(rv);
   }
 }
 
-/** Three nodes on one Redis, `total` / 3 providers on each (one child per node, all logging in at once), per node figures. */
+/**
+ * Three nodes on one Redis, `total` / 3 providers on each, each node's in two
+ * halves (one child each; the three nodes' halves log in at once): RSS per
+ * provider on average and over the second half, idle CPU, per node.
+ */
 async function threeNodes(redis: BenchRedis, total: number): Promise<NodeFigures[]> {
   const token = randomBytes(16).toString('hex');
   const secret = randomBytes(24).toString('hex');
@@ -180,7 +186,13 @@ async function threeNodes(redis: BenchRedis, total: number): Promise<NodeFigures
     const net0 = await redis.netBytes();
     const started = Date.now();
     const per = Math.floor(total / NODES);
-    const registered = await Promise.all(nodes.map((n, i) => providersOn(n.port, token, per, `n${i + 1}`, children)));
+    const half = Math.ceil(per / 2);
+    const wave = (count: number, tag: string) => Promise.all(nodes.map((n, i) => providersOn(n.port, token, count, `n${i + 1}${tag}`, children)));
+    const first = await wave(half, 'a');
+    await sleep(5000);
+    const rssHalf = nodes.map((n) => rssKiB(n.pid));
+    const second = await wave(per - half, 'b');
+    const registered = first.map((a, i) => a + (second[i] ?? 0));
     console.log(`registered ${registered.join(' + ')} of ${per * NODES} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const idleFrom = await redis.netBytes();
     const [redisPct = NaN, ...corePct] = await idleCpu([redis.pid, ...nodes.map((n) => n.pid)]);
@@ -193,10 +205,16 @@ async function threeNodes(redis: BenchRedis, total: number): Promise<NodeFigures
     );
     return nodes.map((n, i) => {
       const providers = registered[i] ?? 0;
-      const f = { providers, averageKB: kb((rss1[i] ?? NaN) - (rss0[i] ?? NaN)) / Math.max(1, providers), corePct: corePct[i] ?? NaN };
+      const [r0, rh, r1] = [rss0[i] ?? NaN, rssHalf[i] ?? NaN, rss1[i] ?? NaN];
+      const f: NodeFigures = {
+        providers,
+        averageKB: kb(r1 - r0) / Math.max(1, providers),
+        marginalKB: kb(r1 - rh) / Math.max(1, providers - (first[i] ?? 0)),
+        corePct: corePct[i] ?? NaN,
+      };
       console.log(
-        `node n${i + 1}: RSS ${((rss0[i] ?? NaN) / 1024).toFixed(1)} -> ${((rss1[i] ?? NaN) / 1024).toFixed(1)} MiB, ` +
-          `${f.averageKB.toFixed(2)} KB per provider (fixed growth included), CPU idle ${f.corePct.toFixed(2)} % of one core`,
+        `node n${i + 1}: RSS (MiB) 0: ${(r0 / 1024).toFixed(1)}, ${first[i] ?? 0}: ${(rh / 1024).toFixed(1)}, after the idle window ${(r1 / 1024).toFixed(1)}; ` +
+          `per provider ${f.averageKB.toFixed(2)} KB on average, ${f.marginalKB.toFixed(2)} KB beyond the first half; CPU idle ${f.corePct.toFixed(2)} % of one core`,
       );
       return f;
     });
@@ -218,8 +236,9 @@ export async function capacity(): Promise<void> {
   const redis = await startRedis();
   try {
     const three = await threeNodes(redis, PROVIDERS);
-    const row = (label: string, f: NodeFigures) => `${label.padEnd(14)} ${String(f.providers).padStart(9)} ${f.averageKB.toFixed(2).padStart(9)} KB ${f.corePct.toFixed(2).padStart(8)} %`;
-    console.log(`\n${'node'.padEnd(14)} providers  per provider  idle CPU   (targets <= 8 KB, <= 10 % of a core)`);
+    const row = (label: string, f: NodeFigures) =>
+      `${label.padEnd(14)} ${String(f.providers).padStart(9)} ${f.averageKB.toFixed(2).padStart(9)} KB ${f.marginalKB.toFixed(2).padStart(9)} KB ${f.corePct.toFixed(2).padStart(8)} %`;
+    console.log(`\n${'node'.padEnd(14)} providers  per provider (average, marginal)  idle CPU   (targets <= 8 KB, <= 10 % of a core)`);
     console.log(row('single node', one));
     three.forEach((f, i) => console.log(row(`cluster n${i + 1}`, f)));
   } finally {
