@@ -17,7 +17,8 @@ import type { ClusterNode } from '../../rendezvous/cluster/node.js';
 import { freePort } from '../support/cli.js';
 import { echoTarget, type Target } from '../support/targets.js';
 import { redisMissing, TestRedis } from './redis-server.js';
-import { makeNode, waitFor } from './support.js';
+import { FAST_TIMERS, makeNode, waitFor } from './support.js';
+import type { ClusterTimers } from '../../rendezvous/cluster/timers.js';
 
 const skip = redisMissing();
 const TOKEN = 'bridge-test-token-0123';
@@ -31,9 +32,9 @@ interface TestNode {
   readonly lines: string[];
 }
 
-async function startNode(redis: TestRedis, id: string): Promise<TestNode> {
+async function startNode(redis: TestRedis, id: string, timers: Partial<ClusterTimers> = {}): Promise<TestNode> {
   const port = await freePort();
-  const node = makeNode(redis.socket, id, { advertise: `127.0.0.1:${port}` });
+  const node = makeNode(redis.socket, id, { advertise: `127.0.0.1:${port}`, timers: { ...FAST_TIMERS, ...timers } });
   await node.start();
   const lines: string[] = [];
   const rv = await startRendezvous({ host: '127.0.0.1', port, token: TOKEN, cluster: node, logger: new Logger({ sink: { write: (l) => void lines.push(l) } }), stun: 'off' });
@@ -201,5 +202,35 @@ describe('a provider\'s node dies without a word', { skip: skip ?? false, timeou
     assert.equal(d3.rv.stats.refusals.PROVIDER_GONE, undefined, 'the visitor was never told the provider was gone');
     assert.equal(d3.rv.stats.refusals.NO_SUCH_SERVICE, undefined);
     assert.ok((d3.rv.clusterHealth()?.sessions.forwardFailed ?? 0) >= 1, 'd3 did find d1 gone, and looked again');
+  });
+});
+
+describe('a provider\'s node that takes the connect and never answers', { skip: skip ?? false, timeout: 30_000 }, () => {
+  const redis = new TestRedis();
+  let node: TestNode | null = null;
+  let silent: ClusterNode | null = null;
+  let visitor: RunningVisitor | null = null;
+
+  before(async () => {
+    await redis.start();
+    node = await startNode(redis, 'e1', { forwardAnswerMs: 800 });
+    // A member that claims a name but has no server behind it: like a node frozen after the claim.
+    silent = makeNode(redis.socket, 'e2');
+    await silent.start();
+    await silent.claim(['ghost']);
+  });
+  after(async () => {
+    await visitor?.stop();
+    await node?.rv.close();
+    await silent?.close();
+    await redis.stop();
+  });
+
+  it('fails the visitor\'s connect with TIMEOUT after forwardAnswerMs, and the visitor asks again', async () => {
+    assert.ok(node);
+    const n = node;
+    visitor = await startVisitor({ server: `127.0.0.1:${n.port}`, token: TOKEN, mode: 'stcp', name: 'ghost', secret: 'x', logger: quiet });
+    await waitFor('two connects timed out', () => (n.rv.stats.refusals.TIMEOUT ?? 0) >= 2, 10_000);
+    assert.ok((n.rv.clusterHealth()?.sessions.forwarded ?? 0) >= 2, 'each went to the silent node first');
   });
 });
