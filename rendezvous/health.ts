@@ -78,7 +78,7 @@ function clusterReport(c: ClusterNodeHealth): ClusterHealthReport {
     incarnation: c.incarnation,
     advertise: c.advertise,
     redis: c.redis,
-    lease: { held: lease.held, ageMs: lease.ageMs, ttlMs: lease.ttlMs, losses: lease.losses },
+    lease: { held: lease.held, ageMs: lease.ageMs === null ? null : Math.round(lease.ageMs), ttlMs: lease.ttlMs, losses: lease.losses },
     claims: { wanted: claims.wanted, held: claims.held, lost: claims.lost },
     bus: { listening: bus.listening, sent: bus.sent, nodeGone: bus.nodeGone, sendFailed: bus.sendFailed, received: bus.received, dropped: { ...bus.dropped } },
     sessions: {
