@@ -72,6 +72,15 @@ describe('a lone rendezvous', () => {
     assert.equal(total(samples, 'burrow_rendezvous_connections'), 0);
     assert.equal(total(samples, 'burrow_rendezvous_cluster_lease_held'), undefined, 'no cluster metrics without a cluster');
   });
+
+  it('a peer\'s metrics server has no /health (404); its /metrics still answers', async () => {
+    // Nothing listens on port 1: the provider keeps trying in the background, its metrics server is up.
+    const p = group.spawn('provider', ['provide', '--server', '127.0.0.1:1', '--token', TOKEN, '--name', 'svc', '--secret', 'svc-secret', '--to', '127.0.0.1:9', '--metrics', '127.0.0.1:0']);
+    const url = await metricsUrl(p);
+    assert.equal((await fetch(url.replace(/\/metrics$/, '/health'))).status, 404);
+    assert.equal((await fetch(url)).status, 200);
+    p.kill();
+  });
 });
 
 describe('a rendezvous in a cluster', { skip: skip ?? false }, () => {
