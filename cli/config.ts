@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { BurrowError } from '../src/errors.js';
-import { NODE_ID } from '../rendezvous/cluster/keys.js';
-import { hostPortText, modeSchema, protoSchema, secretSchema, serverListText, serviceName, udpFlowsSchema, udpIdleSchema } from '../api/options.js';
+import { hostPortText, modeSchema, nodeIdSchema, protoSchema, secretSchema, serverListText, serviceName, udpFlowsSchema, udpIdleSchema } from '../api/options.js';
 
 /**
  * `burrow -c FILE`: one TOML file describing what this machine runs, as frp
@@ -72,7 +71,7 @@ export const ConfigFile = z.strictObject({
       dashboard_token_file: z.string().min(1).optional(),
       /** Join a cluster on this Redis (as --cluster), with the node's id, advertised address and the file holding the cluster secret. */
       cluster: z.string().min(1).optional(),
-      node_id: z.string().regex(NODE_ID, 'must be 1-63 letters, digits, ".", "_" or "-"').optional(),
+      node_id: nodeIdSchema.optional(),
       advertise: hostPort.optional(),
       cluster_secret_file: z.string().min(1).optional(),
     })
