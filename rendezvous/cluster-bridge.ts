@@ -109,7 +109,7 @@ export class ClusterBridge {
         }
       }
       for (const name of m.services) if (setup.providerOf(name) === undefined) this.node.release(name);
-    });
+    }, (err: unknown) => this.unexpected('register', err));
   }
 
   /**
@@ -134,6 +134,7 @@ export class ClusterBridge {
         (at) => this.connectTo(visitor, m, at, fail),
         () => void fail(ControlErrorCode.TIMEOUT, `the rendezvous cluster's Redis did not answer where "${m.service}" is; try again`),
       )
+      .catch((err: unknown) => this.unexpected('connect', err))
       .finally(() => this.lookups--);
     return true;
   }
@@ -293,6 +294,11 @@ export class ClusterBridge {
     }
     if (m.type === 'connect-failed') this.forwarded.remove(msg.toPeer, m.connId);
     this.host.sendLocal(msg.toPeer, m.type === 'reply' ? { ...m, relay: at.advertise } : m);
+  }
+
+  /** The cluster layer never rejects by design; should it, the peer's request is lost, not the process. */
+  private unexpected(what: string, err: unknown): void {
+    this.warnings.log('warn', 'cluster-bridge-error', { what, error: err instanceof Error ? err.message : String(err) });
   }
 
   private claimLost(name: string, owner: string): void {
