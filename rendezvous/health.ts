@@ -10,7 +10,7 @@
  * password) or lease MAC can reach it, whatever those reports gain later.
  */
 import type { ClusterNodeHealth } from './cluster/health.js';
-import type { RendezvousStats } from './server.js';
+import type { RendezvousStats } from './stats.js';
 
 /** Why a node is not healthy; stable codes a probe or a script can match. */
 export type HealthReason = 'not-listening' | 'redis-disconnected' | 'lease-not-held';
