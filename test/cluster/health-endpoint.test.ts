@@ -8,8 +8,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { RunningRendezvous, startRendezvous } from '../../api/rendezvous.js';
+import { channelOf } from '../../rendezvous/cluster/keys.js';
 import type { RendezvousHealth } from '../../rendezvous/health.js';
 import { startRendezvous as startRendezvousServer } from '../../rendezvous/rendezvous.js';
 import { Logger } from '../../src/log/logger.js';
@@ -177,7 +179,7 @@ cluster_secret_file = "${secretFile}"
     assert.ok(lease?.includes(`127.0.0.1:${port}`), `its lease in Redis: ${lease}`);
   });
 
-  it('API, short timers: Redis frozen (SIGSTOP): unhealthy once the lease lapses, healthy again after SIGCONT; the metrics follow', { timeout: 30_000 }, async () => {
+  it('API, short timers: Redis frozen (SIGSTOP): unhealthy once the lease lapses, healthy again after SIGCONT; the metrics follow, a forged bus frame included', { timeout: 30_000 }, async () => {
     const node = makeNode(redis.socket, 'frozen-redis');
     await node.start();
     const server = await startRendezvousServer({ host: '127.0.0.1', port: 0, token: TOKEN, cluster: node, logger: quiet });
@@ -203,6 +205,14 @@ cluster_secret_file = "${secretFile}"
       await waitFor('healthy again', () => rv.health().ok, 5_000);
       assert.equal(await leaseHeld(), 1);
       assert.ok((total(parseScrape(await registry.metrics()), 'burrow_rendezvous_cluster_lease_losses_total') ?? 0) >= 1);
+
+      // A frame not signed with the cluster secret (anyone with Redis access could publish it): dropped and counted as bad_mac.
+      const client = redis.client();
+      await client.publish(channelOf('frozen-redis'), Buffer.concat([randomBytes(32), Buffer.from('{"not":"signed"}')]));
+      client.disconnect();
+      await waitFor('bad_mac counted', async () => total(parseScrape(await registry.metrics()), 'burrow_rendezvous_cluster_bus_dropped_total', { reason: 'bad_mac' }) === 1, 3_000);
+      assert.equal(total(parseScrape(await registry.metrics()), 'burrow_rendezvous_cluster_bus_messages_total', { direction: 'received' }), 0);
+      assert.equal(rv.health().cluster?.bus.dropped['bad-mac'], 1);
     } finally {
       if (frozen) redis.signal('SIGCONT');
       await rv.stop();
