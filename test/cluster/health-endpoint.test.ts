@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { RunningRendezvous, startRendezvous } from '../../api/rendezvous.js';
 import { channelOf } from '../../rendezvous/cluster/keys.js';
 import type { RendezvousHealth } from '../../rendezvous/health.js';
@@ -93,6 +93,13 @@ describe('a rendezvous in a cluster', { skip: skip ?? false }, () => {
     await redis.start();
   });
 
+  /** Set while a test has Redis killed: the next test must not inherit that. */
+  let redisDown = false;
+  afterEach(async () => {
+    if (redisDown) await redis.start();
+    redisDown = false;
+  });
+
   after(async () => {
     await redis.stop();
   });
@@ -135,6 +142,7 @@ describe('a rendezvous in a cluster', { skip: skip ?? false }, () => {
     }
 
     await redis.kill();
+    redisDown = true;
     await waitFor('/health 503 redis-disconnected', async () => {
       const r = await get(url);
       return r.status === 503 && r.json.reasons.includes('redis-disconnected');
@@ -147,6 +155,7 @@ describe('a rendezvous in a cluster', { skip: skip ?? false }, () => {
     assert.ok((total(down, 'burrow_rendezvous_cluster_lease_losses_total') ?? 0) >= 1);
 
     await redis.start();
+    redisDown = false;
     const back = await waitFor('/health 200 again', async () => (await get(url)).status === 200, 10_000);
     assert.ok(back < 10_000);
     assert.ok(rv.running, 'the node stayed up throughout');
