@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import { TestRedis } from '../cluster/redis-server.js';
 import { CHANNEL_PREFIX, CLAIM_PREFIX, LEASE_PREFIX } from '../../rendezvous/cluster/keys.js';
 import { ProcessGroup, freePort, type BurrowProcess } from './cli.js';
@@ -41,6 +42,9 @@ export class ClusterLab {
   readonly dir = mkdtempSync(join(tmpdir(), 'burrow-cluster-lab-'));
   readonly secretFile = join(this.dir, 'cluster-secret');
   readonly nodes = new Map<string, LabNode>();
+  /** The test's own Redis connection (over the unix socket), made on first use; it reconnects by itself. */
+  private client: Redis | null = null;
+  private readonly ports = new Set<number>();
   private constructor(readonly redis: TestRedis) {
     writeFileSync(this.secretFile, randomBytes(24).toString('hex') + '\n', { mode: 0o600 });
   }
@@ -70,8 +74,8 @@ export class ClusterLab {
    */
   async startNode(id: string, opts: { secretFile?: string } = {}): Promise<LabNode> {
     const old = this.nodes.get(id);
-    const port = old?.port ?? (await freePort());
-    const metricsPort = old?.metricsPort ?? (await freePort());
+    const port = old?.port ?? (await this.newPort());
+    const metricsPort = old?.metricsPort ?? (await this.newPort());
     const proc = this.group.spawn(`node ${id}`, [
       'rendezvous', '--listen', `127.0.0.1:${port}`, '--token', this.token,
       '--cluster', this.redis.url, '--node-id', id, '--cluster-secret-file', opts.secretFile ?? this.secretFile,
@@ -106,7 +110,7 @@ export class ClusterLab {
   }
 
   async visit(name: string, secret: string, servers: readonly string[], mode: Mode): Promise<Peer> {
-    const port = await freePort();
+    const port = await this.newPort();
     const proc = this.group.spawn(`visitor ${name}`, [
       'visit', '--server', this.servers(servers), '--token', this.token, '--name', name, '--secret', secret, '--listen', `127.0.0.1:${port}`, '--mode', mode,
     ]);
@@ -159,23 +163,32 @@ export class ClusterLab {
     return field('total_net_input_bytes') + field('total_net_output_bytes');
   }
 
-  /** One command on a fresh connection (bounded: the client gives up after a few seconds). */
+  /** One command (bounded: it fails after a few seconds, e.g. while Redis restarts). */
   async redisCmd(args: [string, ...(string | Buffer)[]]): Promise<unknown> {
-    const c = this.redis.client();
-    try {
-      const [cmd, ...rest] = args;
-      return await withTimeout(c.call(cmd, ...rest), 5000, `redis ${cmd}`);
-    } finally {
-      c.disconnect();
-    }
+    this.client ??= this.redis.client();
+    const [cmd, ...rest] = args;
+    return withTimeout(this.client.call(cmd, ...rest), 5000, `redis ${cmd}`);
   }
 
   /** Every process (stopped ones are continued first), Redis and the temp dir. */
   async close(): Promise<void> {
     for (const n of this.nodes.values()) if (n.stopped) this.signal(n.id, 'SIGCONT');
+    this.client?.disconnect();
     await this.group.killAll();
     await this.redis.stop();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** A free port not handed out before in this lab (nodes start in parallel; each also binds UDP port+1). */
+  private async newPort(): Promise<number> {
+    for (let i = 0; i < 20; i++) {
+      const p = await freePort();
+      if (![p, p - 1, p + 1].some((q) => this.ports.has(q))) {
+        this.ports.add(p);
+        return p;
+      }
+    }
+    throw new Error('no free port');
   }
 
   private servers(ids: readonly string[]): string {
