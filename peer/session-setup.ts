@@ -52,7 +52,10 @@ export interface SessionSetupOptions {
   /** The rendezvous's single-use ticket for this session's relay link. */
   ticket: string;
   plan: SessionPlan;
+  /** The rendezvous node the control channel is on (STUN for the direct path; the relay link unless `relayServer`). */
   server: HostPort;
+  /** Where the relay link goes when the session is held by another node of a rendezvous cluster. */
+  relayServer?: HostPort | undefined;
   runtime: Runtime;
   tuning?: SessionTuning | undefined;
   direct?: DirectConfig | undefined;
@@ -186,7 +189,7 @@ export class SessionSetup {
     if (!this.o.plan.relay) return true;
     let link: RecordLink;
     try {
-      link = await openRelayLink(this.o.server, this.connId, this.o.ticket, undefined, this.o.runtime);
+      link = await openRelayLink(this.o.relayServer ?? this.o.server, this.connId, this.o.ticket, undefined, this.o.runtime);
     } catch (err) {
       if (!this.o.plan.direct) throw err;
       this.log.warn('relay-unavailable', { error: err instanceof Error ? err.message : String(err), note: 'direct path only' });

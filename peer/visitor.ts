@@ -11,7 +11,7 @@ import type { TunnelSession } from '../src/session/index.js';
 import { Backoff } from './backoff.js';
 import { bridge } from './bridge.js';
 import { ControlClient } from './control-client.js';
-import { formatHostPort, type HostPort } from './endpoint-arg.js';
+import { formatHostPort, parseHostPort, type HostPort } from './endpoint-arg.js';
 import type { SessionTuning } from './tunnel-options.js';
 import type { DirectConfig } from './direct-setup.js';
 import { PEER_DEFAULTS, type PeerMode, type RelayPolicy } from './peer-defaults.js';
@@ -295,12 +295,23 @@ export class Visitor extends EventEmitter {
         return this.retryLater();
       }
       this.handshake = null;
-      this.startSession(hs.connId, result.sessionKey, result.aead, m.ticket);
+      this.startSession(hs.connId, result.sessionKey, result.aead, m.ticket, this.relayServerOf(m.relay));
     }
   }
 
   /** The handshake is done: the shared wiring runs the rest (session, relay, direct, ready). */
-  private startSession(connId: string, sessionKey: Buffer, aead: AeadAlgorithm, ticket: string): void {
+  /** The node a cluster's rendezvous sends the relay link to (the provider's), or undefined: the control channel's. */
+  private relayServerOf(relay: string | undefined): HostPort | undefined {
+    if (relay === undefined) return undefined;
+    try {
+      return parseHostPort(relay, 'relay');
+    } catch {
+      this.log.warn('relay-address-invalid', { relay: relay.slice(0, 80), note: 'the relay link goes to this rendezvous instead' });
+      return undefined;
+    }
+  }
+
+  private startSession(connId: string, sessionKey: Buffer, aead: AeadAlgorithm, ticket: string, relayServer: HostPort | undefined): void {
     const log = this.log.child({ service: this.opts.service, conn: connId.slice(0, 8) });
     const setup: SessionSetup = new SessionSetup({
       role: 'initiator',
@@ -310,6 +321,7 @@ export class Visitor extends EventEmitter {
       ticket,
       plan: this.plan,
       server: this.control.server,
+      relayServer,
       runtime: this.rt,
       tuning: this.opts.session,
       direct: this.opts.direct,

@@ -21,6 +21,13 @@ export class ServiceRegistry<P> {
     return this.byName.get(name);
   }
 
+  /** Drops one name; returns who held it. */
+  remove(name: string): P | undefined {
+    const owner = this.byName.get(name);
+    this.byName.delete(name);
+    return owner;
+  }
+
   /** Drops every name this provider holds. */
   removeProvider(provider: P): string[] {
     const removed: string[] = [];

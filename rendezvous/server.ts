@@ -26,6 +26,7 @@ import { PeerReports } from './dashboard/peer-reports.js';
 import type { RendezvousView } from './dashboard/view.js';
 import type { ClusterNode } from './cluster/node.js';
 import type { ClusterNodeHealth } from './cluster/health.js';
+import { ClusterBridge } from './cluster-bridge.js';
 
 /**
  * `transport`, `scheduler`, `random` default to the real ones; netsim's
@@ -132,6 +133,8 @@ export class RendezvousServer {
   private readonly counters = { relayBytes: 0, loginsRefused: 0, invalidFrames: 0, controlOverflows: 0 };
   private readonly traffic = new TrafficCounts();
   private readonly reports: PeerReports;
+  /** Joins the setup to the cluster: null when this node runs alone. */
+  private readonly bridge: ClusterBridge | null;
 
   constructor(private readonly opts: RendezvousOptions) {
     this.rt = resolveRuntime(opts);
@@ -145,6 +148,14 @@ export class RendezvousServer {
     this.invalids = new RateLimitedLog(this.log, undefined, undefined, now);
     this.overflows = new RateLimitedLog(this.log, undefined, undefined, now);
     this.setupWarnings = new RateLimitedLog(this.log, undefined, undefined, now);
+    this.bridge =
+      opts.cluster === undefined
+        ? null
+        : new ClusterBridge(
+            opts.cluster,
+            { setup: this.setup, scheduler: this.rt.scheduler, log: this.log, sendLocal: (peer, m) => this.sendLocal(peer, m), flush: () => this.flush() },
+            this.limits.maxConnections,
+          );
     this.server = this.rt.transport.createServer({ noDelay: true, maxConnections: this.limits.maxConnections }, (socket) =>
       this.onSocket(socket),
     );
@@ -167,13 +178,14 @@ export class RendezvousServer {
   clusterHealth(): ClusterNodeHealth | null {
     const c = this.opts.cluster;
     if (c === undefined) return null;
-    return { ...c.status(), sessions: { forwarded: 0, forwardFailed: 0, remoteConnects: 0, remotePeers: 0, namesTaken: 0 } };
+    return { ...c.status(), sessions: this.bridge?.stats ?? { forwarded: 0, forwardFailed: 0, remoteConnects: 0, remotePeers: 0, namesTaken: 0 } };
   }
 
   async close(): Promise<void> {
     this.heartbeat?.cancel();
     this.wakeup?.timer.cancel();
     this.wakeup = null;
+    this.bridge?.close();
     this.setup.close();
     for (const c of [...this.conns.values()]) c.control.close();
     for (const s of this.sockets) s.destroy();
@@ -318,6 +330,7 @@ export class RendezvousServer {
         if (conn.role === 'provider') this.traffic.refused(m.code);
         return this.setup.handle(conn.id, m, this.rt.scheduler.now());
       case 'offer': {
+        if (conn.role === 'visitor' && this.bridge?.forward(conn.id, m) === true) return;
         this.setup.handle(conn.id, m, this.rt.scheduler.now());
         // After the broker took it (a side back on a new connection is a side again).
         const side = this.setup.sideOf(conn.id, m.connId);
@@ -328,9 +341,17 @@ export class RendezvousServer {
         if (conn.role !== null) this.reports.report(conn.id, conn.role, m.sessions, this.rt.scheduler.now(), this.reportEveryMs !== null);
         return;
       case 'register':
+        // In a cluster a provider's names are claimed in Redis first.
+        if (conn.role === 'provider' && this.bridge !== null) return this.bridge.register(conn.id, m);
+        return this.setup.handle(conn.id, m, this.rt.scheduler.now());
       case 'connect':
-      case 'accept':
+        // A service not served here may be on another node.
+        if (conn.role === 'visitor' && this.bridge?.connect(conn.id, m) === true) return;
+        return this.setup.handle(conn.id, m, this.rt.scheduler.now());
       case 'confirm':
+        if (conn.role === 'visitor' && this.bridge?.forward(conn.id, m) === true) return;
+        return this.setup.handle(conn.id, m, this.rt.scheduler.now());
+      case 'accept':
         return this.setup.handle(conn.id, m, this.rt.scheduler.now());
       default:
         return this.refuse(conn, ControlErrorCode.PROTOCOL, `unexpected "${m.type}" after login`);
@@ -394,7 +415,9 @@ export class RendezvousServer {
     switch (o.kind) {
       case 'send':
         if ((o.message.type === 'error' || o.message.type === 'connect-failed') && o.fromProvider !== true) this.traffic.refused(o.message.code);
-        return this.conns.get(o.to)?.control.send(o.message);
+        // Not one of our connections: a visitor on another node (or gone).
+        if (!this.sendLocal(o.to, o.message)) this.bridge?.deliver(o.to, o.message);
+        return;
       case 'refuse': {
         const c = this.conns.get(o.to);
         return c === undefined ? undefined : this.refuse(c, o.code, o.message);
@@ -451,6 +474,14 @@ export class RendezvousServer {
     this.traffic.relayStarted(live);
   }
 
+  /** Writes to one of this node's connections; false if there is none by that id. */
+  private sendLocal(peer: PeerId, message: ServerMessage): boolean {
+    const c = this.conns.get(peer);
+    if (c === undefined) return false;
+    c.control.send(message);
+    return true;
+  }
+
   /** A fatal error: the message goes out, then the connection ends. */
   private refuse(conn: Conn, code: ControlErrorCode, message: string): void {
     this.traffic.refused(code);
@@ -463,7 +494,8 @@ export class RendezvousServer {
     this.controlQueuePeak = Math.max(this.controlQueuePeak, conn.control.peakQueuedBytes);
     if (!this.conns.delete(conn.id)) return;
     this.reports.peerGone(conn.id);
-    this.setup.peerGone(conn.id, this.rt.scheduler.now());
+    const names = this.setup.peerGone(conn.id, this.rt.scheduler.now());
+    this.bridge?.localPeerGone(conn.id, names);
     this.flush();
   }
 

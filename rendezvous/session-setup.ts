@@ -129,6 +129,24 @@ export class SessionSetup {
     return [...this.relays.values()];
   }
 
+  /** The provider that serves `name` here, if any. */
+  providerOf(name: string): PeerId | undefined {
+    return this.registry.lookup(name);
+  }
+
+  /** The peer's last control round trip, or null. */
+  rttOf(peer: PeerId): number | null {
+    return this.peers.get(peer)?.rttMs ?? null;
+  }
+
+  /**
+   * Forgets one service name (another rendezvous node took it over): later
+   * connects for it are not answered here. Setups already under way go on.
+   */
+  dropService(name: string): PeerId | undefined {
+    return this.registry.remove(name);
+  }
+
   /** The side `peer` is of session `connId` as far as this rendezvous knows (its relay link or its punch pair), or null. */
   sideOf(peer: PeerId, connId: string): PeerRole | null {
     for (const r of this.relays.values()) {
@@ -235,15 +253,16 @@ export class SessionSetup {
   /**
    * A connection closed: a logged-in peer's services and setups go with it;
    * its punch pairs wait a while for it to come back (PUNCH_REJOIN_GRACE_MS).
+   * Returns the service names it held.
    */
-  peerGone(id: PeerId, now: number): void {
+  peerGone(id: PeerId, now: number): string[] {
     if (this.joins.delete(id)) {
       // A relay join that left before its partner came: the splice, if the
       // partner comes, ends at once (as a relay link whose side closed).
-      return;
+      return [];
     }
     const peer = this.peers.get(id);
-    if (peer === undefined) return;
+    if (peer === undefined) return [];
     this.peers.delete(id);
     const removed = this.registry.removeProvider(id);
     for (const s of [...this.pending.values()]) {
@@ -257,6 +276,7 @@ export class SessionSetup {
     // Its sessions may outlive the connection (a NAT flush): the broker keeps them for a rejoin, for a while.
     const pairs = this.broker.peerGone(id, now);
     this.log('info', 'peer-gone', { peer: id, role: peer.role, services: removed.join(',') || undefined, punchPairs: pairs || undefined });
+    return removed;
   }
 
   handleTimeout(now: number): void {

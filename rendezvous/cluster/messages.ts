@@ -18,7 +18,8 @@ const peerId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/);
 export const ClusterMessage = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('ping'), nonce }),
   z.strictObject({ type: z.literal('pong'), nonce }),
-  z.strictObject({ type: z.literal('peer'), fromPeer: peerId, toPeer: peerId, message: z.record(z.string(), z.unknown()) }),
+  /** `rttMs`: the sending node's last control round trip to `fromPeer` (punch starts are timed with it). */
+  z.strictObject({ type: z.literal('peer'), fromPeer: peerId, toPeer: peerId, message: z.record(z.string(), z.unknown()), rttMs: z.number().min(0).max(60_000).optional() }),
   /** A peer whose messages this node forwarded closed its control connection (session-setup's peerGone, across nodes). */
   z.strictObject({ type: z.literal('peer-gone'), peer: peerId }),
 ]);

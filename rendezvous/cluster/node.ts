@@ -169,6 +169,11 @@ export class ClusterNode extends EventEmitter<ClusterNodeEvents> {
     return answers;
   }
 
+  /** The timer table this node runs with (defaults plus overrides). */
+  get timerTable(): ClusterTimers {
+    return this.timers;
+  }
+
   /** True if Redis confirmed this node's claim of `name` (at its last claim). */
   holds(name: string): boolean {
     return this.book.isHeld(name);

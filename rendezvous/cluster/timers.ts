@@ -35,6 +35,18 @@ import { BurrowError } from '../../src/errors.js';
  *                     wall clock is dropped as stale (bounds replays across
  *                     the receiver's replay windows being reset).
  *
+ * Sessions between nodes (the server's ClusterBridge):
+ *  - claimWaitRetryMs a provider registers a name Redis says a live node holds,
+ *                     but that node's process is gone (its bus channel has no
+ *                     listener: killed, crashed) and its lease has not lapsed
+ *                     yet. The provider most likely moved here from it, so
+ *                     claim again this often, for at most leaseTtlMs plus one
+ *                     retry, before answering NAME_TAKEN.
+ *  - remotePeerSweepMs visitors on other nodes with sessions here are dropped
+ *                     when their node's incarnation no longer holds a live
+ *                     lease, checked this often (a node that died never sends
+ *                     their peer-gone).
+ *
  * Redis connection (ClusterNode's shell):
  *  - redisCommandTimeoutMs  a command unanswered this long fails (a stopped
  *                     Redis must not hold a refresh forever).
@@ -51,6 +63,9 @@ export const CLUSTER_TIMERS = {
   lookupCacheMs: 1000,
 
   busMaxSkewMs: 30_000,
+
+  claimWaitRetryMs: 500,
+  remotePeerSweepMs: 15_000,
 
   redisCommandTimeoutMs: 1000,
   redisReconnectMaxMs: 1000,

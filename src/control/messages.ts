@@ -103,7 +103,11 @@ export const ServerMessage = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('registered'), services: z.array(serviceName).max(64) }),
   /** `proto`: what the visitor asked for (from its connect); the provider refuses a mismatch with PROTO_MISMATCH. */
   z.strictObject({ type: z.literal('incoming'), connId, service: serviceName, hello: b64(1, 512), proto: ServiceProto.optional() }),
-  z.strictObject({ type: z.literal('reply'), connId, reply: b64(1, 512), ticket: b64(32, 32) }),
+  /**
+   * `relay`: HOST:PORT of the rendezvous node to open the relay link to, when it is not this one
+   * (a cluster: the provider's node holds the session). Sent only for such sessions.
+   */
+  z.strictObject({ type: z.literal('reply'), connId, reply: b64(1, 512), ticket: b64(32, 32), relay: z.string().min(3).max(300).optional() }),
   z.strictObject({ type: z.literal('confirm'), connId, confirm: b64(1, 512), ticket: b64(32, 32), direct: z.boolean().optional() }),
   z.strictObject({ type: z.literal('connect-failed'), connId, code: errorCode, message: text }),
   /** The peer's candidates (or why it offers none), and when to start punching. */

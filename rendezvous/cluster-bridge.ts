@@ -1,0 +1,324 @@
+import { after, every, type Scheduler, type TimerHandle } from '../src/clock/scheduler.js';
+import { ControlErrorCode, parseClientMessage, parseServerMessage, type ClientMessage, type ServerMessage } from '../src/control/index.js';
+import { isBurrowError } from '../src/errors.js';
+import { RateLimitedLog, type Logger } from '../src/log/logger.js';
+import { ForwardedSessions } from './cluster/forwarded-sessions.js';
+import type { ClusterSessionStats } from './cluster/health.js';
+import type { NodeAddress } from './cluster/keys.js';
+import type { ServiceLocation } from './cluster/lookup-cache.js';
+import type { ClusterMessage } from './cluster/messages.js';
+import type { ClusterNode, SendResult } from './cluster/node.js';
+import { nodeKey, RemotePeers, type RemotePeer } from './cluster/remote-peers.js';
+import type { PeerId, SessionSetup } from './session-setup.js';
+
+/** What the bridge needs from the server it joins to the cluster. */
+export interface BridgeHost {
+  readonly setup: SessionSetup;
+  readonly scheduler: Scheduler;
+  readonly log: Logger;
+  /** Writes to one of this node's logged-in peers; false if it is gone. */
+  sendLocal(peer: PeerId, message: ServerMessage): boolean;
+  /** Carries out what the setup decided (after the bridge fed it). */
+  flush(): void;
+}
+
+type Register = Extract<ClientMessage, { type: 'register' }>;
+type Connect = Extract<ClientMessage, { type: 'connect' }>;
+/** A visitor's messages for a session held on another node. */
+type VisitorFollowUp = Extract<ClientMessage, { type: 'confirm' | 'offer' }>;
+/** What the provider's node may say to a visitor here about such a session. */
+type SessionAnswer = Extract<ServerMessage, { type: 'reply' | 'connect-failed' | 'punch' | 'punch-request' }>;
+
+/** On the bus, the other end of a visitor's messages: the provider's node's session setup. */
+const SETUP_PEER = 'setup';
+/** Lookups in Redis waiting for an answer at once; beyond it visitors are told to try again. */
+const MAX_LOOKUPS_IN_FLIGHT = 1024;
+
+/**
+ * Joins a rendezvous server's SessionSetup to the cluster. A session is set
+ * up, punched and relayed on the node of its provider:
+ *
+ * - a provider's names are claimed in Redis before the setup registers them
+ *   (a name a live node holds is refused with NAME_TAKEN);
+ * - a visitor's connect for a name not served here is looked up and sent
+ *   over the bus to the provider's node, with its later confirm and punch
+ *   offers (ForwardedSessions); that node's answers come back the same way,
+ *   and its `reply` is given the node's address so that the visitor opens
+ *   its relay link there (no relay byte crosses Redis or a second node);
+ * - on the provider's node those visitors are peers of the setup like any
+ *   other (RemotePeers), ended when their node says peer-gone, when their
+ *   node's lease lapses, or when their node is found gone on a send.
+ */
+export class ClusterBridge {
+  private readonly forwarded = new ForwardedSessions();
+  private readonly remote: RemotePeers;
+  private readonly warnings: RateLimitedLog;
+  private readonly sweep: TimerHandle;
+  private lookups = 0;
+  private closed = false;
+  private readonly counts = { forwarded: 0, forwardFailed: 0, remoteConnects: 0, namesTaken: 0 };
+  private readonly onBus = (from: NodeAddress, msg: ClusterMessage): void => this.onMessage(from, msg);
+  private readonly onClaimLost = (name: string, owner: string): void => this.claimLost(name, owner);
+
+  constructor(
+    private readonly node: ClusterNode,
+    private readonly host: BridgeHost,
+    maxRemotePeers: number,
+  ) {
+    this.remote = new RemotePeers(maxRemotePeers);
+    this.warnings = new RateLimitedLog(host.log, undefined, undefined, () => host.scheduler.now());
+    node.on('message', this.onBus);
+    node.on('claim-lost', this.onClaimLost);
+    this.sweep = every(host.scheduler, node.timerTable.remotePeerSweepMs, () => void this.sweepRemote());
+  }
+
+  get stats(): ClusterSessionStats {
+    return { ...this.counts, remotePeers: this.remote.size };
+  }
+
+  close(): void {
+    this.closed = true;
+    this.sweep.cancel();
+    this.node.off('message', this.onBus);
+    this.node.off('claim-lost', this.onClaimLost);
+  }
+
+  /**
+   * A provider registers: its names are claimed in Redis first, then
+   * registered here. Names claimed for nothing (refused here, or the
+   * provider left meanwhile) are released again.
+   */
+  register(provider: PeerId, m: Register): void {
+    void this.claim(m.services).then((taken) => {
+      if (this.closed) return;
+      const { setup } = this.host;
+      if (taken === null) {
+        setup.handle(provider, m, this.host.scheduler.now());
+        this.host.flush();
+      } else if (taken === 'full') {
+        this.host.sendLocal(provider, { type: 'error', code: ControlErrorCode.FULL, message: 'this rendezvous node claims as many names as it may', fatal: false });
+      } else {
+        this.counts.namesTaken++;
+        const message = `service name "${taken.name}" is already registered by a provider on rendezvous node "${taken.owner}"`;
+        if (this.host.sendLocal(provider, { type: 'error', code: ControlErrorCode.NAME_TAKEN, message, fatal: false })) {
+          this.warnings.log('warn', 'register-refused', { peer: provider, services: m.services.join(','), reason: message });
+        }
+      }
+      for (const name of m.services) if (setup.providerOf(name) === undefined) this.node.release(name);
+    });
+  }
+
+  /**
+   * A visitor's connect: false if the service is served here (the setup
+   * takes it); else it goes to the provider's node, or fails with a
+   * connect-failed that says why.
+   */
+  connect(visitor: PeerId, m: Connect): boolean {
+    if (this.host.setup.providerOf(m.service) !== undefined) return false;
+    const fail = (code: ControlErrorCode, message: string) => this.host.sendLocal(visitor, { type: 'connect-failed', connId: m.connId, code, message });
+    if (this.lookups >= MAX_LOOKUPS_IN_FLIGHT) {
+      fail(ControlErrorCode.BUSY, 'too many session setups in progress; try again');
+      return true;
+    }
+    this.lookups++;
+    this.node
+      .lookup(m.service)
+      .then(
+        (at) => this.connectTo(visitor, m, at, fail),
+        () => void fail(ControlErrorCode.TIMEOUT, `the rendezvous cluster's Redis did not answer where "${m.service}" is; try again`),
+      )
+      .finally(() => this.lookups--);
+    return true;
+  }
+
+  /** A visitor's confirm or punch offer for a session held on another node goes there; false if it is not such a session. */
+  forward(visitor: PeerId, m: VisitorFollowUp): boolean {
+    const at = this.forwarded.get(visitor, m.connId);
+    if (at === undefined) return false;
+    void this.sendSetup(at, visitor, m).then((r) => {
+      if (r.ok || m.type !== 'confirm') return;
+      this.forwarded.remove(visitor, m.connId);
+      this.host.sendLocal(visitor, { type: 'connect-failed', connId: m.connId, code: ControlErrorCode.PROVIDER_GONE, message: `rendezvous node "${at.node}", which holds this session, is gone; try again` });
+    });
+    return true;
+  }
+
+  /** The setup's output for a peer that is not one of this node's connections: a visitor on another node. */
+  deliver(to: PeerId, message: ServerMessage): void {
+    const p = this.remote.get(to);
+    if (p === undefined) return;
+    void this.node.send(p.at, { type: 'peer', fromPeer: SETUP_PEER, toPeer: p.peer, message }).then((r) => {
+      if (!r.ok && r.code === 'node-gone') this.endNode(p.at);
+    });
+  }
+
+  /** One of this node's peers closed: the nodes holding its sessions are told, its names released. */
+  localPeerGone(peer: PeerId, names: readonly string[]): void {
+    for (const at of this.forwarded.dropVisitor(peer)) void this.node.send(at, { type: 'peer-gone', peer });
+    for (const name of names) if (this.host.setup.providerOf(name) === undefined) this.node.release(name);
+  }
+
+  /**
+   * Claims the names; null when none is held by another live node, else the
+   * first that is. A holder whose process is gone (nobody listens on its bus
+   * channel) but whose lease still runs is most likely where this provider
+   * came from: its claim is tried again until the lease lapses.
+   */
+  private async claim(names: readonly string[]): Promise<{ name: string; owner: string } | 'full' | null> {
+    const t = this.node.timerTable;
+    const giveUpAt = this.host.scheduler.now() + t.leaseTtlMs + t.claimWaitRetryMs;
+    for (;;) {
+      let answers;
+      try {
+        answers = await this.node.claim(names);
+      } catch (err) {
+        if (isBurrowError(err) && err.code === 'ERR_CLUSTER_LIMIT') return 'full';
+        throw err;
+      }
+      const i = answers.findIndex((a) => a.kind === 'taken');
+      const a = answers[i];
+      const name = names[i];
+      if (a === undefined || a.kind !== 'taken' || name === undefined) return null;
+      if (this.closed || this.host.scheduler.now() >= giveUpAt || !(await this.holderGone(name))) return { name, owner: a.owner };
+      await new Promise<void>((resolve) => after(this.host.scheduler, t.claimWaitRetryMs, resolve));
+    }
+  }
+
+  private async holderGone(name: string): Promise<boolean> {
+    const at = await this.node.lookup(name, { fresh: true }).catch(() => undefined);
+    if (at === undefined) return false;
+    if (at === null) return true;
+    const r = await this.node.send(at, { type: 'ping', nonce: '0' });
+    return !r.ok && r.code === 'node-gone';
+  }
+
+  private async connectTo(visitor: PeerId, m: Connect, at: ServiceLocation | null, fail: (code: ControlErrorCode, message: string) => boolean): Promise<void> {
+    if (this.closed) return;
+    if (at === null || at.node === this.node.self.node) {
+      fail(ControlErrorCode.NO_SUCH_SERVICE, `no provider is serving "${m.service}" right now`);
+      return;
+    }
+    if (!this.forwarded.add(visitor, m.connId, at)) {
+      fail(ControlErrorCode.BUSY, 'connection id already in use');
+      return;
+    }
+    const r = await this.sendSetup(at, visitor, m);
+    if (r.ok) {
+      this.counts.forwarded++;
+      this.host.log.info('connect-forwarded', { conn: m.connId.slice(0, 8), service: m.service, visitor, node: at.node });
+      return;
+    }
+    this.counts.forwardFailed++;
+    this.forwarded.remove(visitor, m.connId);
+    this.warnings.log('warn', 'connect-forward-failed', { conn: m.connId.slice(0, 8), service: m.service, node: at.node, reason: r.code });
+    fail(
+      r.code === 'node-gone' ? ControlErrorCode.PROVIDER_GONE : ControlErrorCode.TIMEOUT,
+      r.code === 'node-gone'
+        ? `the provider of "${m.service}" was on rendezvous node "${at.node}", which is gone; try again`
+        : `the rendezvous cluster's Redis did not take the connect for "${m.service}"; try again`,
+    );
+  }
+
+  private sendSetup(at: NodeAddress, visitor: PeerId, m: Connect | VisitorFollowUp): Promise<SendResult> {
+    const rtt = this.host.setup.rttOf(visitor);
+    return this.node.send(at, { type: 'peer', fromPeer: visitor, toPeer: SETUP_PEER, message: m, ...(rtt !== null ? { rttMs: Math.min(60_000, Math.round(rtt)) } : {}) });
+  }
+
+  private onMessage(from: NodeAddress, msg: ClusterMessage): void {
+    if (this.closed) return;
+    if (msg.type === 'peer-gone') {
+      const p = this.remote.find(from, msg.peer);
+      if (p !== undefined) this.endRemote(p);
+      this.host.flush();
+      return;
+    }
+    if (msg.type !== 'peer') return;
+    if (msg.toPeer === SETUP_PEER) this.fromRemoteVisitor(from, msg);
+    else this.toLocalVisitor(from, msg);
+  }
+
+  /** On the provider's node: a visitor on node `from` sends its setup a message. */
+  private fromRemoteVisitor(from: NodeAddress, msg: Extract<ClusterMessage, { type: 'peer' }>): void {
+    const parsed = parseClientMessage(msg.message);
+    if (!parsed.ok || (parsed.message.type !== 'connect' && parsed.message.type !== 'confirm' && parsed.message.type !== 'offer')) {
+      this.warnings.log('warn', 'cluster-peer-message-dropped', { node: from.node, reason: parsed.ok ? `"${parsed.message.type}" from a remote visitor` : parsed.reason });
+      return;
+    }
+    const m = parsed.message;
+    const { setup } = this.host;
+    const now = this.host.scheduler.now();
+    let p: RemotePeer | undefined;
+    if (m.type === 'connect') {
+      this.counts.remoteConnects++;
+      // Our lease lapsed: the cluster may have given our names to another node meanwhile.
+      if (!this.node.status().lease.held) {
+        void this.node.send(from, { type: 'peer', fromPeer: SETUP_PEER, toPeer: msg.fromPeer, message: { type: 'connect-failed', connId: m.connId, code: ControlErrorCode.NO_SUCH_SERVICE, message: `no provider is serving "${m.service}" right now` } });
+        return;
+      }
+      const t = this.remote.touch(from, msg.fromPeer);
+      if (t.evicted !== null) setup.peerGone(t.evicted.id, now);
+      if (t.created) setup.peerJoined(t.peer.id, 'visitor');
+      p = t.peer;
+    } else {
+      p = this.remote.find(from, msg.fromPeer);
+      if (p === undefined) return;
+      this.remote.touch(from, msg.fromPeer);
+    }
+    if (msg.rttMs !== undefined) setup.peerRtt(p.id, msg.rttMs);
+    setup.handle(p.id, m, now);
+    this.host.flush();
+  }
+
+  /** On the visitor's node: the provider's node answers one of our visitors about a session it holds. */
+  private toLocalVisitor(from: NodeAddress, msg: Extract<ClusterMessage, { type: 'peer' }>): void {
+    const parsed = parseServerMessage(msg.message);
+    const m = parsed.ok ? parsed.message : null;
+    if (m === null || !isSessionAnswer(m)) {
+      this.warnings.log('warn', 'cluster-peer-message-dropped', { node: from.node, reason: parsed.ok ? `"${parsed.message.type}" for a visitor` : parsed.reason });
+      return;
+    }
+    const at = this.forwarded.get(msg.toPeer, m.connId);
+    // Only the node that holds the session speaks for it.
+    if (at === undefined || nodeKey(at) !== nodeKey(from)) {
+      this.warnings.log('warn', 'cluster-peer-message-dropped', { node: from.node, reason: 'not a session of that node' });
+      return;
+    }
+    if (m.type === 'connect-failed') this.forwarded.remove(msg.toPeer, m.connId);
+    this.host.sendLocal(msg.toPeer, m.type === 'reply' ? { ...m, relay: at.advertise } : m);
+  }
+
+  private claimLost(name: string, owner: string): void {
+    const provider = this.host.setup.dropService(name);
+    if (provider === undefined) return;
+    this.counts.namesTaken++;
+    this.host.sendLocal(provider, {
+      type: 'error',
+      code: ControlErrorCode.NAME_TAKEN,
+      message: `service name "${name}" was taken over by rendezvous node "${owner}" while this node was cut off from the cluster`,
+      fatal: false,
+    });
+  }
+
+  private async sweepRemote(): Promise<void> {
+    if (this.remote.size === 0) return;
+    const view = await this.node.view().catch(() => null);
+    if (this.closed || view === null || view.nodes === null) return;
+    const live = new Set(view.nodes.map((n) => nodeKey(n)));
+    for (const p of this.remote.outside(live)) this.endRemote(p);
+    this.host.flush();
+  }
+
+  private endNode(at: NodeAddress): void {
+    for (const p of this.remote.onNode(at)) this.endRemote(p);
+    this.host.flush();
+  }
+
+  private endRemote(p: RemotePeer): void {
+    this.remote.delete(p);
+    this.host.setup.peerGone(p.id, this.host.scheduler.now());
+  }
+}
+
+function isSessionAnswer(m: ServerMessage): m is SessionAnswer {
+  return m.type === 'reply' || m.type === 'connect-failed' || m.type === 'punch' || m.type === 'punch-request';
+}
