@@ -163,6 +163,13 @@ export class ClusterLab {
     return field('total_net_input_bytes') + field('total_net_output_bytes');
   }
 
+  /** The redis-server's run id: a new one at every start. */
+  async redisRunId(): Promise<string> {
+    const m = /^run_id:(\w+)/m.exec(String(await this.redisCmd(['INFO', 'server'])));
+    if (m?.[1] === undefined) throw new Error('INFO server has no run_id');
+    return m[1];
+  }
+
   /** One command (bounded: it fails after a few seconds, e.g. while Redis restarts). */
   async redisCmd(args: [string, ...(string | Buffer)[]]): Promise<unknown> {
     this.client ??= this.redis.client();
