@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import { exchange } from '../support/client.js';
+import type { LogEvent } from '../support/cli.js';
 import { CLUSTER_TIMERS } from '../../rendezvous/cluster/timers.js';
 import { ClusterLab, knownService, redisMissing, transferOk, waitFor, type KnownService, type Peer } from '../support/cluster-lab.js';
 
@@ -26,6 +27,15 @@ async function worksWithin(port: number, svc: KnownService, ms: number, since = 
     await new Promise((r) => setTimeout(r, 200));
   }
   return null;
+}
+
+/** The events logged since `since`, as "event@ms" (ms after `since`), for a diagnostic line. */
+function timeline(events: readonly LogEvent[], since: number): string {
+  return events
+    .map((e) => ({ e, at: Date.parse(String(e.time)) - since }))
+    .filter((x) => x.at >= 0)
+    .map((x) => `${x.e.event}${typeof x.e.code === 'string' ? `(${x.e.code})` : ''}@${x.at}`)
+    .join(' ');
 }
 
 describe('a three-node cluster when Redis restarts, a node dies, a node freezes', { skip: skip ?? false }, () => {
@@ -116,6 +126,7 @@ describe('a three-node cluster when Redis restarts, a node dies, a node freezes'
     const cut = await transfer;
     const goneAfter = await leaseGone;
     t.diagnostic(`the transfer under way got ${cut.bytes} of ${bulk?.download.length} bytes (${cut.error ?? 'closed'}); a new connection worked ${worked} ms after the kill; n1's lease gone after ${goneAfter} ms`);
+    t.diagnostic(`since the kill: provider ${timeline(p.proc.events, killedAt)}; visitor ${timeline(visitor.proc.events, killedAt)}`);
     // Whatever part arrived, nothing passes for the whole download unless it is.
     if (cut.bytes === bulk?.download.length) assert.equal(cut.sha256, bulk.downloadSha);
     else assert.ok(cut.bytes < (bulk?.download.length ?? 0));
