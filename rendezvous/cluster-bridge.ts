@@ -20,6 +20,8 @@ export interface BridgeHost {
   sendLocal(peer: PeerId, message: ServerMessage): boolean;
   /** Carries out what the setup decided (after the bridge fed it). */
   flush(): void;
+  /** Counts a refusal the bridge itself sends (answers passed on from another node were counted there). */
+  refused(code: ControlErrorCode): void;
 }
 
 type Register = Extract<ClientMessage, { type: 'register' }>;
@@ -96,16 +98,18 @@ export class ClusterBridge {
         setup.handle(provider, m, this.host.scheduler.now());
         this.host.flush();
       } else if (taken === 'full') {
+        this.host.refused(ControlErrorCode.FULL);
         this.host.sendLocal(provider, { type: 'error', code: ControlErrorCode.FULL, message: 'this rendezvous node claims as many names as it may', fatal: false });
       } else {
         this.counts.namesTaken++;
+        this.host.refused(ControlErrorCode.NAME_TAKEN);
         const message = `service name "${taken.name}" is already registered by a provider on rendezvous node "${taken.owner}"`;
         if (this.host.sendLocal(provider, { type: 'error', code: ControlErrorCode.NAME_TAKEN, message, fatal: false })) {
           this.warnings.log('warn', 'register-refused', { peer: provider, services: m.services.join(','), reason: message });
         }
       }
       for (const name of m.services) if (setup.providerOf(name) === undefined) this.node.release(name);
-    });
+    }, (err: unknown) => this.unexpected('register', err));
   }
 
   /**
@@ -115,7 +119,10 @@ export class ClusterBridge {
    */
   connect(visitor: PeerId, m: Connect): boolean {
     if (this.host.setup.providerOf(m.service) !== undefined) return false;
-    const fail = (code: ControlErrorCode, message: string) => this.host.sendLocal(visitor, { type: 'connect-failed', connId: m.connId, code, message });
+    const fail = (code: ControlErrorCode, message: string): boolean => {
+      this.host.refused(code);
+      return this.host.sendLocal(visitor, { type: 'connect-failed', connId: m.connId, code, message });
+    };
     if (this.lookups >= MAX_LOOKUPS_IN_FLIGHT) {
       fail(ControlErrorCode.BUSY, 'too many session setups in progress; try again');
       return true;
@@ -127,6 +134,7 @@ export class ClusterBridge {
         (at) => this.connectTo(visitor, m, at, fail),
         () => void fail(ControlErrorCode.TIMEOUT, `the rendezvous cluster's Redis did not answer where "${m.service}" is; try again`),
       )
+      .catch((err: unknown) => this.unexpected('connect', err))
       .finally(() => this.lookups--);
     return true;
   }
@@ -138,6 +146,7 @@ export class ClusterBridge {
     void this.sendSetup(at, visitor, m).then((r) => {
       if (r.ok || m.type !== 'confirm') return;
       this.forwarded.remove(visitor, m.connId);
+      this.host.refused(ControlErrorCode.PROVIDER_GONE);
       this.host.sendLocal(visitor, { type: 'connect-failed', connId: m.connId, code: ControlErrorCode.PROVIDER_GONE, message: `rendezvous node "${at.node}", which holds this session, is gone; try again` });
     });
     return true;
@@ -287,10 +296,16 @@ export class ClusterBridge {
     this.host.sendLocal(msg.toPeer, m.type === 'reply' ? { ...m, relay: at.advertise } : m);
   }
 
+  /** The cluster layer never rejects by design; should it, the peer's request is lost, not the process. */
+  private unexpected(what: string, err: unknown): void {
+    this.warnings.log('warn', 'cluster-bridge-error', { what, error: err instanceof Error ? err.message : String(err) });
+  }
+
   private claimLost(name: string, owner: string): void {
     const provider = this.host.setup.dropService(name);
     if (provider === undefined) return;
     this.counts.namesTaken++;
+    this.host.refused(ControlErrorCode.NAME_TAKEN);
     this.host.sendLocal(provider, {
       type: 'error',
       code: ControlErrorCode.NAME_TAKEN,

@@ -17,14 +17,16 @@ import { formatEndpoint, normaliseAddress } from '../src/net/endpoint.js';
 import { resolveRuntime, type Runtime, type RuntimeOptions } from '../src/net/runtime.js';
 import type { StreamAddress, StreamServer, StreamSocket } from '../src/net/stream-transport.js';
 import { DEFAULT_RENDEZVOUS_LIMITS, type RendezvousLimits } from './limits.js';
-import { spliceRelay } from './relay.js';
-import type { PunchOutcomeCount } from './punch-broker.js';
+import { handOverRelay } from './relay-handover.js';
+import type { RendezvousStats } from './stats.js';
 import { SessionSetup, type PeerId, type SetupOutput } from './session-setup.js';
 import { SlotPool, type Slot } from './slots.js';
 import { TrafficCounts, type RefusalReason } from './traffic-counts.js';
 import { PeerReports } from './dashboard/peer-reports.js';
 import type { RendezvousView } from './dashboard/view.js';
 import type { ClusterNode } from './cluster/node.js';
+
+export type { RendezvousStats };
 import type { ClusterNodeHealth } from './cluster/health.js';
 import { ClusterBridge } from './cluster-bridge.js';
 
@@ -73,36 +75,6 @@ interface Conn {
   readonly unauthenticated: Slot;
 }
 
-export interface RendezvousStats {
-  connections: number;
-  unauthenticated: number;
-  peers: number;
-  /** Logged-in peers by role. */
-  peersByRole: Record<'provider' | 'visitor', number>;
-  services: number;
-  pending: number;
-  relayLinks: number;
-  relayBytes: number;
-  /** Relay bytes forwarded, live links included, by direction. */
-  relayBytesByDirection: { toProvider: number; toVisitor: number };
-  /** Every error and connect-failed sent (and unauthenticated connections turned away), by reason. */
-  refusals: Partial<Record<RefusalReason, number>>;
-  loginsRefused: number;
-  invalidFrames: number;
-  /** Control connections cut off for not reading what they were sent. */
-  controlOverflows: number;
-  /** The most bytes any control connection has had queued unsent. */
-  controlQueuePeak: number;
-  punchBrokered: number;
-  /** Sessions the broker may introduce for punching now. */
-  punchPairs: number;
-  /** Each attempt's end at the broker, by the two sides' NAT classes. */
-  punchOutcomes: readonly PunchOutcomeCount[];
-  /** Punch offers for a session from a peer that is not one of its two. */
-  punchOffersIgnored: number;
-  /** Peers that came back on a new control connection and took their side of a session over (with its ticket). */
-  punchRejoined: number;
-}
 
 /**
  * The rendezvous's TCP side, as I/O around the SessionSetup core: accepts
@@ -153,7 +125,7 @@ export class RendezvousServer {
         ? null
         : new ClusterBridge(
             opts.cluster,
-            { setup: this.setup, scheduler: this.rt.scheduler, log: this.log, sendLocal: (peer, m) => this.sendLocal(peer, m), flush: () => this.flush() },
+            { setup: this.setup, scheduler: this.rt.scheduler, log: this.log, sendLocal: (peer, m) => this.sendLocal(peer, m), flush: () => this.flush(), refused: (code) => this.traffic.refused(code) },
             this.limits.maxConnections,
           );
     this.server = this.rt.transport.createServer({ noDelay: true, maxConnections: this.limits.maxConnections }, (socket) =>
@@ -443,33 +415,23 @@ export class RendezvousServer {
       this.setup.relayEnded(o.link);
       return logEnd('closed', 0, 0);
     }
-    a.control.send({ type: 'relay-ok', connId: o.connId });
-    b.control.send({ type: 'relay-ok', connId: o.connId });
     this.controlQueuePeak = Math.max(this.controlQueuePeak, a.control.peakQueuedBytes, b.control.peakQueuedBytes);
-    const restA = a.control.detach();
-    const restB = b.control.detach();
     this.conns.delete(a.id);
     this.conns.delete(b.id);
     const tap = this.opts.tap;
-    const forwarded = tap ? (bytes: Buffer) => tap('out', bytes) : undefined;
-    // Bytes that came with the join frame belong to the link already.
-    for (const [rest, to] of [[restA, b], [restB, a]] as const) {
-      if (rest.length === 0) continue;
-      forwarded?.(rest);
-      to.control.socket.write(rest);
-    }
-    const live = spliceRelay(
-      a.control.socket,
-      b.control.socket,
+    const live = handOverRelay(
+      a.control,
+      b.control,
+      o.connId,
       { idleTimeoutMs: this.limits.relayIdleTimeoutMs, bytesPerSecond: this.limits.relayBytesPerSecond },
+      this.rt.scheduler,
       (r) => {
         this.setup.relayEnded(o.link);
         this.traffic.relayEnded(r);
         this.counters.relayBytes += r.bytesAtoB + r.bytesBtoA;
         logEnd(r.reason, r.bytesAtoB, r.bytesBtoA);
       },
-      this.rt.scheduler,
-      forwarded,
+      tap ? (bytes: Buffer) => tap('out', bytes) : undefined,
     );
     this.traffic.relayStarted(live);
   }

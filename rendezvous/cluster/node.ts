@@ -23,7 +23,7 @@ export interface ClusterNodeOptions {
   nodeId: string;
   /** HOST:PORT where peers and other nodes reach this node. */
   advertise: string;
-  /** Shared by every node: authenticates leases, claims, bus messages and relay tickets. */
+  /** Shared by every node: authenticates leases, claims and bus messages. */
   secret: string | Uint8Array;
   timers?: Partial<ClusterTimers>;
   /** Names this node may claim at once. */

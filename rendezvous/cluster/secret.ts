@@ -6,8 +6,8 @@ export const MIN_SECRET_BYTES = 16;
 export const MAC_BYTES = 32;
 
 /** What each sub-key authenticates: one key per use, so a MAC of one kind never passes as another. */
-export type MacPurpose = 'lease' | 'claim' | 'bus' | 'relay-ticket';
-const PURPOSES: readonly MacPurpose[] = ['lease', 'claim', 'bus', 'relay-ticket'];
+export type MacPurpose = 'lease' | 'claim' | 'bus';
+const PURPOSES: readonly MacPurpose[] = ['lease', 'claim', 'bus'];
 
 /**
  * The cluster secret, shared by every node, as the HMAC-SHA256 keys derived
