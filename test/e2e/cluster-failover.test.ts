@@ -114,7 +114,7 @@ describe('a three-node cluster when Redis restarts, a node dies, a node freezes'
 
     // A long transfer relayed by n1; kill n1 once it is under way.
     const n1Log = l.node('n1').proc.events.length;
-    const transfer = exchange(bulkVisitor.port, Buffer.alloc(0), 30_000);
+    const transfer = exchange(bulkVisitor.port, Buffer.alloc(0), 30_000).catch((err: unknown) => ({ sha256: '', bytes: 0, error: String(err) }));
     await l.node('n1').proc.waitFor((e) => e.event === 'relay-start' && e.service === 'bulk', 'the bulk relay on n1', 10_000, n1Log);
     await new Promise((r) => setTimeout(r, 300));
     l.signal('n1', 'SIGKILL');
