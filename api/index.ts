@@ -15,6 +15,7 @@ export type { PeerEvents, SessionEvent, PathEvent, SessionClosedEvent, PathInfo 
 export type { RendezvousOptions, ProviderOptions, VisitorOptions, DirectOptions, Endpoint, Servers } from './options.js';
 export type { HostPort } from '../peer/endpoint-arg.js';
 export type { RendezvousStats } from '../rendezvous/server.js';
+export type { RendezvousHealth, HealthReason, ClusterHealthReport } from '../rendezvous/health.js';
 export { rendezvousRegistry, type RendezvousMetricsSource } from '../rendezvous/metrics.js';
 export { peerRegistry, type PeerMetricsSource, type PeerRoleName } from '../peer/metrics.js';
 export { BurrowError, isBurrowError, type BurrowErrorCode } from '../src/errors.js';

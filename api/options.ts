@@ -29,6 +29,8 @@ export const udpFlowsSchema = z.number().int().min(1).max(UDP_FLOW_LIMITS.maxFlo
 export const relaySchema = z.enum(['fallback', 'never'], { message: 'relay must be "fallback" or "never"' });
 export const serviceName = z.string().regex(SERVICE_NAME, 'service names are 1-63 letters, digits, ".", "_" or "-"');
 export const secretSchema = z.string().min(1, 'secret must not be empty');
+/** A rendezvous node's name in its cluster. */
+export const nodeIdSchema = z.string().regex(NODE_ID, 'must be 1-63 letters, digits, ".", "_" or "-"');
 const tokenSchema = z.string().min(1, 'token must not be empty');
 
 /** "host:port", "[v6]:port", or { host, port }. */
@@ -144,7 +146,7 @@ export const rendezvousOptions = z.strictObject({
   cluster: z
     .strictObject({
       redis: z.string().min(1),
-      nodeId: z.string().regex(NODE_ID, 'must be 1-63 letters, digits, ".", "_" or "-"'),
+      nodeId: nodeIdSchema,
       advertise: endpoint,
       secret: z.string().min(16, 'must be at least 16 characters'),
     })

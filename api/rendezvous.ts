@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import { formatHostPort, type HostPort } from '../peer/endpoint-arg.js';
 import { rendezvousRegistry, type RendezvousMetricsSource } from '../rendezvous/metrics.js';
+import { rendezvousHealth, type RendezvousHealth } from '../rendezvous/health.js';
 import { startRendezvous as startRendezvousServer, type Rendezvous } from '../rendezvous/rendezvous.js';
 import type { RendezvousStats } from '../rendezvous/server.js';
 import { dashboardToken as checkDashboardToken } from '../rendezvous/dashboard/access.js';
@@ -38,6 +39,20 @@ export class RunningRendezvous {
   /** Connections, peers, services, relay links and bytes, refusals. */
   get stats(): RendezvousStats {
     return this.rendezvous.stats;
+  }
+
+  /**
+   * Its health now, as GET /health on its metrics server answers it: `ok`
+   * (listening; in a cluster also Redis connected and the lease held), the
+   * `reasons` when not, the connection, peer and service counts, and
+   * `cluster` (null for a lone node). Nothing secret is in it.
+   */
+  health(): RendezvousHealth {
+    return rendezvousHealth({
+      listening: this.state === 'running' && this.rendezvous.tcp !== null,
+      stats: this.rendezvous.stats,
+      cluster: this.rendezvous.clusterHealth(),
+    });
   }
 
   /** What its Prometheus metrics are read from: the stats and the STUN services' counts. */

@@ -26,52 +26,73 @@ export function addClusterOptions(cmd: Command): Command {
 }
 
 /**
- * The cluster to join, or undefined without --cluster. A cluster flag
- * without --cluster is an error rather than ignored: the user meant a cluster.
+ * How the user gave the cluster settings, for the errors to quote them as
+ * written: the rendezvous's flags, or a config file's [rendezvous] keys.
  */
-export function clusterFrom(flags: ClusterFlags, listen: string): ClusterCliOptions | undefined {
-  if (flags.cluster === undefined) {
-    const stray = (['nodeId', 'advertise', 'clusterSecretFile'] as const).find((k) => flags[k] !== undefined);
-    if (stray !== undefined) throw new BurrowError('ERR_INVALID_ARGUMENT', `--${kebab(stray)} needs --cluster <redis-url>`);
-    return undefined;
-  }
-  const nodeId = flags.nodeId ?? defaultNodeId();
-  if (!NODE_ID.test(nodeId)) throw new BurrowError('ERR_INVALID_ARGUMENT', `--node-id "${nodeId.slice(0, 80)}" must be 1-63 letters, digits, ".", "_" or "-"`);
-  return { redis: flags.cluster, nodeId, advertise: advertiseFrom(flags.advertise, listen), secret: clusterSecret(flags) };
+export interface ClusterSettingNames {
+  readonly cluster: string;
+  readonly nodeId: string;
+  readonly advertise: string;
+  readonly clusterSecretFile: string;
+  readonly listen: string;
+  /** Where the secret can come from. */
+  readonly secretFrom: string;
 }
 
-function advertiseFrom(given: string | undefined, listen: string): string {
+export const CLUSTER_FLAG_NAMES: ClusterSettingNames = {
+  cluster: '--cluster',
+  nodeId: '--node-id',
+  advertise: '--advertise',
+  clusterSecretFile: '--cluster-secret-file',
+  listen: '--listen',
+  secretFrom: '--cluster-secret-file FILE or BURROW_CLUSTER_SECRET',
+};
+
+/**
+ * The cluster to join, or undefined without `cluster`. A cluster setting
+ * without `cluster` is an error rather than ignored: the user meant a
+ * cluster. Errors are ERR_INVALID_ARGUMENT and name the settings as `names`
+ * spells them.
+ */
+export function clusterFrom(flags: ClusterFlags, listen: string, names: ClusterSettingNames = CLUSTER_FLAG_NAMES): ClusterCliOptions | undefined {
+  if (flags.cluster === undefined) {
+    const stray = (['nodeId', 'advertise', 'clusterSecretFile'] as const).find((k) => flags[k] !== undefined);
+    if (stray !== undefined) throw new BurrowError('ERR_INVALID_ARGUMENT', `${names[stray]} needs ${names.cluster} <redis-url>`);
+    return undefined;
+  }
+  const nodeId = flags.nodeId ?? defaultNodeId(names);
+  if (!NODE_ID.test(nodeId)) throw new BurrowError('ERR_INVALID_ARGUMENT', `${names.nodeId} "${nodeId.slice(0, 80)}" must be 1-63 letters, digits, ".", "_" or "-"`);
+  return { redis: flags.cluster, nodeId, advertise: advertiseFrom(flags.advertise, listen, names), secret: clusterSecret(flags, names) };
+}
+
+function advertiseFrom(given: string | undefined, listen: string, names: ClusterSettingNames): string {
   if (given !== undefined) {
-    parseHostPort(given, '--advertise');
+    parseHostPort(given, names.advertise);
     return given;
   }
-  const l = parseHostPort(listen, '--listen');
+  const l = parseHostPort(listen, names.listen);
   if (l.host === '0.0.0.0' || l.host === '::' || l.port === 0) {
-    throw new BurrowError('ERR_INVALID_ARGUMENT', `--advertise HOST:PORT is required with --cluster when --listen is ${listen}: other nodes send visitors there`);
+    throw new BurrowError('ERR_INVALID_ARGUMENT', `${names.advertise} HOST:PORT is required with ${names.cluster} when ${names.listen} is ${listen}: other nodes send visitors there`);
   }
   return listen;
 }
 
-function clusterSecret(flags: ClusterFlags): string {
+function clusterSecret(flags: ClusterFlags, names: ClusterSettingNames): string {
   let secret = flags.clusterSecret;
   if (flags.clusterSecretFile !== undefined) {
     try {
       secret = readFileSync(flags.clusterSecretFile, 'utf8').trim();
     } catch (err) {
-      throw new BurrowError('ERR_INVALID_ARGUMENT', `cannot read --cluster-secret-file ${flags.clusterSecretFile}: ${(err as NodeJS.ErrnoException).code}`);
+      throw new BurrowError('ERR_INVALID_ARGUMENT', `cannot read ${names.clusterSecretFile} ${flags.clusterSecretFile}: ${(err as NodeJS.ErrnoException).code}`);
     }
   }
-  if (secret === undefined || secret === '') throw new BurrowError('ERR_INVALID_ARGUMENT', '--cluster needs the cluster secret: --cluster-secret-file FILE or BURROW_CLUSTER_SECRET');
+  if (secret === undefined || secret === '') throw new BurrowError('ERR_INVALID_ARGUMENT', `${names.cluster} needs the cluster secret: ${names.secretFrom}`);
   if (secret.length < 16) throw new BurrowError('ERR_INVALID_ARGUMENT', 'the cluster secret must be at least 16 characters (e.g. openssl rand -hex 32)');
   return secret;
 }
 
-function defaultNodeId(): string {
+function defaultNodeId(names: ClusterSettingNames): string {
   const h = hostname().split('.')[0] ?? '';
   if (NODE_ID.test(h)) return h;
-  throw new BurrowError('ERR_INVALID_ARGUMENT', `the host name "${h.slice(0, 80)}" is not a valid node id: give --node-id`);
-}
-
-function kebab(k: string): string {
-  return k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  throw new BurrowError('ERR_INVALID_ARGUMENT', `the host name "${h.slice(0, 80)}" is not a valid node id: give ${names.nodeId}`);
 }

@@ -11,7 +11,8 @@ import type { Inspectable } from './admin.js';
 import type { ConfigFile } from './config.js';
 import { ConfigRuntime } from './config-runtime.js';
 import { startMetricsEndpoint } from './metrics.js';
-import { runRendezvous, type FatalHandler, type Running } from './run.js';
+import { runRendezvous, type ClusterCliOptions, type FatalHandler, type Running } from './run.js';
+import { clusterFrom, type ClusterFlags, type ClusterSettingNames } from './cluster-flags.js';
 
 /** loadConfig has checked that every role has its server and token; this keeps that promise typed. */
 function checked(value: string | undefined, what: string): string {
@@ -32,6 +33,8 @@ export async function runConfigFile(
   peers: Inspectable[] = [],
 ): Promise<{ parts: Running[]; entries: ConfigRuntime }> {
   const parts: Running[] = [];
+  // Checked (and the secret read) before anything starts: a wrong key changes nothing.
+  const cluster = cfg.rendezvous ? clusterOf(cfg.rendezvous, path) : undefined;
   // Started before any role, so a bad address fails before anything runs.
   const metrics = cfg.metrics === undefined ? undefined : await startMetricsEndpoint(cfg.metrics, 'metrics', log);
   if (metrics) parts.push(metrics);
@@ -45,6 +48,7 @@ export async function runConfigFile(
           ...(cfg.rendezvous.alt_address !== undefined ? { altAddress: cfg.rendezvous.alt_address } : {}),
           ...(cfg.rendezvous.dashboard !== undefined ? { dashboard: cfg.rendezvous.dashboard } : {}),
           ...(cfg.rendezvous.dashboard_token_file !== undefined ? { dashboardToken: readTokenFile(cfg.rendezvous.dashboard_token_file) } : {}),
+          cluster,
         },
         log.child({ component: 'rendezvous' }),
         metrics,
@@ -55,6 +59,32 @@ export async function runConfigFile(
   await entries.start();
   parts.push(entries);
   return { parts, entries };
+}
+
+/** The file's [rendezvous] keys spelled as the cluster checks quote them. */
+const TOML_NAMES: ClusterSettingNames = {
+  cluster: 'cluster',
+  nodeId: 'node_id',
+  advertise: 'advertise',
+  clusterSecretFile: 'cluster_secret_file',
+  listen: 'listen',
+  secretFrom: 'cluster_secret_file = "FILE"',
+};
+
+/** [rendezvous]'s cluster keys, checked as the flags are (clusterFrom); an error is ERR_CONFIG naming the file. */
+function clusterOf(r: NonNullable<ConfigFile['rendezvous']>, path: string): ClusterCliOptions | undefined {
+  const given: ClusterFlags = {
+    ...(r.cluster !== undefined ? { cluster: r.cluster } : {}),
+    ...(r.node_id !== undefined ? { nodeId: r.node_id } : {}),
+    ...(r.advertise !== undefined ? { advertise: r.advertise } : {}),
+    ...(r.cluster_secret_file !== undefined ? { clusterSecretFile: r.cluster_secret_file } : {}),
+  };
+  try {
+    return clusterFrom(given, r.listen, TOML_NAMES);
+  } catch (err) {
+    if (err instanceof BurrowError) throw new BurrowError('ERR_CONFIG', `${path}: [rendezvous] ${err.message}`, { cause: err });
+    throw err;
+  }
 }
 
 /** The dashboard's token from its file (config files keep secrets out of themselves): its content, trimmed. */

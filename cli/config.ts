@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { BurrowError } from '../src/errors.js';
-import { hostPortText, modeSchema, protoSchema, secretSchema, serverListText, serviceName, udpFlowsSchema, udpIdleSchema } from '../api/options.js';
+import { hostPortText, modeSchema, nodeIdSchema, protoSchema, secretSchema, serverListText, serviceName, udpFlowsSchema, udpIdleSchema } from '../api/options.js';
 
 /**
  * `burrow -c FILE`: one TOML file describing what this machine runs, as frp
@@ -34,6 +34,16 @@ import { hostPortText, modeSchema, protoSchema, secretSchema, serverListText, se
  *
  * `portmap = false` (top level, or in one [[provide]]/[[visit]]) stops xtcp
  * sessions from asking the home router for a port mapping (--no-portmap).
+ *
+ * A rendezvous node of a cluster (its flags' keys; restart-only, like all
+ * of [rendezvous]):
+ *
+ *   [rendezvous]
+ *   listen = "[::]:7000"
+ *   cluster = "redis://:PASSWORD@10.0.0.5:6379"
+ *   node_id = "rv1"                           # default: the host name
+ *   advertise = "rv1.example.com:7000"        # default: listen, unless a wildcard
+ *   cluster_secret_file = "/etc/burrow/cluster-secret"
  */
 // The same field schemas as the API's options: one definition of a valid address, mode, name and secret.
 const hostPort = hostPortText;
@@ -59,6 +69,11 @@ export const ConfigFile = z.strictObject({
       /** The live dashboard's HOST:PORT, and the file holding its token (required off loopback). */
       dashboard: hostPort.optional(),
       dashboard_token_file: z.string().min(1).optional(),
+      /** Join a cluster on this Redis (as --cluster), with the node's id, advertised address and the file holding the cluster secret. */
+      cluster: z.string().min(1).optional(),
+      node_id: nodeIdSchema.optional(),
+      advertise: hostPort.optional(),
+      cluster_secret_file: z.string().min(1).optional(),
     })
     .optional(),
   provide: z

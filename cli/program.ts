@@ -14,7 +14,7 @@ import { checkMode, required, runProvider, runRendezvous, runVisitor, type Runni
 import { DEFAULT_UDP_SETTINGS, udpSettings } from '../peer/udp/udp-settings.js';
 import { runDemo } from './demo.js';
 import { addNatCommand } from './nat.js';
-import { METRICS_HELP, withMetrics } from './metrics.js';
+import { METRICS_HELP, RENDEZVOUS_METRICS_HELP, withMetrics } from './metrics.js';
 import { runConfigFile } from './config-run.js';
 import type { ConfigRuntime } from './config-runtime.js';
 import { ADMIN_HELP, withAdmin } from './admin.js';
@@ -236,7 +236,7 @@ Or put it all in a file:       burrow -c burrow.toml   (see README)
       .option('--tap <file>', 'append every byte the server sends or receives to FILE (audit: it is all ciphertext)')
       .option('--udp-port <port|off>', 'UDP port for STUN (peers learn their public address and NAT type here); PORT+1 is used too. Default: the TCP port\'s number')
       .option('--alt-address <ip>', 'a second local IP address of this host: full RFC 5780 NAT discovery (answers from the other address); needs --listen on a concrete IP')
-      .option('--metrics <host:port>', METRICS_HELP)
+      .option('--metrics <host:port>', RENDEZVOUS_METRICS_HELP)
       .option('--dashboard <host:port>', 'serve the live dashboard (sessions, paths, punches, failures) at http://HOST:PORT/; loopback needs no token')
       .option('--dashboard-token-file <file>', 'the dashboard\'s token (16+ characters; required off loopback): open http://HOST:PORT/?token=TOKEN once')),
   )

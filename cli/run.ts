@@ -10,6 +10,7 @@ import { parseHostPort } from '../peer/endpoint-arg.js';
 import { parseServerList } from '../peer/server-list.js';
 import { PEER_DEFAULTS } from '../peer/peer-defaults.js';
 import type { MetricsEndpoint } from './metrics.js';
+import { healthStatus } from '../rendezvous/health.js';
 
 /** What a running role offers the process: a way to stop, and a way to fail. */
 export interface Running {
@@ -118,6 +119,10 @@ export async function runRendezvous(opts: RendezvousCliOptions, log: Logger, met
     throw err;
   });
   metrics?.add(rendezvous.metrics());
+  metrics?.setHealth(() => {
+    const h = rendezvous.health();
+    return { status: healthStatus(h), body: h };
+  });
   return {
     async stop() {
       await rendezvous.stop();

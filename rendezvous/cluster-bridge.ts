@@ -18,6 +18,8 @@ export interface BridgeHost {
   readonly log: Logger;
   /** Writes to one of this node's logged-in peers; false if it is gone. */
   sendLocal(peer: PeerId, message: ServerMessage): boolean;
+  /** One of this node's logged-in peers is still connected. */
+  hasPeer(peer: PeerId): boolean;
   /** Carries out what the setup decided (after the bridge fed it). */
   flush(): void;
   /** Counts a refusal the bridge itself sends (answers passed on from another node were counted there). */
@@ -56,6 +58,8 @@ export class ClusterBridge {
   private readonly remote: RemotePeers;
   private readonly warnings: RateLimitedLog;
   private readonly sweep: TimerHandle;
+  /** The one timer for forwarded connects' answer deadlines. */
+  private answerTimer: { at: number; timer: TimerHandle } | null = null;
   private lookups = 0;
   private closed = false;
   private readonly counts = { forwarded: 0, forwardFailed: 0, remoteConnects: 0, namesTaken: 0 };
@@ -81,6 +85,8 @@ export class ClusterBridge {
   close(): void {
     this.closed = true;
     this.sweep.cancel();
+    this.answerTimer?.timer.cancel();
+    this.answerTimer = null;
     this.node.off('message', this.onBus);
     this.node.off('claim-lost', this.onClaimLost);
   }
@@ -189,7 +195,7 @@ export class ClusterBridge {
       const name = names[i];
       if (a === undefined || a.kind !== 'taken' || name === undefined) return null;
       if (this.closed || this.host.scheduler.now() >= giveUpAt || !(await this.holderGone(name))) return { name, owner: a.owner };
-      await new Promise<void>((resolve) => after(this.host.scheduler, t.claimWaitRetryMs, resolve));
+      await this.sleep(t.claimWaitRetryMs);
     }
   }
 
@@ -201,31 +207,81 @@ export class ClusterBridge {
     return !r.ok && r.code === 'node-gone';
   }
 
-  private async connectTo(visitor: PeerId, m: Connect, at: ServiceLocation | null, fail: (code: ControlErrorCode, message: string) => boolean): Promise<void> {
-    if (this.closed) return;
-    if (at === null || at.node === this.node.self.node) {
-      fail(ControlErrorCode.NO_SUCH_SERVICE, `no provider is serving "${m.service}" right now`);
-      return;
+  /**
+   * Sends the connect to the provider's node. When that node is found gone,
+   * its provider is probably moving to another node: the name is looked up
+   * again (forwardRetryMs) until it is somewhere else — here included — or
+   * the wait ends, rather than failing the visitor into its back-off.
+   */
+  private async connectTo(visitor: PeerId, m: Connect, first: ServiceLocation | null, fail: (code: ControlErrorCode, message: string) => boolean): Promise<void> {
+    const t = this.node.timerTable;
+    const waitUntil = this.host.scheduler.now() + t.leaseTtlMs + 2 * t.forwardRetryMs;
+    let at = first;
+    let gone: ServiceLocation | null = null;
+    for (;;) {
+      if (this.closed || !this.host.hasPeer(visitor)) return;
+      if (gone !== null && this.host.setup.providerOf(m.service) !== undefined) {
+        // The provider came to this node meanwhile.
+        this.host.setup.handle(visitor, m, this.host.scheduler.now());
+        this.host.flush();
+        return;
+      }
+      if (at === null || at.node === this.node.self.node || (gone !== null && nodeKey(at) === nodeKey(gone))) {
+        if (gone === null) {
+          fail(ControlErrorCode.NO_SUCH_SERVICE, `no provider is serving "${m.service}" right now`);
+          return;
+        }
+        if (this.host.scheduler.now() >= waitUntil) {
+          fail(ControlErrorCode.PROVIDER_GONE, `the provider of "${m.service}" was on rendezvous node "${gone.node}", which is gone, and has not come back on another node; try again`);
+          return;
+        }
+        await this.sleep(t.forwardRetryMs);
+        at = await this.node.lookup(m.service, { fresh: true }).catch(() => null);
+        continue;
+      }
+      const now = this.host.scheduler.now();
+      if (!this.forwarded.add(visitor, m.connId, at, now + t.forwardAnswerMs)) {
+        fail(ControlErrorCode.BUSY, 'connection id already in use');
+        return;
+      }
+      this.armAnswerTimer();
+      const r = await this.sendSetup(at, visitor, m);
+      if (r.ok) {
+        this.counts.forwarded++;
+        this.host.log.info('connect-forwarded', { conn: m.connId.slice(0, 8), service: m.service, visitor, node: at.node });
+        return;
+      }
+      this.counts.forwardFailed++;
+      this.forwarded.remove(visitor, m.connId);
+      this.warnings.log('warn', 'connect-forward-failed', { conn: m.connId.slice(0, 8), service: m.service, node: at.node, reason: r.code });
+      if (r.code !== 'node-gone') {
+        fail(ControlErrorCode.TIMEOUT, `the rendezvous cluster's Redis did not take the connect for "${m.service}"; try again`);
+        return;
+      }
+      gone = at;
     }
-    if (!this.forwarded.add(visitor, m.connId, at)) {
-      fail(ControlErrorCode.BUSY, 'connection id already in use');
-      return;
-    }
-    const r = await this.sendSetup(at, visitor, m);
-    if (r.ok) {
-      this.counts.forwarded++;
-      this.host.log.info('connect-forwarded', { conn: m.connId.slice(0, 8), service: m.service, visitor, node: at.node });
-      return;
-    }
-    this.counts.forwardFailed++;
-    this.forwarded.remove(visitor, m.connId);
-    this.warnings.log('warn', 'connect-forward-failed', { conn: m.connId.slice(0, 8), service: m.service, node: at.node, reason: r.code });
-    fail(
-      r.code === 'node-gone' ? ControlErrorCode.PROVIDER_GONE : ControlErrorCode.TIMEOUT,
-      r.code === 'node-gone'
-        ? `the provider of "${m.service}" was on rendezvous node "${at.node}", which is gone; try again`
-        : `the rendezvous cluster's Redis did not take the connect for "${m.service}"; try again`,
-    );
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => after(this.host.scheduler, ms, resolve));
+  }
+
+  /** Fails the forwarded connects whose node did not answer in time, then re-arms. */
+  private armAnswerTimer(): void {
+    const at = this.forwarded.nextDeadline();
+    if (at === null || this.closed) return;
+    if (this.answerTimer !== null && this.answerTimer.at <= at) return;
+    this.answerTimer?.timer.cancel();
+    const timer = this.host.scheduler.at(at, () => {
+      this.answerTimer = null;
+      for (const x of this.forwarded.expire(this.host.scheduler.now())) {
+        this.counts.forwardFailed++;
+        this.host.refused(ControlErrorCode.TIMEOUT);
+        this.host.sendLocal(x.visitor, { type: 'connect-failed', connId: x.connId, code: ControlErrorCode.TIMEOUT, message: `the provider's rendezvous node did not answer within ${this.node.timerTable.forwardAnswerMs} ms; try again` });
+      }
+      this.armAnswerTimer();
+    });
+    this.answerTimer = { at, timer };
   }
 
   private sendSetup(at: NodeAddress, visitor: PeerId, m: Connect | VisitorFollowUp): Promise<SendResult> {
@@ -293,6 +349,7 @@ export class ClusterBridge {
       return;
     }
     if (m.type === 'connect-failed') this.forwarded.remove(msg.toPeer, m.connId);
+    else this.forwarded.answered(msg.toPeer, m.connId);
     this.host.sendLocal(msg.toPeer, m.type === 'reply' ? { ...m, relay: at.advertise } : m);
   }
 

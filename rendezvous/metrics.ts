@@ -5,24 +5,27 @@
  * service name, an address or a session id: peers choose those, so they are
  * unbounded here.
  */
+import { labelValue } from '../src/metrics/label-value.js';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { CONTROL_ERROR_CODES } from '../src/control/index.js';
 import type { RendezvousStats } from './server.js';
 import type { RefusalReason } from './traffic-counts.js';
 import type { StunDropReason } from './stun-responder.js';
 import type { UdpServiceStats } from './udp-service.js';
+import type { ClusterNodeHealth } from './cluster/health.js';
+import { registerClusterMetrics } from './cluster-metrics.js';
 
-/** What the metrics read: a Rendezvous has both. */
+/** What the metrics read: a Rendezvous has them all. */
 export interface RendezvousMetricsSource {
   readonly stats: RendezvousStats;
   readonly udpAll: readonly { readonly stats: UdpServiceStats }[];
+  /** A cluster node's view (null when it runs alone): the cluster metrics, for a node in a cluster when the registry is built. */
+  clusterHealth?(): ClusterNodeHealth | null;
 }
 
 const REFUSAL_REASONS: readonly RefusalReason[] = [...CONTROL_ERROR_CODES, 'TOO_MANY_UNAUTHENTICATED'];
 const STUN_DROPS: readonly StunDropReason[] = ['malformed', 'not-binding-request', 'unknown-attribute', 'change-unavailable', 'rate-limited', 'too-small'];
 
-/** Label values in Prometheus's style: lower case, underscores. */
-const labelValue = (s: string): string => s.toLowerCase().replace(/-/g, '_');
 
 export function rendezvousRegistry(rv: RendezvousMetricsSource): Registry {
   const registry = new Registry();
@@ -124,5 +127,6 @@ export function rendezvousRegistry(rv: RendezvousMetricsSource): Registry {
       for (const d of STUN_DROPS) this.inc({ outcome: labelValue(d) }, all.reduce((n, s) => n + s.dropped[d], 0));
     },
   });
+  if (rv.clusterHealth?.() != null) registerClusterMetrics(registry, () => rv.clusterHealth?.() ?? null);
   return registry;
 }

@@ -125,7 +125,7 @@ export class RendezvousServer {
         ? null
         : new ClusterBridge(
             opts.cluster,
-            { setup: this.setup, scheduler: this.rt.scheduler, log: this.log, sendLocal: (peer, m) => this.sendLocal(peer, m), flush: () => this.flush(), refused: (code) => this.traffic.refused(code) },
+            { setup: this.setup, scheduler: this.rt.scheduler, log: this.log, sendLocal: (peer, m) => this.sendLocal(peer, m), hasPeer: (peer) => this.conns.get(peer)?.state === 'peer', flush: () => this.flush(), refused: (code) => this.traffic.refused(code) },
             this.limits.maxConnections,
           );
     this.server = this.rt.transport.createServer({ noDelay: true, maxConnections: this.limits.maxConnections }, (socket) =>

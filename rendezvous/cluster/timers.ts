@@ -42,6 +42,15 @@ import { BurrowError } from '../../src/errors.js';
  *                     yet. The provider most likely moved here from it, so
  *                     claim again this often, for at most leaseTtlMs plus one
  *                     retry, before answering NAME_TAKEN.
+ *  - forwardAnswerMs  a visitor's connect sent to the provider's node is failed
+ *                     (TIMEOUT) when that node has not answered by then: the
+ *                     bus delivers at most once, and a frozen node takes
+ *                     messages without answering. A provider answers in
+ *                     milliseconds; this only bounds the lost cases.
+ *  - forwardRetryMs   the provider's node was found gone on the send: its
+ *                     provider is probably moving to another node, so the
+ *                     name is looked up again this often, for at most
+ *                     leaseTtlMs plus two retries, before the visitor is told.
  *  - remotePeerSweepMs visitors on other nodes with sessions here are dropped
  *                     when their node's incarnation no longer holds a live
  *                     lease, checked this often (a node that died never sends
@@ -65,6 +74,8 @@ export const CLUSTER_TIMERS = {
   busMaxSkewMs: 30_000,
 
   claimWaitRetryMs: 500,
+  forwardAnswerMs: 8000,
+  forwardRetryMs: 500,
   remotePeerSweepMs: 15_000,
 
   redisCommandTimeoutMs: 1000,

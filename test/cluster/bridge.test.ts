@@ -17,7 +17,8 @@ import type { ClusterNode } from '../../rendezvous/cluster/node.js';
 import { freePort } from '../support/cli.js';
 import { echoTarget, type Target } from '../support/targets.js';
 import { redisMissing, TestRedis } from './redis-server.js';
-import { makeNode, waitFor } from './support.js';
+import { FAST_TIMERS, makeNode, waitFor } from './support.js';
+import type { ClusterTimers } from '../../rendezvous/cluster/timers.js';
 
 const skip = redisMissing();
 const TOKEN = 'bridge-test-token-0123';
@@ -31,9 +32,9 @@ interface TestNode {
   readonly lines: string[];
 }
 
-async function startNode(redis: TestRedis, id: string): Promise<TestNode> {
+async function startNode(redis: TestRedis, id: string, timers: Partial<ClusterTimers> = {}): Promise<TestNode> {
   const port = await freePort();
-  const node = makeNode(redis.socket, id, { advertise: `127.0.0.1:${port}` });
+  const node = makeNode(redis.socket, id, { advertise: `127.0.0.1:${port}`, timers: { ...FAST_TIMERS, ...timers } });
   await node.start();
   const lines: string[] = [];
   const rv = await startRendezvous({ host: '127.0.0.1', port, token: TOKEN, cluster: node, logger: new Logger({ sink: { write: (l) => void lines.push(l) } }), stun: 'off' });
@@ -158,5 +159,78 @@ describe('sessions across rendezvous nodes', { skip: skip ?? false, timeout: 60_
     } finally {
       await intruder.close();
     }
+  });
+});
+
+describe('a provider\'s node dies without a word', { skip: skip ?? false, timeout: 60_000 }, () => {
+  const redis = new TestRedis();
+  const nodes: TestNode[] = [];
+  const peers: (RunningProvider | RunningVisitor)[] = [];
+  let target: Target;
+
+  before(async () => {
+    await redis.start();
+    target = await echoTarget();
+    nodes.push(await startNode(redis, 'd1'), await startNode(redis, 'd2'), await startNode(redis, 'd3'));
+  });
+  after(async () => {
+    await Promise.allSettled(peers.map((p) => p.stop()));
+    await Promise.allSettled(nodes.map((n) => n.rv.close()));
+    await target?.close();
+    await redis.stop();
+  });
+
+  it('the provider registers on the next node once the dead one\'s lease lapses, and the visitor\'s node finds it there without failing the visitor', async () => {
+    const [d1, d2, d3] = nodes;
+    assert.ok(d1 && d2 && d3);
+    const secret = randomBytes(8).toString('hex');
+    const provider = await startProvider({ server: [`127.0.0.1:${d1.port}`, `127.0.0.1:${d2.port}`], token: TOKEN, mode: 'stcp', services: [{ name: 'moving', secret, to: `127.0.0.1:${target.port}` }], logger: quiet });
+    peers.push(provider);
+    const visitor = await startVisitor({ server: `127.0.0.1:${d3.port}`, token: TOKEN, mode: 'stcp', name: 'moving', secret, logger: quiet });
+    peers.push(visitor);
+    const small = randomBytes(10_000);
+    assert.ok((await echoThrough(visitor.address.port, small)).equals(small));
+    // Like SIGKILL: the bus subscription closes at once, the lease runs until its TTL.
+    await d1.node.abandon();
+    await d1.rv.close();
+    const killedAt = Date.now();
+    await waitFor('the provider registers on d2', () => d2.rv.stats.services === 1, 10_000);
+    const moved = Date.now() - killedAt;
+    assert.ok(moved >= 500, `registered ${moved} ms after the kill: it waited for the lease (1.5 s TTL) to lapse`);
+    assert.ok((await echoThrough(visitor.address.port, small)).equals(small), 'a new connection works through d2');
+    assert.ok(Date.now() - killedAt < 10_000);
+    assert.equal(d3.rv.stats.refusals.PROVIDER_GONE, undefined, 'the visitor was never told the provider was gone');
+    assert.equal(d3.rv.stats.refusals.NO_SUCH_SERVICE, undefined);
+    assert.ok((d3.rv.clusterHealth()?.sessions.forwardFailed ?? 0) >= 1, 'd3 did find d1 gone, and looked again');
+  });
+});
+
+describe('a provider\'s node that takes the connect and never answers', { skip: skip ?? false, timeout: 30_000 }, () => {
+  const redis = new TestRedis();
+  let node: TestNode | null = null;
+  let silent: ClusterNode | null = null;
+  let visitor: RunningVisitor | null = null;
+
+  before(async () => {
+    await redis.start();
+    node = await startNode(redis, 'e1', { forwardAnswerMs: 800 });
+    // A member that claims a name but has no server behind it: like a node frozen after the claim.
+    silent = makeNode(redis.socket, 'e2');
+    await silent.start();
+    await silent.claim(['ghost']);
+  });
+  after(async () => {
+    await visitor?.stop();
+    await node?.rv.close();
+    await silent?.close();
+    await redis.stop();
+  });
+
+  it('fails the visitor\'s connect with TIMEOUT after forwardAnswerMs, and the visitor asks again', async () => {
+    assert.ok(node);
+    const n = node;
+    visitor = await startVisitor({ server: `127.0.0.1:${n.port}`, token: TOKEN, mode: 'stcp', name: 'ghost', secret: 'x', logger: quiet });
+    await waitFor('two connects timed out', () => (n.rv.stats.refusals.TIMEOUT ?? 0) >= 2, 10_000);
+    assert.ok((n.rv.clusterHealth()?.sessions.forwarded ?? 0) >= 2, 'each went to the silent node first');
   });
 });

@@ -9,26 +9,54 @@ const loc = (node: string, inc = 'a'.repeat(24)) => ({ node, incarnation: inc, a
 describe('ForwardedSessions', () => {
   it('keeps at most maxPerVisitor sessions per visitor, dropping the oldest', () => {
     const f = new ForwardedSessions(3);
-    for (let i = 0; i < 5; i++) assert.equal(f.add('p1', `c${i}`, loc('n1')), true);
+    for (let i = 0; i < 5; i++) assert.equal(f.add('p1', `c${i}`, loc('n1'), 1000), true);
     assert.equal(f.get('p1', 'c0'), undefined);
     assert.equal(f.get('p1', 'c1'), undefined);
     assert.deepEqual(f.get('p1', 'c4'), loc('n1'));
-    assert.equal(f.add('p1', 'c4', loc('n2')), false, 'an id already in use is refused');
+    assert.equal(f.add('p1', 'c4', loc('n2'), 1000), false, 'an id already in use is refused');
     assert.equal(f.get('p1', 'c4')?.node, 'n1', 'and changes nothing');
   });
 
   it('a visitor that leaves names each node incarnation that held its sessions once, and is forgotten', () => {
     const f = new ForwardedSessions();
-    f.add('p1', 'c1', loc('n1'));
-    f.add('p1', 'c2', loc('n1'));
-    f.add('p1', 'c3', loc('n1', 'b'.repeat(24)));
-    f.add('p1', 'c4', loc('n2'));
-    f.add('p2', 'c5', loc('n3'));
+    f.add('p1', 'c1', loc('n1'), 1000);
+    f.add('p1', 'c2', loc('n1'), 1000);
+    f.add('p1', 'c3', loc('n1', 'b'.repeat(24)), 1000);
+    f.add('p1', 'c4', loc('n2'), 1000);
+    f.add('p2', 'c5', loc('n3'), 1000);
     const nodes = f.dropVisitor('p1').map((l) => nodeKey(l)).sort();
     assert.deepEqual(nodes, [`n1/${'a'.repeat(24)}`, `n1/${'b'.repeat(24)}`, `n2/${'a'.repeat(24)}`]);
     assert.equal(f.get('p1', 'c1'), undefined);
     assert.equal(f.visitors, 1);
     assert.deepEqual(f.dropVisitor('p1'), []);
+  });
+});
+
+describe('ForwardedSessions: answer deadlines', () => {
+  it('expires connects not answered by their deadline, in order, and forgets them', () => {
+    const f = new ForwardedSessions();
+    f.add('p1', 'c1', loc('n1'), 100);
+    f.add('p1', 'c2', loc('n1'), 200);
+    f.add('p2', 'c3', loc('n2'), 300);
+    f.answered('p1', 'c2');
+    assert.equal(f.nextDeadline(), 100);
+    assert.deepEqual(f.expire(99), []);
+    assert.deepEqual(f.expire(250), [{ visitor: 'p1', connId: 'c1' }]);
+    assert.equal(f.get('p1', 'c1'), undefined, 'an expired connect is forgotten');
+    assert.equal(f.get('p1', 'c2')?.node, 'n1', 'an answered one stays, without a deadline');
+    assert.equal(f.nextDeadline(), 300);
+    f.dropVisitor('p2');
+    assert.equal(f.nextDeadline(), null, 'a visitor that leaves takes its deadlines along');
+    assert.deepEqual(f.expire(10_000), []);
+  });
+
+  it('with room for one session per visitor, a new one replaces the old and keeps the visitor', () => {
+    const f = new ForwardedSessions(1);
+    f.add('p1', 'c1', loc('n1'), 100);
+    f.add('p1', 'c2', loc('n1'), 200);
+    assert.equal(f.get('p1', 'c1'), undefined);
+    assert.equal(f.get('p1', 'c2')?.node, 'n1');
+    assert.equal(f.nextDeadline(), 200);
   });
 });
 

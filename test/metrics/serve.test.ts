@@ -2,19 +2,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { MetricsServer, type MetricsSource } from '../../src/metrics/serve.js';
+import { MetricsServer, type HealthAnswer, type MetricsSource } from '../../src/metrics/serve.js';
 import { isBurrowError } from '../../src/errors.js';
 
 const source = (text: string): MetricsSource => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', metrics: async () => text });
 
 /** One request on a fresh connection: status, body, or the socket error's code. */
-function get(port: number, path: string, method = 'GET'): Promise<{ status: number; body: string; type: string | undefined }> {
+function get(port: number, path: string, method = 'GET'): Promise<{ status: number; body: string; type: string | undefined; cache: string | undefined }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, method, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, type: res.headers['content-type'] }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, type: res.headers['content-type'], cache: res.headers['cache-control'] }));
     });
     req.on('error', reject);
     req.end();
@@ -36,6 +36,59 @@ test('GET /metrics renders every source in order; other paths are 404, other met
     const head = await get(server.port, '/metrics', 'HEAD');
     assert.equal(head.status, 200);
     assert.equal(head.body, '');
+  } finally {
+    await server.stop();
+  }
+});
+
+test('GET /health answers the health source: its status and its body as JSON, read at each request; HEAD without a body', async () => {
+  let state: HealthAnswer = { status: 200, body: { ok: true, n: 1 } };
+  const server = await MetricsServer.start({ host: '127.0.0.1', port: 0, sources: [source('x 1\n')], health: () => state });
+  try {
+    const ok = await get(server.port, '/health');
+    assert.equal(ok.status, 200);
+    assert.deepEqual(JSON.parse(ok.body), { ok: true, n: 1 });
+    assert.match(ok.type ?? '', /^application\/json/);
+    assert.equal(ok.cache, 'no-store');
+    state = { status: 503, body: { ok: false, reasons: ['lease-not-held'] } };
+    const down = await get(server.port, '/health?probe=1');
+    assert.equal(down.status, 503);
+    assert.deepEqual(JSON.parse(down.body), { ok: false, reasons: ['lease-not-held'] });
+    const head = await get(server.port, '/health', 'HEAD');
+    assert.equal(head.status, 503);
+    assert.equal(head.body, '');
+    assert.equal((await get(server.port, '/health', 'POST')).status, 405);
+    assert.equal((await get(server.port, '/health/x')).status, 404);
+    // /metrics is untouched by the health source.
+    assert.equal((await get(server.port, '/metrics')).body, 'x 1\n');
+  } finally {
+    await server.stop();
+  }
+});
+
+test('/health is 404 without a health source or while it answers null; a throwing one is a 500 and the server keeps serving', async () => {
+  const none = await MetricsServer.start({ host: '127.0.0.1', port: 0, sources: [source('x 1\n')] });
+  try {
+    const r = await get(none.port, '/health');
+    assert.equal(r.status, 404);
+    assert.match(r.body, /no health check/);
+  } finally {
+    await none.stop();
+  }
+  let mode: 'null' | 'throw' | 'ok' = 'null';
+  const health = (): HealthAnswer | null => {
+    if (mode === 'throw') throw new Error('kaput');
+    return mode === 'null' ? null : { status: 200, body: { ok: true } };
+  };
+  const server = await MetricsServer.start({ host: '127.0.0.1', port: 0, sources: [source('x 1\n')], health });
+  try {
+    assert.equal((await get(server.port, '/health')).status, 404);
+    mode = 'throw';
+    const bad = await get(server.port, '/health');
+    assert.equal(bad.status, 500);
+    assert.match(bad.body, /kaput/);
+    mode = 'ok';
+    assert.equal((await get(server.port, '/health')).status, 200);
   } finally {
     await server.stop();
   }
