@@ -86,6 +86,11 @@ describe('a three-node cluster when Redis restarts, a node dies, a node freezes'
 
     const runId = await l.redisRunId();
     await l.redis.kill();
+    // Without Redis a node says it is not healthy (a load balancer sends peers elsewhere).
+    await waitFor('n1 reports redis-disconnected', async () => {
+      const h = await l.health('n1');
+      return h.status === 503 && h.body.reasons.includes('redis-disconnected');
+    }, 5000);
     await l.redis.start();
     const back = Date.now();
     assert.notEqual(await l.redisRunId(), runId, 'a new redis-server');
@@ -95,6 +100,7 @@ describe('a three-node cluster when Redis restarts, a node dies, a node freezes'
     }, 5000);
     assert.equal(await l.claimOwner('nas'), 'n1', 'still the provider\'s node');
     await waitFor('every node holds its lease again', async () => (await Promise.all(['n1', 'n2', 'n3'].map((n) => l.leaseLive(n)))).every(Boolean), 5000);
+    await waitFor('every node is healthy again', async () => (await Promise.all(['n1', 'n2', 'n3'].map((n) => l.health(n)))).every((h) => h.status === 200), 5000);
     const visitor = await l.visit('nas', secret, ['n2'], 'stcp');
     const worked = await worksWithin(visitor.port, theSvc(), 10_000);
     t.diagnostic(`after Redis came back: the claim in ${resolvedMs} ms, a new visitor through n2 in ${worked} ms (${Date.now() - back} ms in all)`);
@@ -179,8 +185,10 @@ describe('a three-node cluster when Redis restarts, a node dies, a node freezes'
     } finally {
       l.signal(frozen, 'SIGCONT');
     }
-    // Woken up, the node takes its lease again; the name stays with the provider's new node.
+    // Woken up, the node takes its lease again (having counted the loss); the name stays with the provider's new node.
     await waitFor(`${frozen} holds a lease again`, () => l.leaseLive(frozen), LEASE_TTL + 3000);
+    await waitFor(`${frozen} is healthy again`, async () => (await l.health(frozen)).status === 200, 5000);
+    assert.ok(((await l.health(frozen)).body.cluster?.lease.losses ?? 0) >= 1, 'the woken node counted its lost lease');
     assert.equal(await l.claimOwner('nas'), providerNode());
   });
 });

@@ -51,9 +51,15 @@ describe('three rendezvous nodes on one Redis: a provider on n1 reached through 
     return s;
   };
 
-  it('every node holds its lease in Redis', async () => {
+  it('every node holds its lease in Redis and says it is healthy', async () => {
     const l = theLab();
-    for (const id of ['n1', 'n2', 'n3']) assert.ok(await l.leaseLive(id), `lease of ${id}`);
+    for (const id of ['n1', 'n2', 'n3']) {
+      assert.ok(await l.leaseLive(id), `lease of ${id}`);
+      const h = await l.health(id);
+      assert.equal(h.status, 200, `${id}: ${JSON.stringify(h.body.reasons)}`);
+      assert.equal(h.body.cluster?.node, id);
+      assert.equal(h.body.cluster?.lease.held, true);
+    }
   });
 
   for (const mode of ['stcp', 'xtcp'] as const) {
@@ -63,8 +69,12 @@ describe('three rendezvous nodes on one Redis: a provider on n1 reached through 
       const name = `files-${mode}`;
       await l.provide(name, secret, ['n1'], svc.target.port, mode);
       await waitFor(`the claim of ${name} names n1`, async () => (await l.claimOwner(name)) === 'n1', 3000);
-      const visitor = await l.visit(name, secret, ['n3'], mode);
+      // Read before the visitor starts: it sets its session up as soon as it is logged in.
       const n1Relayed = (await l.metric('n1', RELAY_BYTES)) ?? 0;
+      const sessions = async (id: string) => (await l.health(id)).body.cluster?.sessions;
+      const forwardedBefore = (await sessions('n3'))?.forwarded ?? 0;
+      const remoteBefore = (await sessions('n1'))?.remoteConnects ?? 0;
+      const visitor = await l.visit(name, secret, ['n3'], mode);
 
       const upload = randomBytes(1 * MiB);
       const r = await exchange(visitor.port, upload, 45_000);
@@ -79,6 +89,9 @@ describe('three rendezvous nodes on one Redis: a provider on n1 reached through 
       // ...and never on the visitor's.
       assert.equal(l.node('n3').proc.count('relay-start'), 0, 'no relay link on n3');
       assert.equal((await l.metric('n3', RELAY_BYTES)) ?? 0, 0, 'n3 relayed nothing');
+      // The setup went n3 → n1 over the bus, as both nodes' health reports count it.
+      assert.ok(((await sessions('n3'))?.forwarded ?? 0) > forwardedBefore, 'n3 forwarded the connect');
+      assert.ok(((await sessions('n1'))?.remoteConnects ?? 0) > remoteBefore, 'n1 took a connect from another node');
       if (mode === 'xtcp') {
         // On loopback the punch succeeds: the session moves to the direct path.
         await visitor.proc.waitFor((e) => e.event === 'path' && e.path === 'direct', 'the direct path', 15_000);
@@ -143,9 +156,12 @@ describe('three rendezvous nodes on one Redis: a provider on n1 reached through 
       assert.equal(receivers, 1, 'n1 is subscribed to its channel');
       const dropped = await n1.waitFor((e) => e.event === 'cluster-bus-dropped', 'cluster-bus-dropped on n1', 5000, seen);
       assert.equal(dropped.reason, 'bad-mac');
-      // With helper "ops"'s cluster metrics, the drop is counted there too.
-      const counted = await l.metric('n1', 'burrow_rendezvous_cluster_bus_dropped_total', 'reason="bad-mac"');
-      if (counted !== null) assert.ok(counted >= 1, `bus drops counted: ${counted}`);
+      // Counted in its health report and its metrics.
+      const h = await l.health('n1');
+      assert.equal(h.status, 200, 'n1 is healthy');
+      assert.ok((h.body.cluster?.bus.dropped['bad-mac'] ?? 0) >= 1, `bad-mac drops in /health: ${JSON.stringify(h.body.cluster?.bus.dropped)}`);
+      const counted = await l.metric('n1', 'burrow_rendezvous_cluster_bus_dropped_total', 'reason="bad_mac"');
+      assert.ok(counted !== null && counted >= 1, `bad_mac drops in /metrics: ${counted}`);
       assert.ok(n1.running, 'n1 is still running');
       // And still serves: the provider on n1 is reachable from n3.
       const svc = await service(2000);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { RendezvousHealth } from '../../rendezvous/health.js';
 import { TestRedis } from '../cluster/redis-server.js';
 import { CHANNEL_PREFIX, CLAIM_PREFIX, LEASE_PREFIX } from '../../rendezvous/cluster/keys.js';
 import { ProcessGroup, freePort, type BurrowProcess } from './cli.js';
@@ -134,6 +135,12 @@ export class ClusterLab {
       sum = (sum ?? 0) + Number(m[3]);
     }
     return sum;
+  }
+
+  /** A node's GET /health: its status (200 healthy, 503 not) and the JSON body (rendezvous/health.ts's RendezvousHealth). */
+  async health(id: string): Promise<{ status: number; body: RendezvousHealth }> {
+    const res = await fetch(`http://127.0.0.1:${this.node(id).metricsPort}/health`, { signal: AbortSignal.timeout(5000) });
+    return { status: res.status, body: (await res.json()) as RendezvousHealth };
   }
 
   /** The node a service's claim in Redis names, or null when there is no claim key. */
