@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { exchange, sha256 } from '../support/client.js';
+import { CHANNEL_PREFIX } from '../../rendezvous/cluster/keys.js';
 import type { LogEvent } from '../support/cli.js';
 import { ClusterLab, knownService, redisMissing, waitFor, type KnownService, type Peer } from '../support/cluster-lab.js';
 
@@ -121,7 +122,7 @@ describe('three rendezvous nodes on one Redis: a provider on n1 reached through 
     assert.ok(((await l.metric('n1', RELAY_BYTES)) ?? 0) >= svc.download.length, 'n1 relayed it');
   });
 
-  describe('n4, configured with another cluster secret on the same Redis', () => {
+  describe('without the cluster secret: n4 (another secret, same Redis), or anyone with access to Redis', () => {
     before(async () => {
       const l = theLab();
       await l.startNode('n4', { secretFile: l.otherSecretFile() });
@@ -170,6 +171,37 @@ describe('three rendezvous nodes on one Redis: a provider on n1 reached through 
       const r = await exchange(visitor.port, Buffer.alloc(0), 15_000);
       assert.equal(r.sha256, svc.downloadSha);
     });
-  });
 
+    it('a genuine frame replayed on n1\'s bus, or altered in one byte, is dropped and counted', { timeout: 30_000 }, async () => {
+      const l = theLab();
+      // Anyone with Redis access can listen to a node's bus.
+      const spy = l.redis.client();
+      const frames: Buffer[] = [];
+      spy.on('messageBuffer', (_channel: Buffer, frame: Buffer) => frames.push(frame));
+      try {
+        await spy.subscribe(`${CHANNEL_PREFIX}n1`);
+        const svc = await service(3000);
+        await l.provide('listened', secret, ['n1'], svc.target.port, 'stcp');
+        const visitor = await l.visit('listened', secret, ['n3'], 'stcp');
+        const r = await exchange(visitor.port, Buffer.alloc(0), 15_000);
+        assert.equal(r.sha256, svc.downloadSha, 'the session works');
+        await waitFor('a frame to n1 was seen', () => frames.length > 0, 5000);
+      } finally {
+        spy.disconnect();
+      }
+      const frame = frames[0];
+      assert.ok(frame);
+      const before = (await l.health('n1')).body.cluster?.bus.dropped;
+      assert.ok(before);
+      assert.equal(await l.publish('n1', frame), 1);
+      const altered = Buffer.from(frame);
+      altered[altered.length - 2] = (altered[altered.length - 2] ?? 0) ^ 1;
+      assert.equal(await l.publish('n1', altered), 1);
+      await waitFor('n1 dropped both', async () => {
+        const d = (await l.health('n1')).body.cluster?.bus.dropped;
+        return d !== undefined && d.replayed > before.replayed && d['bad-mac'] > before['bad-mac'];
+      }, 5000);
+      assert.ok(((await l.metric('n1', 'burrow_rendezvous_cluster_bus_dropped_total', 'reason="replayed"')) ?? 0) >= 1);
+    });
+  });
 });
