@@ -101,6 +101,8 @@ describe('a three-node cluster when Redis restarts, a node dies, a node freezes'
     assert.equal(await l.claimOwner('nas'), 'n1', 'still the provider\'s node');
     await waitFor('every node holds its lease again', async () => (await Promise.all(['n1', 'n2', 'n3'].map((n) => l.leaseLive(n)))).every(Boolean), 5000);
     await waitFor('every node is healthy again', async () => (await Promise.all(['n1', 'n2', 'n3'].map((n) => l.health(n)))).every((h) => h.status === 200), 5000);
+    // A session set up before the restart never needed Redis: it carries on.
+    assert.ok(await transferOk(before.port, theSvc(), 5000), 'the visitor on n3 still gets through');
     const visitor = await l.visit('nas', secret, ['n2'], 'stcp');
     const worked = await worksWithin(visitor.port, theSvc(), 10_000);
     t.diagnostic(`after Redis came back: the claim in ${resolvedMs} ms, a new visitor through n2 in ${worked} ms (${Date.now() - back} ms in all)`);
