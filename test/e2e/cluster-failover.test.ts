@@ -155,7 +155,7 @@ describe('a three-node cluster when Redis restarts, a node dies, a node freezes'
     assert.ok(Date.now() - started < LEASE_TTL + 3000, `took ${Date.now() - started} ms`);
   });
 
-  it('SIGSTOP the provider\'s node: its lease lapses, the provider moves off it, a new visitor on another node gets through', { timeout: 90_000 }, async (t: TestContext) => {
+  it('SIGSTOP the provider\'s node: its lease lapses, the provider moves off it, a new visitor on another node gets through', { timeout: 120_000 }, async (t: TestContext) => {
     const l = theLab();
     const p = theProvider();
     const frozen = providerNode();
@@ -165,6 +165,9 @@ describe('a three-node cluster when Redis restarts, a node dies, a node freezes'
     const order = ['n1', 'n2', 'n3'];
     const next = order[(order.indexOf(frozen) + 1) % order.length];
     const visitorNode = order.find((n) => n !== frozen && n !== next) ?? 'n1';
+    // A visitor logged in at the node that freezes, its session relayed there.
+    const stranded = await l.visit('nas', secret, [frozen, visitorNode], 'stcp');
+    assert.ok(await worksWithin(stranded.port, theSvc(), 10_000), `works through ${frozen} before the stop`);
     l.signal(frozen, 'SIGSTOP');
     const stoppedAt = Date.now();
     try {
@@ -184,6 +187,14 @@ describe('a three-node cluster when Redis restarts, a node dies, a node freezes'
       t.diagnostic(`${frozen} frozen: its lease gone after ${leaseGoneMs} ms, the provider registered at ${now} after ${movedMs} ms, a new visitor on ${visitorNode} got through in ${worked} ms more`);
       assert.ok(worked !== null, `a new visitor on ${visitorNode} gets through; provider log since the stop:\n${providerLog(logFrom)}`);
       visitor.proc.kill();
+
+      // The visitor that was on the frozen node moves off it too, and gets through again.
+      const strandedOk = await worksWithin(stranded.port, theSvc(), PEER_SILENCE_MS + 25_000, stoppedAt);
+      t.diagnostic(`the visitor that was on ${frozen}: through again ${strandedOk} ms after the stop; ${timeline(stranded.proc.events, stoppedAt)}`);
+      assert.ok(strandedOk !== null, `the visitor on ${frozen} moves off it and gets through again`);
+      const moved = stranded.proc.events.filter((e) => e.event === 'rendezvous-connected').at(-1);
+      assert.equal(l.nodeAt(moved?.server), visitorNode);
+      stranded.proc.kill();
     } finally {
       l.signal(frozen, 'SIGCONT');
     }
