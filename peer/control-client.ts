@@ -42,6 +42,8 @@ type Conn = ControlConnection<ServerMessage, ClientMessage>;
 
 /** How often a peer pings the rendezvous (the rendezvous pings every 10 s too). */
 const PEER_HEARTBEAT_MS = 5000;
+/** Addresses remembered as having failed us (a name's A/AAAA records), the oldest forgotten first. */
+const MAX_FAILED_ADDRESSES = 16;
 
 /**
  * A peer's control connection to the rendezvous, kept up for as long as the
@@ -66,6 +68,11 @@ export class ControlClient extends EventEmitter {
   private readonly backoff: Backoff;
   private readonly silenceTimeoutMs: number;
   private readonly rotation: ServerRotation;
+  /**
+   * Addresses whose connection failed or went silent, last: a name with
+   * several A/AAAA records (one per rendezvous node) tries the others first.
+   */
+  private readonly failedAddresses = new Set<string>();
 
   constructor(private readonly opts: ControlClientOptions) {
     super();
@@ -117,7 +124,7 @@ export class ControlClient extends EventEmitter {
     if (this.stopped) return;
     const server = this.rotation.current;
     // A name with A and AAAA records is raced (Happy Eyeballs); the connect timeout covers that too.
-    const dial = dialStream(this.rt, { host: server.host, port: server.port, noDelay: true });
+    const dial = dialStream(this.rt, { host: server.host, port: server.port, noDelay: true, tryLast: this.failedAddresses });
     this.dial = dial;
     let conn: Conn | null = null;
     let lastError = '';
@@ -156,6 +163,7 @@ export class ControlClient extends EventEmitter {
     const server = this.rotation.current;
     const conn: Conn = new ControlConnection(socket, parseServerMessage);
     this.conn = conn;
+    const address = socket.remoteAddress;
     const clientNonce = this.rt.random.bytes(NONCE_LENGTH);
     let serverNonce: Buffer | null = null;
     let heartbeat: TimerHandle | null = null;
@@ -186,6 +194,7 @@ export class ControlClient extends EventEmitter {
             return conn.close();
           }
           connectTimer.cancel();
+          if (address !== undefined) this.failedAddresses.delete(address);
           const { peerId, caps } = parseCapabilities(m.peerId);
           this.caps = caps;
           this.ready = true;
@@ -229,6 +238,7 @@ export class ControlClient extends EventEmitter {
       if (this.conn === conn) this.conn = null;
       if (wasReady) this.emit('down');
       if (this.stopped) return;
+      if (address !== undefined) this.rememberFailed(address);
       this.retryLater(wasReady, lastError());
     });
     return conn;
@@ -247,6 +257,15 @@ export class ControlClient extends EventEmitter {
     });
     // Keeps the process alive: while the rendezvous is down this timer is all a provider has.
     this.retryTimer = after(this.rt.scheduler, delay, () => this.connect(), { keepAlive: true });
+  }
+
+  private rememberFailed(address: string): void {
+    this.failedAddresses.delete(address);
+    this.failedAddresses.add(address);
+    if (this.failedAddresses.size > MAX_FAILED_ADDRESSES) {
+      const oldest = this.failedAddresses.values().next();
+      if (oldest.done !== true) this.failedAddresses.delete(oldest.value);
+    }
   }
 
   private armSilenceTimer(conn: Conn): void {

@@ -30,6 +30,12 @@ export interface DialDeps {
 export interface DialOptions extends StreamConnectOptions {
   /** Happy Eyeballs' Connection Attempt Delay (default HAPPY_EYEBALLS_TIMERS.attemptDelayMs). */
   attemptDelayMs?: number;
+  /**
+   * Addresses of the name that failed the caller last time: tried after the
+   * others. A frozen server still completes TCP handshakes (the kernel
+   * answers), so it would win every race and never log anyone in.
+   */
+  tryLast?: ReadonlySet<string>;
 }
 
 export interface Dial {
@@ -42,7 +48,7 @@ export interface Dial {
 const ignore = (): void => {};
 
 export function dialStream(deps: DialDeps, opts: DialOptions): Dial {
-  const { attemptDelayMs, ...connectOpts } = opts;
+  const { attemptDelayMs, tryLast, ...connectOpts } = opts;
   const where = isIP(opts.host) === 6 ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`;
   let cancelled = false;
   let settled = false;
@@ -114,7 +120,10 @@ export function dialStream(deps: DialDeps, opts: DialOptions): Dial {
     (deps.lookup ?? dnsLookupAll)(opts.host).then(
       (found) => {
         if (cancelled) return;
-        const addresses = interleaveFamilies(found);
+        const addresses =
+          tryLast === undefined || tryLast.size === 0
+            ? interleaveFamilies(found)
+            : [...interleaveFamilies(found.filter((a) => !tryLast.has(a))), ...interleaveFamilies(found.filter((a) => tryLast.has(a)))];
         const only = addresses[0];
         if (only === undefined) reject(new BurrowError('ERR_CONNECT_FAILED', `cannot connect to ${where}: the name has no IPv4 or IPv6 address`));
         else if (addresses.length === 1) resolve(deps.transport.connect({ ...connectOpts, host: only }));

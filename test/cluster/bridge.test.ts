@@ -64,23 +64,30 @@ async function echoThrough(port: number, payload: Buffer): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-describe('sessions across rendezvous nodes', { skip: skip ?? false, timeout: 60_000 }, () => {
+/** Redis, an echo service and nodes `ids`, started before a describe's tests and stopped (with the peers they add) after. */
+function clusterFixture(ids: readonly string[]): { redis: TestRedis; nodes: TestNode[]; peers: (RunningProvider | RunningVisitor)[]; target: { port: number } } {
   const redis = new TestRedis();
   const nodes: TestNode[] = [];
   const peers: (RunningProvider | RunningVisitor)[] = [];
-  let target: Target;
-
+  const target = { port: 0 };
+  let echo: Target | null = null;
   before(async () => {
     await redis.start();
-    target = await echoTarget();
-    nodes.push(await startNode(redis, 'b1'), await startNode(redis, 'b2'));
+    echo = await echoTarget();
+    target.port = echo.port;
+    for (const id of ids) nodes.push(await startNode(redis, id));
   });
   after(async () => {
     await Promise.allSettled(peers.map((p) => p.stop()));
     await Promise.allSettled(nodes.map((n) => n.rv.close()));
-    await target?.close();
+    await echo?.close();
     await redis.stop();
   });
+  return { redis, nodes, peers, target };
+}
+
+describe('sessions across rendezvous nodes', { skip: skip ?? false, timeout: 60_000 }, () => {
+  const { redis, nodes, peers, target } = clusterFixture(['b1', 'b2']);
 
   const at = (i: number): TestNode => {
     const n = nodes[i];
@@ -163,22 +170,7 @@ describe('sessions across rendezvous nodes', { skip: skip ?? false, timeout: 60_
 });
 
 describe('a provider\'s node dies without a word', { skip: skip ?? false, timeout: 60_000 }, () => {
-  const redis = new TestRedis();
-  const nodes: TestNode[] = [];
-  const peers: (RunningProvider | RunningVisitor)[] = [];
-  let target: Target;
-
-  before(async () => {
-    await redis.start();
-    target = await echoTarget();
-    nodes.push(await startNode(redis, 'd1'), await startNode(redis, 'd2'), await startNode(redis, 'd3'));
-  });
-  after(async () => {
-    await Promise.allSettled(peers.map((p) => p.stop()));
-    await Promise.allSettled(nodes.map((n) => n.rv.close()));
-    await target?.close();
-    await redis.stop();
-  });
+  const { nodes, peers, target } = clusterFixture(['d1', 'd2', 'd3']);
 
   it('the provider registers on the next node once the dead one\'s lease lapses, and the visitor\'s node finds it there without failing the visitor', async () => {
     const [d1, d2, d3] = nodes;

@@ -1,4 +1,8 @@
-/** A throwaway redis-server for the cluster tests: unix socket in a temp dir, no persistence. */
+/**
+ * A throwaway redis-server for the cluster tests: unix socket in a temp dir,
+ * no persistence; with `port`, also TCP on 127.0.0.1:port (for nodes run as
+ * CLI processes, as a user would: --cluster redis://127.0.0.1:port).
+ */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,11 +20,19 @@ export class TestRedis {
   readonly socket = join(this.dir, 'redis.sock');
   private proc: ChildProcess | null = null;
 
+  /** `port` 0 (the default): unix socket only. */
+  constructor(readonly port = 0) {}
+
+  /** What a node's --cluster takes: the TCP URL when there is a port, else the socket path. */
+  get url(): string {
+    return this.port === 0 ? this.socket : `redis://127.0.0.1:${this.port}`;
+  }
+
   /** Starts (or starts again, on the same socket) and waits until it answers PING. */
   async start(): Promise<void> {
     const proc = spawn(
       'redis-server',
-      ['--port', '0', '--unixsocket', this.socket, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', this.dir],
+      ['--port', String(this.port), ...(this.port === 0 ? [] : ['--bind', '127.0.0.1']), '--unixsocket', this.socket, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', this.dir],
       { stdio: 'ignore' },
     );
     this.proc = proc;
