@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { freePort } from './lib/tcp.js';
 import { sibling, startChild } from './lib/processes.js';
 import { treeCpuSeconds } from './lib/proc-cpu.js';
-import { redisMissing, startRedis, type BenchRedis } from './lib/redis-server.js';
+import { LocalRedis, redisMissing } from '../netsim/redis-server.js';
 
 const PROVIDERS = Number(process.env.BENCH_PROVIDERS ?? 15_000);
 /** Providers per client process: each needs a descriptor per connection. */
@@ -174,7 +174,7 @@ async function singleNode(total: number): Promise<NodeFigures> {
  * halves (one child each; the three nodes' halves log in at once): RSS per
  * provider on average and over the second half, idle CPU, per node.
  */
-async function threeNodes(redis: BenchRedis, total: number): Promise<NodeFigures[]> {
+async function threeNodes(redis: LocalRedis, total: number): Promise<NodeFigures[]> {
   const token = randomBytes(16).toString('hex');
   const secret = randomBytes(24).toString('hex');
   const nodes: NodeProcess[] = [];
@@ -233,8 +233,9 @@ export async function capacity(): Promise<void> {
     return;
   }
   console.log(`\n${NODES} nodes on one Redis:`);
-  const redis = await startRedis();
+  const redis = new LocalRedis(await freePort());
   try {
+    await redis.start();
     const three = await threeNodes(redis, PROVIDERS);
     const row = (label: string, f: NodeFigures) =>
       `${label.padEnd(14)} ${String(f.providers).padStart(9)} ${f.averageKB.toFixed(2).padStart(9)} KB ${f.marginalKB.toFixed(2).padStart(9)} KB ${f.corePct.toFixed(2).padStart(8)} %`;

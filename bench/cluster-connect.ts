@@ -8,10 +8,10 @@
  * up), which is where the nodes talk over the bus.
  * Target (issue 14): two nodes within 5 ms of one.
  */
-import { percentile } from './lib/tcp.js';
+import { freePort, percentile } from './lib/tcp.js';
 import { startCliLab, type CliLab } from './lib/cli-lab.js';
 import { firstByte, startBanner } from './lib/first-byte.js';
-import { redisMissing, startRedis } from './lib/redis-server.js';
+import { LocalRedis, redisMissing } from '../netsim/redis-server.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const TARGET_MS = 5;
@@ -32,8 +32,9 @@ export async function clusterConnect(): Promise<void> {
     return;
   }
   const banner = await startBanner();
-  const redis = await startRedis();
+  const redis = new LocalRedis(await freePort());
   try {
+    await redis.start();
     for (const mode of ['stcp', 'xtcp'] as const) {
       const one = await startCliLab(banner.port, mode);
       let two: CliLab | null = null;

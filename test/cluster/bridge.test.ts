@@ -16,7 +16,7 @@ import { startProvider, startVisitor, type RunningProvider, type RunningVisitor 
 import type { ClusterNode } from '../../rendezvous/cluster/node.js';
 import { freePort } from '../support/cli.js';
 import { echoTarget, type Target } from '../support/targets.js';
-import { redisMissing, TestRedis } from './redis-server.js';
+import { redisMissing, LocalRedis } from '../../netsim/redis-server.js';
 import { FAST_TIMERS, makeNode, waitFor } from './support.js';
 import type { ClusterTimers } from '../../rendezvous/cluster/timers.js';
 
@@ -32,7 +32,7 @@ interface TestNode {
   readonly lines: string[];
 }
 
-async function startNode(redis: TestRedis, id: string, timers: Partial<ClusterTimers> = {}): Promise<TestNode> {
+async function startNode(redis: LocalRedis, id: string, timers: Partial<ClusterTimers> = {}): Promise<TestNode> {
   const port = await freePort();
   const node = makeNode(redis.socket, id, { advertise: `127.0.0.1:${port}`, timers: { ...FAST_TIMERS, ...timers } });
   await node.start();
@@ -65,8 +65,8 @@ async function echoThrough(port: number, payload: Buffer): Promise<Buffer> {
 }
 
 /** Redis, an echo service and nodes `ids`, started before a describe's tests and stopped (with the peers they add) after. */
-function clusterFixture(ids: readonly string[]): { redis: TestRedis; nodes: TestNode[]; peers: (RunningProvider | RunningVisitor)[]; target: { port: number } } {
-  const redis = new TestRedis();
+function clusterFixture(ids: readonly string[]): { redis: LocalRedis; nodes: TestNode[]; peers: (RunningProvider | RunningVisitor)[]; target: { port: number } } {
+  const redis = new LocalRedis();
   const nodes: TestNode[] = [];
   const peers: (RunningProvider | RunningVisitor)[] = [];
   const target = { port: 0 };
@@ -198,7 +198,7 @@ describe('a provider\'s node dies without a word', { skip: skip ?? false, timeou
 });
 
 describe('a provider\'s node that takes the connect and never answers', { skip: skip ?? false, timeout: 30_000 }, () => {
-  const redis = new TestRedis();
+  const redis = new LocalRedis();
   let node: TestNode | null = null;
   let silent: ClusterNode | null = null;
   let visitor: RunningVisitor | null = null;

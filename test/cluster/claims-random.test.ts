@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ClusterNode } from '../../rendezvous/cluster/node.js';
-import { TestRedis, redisMissing } from './redis-server.js';
+import { LocalRedis, redisMissing } from '../../netsim/redis-server.js';
 import { makeNode } from './support.js';
 
 const skip = redisMissing();
@@ -16,11 +16,11 @@ function lcg(seed: number): () => number {
 }
 
 describe('claims and releases from three nodes in random interleavings', { skip: skip ?? false }, () => {
-  let redis: TestRedis;
+  let redis: LocalRedis;
   const nodes: ClusterNode[] = [];
 
   before(async () => {
-    redis = new TestRedis();
+    redis = new LocalRedis();
     await redis.start();
     for (const id of ['r1', 'r2', 'r3']) nodes.push(makeNode(redis.socket, id));
     await Promise.all(nodes.map((n) => n.start()));

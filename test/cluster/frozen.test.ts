@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { ClusterNode } from '../../rendezvous/cluster/node.js';
-import { TestRedis, redisMissing } from './redis-server.js';
+import { LocalRedis, redisMissing } from '../../netsim/redis-server.js';
 import { FAST_TIMERS, makeNode, waitFor } from './support.js';
 
 const skip = redisMissing();
@@ -33,12 +33,12 @@ class ChildNode {
 }
 
 describe('a frozen node (SIGSTOP) and a frozen Redis', { skip: skip ?? false }, () => {
-  let redis: TestRedis;
+  let redis: LocalRedis;
   let nodes: ClusterNode[];
   let children: ChildNode[];
 
   beforeEach(async () => {
-    redis = new TestRedis();
+    redis = new LocalRedis();
     await redis.start();
     nodes = [];
     children = [];

@@ -17,7 +17,7 @@ import { startRendezvous as startRendezvousServer } from '../../rendezvous/rende
 import { Logger } from '../../src/log/logger.js';
 import { ProcessGroup, freePort, type BurrowProcess } from '../support/cli.js';
 import { metricsUrl, parseScrape, promtoolCheck, promtoolMissing, scrape, total } from '../metrics/scrape.js';
-import { TestRedis, redisMissing } from './redis-server.js';
+import { LocalRedis, redisMissing } from '../../netsim/redis-server.js';
 import { SECRET, makeNode, waitFor } from './support.js';
 
 const skip = redisMissing();
@@ -86,10 +86,10 @@ describe('a lone rendezvous', () => {
 });
 
 describe('a rendezvous in a cluster', { skip: skip ?? false }, () => {
-  let redis: TestRedis;
+  let redis: LocalRedis;
 
   before(async () => {
-    redis = new TestRedis();
+    redis = new LocalRedis();
     await redis.start();
   });
 

@@ -16,7 +16,7 @@ import { ProcessGroup, freePort, type BurrowProcess } from '../support/cli.js';
 import { exchange, sha256 } from '../support/client.js';
 import { echoTarget, type Target } from '../support/targets.js';
 import { metricsUrl, parseScrape, promtoolCheck, promtoolMissing, scrape, total, type Sample } from '../metrics/scrape.js';
-import { TestRedis, redisMissing } from './redis-server.js';
+import { LocalRedis, redisMissing } from '../../netsim/redis-server.js';
 import { SECRET } from './support.js';
 
 const skip = redisMissing();
@@ -25,13 +25,13 @@ const TOKEN = 'cluster-metrics-token-91ab';
 
 describe('cluster metrics across two nodes', { skip: skip ?? false, timeout: 90_000 }, () => {
   const group = new ProcessGroup();
-  let redis: TestRedis;
+  let redis: LocalRedis;
   let target: Target;
   let dir: string;
   const nodes: { proc: BurrowProcess; port: number }[] = [];
 
   before(async () => {
-    redis = new TestRedis();
+    redis = new LocalRedis();
     await redis.start();
     target = await echoTarget();
     dir = mkdtempSync(join(tmpdir(), 'burrow-cluster-metrics-'));

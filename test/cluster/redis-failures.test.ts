@@ -6,18 +6,18 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { ClusterNode } from '../../rendezvous/cluster/node.js';
 import type { ClusterMessage } from '../../rendezvous/cluster/messages.js';
 import { leaseKey } from '../../rendezvous/cluster/keys.js';
-import { TestRedis, redisMissing } from './redis-server.js';
+import { LocalRedis, redisMissing } from '../../netsim/redis-server.js';
 import { FAST_TIMERS, makeNode, waitFor } from './support.js';
 
 const skip = redisMissing();
 const TTL = FAST_TIMERS.leaseTtlMs ?? 0;
 
 describe('cluster nodes when Redis or a node misbehaves', { skip: skip ?? false }, () => {
-  let redis: TestRedis;
+  let redis: LocalRedis;
   let nodes: ClusterNode[];
 
   beforeEach(async () => {
-    redis = new TestRedis();
+    redis = new LocalRedis();
     await redis.start();
     nodes = [];
   });

@@ -3,18 +3,18 @@ import { after, before, describe, it } from 'node:test';
 import type { ClusterNode } from '../../rendezvous/cluster/node.js';
 import type { NodeAddress } from '../../rendezvous/cluster/keys.js';
 import type { ClusterMessage } from '../../rendezvous/cluster/messages.js';
-import { TestRedis, redisMissing } from './redis-server.js';
+import { LocalRedis, redisMissing } from '../../netsim/redis-server.js';
 import { FAST_TIMERS, makeNode, waitFor } from './support.js';
 
 const skip = redisMissing();
 
 describe('three nodes on one redis-server', { skip: skip ?? false }, () => {
-  let redis: TestRedis;
+  let redis: LocalRedis;
   const nodes: ClusterNode[] = [];
   const inbox = new Map<string, { from: NodeAddress; msg: ClusterMessage }[]>();
 
   before(async () => {
-    redis = new TestRedis();
+    redis = new LocalRedis();
     await redis.start();
     for (const id of ['n1', 'n2', 'n3']) {
       const n = makeNode(redis.socket, id);

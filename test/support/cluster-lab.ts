@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RendezvousHealth } from '../../rendezvous/health.js';
-import { TestRedis } from '../cluster/redis-server.js';
+import { LocalRedis } from '../../netsim/redis-server.js';
 import { CHANNEL_PREFIX, CLAIM_PREFIX, LEASE_PREFIX } from '../../rendezvous/cluster/keys.js';
 import { ProcessGroup, freePort, type BurrowProcess } from './cli.js';
 import { exchange, sha256 } from './client.js';
 import { duplexTarget, type Target } from './targets.js';
 
-export { redisMissing } from '../cluster/redis-server.js';
+export { redisMissing } from '../../netsim/redis-server.js';
 export { waitFor } from '../cluster/support.js';
 
 export type Mode = 'stcp' | 'xtcp';
@@ -46,13 +46,13 @@ export class ClusterLab {
   /** The test's own Redis connection (over the unix socket), made on first use; it reconnects by itself. */
   private client: Redis | null = null;
   private readonly ports = new Set<number>();
-  private constructor(readonly redis: TestRedis) {
+  private constructor(readonly redis: LocalRedis) {
     writeFileSync(this.secretFile, randomBytes(24).toString('hex') + '\n', { mode: 0o600 });
   }
 
   /** Redis on a free loopback port, then the nodes (in parallel), each joined and listening. */
   static async start(ids: readonly string[]): Promise<ClusterLab> {
-    const lab = new ClusterLab(new TestRedis(await freePort()));
+    const lab = new ClusterLab(new LocalRedis(await freePort()));
     try {
       await lab.redis.start();
       await Promise.all(ids.map((id) => lab.startNode(id)));
@@ -161,13 +161,8 @@ export class ClusterLab {
 
   /** Redis's own count of bytes in and out over every client connection since it started. */
   async redisTraffic(): Promise<number> {
-    const info = String(await this.redisCmd(['INFO', 'stats']));
-    const field = (k: string): number => {
-      const m = new RegExp(`^${k}:(\\d+)`, 'm').exec(info);
-      if (m === null) throw new Error(`INFO stats has no ${k}`);
-      return Number(m[1]);
-    };
-    return field('total_net_input_bytes') + field('total_net_output_bytes');
+    const b = await withTimeout(this.redis.netBytes(), 5000, 'redis INFO stats');
+    return b.input + b.output;
   }
 
   /** The redis-server's run id: a new one at every start. */

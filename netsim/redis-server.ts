@@ -1,7 +1,8 @@
 /**
- * A throwaway redis-server for the cluster tests: unix socket in a temp dir,
- * no persistence; with `port`, also TCP on 127.0.0.1:port (for nodes run as
- * CLI processes, as a user would: --cluster redis://127.0.0.1:port).
+ * A throwaway redis-server for the cluster tests and benches: unix socket in
+ * a temp dir, no persistence (the cluster's state is soft); with `port`, also
+ * TCP on 127.0.0.1:port (for nodes run as CLI processes, as a user would:
+ * --cluster redis://127.0.0.1:port).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,7 +16,7 @@ export function redisMissing(): string | null {
   return r.error ? `redis-server is not installed (Debian package "redis-server"): ${r.error.message}` : null;
 }
 
-export class TestRedis {
+export class LocalRedis {
   readonly dir = mkdtempSync(join(tmpdir(), 'burrow-redis-'));
   readonly socket = join(this.dir, 'redis.sock');
   private proc: ChildProcess | null = null;
@@ -73,6 +74,27 @@ export class TestRedis {
   /** SIGSTOP / SIGCONT: a Redis that stops answering without closing its connections. */
   signal(sig: 'SIGSTOP' | 'SIGCONT'): void {
     this.proc?.kill(sig);
+  }
+
+  /** The running server's process id (0 when it is not running). */
+  get pid(): number {
+    return this.proc?.pid ?? 0;
+  }
+
+  /** INFO stats' total_net_input_bytes and total_net_output_bytes: what crossed Redis. */
+  async netBytes(): Promise<{ input: number; output: number }> {
+    const c = this.client();
+    try {
+      const text = await c.info('stats');
+      const field = (name: string): number => {
+        const m = new RegExp(`^${name}:(\\d+)`, 'm').exec(text);
+        if (m?.[1] === undefined) throw new Error(`INFO stats has no ${name}`);
+        return Number(m[1]);
+      };
+      return { input: field('total_net_input_bytes'), output: field('total_net_output_bytes') };
+    } finally {
+      c.disconnect();
+    }
   }
 
   /** A plain client, for inspecting or tampering with what the nodes wrote. */
