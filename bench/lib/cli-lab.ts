@@ -43,6 +43,8 @@ export interface CliLab {
   setupMs: number;
   /** Where the visitor's session went up (its relay link's address, with the node's name when it is one of the lab's). */
   relayVia: string | null;
+  /** Starts one more visitor (a fresh session), and returns its session setup like setupMs; it is stopped again. */
+  freshSetupMs(): Promise<number>;
   stop(): void;
 }
 
@@ -86,13 +88,18 @@ export async function startCliLab(targetPort: number, mode: 'stcp' | 'xtcp' = 's
       visitorServer = rv2;
     }
     const provider = await start(['provide', '--server', `127.0.0.1:${rv}`, ...common, '--mode', mode, '--to', `127.0.0.1:${targetPort}`], 'registered', procs);
-    const visitor = await start(
-      ['visit', '--server', `127.0.0.1:${visitorServer}`, ...common, '--mode', mode, '--listen', `127.0.0.1:${listen}`],
-      mode === 'xtcp' ? 'direct-up' : 'session-up',
-      procs,
-      visitorEvents,
-    );
-    const setupMs = (visitorEvents.get(mode === 'xtcp' ? 'direct-up' : 'session-up')?.at ?? NaN) - (visitorEvents.get('rendezvous-connected')?.at ?? NaN);
+    const readyEvent = mode === 'xtcp' ? 'direct-up' : 'session-up';
+    const startVisitor = (port: number, events: EventTimes) =>
+      start(['visit', '--server', `127.0.0.1:${visitorServer}`, ...common, '--mode', mode, '--listen', `127.0.0.1:${port}`], readyEvent, procs, events);
+    const setupOf = (events: EventTimes): number => (events.get(readyEvent)?.at ?? NaN) - (events.get('rendezvous-connected')?.at ?? NaN);
+    const visitor = await startVisitor(listen, visitorEvents);
+    const setupMs = setupOf(visitorEvents);
+    const freshSetupMs = async (): Promise<number> => {
+      const events: EventTimes = new Map();
+      const v = await startVisitor(await freePort(), events);
+      v.kill('SIGKILL');
+      return setupOf(events);
+    };
     const up = visitorEvents.get('session-up')?.line;
     const relayVia = up === undefined ? null : ((JSON.parse(up) as { via?: string }).via ?? null);
     const nodes = cluster === undefined ? { [`127.0.0.1:${rv}`]: 'the rendezvous' } : { [`127.0.0.1:${rv}`]: 'n1', [`127.0.0.1:${rv2}`]: 'n2' };
@@ -100,7 +107,7 @@ export async function startCliLab(targetPort: number, mode: 'stcp' | 'xtcp' = 's
       if (p.pid === undefined) throw new Error('a burrow process has no pid');
       return p.pid;
     };
-    return { port: listen, pids: { visitor: pid(visitor), relay: pid(rendezvous), provider: pid(provider) }, setupMs, relayVia: relayVia === null ? null : `${relayVia}${nodeOf(relayVia, nodes)}`, stop };
+    return { port: listen, pids: { visitor: pid(visitor), relay: pid(rendezvous), provider: pid(provider) }, setupMs, relayVia: relayVia === null ? null : `${relayVia}${nodeOf(relayVia, nodes)}`, freshSetupMs, stop };
   } catch (err) {
     stop();
     throw err;
