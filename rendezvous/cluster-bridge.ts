@@ -1,7 +1,6 @@
-import { after, every, type Scheduler, type TimerHandle } from '../src/clock/scheduler.js';
+import { every, type TimerHandle } from '../src/clock/scheduler.js';
 import { ControlErrorCode, parseClientMessage, parseServerMessage, type ClientMessage, type ServerMessage } from '../src/control/index.js';
-import { isBurrowError } from '../src/errors.js';
-import { RateLimitedLog, type Logger } from '../src/log/logger.js';
+import { RateLimitedLog } from '../src/log/logger.js';
 import { ForwardedSessions } from './cluster/forwarded-sessions.js';
 import type { ClusterSessionStats } from './cluster/health.js';
 import type { NodeAddress } from './cluster/keys.js';
@@ -9,22 +8,9 @@ import type { ServiceLocation } from './cluster/lookup-cache.js';
 import type { ClusterMessage } from './cluster/messages.js';
 import type { ClusterNode, SendResult } from './cluster/node.js';
 import { nodeKey, RemotePeers, type RemotePeer } from './cluster/remote-peers.js';
-import type { PeerId, SessionSetup } from './session-setup.js';
-
-/** What the bridge needs from the server it joins to the cluster. */
-export interface BridgeHost {
-  readonly setup: SessionSetup;
-  readonly scheduler: Scheduler;
-  readonly log: Logger;
-  /** Writes to one of this node's logged-in peers; false if it is gone. */
-  sendLocal(peer: PeerId, message: ServerMessage): boolean;
-  /** One of this node's logged-in peers is still connected. */
-  hasPeer(peer: PeerId): boolean;
-  /** Carries out what the setup decided (after the bridge fed it). */
-  flush(): void;
-  /** Counts a refusal the bridge itself sends (answers passed on from another node were counted there). */
-  refused(code: ControlErrorCode): void;
-}
+import type { PeerId } from './session-setup.js';
+import { sleepOn, type ClusterHost } from './cluster-host.js';
+import { ClusterNames } from './cluster-names.js';
 
 type Register = Extract<ClientMessage, { type: 'register' }>;
 type Connect = Extract<ClientMessage, { type: 'connect' }>;
@@ -35,15 +21,17 @@ type SessionAnswer = Extract<ServerMessage, { type: 'reply' | 'connect-failed' |
 
 /** On the bus, the other end of a visitor's messages: the provider's node's session setup. */
 const SETUP_PEER = 'setup';
-/** Lookups in Redis waiting for an answer at once; beyond it visitors are told to try again. */
+/** Connects (lookups, and waits for a moving provider) under way at once; beyond it visitors are told to try again. */
 const MAX_LOOKUPS_IN_FLIGHT = 1024;
+/** The same, per visitor: one visitor cannot take every slot. */
+const MAX_LOOKUPS_PER_VISITOR = 8;
 
 /**
  * Joins a rendezvous server's SessionSetup to the cluster. A session is set
  * up, punched and relayed on the node of its provider:
  *
  * - a provider's names are claimed in Redis before the setup registers them
- *   (a name a live node holds is refused with NAME_TAKEN);
+ *   (ClusterNames: a name a live node holds is refused with NAME_TAKEN);
  * - a visitor's connect for a name not served here is looked up and sent
  *   over the bus to the provider's node, with its later confirm and punch
  *   offers (ForwardedSessions); that node's answers come back the same way,
@@ -61,25 +49,27 @@ export class ClusterBridge {
   /** The one timer for forwarded connects' answer deadlines. */
   private answerTimer: { at: number; timer: TimerHandle } | null = null;
   private lookups = 0;
+  private readonly lookupsOf = new Map<PeerId, number>();
+  /** The node's service names: claims, releases, names lost to another node. */
+  private readonly names: ClusterNames;
   private closed = false;
-  private readonly counts = { forwarded: 0, forwardFailed: 0, remoteConnects: 0, namesTaken: 0 };
+  private readonly counts = { forwarded: 0, forwardFailed: 0, remoteConnects: 0 };
   private readonly onBus = (from: NodeAddress, msg: ClusterMessage): void => this.onMessage(from, msg);
-  private readonly onClaimLost = (name: string, owner: string): void => this.claimLost(name, owner);
 
   constructor(
     private readonly node: ClusterNode,
-    private readonly host: BridgeHost,
+    private readonly host: ClusterHost,
     maxRemotePeers: number,
   ) {
     this.remote = new RemotePeers(maxRemotePeers);
     this.warnings = new RateLimitedLog(host.log, undefined, undefined, () => host.scheduler.now());
     node.on('message', this.onBus);
-    node.on('claim-lost', this.onClaimLost);
+    this.names = new ClusterNames(node, host, this.warnings);
     this.sweep = every(host.scheduler, node.timerTable.remotePeerSweepMs, () => void this.sweepRemote());
   }
 
   get stats(): ClusterSessionStats {
-    return { ...this.counts, remotePeers: this.remote.size };
+    return { ...this.counts, remotePeers: this.remote.size, namesTaken: this.names.taken };
   }
 
   close(): void {
@@ -88,34 +78,12 @@ export class ClusterBridge {
     this.answerTimer?.timer.cancel();
     this.answerTimer = null;
     this.node.off('message', this.onBus);
-    this.node.off('claim-lost', this.onClaimLost);
+    this.names.close();
   }
 
-  /**
-   * A provider registers: its names are claimed in Redis first, then
-   * registered here. Names claimed for nothing (refused here, or the
-   * provider left meanwhile) are released again.
-   */
+  /** A provider registers: its names are claimed in Redis first (ClusterNames). */
   register(provider: PeerId, m: Register): void {
-    void this.claim(m.services).then((taken) => {
-      if (this.closed) return;
-      const { setup } = this.host;
-      if (taken === null) {
-        setup.handle(provider, m, this.host.scheduler.now());
-        this.host.flush();
-      } else if (taken === 'full') {
-        this.host.refused(ControlErrorCode.FULL);
-        this.host.sendLocal(provider, { type: 'error', code: ControlErrorCode.FULL, message: 'this rendezvous node claims as many names as it may', fatal: false });
-      } else {
-        this.counts.namesTaken++;
-        this.host.refused(ControlErrorCode.NAME_TAKEN);
-        const message = `service name "${taken.name}" is already registered by a provider on rendezvous node "${taken.owner}"`;
-        if (this.host.sendLocal(provider, { type: 'error', code: ControlErrorCode.NAME_TAKEN, message, fatal: false })) {
-          this.warnings.log('warn', 'register-refused', { peer: provider, services: m.services.join(','), reason: message });
-        }
-      }
-      for (const name of m.services) if (setup.providerOf(name) === undefined) this.node.release(name);
-    }, (err: unknown) => this.unexpected('register', err));
+    this.names.register(provider, m);
   }
 
   /**
@@ -129,11 +97,13 @@ export class ClusterBridge {
       this.host.refused(code);
       return this.host.sendLocal(visitor, { type: 'connect-failed', connId: m.connId, code, message });
     };
-    if (this.lookups >= MAX_LOOKUPS_IN_FLIGHT) {
+    const mine = this.lookupsOf.get(visitor) ?? 0;
+    if (this.lookups >= MAX_LOOKUPS_IN_FLIGHT || mine >= MAX_LOOKUPS_PER_VISITOR) {
       fail(ControlErrorCode.BUSY, 'too many session setups in progress; try again');
       return true;
     }
     this.lookups++;
+    this.lookupsOf.set(visitor, mine + 1);
     this.node
       .lookup(m.service)
       .then(
@@ -141,7 +111,12 @@ export class ClusterBridge {
         () => void fail(ControlErrorCode.TIMEOUT, `the rendezvous cluster's Redis did not answer where "${m.service}" is; try again`),
       )
       .catch((err: unknown) => this.unexpected('connect', err))
-      .finally(() => this.lookups--);
+      .finally(() => {
+        this.lookups--;
+        const left = (this.lookupsOf.get(visitor) ?? 1) - 1;
+        if (left > 0) this.lookupsOf.set(visitor, left);
+        else this.lookupsOf.delete(visitor);
+      });
     return true;
   }
 
@@ -170,41 +145,7 @@ export class ClusterBridge {
   /** One of this node's peers closed: the nodes holding its sessions are told, its names released. */
   localPeerGone(peer: PeerId, names: readonly string[]): void {
     for (const at of this.forwarded.dropVisitor(peer)) void this.node.send(at, { type: 'peer-gone', peer });
-    for (const name of names) if (this.host.setup.providerOf(name) === undefined) this.node.release(name);
-  }
-
-  /**
-   * Claims the names; null when none is held by another live node, else the
-   * first that is. A holder whose process is gone (nobody listens on its bus
-   * channel) but whose lease still runs is most likely where this provider
-   * came from: its claim is tried again until the lease lapses.
-   */
-  private async claim(names: readonly string[]): Promise<{ name: string; owner: string } | 'full' | null> {
-    const t = this.node.timerTable;
-    const giveUpAt = this.host.scheduler.now() + t.leaseTtlMs + t.claimWaitRetryMs;
-    for (;;) {
-      let answers;
-      try {
-        answers = await this.node.claim(names);
-      } catch (err) {
-        if (isBurrowError(err) && err.code === 'ERR_CLUSTER_LIMIT') return 'full';
-        throw err;
-      }
-      const i = answers.findIndex((a) => a.kind === 'taken');
-      const a = answers[i];
-      const name = names[i];
-      if (a === undefined || a.kind !== 'taken' || name === undefined) return null;
-      if (this.closed || this.host.scheduler.now() >= giveUpAt || !(await this.holderGone(name))) return { name, owner: a.owner };
-      await this.sleep(t.claimWaitRetryMs);
-    }
-  }
-
-  private async holderGone(name: string): Promise<boolean> {
-    const at = await this.node.lookup(name, { fresh: true }).catch(() => undefined);
-    if (at === undefined) return false;
-    if (at === null) return true;
-    const r = await this.node.send(at, { type: 'ping', nonce: '0' });
-    return !r.ok && r.code === 'node-gone';
+    this.names.released(names);
   }
 
   /**
@@ -235,7 +176,7 @@ export class ClusterBridge {
           fail(ControlErrorCode.PROVIDER_GONE, `the provider of "${m.service}" was on rendezvous node "${gone.node}", which is gone, and has not come back on another node; try again`);
           return;
         }
-        await this.sleep(t.forwardRetryMs);
+        await sleepOn(this.host.scheduler, t.forwardRetryMs);
         at = await this.node.lookup(m.service, { fresh: true }).catch(() => null);
         continue;
       }
@@ -262,9 +203,6 @@ export class ClusterBridge {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => after(this.host.scheduler, ms, resolve));
-  }
 
   /** Fails the forwarded connects whose node did not answer in time, then re-arms. */
   private armAnswerTimer(): void {
@@ -356,19 +294,6 @@ export class ClusterBridge {
   /** The cluster layer never rejects by design; should it, the peer's request is lost, not the process. */
   private unexpected(what: string, err: unknown): void {
     this.warnings.log('warn', 'cluster-bridge-error', { what, error: err instanceof Error ? err.message : String(err) });
-  }
-
-  private claimLost(name: string, owner: string): void {
-    const provider = this.host.setup.dropService(name);
-    if (provider === undefined) return;
-    this.counts.namesTaken++;
-    this.host.refused(ControlErrorCode.NAME_TAKEN);
-    this.host.sendLocal(provider, {
-      type: 'error',
-      code: ControlErrorCode.NAME_TAKEN,
-      message: `service name "${name}" was taken over by rendezvous node "${owner}" while this node was cut off from the cluster`,
-      fatal: false,
-    });
   }
 
   private async sweepRemote(): Promise<void> {

@@ -15,6 +15,7 @@ import { startRendezvous, type Rendezvous } from '../../rendezvous/rendezvous.js
 import { startProvider, startVisitor, type RunningProvider, type RunningVisitor } from '../../api/index.js';
 import type { ClusterNode } from '../../rendezvous/cluster/node.js';
 import { freePort } from '../support/cli.js';
+import { LoopbackPeer } from '../rendezvous-unit/loopback-peer.js';
 import { echoTarget, type Target } from '../support/targets.js';
 import { redisMissing, LocalRedis } from '../../netsim/redis-server.js';
 import { FAST_TIMERS, makeNode, waitFor } from './support.js';
@@ -137,6 +138,24 @@ describe('sessions across rendezvous nodes', { skip: skip ?? false, timeout: 60_
     );
     assert.equal(n2.rv.clusterHealth()?.sessions.namesTaken, 1);
     assert.equal(n2.rv.stats.services, 0, 'the refused name is not registered on node 2');
+  });
+
+  it('one registration at a time per provider: a second while the first is claimed is told BUSY', async () => {
+    const p = await LoopbackPeer.login(at(0).port, TOKEN, 'provider');
+    try {
+      // One TCP segment, so the second arrives while the first's claim is at Redis.
+      p.conn.socket.cork();
+      p.send({ type: 'register', services: ['twice-a'] });
+      p.send({ type: 'register', services: ['twice-b'] });
+      p.conn.socket.uncork();
+      const busy = await p.next('error', 5000, (m) => m.code === 'BUSY');
+      assert.match(busy.message, /already under way/);
+      const ok = await p.next('registered');
+      assert.deepEqual(ok.services, ['twice-a']);
+      assert.equal(await p.next('registered', 300).catch(() => null), null, 'the refused one changed nothing');
+    } finally {
+      p.close();
+    }
   });
 
   it('a visitor asking for a name nobody serves gets NO_SUCH_SERVICE, and no message goes out', async () => {
