@@ -94,7 +94,7 @@ describe('systemd units', { skip, timeout: 120_000 }, () => {
 
   it('the same check flags a broken unit (a mistyped key, a missing binary)', async () => {
     const text = unitText(UNITS[0]);
-    const r = root({ 'typo.service': text.replace('DynamicUser=yes', 'DynamicUsr=yes'), 'nobin.service': text.replace(/ExecStart=\S+/, 'ExecStart=/usr/local/bin/not-there') });
+    const r = root({ 'typo.service': text.replace('DynamicUser=yes', 'DynamicUsr=yes'), 'nobin.service': text.replace(/^ExecStart=\S+/m, 'ExecStart=/usr/local/bin/not-there') });
     assert.match((await verify(r, 'typo.service')).output, /Unknown key 'DynamicUsr'/);
     assert.notEqual((await verify(r, 'nobin.service')).code, 0);
   });
