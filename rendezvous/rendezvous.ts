@@ -10,7 +10,6 @@ import { RendezvousServer, type RendezvousOptions, type RendezvousStats } from '
 import { bindStunFamilies, NO_IPV6_CODES, type BoundStunSockets, type UdpBinder } from './stun-bind.js';
 import { UdpService } from './udp-service.js';
 import type { RendezvousView } from './dashboard/view.js';
-import type { ClusterNode } from './cluster/node.js';
 import type { ClusterNodeHealth } from './cluster/health.js';
 
 export interface RendezvousConfig extends RendezvousOptions {
@@ -59,11 +58,6 @@ export class Rendezvous {
   /** The TCP address, once listening. */
   get tcp(): StreamAddress | null {
     return this.address;
-  }
-
-  /** This node's cluster membership, or null when it runs alone. */
-  get cluster(): ClusterNode | null {
-    return this.server.cluster;
   }
 
   /** Its cluster health (membership, sessions between nodes), or null when it runs alone. */

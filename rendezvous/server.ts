@@ -26,10 +26,10 @@ import { TrafficCounts, type RefusalReason } from './traffic-counts.js';
 import { PeerReports } from './dashboard/peer-reports.js';
 import type { RendezvousView } from './dashboard/view.js';
 import type { ClusterNode } from './cluster/node.js';
-
-export type { RendezvousStats };
 import type { ClusterNodeHealth } from './cluster/health.js';
 import { ClusterBridge } from './cluster-bridge.js';
+
+export type { RendezvousStats };
 
 /**
  * `transport`, `scheduler`, `random` default to the real ones; netsim's
@@ -147,16 +147,12 @@ export class RendezvousServer {
     return addr;
   }
 
-  /** This node's cluster membership, or null when it runs alone. */
-  get cluster(): ClusterNode | null {
-    return this.opts.cluster ?? null;
-  }
-
   /** This node's cluster health (membership and sessions between nodes), or null when it runs alone. */
   clusterHealth(): ClusterNodeHealth | null {
     const c = this.opts.cluster;
-    if (c === undefined) return null;
-    return { ...c.status(), sessions: this.bridge?.stats ?? { forwarded: 0, forwardFailed: 0, remoteConnects: 0, remotePeers: 0, namesTaken: 0 } };
+    // The bridge exists exactly when the node is in a cluster.
+    if (c === undefined || this.bridge === null) return null;
+    return { ...c.status(), sessions: this.bridge.stats };
   }
 
   async close(): Promise<void> {
