@@ -17,10 +17,6 @@ export class RetiredCounters implements PeerMetricsSource {
 
   /** Adds every count of a stopped peer (its sessions closed, so their bytes are in its closed-session counts). */
   absorb(from: PeerCounters): void {
-    const into = this.counters as unknown as Record<string, unknown>;
-    for (const [k, v] of Object.entries(from)) {
-      const had = into[k];
-      if (typeof v === 'number' && typeof had === 'number') into[k] = had + v;
-    }
+    this.counters.add(from);
   }
 }

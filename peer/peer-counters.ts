@@ -33,6 +33,19 @@ export class PeerCounters {
     if (nth > 0) this.repunches++;
   }
 
+  /** Adds every count of another peer's (one that stopped: its sessions are closed, their bytes in its closed counts). */
+  add(other: PeerCounters): void {
+    this.sessionsOpened += other.sessionsOpened;
+    this.punchesDirect += other.punchesDirect;
+    this.punchesFailed += other.punchesFailed;
+    this.punchesNotRun += other.punchesNotRun;
+    this.repunches += other.repunches;
+    this.pathDeaths += other.pathDeaths;
+    this.closedBytesSent += other.closedBytesSent;
+    this.closedBytesReceived += other.closedBytesReceived;
+    this.udp.add(other.udp);
+  }
+
   sessionClosed(mux: Readonly<MuxStats>): void {
     this.closedBytesSent += mux.dataBytesOut;
     this.closedBytesReceived += mux.dataBytesIn;

@@ -83,6 +83,17 @@ export class UdpCounters {
     this.parent?.flowClosed();
   }
 
+  /**
+   * Adds another's totals (datagrams, bytes, drops, flows opened), not its
+   * flows open now: for the counts of a peer that stopped, kept so that no
+   * total goes down. Not passed on to a parent.
+   */
+  add(other: UdpCounters): void {
+    for (const k of Object.keys(this.counts) as (keyof UdpCounts)[]) this.counts[k] += other.counts[k];
+    for (const r of UDP_DROP_REASONS) this.drops[r] += other.drops[r];
+    this.flowsOpened += other.flowsOpened;
+  }
+
   /** Drops with a count above 0, for a log line or a status view. */
   nonZeroDrops(): Partial<UdpDrops> {
     const out: Partial<UdpDrops> = {};
