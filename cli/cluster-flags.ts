@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readTrimmed } from './secret-file.js';
 import { hostname } from 'node:os';
 import { Option, type Command } from 'commander';
 import { BurrowError } from '../src/errors.js';
@@ -80,11 +80,7 @@ function advertiseFrom(given: string | undefined, listen: string, names: Cluster
 function clusterSecret(flags: ClusterFlags, names: ClusterSettingNames): string {
   let secret = flags.clusterSecret;
   if (flags.clusterSecretFile !== undefined) {
-    try {
-      secret = readFileSync(flags.clusterSecretFile, 'utf8').trim();
-    } catch (err) {
-      throw new BurrowError('ERR_INVALID_ARGUMENT', `cannot read ${names.clusterSecretFile} ${flags.clusterSecretFile}: ${(err as NodeJS.ErrnoException).code}`);
-    }
+    secret = readTrimmed(flags.clusterSecretFile, names.clusterSecretFile);
   }
   if (secret === undefined || secret === '') throw new BurrowError('ERR_INVALID_ARGUMENT', `${names.cluster} needs the cluster secret: ${names.secretFrom}`);
   if (secret.length < 16) throw new BurrowError('ERR_INVALID_ARGUMENT', 'the cluster secret must be at least 16 characters (e.g. openssl rand -hex 32)');

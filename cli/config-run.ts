@@ -4,7 +4,7 @@
  * providers and visitors (config-runtime.ts, which also reloads them), each
  * started through run.ts like its command would.
  */
-import { readFileSync } from 'node:fs';
+import { readTrimmed } from './secret-file.js';
 import { BurrowError } from '../src/errors.js';
 import type { Logger } from '../src/log/logger.js';
 import type { Inspectable } from './admin.js';
@@ -47,7 +47,7 @@ export async function runConfigFile(
           ...(cfg.rendezvous.udp_port !== undefined ? { udpPort: String(cfg.rendezvous.udp_port) } : {}),
           ...(cfg.rendezvous.alt_address !== undefined ? { altAddress: cfg.rendezvous.alt_address } : {}),
           ...(cfg.rendezvous.dashboard !== undefined ? { dashboard: cfg.rendezvous.dashboard } : {}),
-          ...(cfg.rendezvous.dashboard_token_file !== undefined ? { dashboardToken: readTokenFile(cfg.rendezvous.dashboard_token_file) } : {}),
+          ...(cfg.rendezvous.dashboard_token_file !== undefined ? { dashboardToken: readTrimmed(cfg.rendezvous.dashboard_token_file, 'dashboard_token_file', 'ERR_CONFIG') } : {}),
           cluster,
         },
         log.child({ component: 'rendezvous' }),
@@ -87,11 +87,3 @@ function clusterOf(r: NonNullable<ConfigFile['rendezvous']>, path: string): Clus
   }
 }
 
-/** The dashboard's token from its file (config files keep secrets out of themselves): its content, trimmed. */
-function readTokenFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch (err) {
-    throw new BurrowError('ERR_CONFIG', `cannot read dashboard_token_file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-}

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { DirectOptions } from '../api/options.js';
 import { releasePortMappings } from '../peer/direct-link.js';
@@ -20,6 +19,7 @@ import type { ConfigRuntime } from './config-runtime.js';
 import { ADMIN_HELP, withAdmin } from './admin.js';
 import { addStatusCommand } from './status.js';
 import { addReloadCommand } from './reload.js';
+import { readSecretFile } from './secret-file.js';
 import { addClusterOptions, clusterFrom, type ClusterFlags } from './cluster-flags.js';
 
 const EXIT_USAGE = 2;
@@ -27,17 +27,6 @@ const EXIT_FATAL = 1;
 /** On exit, wait this long at most for routers to confirm released mappings (one release round trip, plus a map still under way). */
 const PORTMAP_RELEASE_ON_EXIT_MS = 2 * PORTMAP_TIMERS.releaseTimeoutMs;
 
-/** A secret kept in a file (a systemd credential, a root-only file): its content without the trailing newline. */
-function readSecretFile(path: string, flag: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8').trim();
-  } catch (err) {
-    throw new BurrowError('ERR_INVALID_ARGUMENT', `cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code}`);
-  }
-  if (text === '') throw new BurrowError('ERR_INVALID_ARGUMENT', `${flag} ${path} is empty`);
-  return text;
-}
 
 function secretFrom(opts: { secret?: string; secretFile?: string }): string {
   if (opts.secretFile) return readSecretFile(opts.secretFile, '--secret-file');

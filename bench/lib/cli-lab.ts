@@ -57,7 +57,6 @@ export interface LabCluster {
   redis: string;
 }
 
-/** stcp: every byte on the relay; xtcp: resolves once the session is on the punched path. */
 /** " (n1)" when a relay label names one of the lab's nodes. */
 function nodeOf(label: string, nodes: Record<string, string>): string {
   const addr = /\d+\.\d+\.\d+\.\d+:\d+/.exec(label)?.[0];
@@ -65,6 +64,7 @@ function nodeOf(label: string, nodes: Record<string, string>): string {
   return name === undefined ? '' : ` (${name})`;
 }
 
+/** stcp: every byte on the relay; xtcp: resolves once the session is on the punched path. */
 export async function startCliLab(targetPort: number, mode: 'stcp' | 'xtcp' = 'stcp', cluster?: LabCluster): Promise<CliLab> {
   const procs: ChildProcess[] = [];
   const stop = atTeardown(() => {

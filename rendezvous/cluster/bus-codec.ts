@@ -106,10 +106,4 @@ export class BusReceiver {
     this.windows.set(key, w);
     return { ok: true, from: { node: env.from, incarnation: env.fromInc }, msg: env.msg };
   }
-
-  get dropped(): number {
-    let n = 0;
-    for (const v of Object.values(this.drops)) n += v;
-    return n;
-  }
 }

@@ -1,4 +1,5 @@
 import type { ServiceLocation } from './lookup-cache.js';
+import { nodeKey } from './remote-peers.js';
 
 /** Sessions a visitor of this node keeps on another node, at most this many per visitor (the oldest goes first). */
 export const MAX_FORWARDED_PER_VISITOR = 64;
@@ -81,7 +82,7 @@ export class ForwardedSessions {
     if (sessions === undefined) return [];
     for (const connId of sessions.keys()) this.awaiting.delete(awaitKey(visitor, connId));
     const nodes = new Map<string, ServiceLocation>();
-    for (const at of sessions.values()) nodes.set(`${at.node}/${at.incarnation}`, at);
+    for (const at of sessions.values()) nodes.set(nodeKey(at), at);
     return [...nodes.values()];
   }
 
